@@ -1,0 +1,107 @@
+//! What a check answers.
+
+use core::fmt;
+
+use crate::time::Duration;
+
+/// The limiter's state as an HTTP server reports it: on an admitted check, and
+/// from a side-effect-free [`snapshot_at`](crate::Limiter::snapshot_at).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct Status<const HZ: u64> {
+    /// The most units that can ever be admitted at one instant (the burst).
+    pub limit: u32,
+    /// Exactly how many more single-unit checks would succeed at the same instant.
+    pub remaining: u32,
+    /// Time until the limiter is full again (zero if it is full now).
+    pub reset_after: Duration<HZ>,
+}
+
+/// A check that can succeed later: the limiter has too little capacity now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct RateLimited<const HZ: u64> {
+    /// The most units that can ever be admitted at one instant (the burst).
+    pub limit: u32,
+    /// Units available now (fewer than were asked for).
+    pub remaining: u32,
+    /// Exact wait: the same check at `now + retry_after` succeeds (if nothing
+    /// else is admitted meanwhile) and at `now + retry_after - 1 tick` fails.
+    /// Never zero.
+    pub retry_after: Duration<HZ>,
+    /// Time until the limiter is full again.
+    pub reset_after: Duration<HZ>,
+}
+
+/// A check that can never succeed: it asks for more units than the burst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct ExceedsBurst {
+    /// Units asked for.
+    pub requested: u32,
+    /// The most units one check can ask for.
+    pub burst: u32,
+}
+
+/// Why a check was not admitted. Nothing was charged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Denied<const HZ: u64> {
+    /// Not now: retry after [`RateLimited::retry_after`].
+    RateLimited(RateLimited<HZ>),
+    /// Never: `n` is larger than the burst. Split the request or raise the burst.
+    ExceedsBurst(ExceedsBurst),
+}
+
+impl<const HZ: u64> Denied<HZ> {
+    /// The exact wait, or `None` if waiting cannot help.
+    pub const fn retry_after(&self) -> Option<Duration<HZ>> {
+        match self {
+            Self::RateLimited(r) => Some(r.retry_after),
+            Self::ExceedsBurst(_) => None,
+        }
+    }
+}
+
+/// The answer of every check: admitted with the new [`Status`], or [`Denied`].
+pub type Decision<const HZ: u64> = Result<Status<HZ>, Denied<HZ>>;
+
+impl<const HZ: u64> fmt::Display for RateLimited<HZ> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rate limited: {} of {} units available, retry after {} ticks of 1/{} s",
+            self.remaining,
+            self.limit,
+            self.retry_after.as_ticks(),
+            HZ
+        )
+    }
+}
+
+impl fmt::Display for ExceedsBurst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} units requested but at most {} can ever be admitted at once",
+            self.requested, self.burst
+        )
+    }
+}
+
+impl<const HZ: u64> fmt::Display for Denied<HZ> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RateLimited(r) => r.fmt(f),
+            Self::ExceedsBurst(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<const HZ: u64> core::error::Error for RateLimited<HZ> {}
+impl core::error::Error for ExceedsBurst {}
+impl<const HZ: u64> core::error::Error for Denied<HZ> {}

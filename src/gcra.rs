@@ -1,0 +1,139 @@
+//! The generic cell rate algorithm.
+
+use crate::decision::{Decision, Status};
+use crate::limiter::{Limiter, Refund};
+use crate::macros::const_fn;
+use crate::quota::{Quota, QuotaError};
+use crate::schedule::{Refill, Schedule};
+use crate::scheduler::Scheduler;
+use crate::time::{Instant, NANOS};
+
+/// GCRA: a rate with a burst allowance, in one atomic `u64`.
+///
+/// With emission interval `T` (the time per unit) and burst `b`, the limiter
+/// keeps a theoretical arrival time `tat` and admits `n` units at `now` iff
+///
+/// ```text
+/// max(tat, now) + n*T - now <= b*T
+/// ```
+///
+/// after which `tat = max(tat, now) + n*T`. No interval `[t0, t1]` admits more
+/// than `b + (t1 - t0) / T` units, a denial changes nothing, and the answer's
+/// `retry_after` is exact. It is the same machine as a greedy
+/// [`TokenBucket`](crate::TokenBucket) holding `(b*T - backlog) / T` tokens.
+///
+/// ```
+/// use ratecore::{Gcra, Instant, Limiter, Quota};
+///
+/// let limiter = Gcra::<1_000>::new(Quota::per_second(10).burst(2)).unwrap();
+/// let t = Instant::<1_000>::from_ticks(0);
+/// assert!(limiter.check_at(t).is_ok());
+/// assert!(limiter.check_at(t).is_ok());
+/// let denied = limiter.check_at(t).unwrap_err();
+/// assert_eq!(denied.retry_after().unwrap().as_ticks(), 100); // one unit per 100 ms
+/// ```
+///
+/// # Precision
+///
+/// Internally time is counted in `1 / scale` of a tick, where `scale` is the
+/// smallest factor that makes `T` a whole number (at most `2^32 / HZ`, and at
+/// least 1). So `T` is exact for every quota whose period, in ticks, times that
+/// factor divides by the count: 7 per minute at 32,768 Hz, 10,000 per second at
+/// 1 kHz and 100 per minute at 1 GHz are all exact. Otherwise `T` is rounded up
+/// to the next `1 / scale` tick: the limiter is at most one such unit per `T`
+/// slower than asked, never faster, and the burst is exact.
+///
+/// # Range
+///
+/// Instants after [`horizon`](Gcra::horizon) (at least 2^32 seconds, 136 years,
+/// from tick 0 at any clock rate, minus the burst's duration) are evaluated as
+/// the horizon: decisions there only get stricter, and `retry_after` is no
+/// longer exact. Earlier instants than the state has seen (a stale reading, or
+/// a clock that went backwards) are evaluated as they are, which can only
+/// lower what is admitted.
+///
+/// # Progress
+///
+/// Lock-free where the target has a native 64-bit compare-and-swap. On targets
+/// with 32-bit atomics only (ARMv7-M, say), the word goes through
+/// portable-atomic's fallback, a global spin-lock table: blocking, and not for
+/// use from an interrupt that can preempt a holder on the same core; enable the
+/// `critical-section` feature there instead. With `critical-section`, each
+/// operation runs inside a critical section: wait-free on a single core, and as
+/// good as the application's implementation elsewhere.
+#[derive(Debug)]
+pub struct Gcra<const HZ: u64 = NANOS> {
+    inner: Scheduler<HZ>,
+}
+
+impl<const HZ: u64> Gcra<HZ> {
+    const_fn! {
+        /// A full limiter for `quota`, in ticks of `1 / HZ` seconds.
+        ///
+        /// # Errors
+        ///
+        /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
+        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+            match Scheduler::new(Schedule::continuous(&quota, HZ)) {
+                Ok(inner) => Ok(Self { inner }),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// The burst: the most units admitted at one instant.
+    pub const fn burst(&self) -> u32 {
+        self.inner.schedule().burst
+    }
+
+    /// The emission interval `T` as `(units, scale)`: one admitted unit costs
+    /// `units / scale` ticks, exactly.
+    pub const fn emission_interval(&self) -> (u64, u64) {
+        let schedule = self.inner.schedule();
+        match schedule.refill {
+            Refill::Continuous { scale } => (schedule.cost, scale),
+            // `Gcra` is always built continuous.
+            Refill::Interval { period, count } => (period, count),
+        }
+    }
+
+    /// The last instant evaluated as itself; later ones are evaluated as this one.
+    pub const fn horizon(&self) -> Instant<HZ> {
+        Instant::<HZ>::from_ticks(self.inner.schedule().horizon)
+    }
+
+    /// Makes the limiter full, as if it had been idle forever.
+    pub fn reset(&self) {
+        self.inner.reset();
+    }
+
+    /// Changes the quota at `now`, carrying over the units in use (rounded up,
+    /// at most the new burst).
+    ///
+    /// # Errors
+    ///
+    /// A [`QuotaError`] for an invalid quota; the limiter is then unchanged.
+    pub fn set_quota_at(&mut self, quota: Quota, now: Instant<HZ>) -> Result<(), QuotaError> {
+        let schedule = Schedule::continuous(&quota, HZ)?;
+        self.inner.replace(schedule, now);
+        Ok(())
+    }
+}
+
+impl<const HZ: u64> Limiter<HZ> for Gcra<HZ> {
+    #[inline]
+    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        self.inner.check(n, now)
+    }
+
+    #[inline]
+    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
+        self.inner.snapshot(now)
+    }
+}
+
+impl<const HZ: u64> Refund<HZ> for Gcra<HZ> {
+    fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
+        self.inner.refund(n, now)
+    }
+}

@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod macros;
+mod sync;
+
+pub mod clock;
+mod decision;
+mod gcra;
+mod limiter;
+mod quota;
+mod schedule;
+mod scheduler;
+mod time;
+mod token_bucket;
+
+pub use decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+pub use gcra::Gcra;
+pub use limiter::{Limiter, Refund};
+pub use quota::{Quota, QuotaError};
+pub use time::{Clock, Duration, Instant, MICROS, MILLIS, NANOS};
+pub use token_bucket::{RefillMode, TokenBucket};

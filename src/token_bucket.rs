@@ -1,0 +1,137 @@
+//! The token bucket, with greedy or interval refill.
+
+use crate::decision::{Decision, Status};
+use crate::limiter::{Limiter, Refund};
+use crate::macros::const_fn;
+use crate::quota::{Quota, QuotaError};
+use crate::schedule::Schedule;
+use crate::scheduler::Scheduler;
+use crate::time::{Instant, NANOS};
+
+/// How a [`TokenBucket`] refills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RefillMode {
+    /// Continuously: a token every `period / count`, as soon as it is earned.
+    /// Decides exactly as [`Gcra`](crate::Gcra) with the same quota.
+    Greedy,
+    /// All at once: `count` tokens at every multiple of the period from tick 0
+    /// (capped at the burst). The period is rounded up to whole ticks.
+    Interval,
+}
+
+/// A bucket of `burst` tokens refilled at the quota's rate, in one atomic `u64`.
+///
+/// A check of `n` takes `n` tokens if there are that many, and otherwise takes
+/// none and says exactly when there will be. The bucket starts full.
+///
+/// ```
+/// use ratecore::{Instant, Limiter, Quota, RefillMode, TokenBucket};
+///
+/// // 3 tokens every second, all at once, at most 5 saved up.
+/// let bucket = TokenBucket::<1_000>::new(Quota::per_second(3).burst(5), RefillMode::Interval).unwrap();
+/// let t = |ms| Instant::<1_000>::from_ticks(ms);
+/// assert!(bucket.check_n_at(5, t(10)).is_ok());
+/// assert_eq!(bucket.available_at(t(999)), 0);
+/// assert_eq!(bucket.available_at(t(1_000)), 3);
+/// ```
+///
+/// # Precision
+///
+/// Greedy refill has [`Gcra`'s precision](crate::Gcra#precision). Interval
+/// refill adds exactly `count` tokens per period; only the period is rounded,
+/// up to whole ticks.
+///
+/// # Range and progress
+///
+/// As for [`Gcra`](crate::Gcra#range): instants past the horizon are evaluated
+/// as the horizon, stale instants only make decisions stricter, and the word
+/// is lock-free where the target has a 64-bit compare-and-swap.
+#[derive(Debug)]
+pub struct TokenBucket<const HZ: u64 = NANOS> {
+    inner: Scheduler<HZ>,
+    mode: RefillMode,
+}
+
+const fn schedule(quota: &Quota, mode: RefillMode, hz: u64) -> Result<Schedule, QuotaError> {
+    match mode {
+        RefillMode::Greedy => Schedule::continuous(quota, hz),
+        RefillMode::Interval => Schedule::interval(quota, hz),
+    }
+}
+
+impl<const HZ: u64> TokenBucket<HZ> {
+    const_fn! {
+        /// A full bucket for `quota`, in ticks of `1 / HZ` seconds.
+        ///
+        /// # Errors
+        ///
+        /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
+        pub const fn new(quota: Quota, mode: RefillMode) -> Result<Self, QuotaError> {
+            match Scheduler::new(schedule(&quota, mode, HZ)) {
+                Ok(inner) => Ok(Self { inner, mode }),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// The capacity: the most tokens the bucket holds.
+    pub const fn burst(&self) -> u32 {
+        self.inner.schedule().burst
+    }
+
+    /// How the bucket refills.
+    pub const fn mode(&self) -> RefillMode {
+        self.mode
+    }
+
+    /// The last instant evaluated as itself; later ones are evaluated as this one.
+    pub const fn horizon(&self) -> Instant<HZ> {
+        Instant::<HZ>::from_ticks(self.inner.schedule().horizon)
+    }
+
+    /// Tokens in the bucket at `now` (whole tokens; a partly earned one does not count).
+    pub fn available_at(&self, now: Instant<HZ>) -> u32 {
+        self.inner.snapshot(now).remaining
+    }
+
+    /// Puts `n` tokens into the bucket (never above the burst).
+    pub fn add_tokens(&self, n: u32) {
+        self.inner.give_back(n);
+    }
+
+    /// Fills the bucket.
+    pub fn reset(&self) {
+        self.inner.reset();
+    }
+
+    /// Changes the quota (and keeps the refill mode) at `now`, carrying over
+    /// the tokens in use (rounded up, at most the new burst).
+    ///
+    /// # Errors
+    ///
+    /// A [`QuotaError`] for an invalid quota; the bucket is then unchanged.
+    pub fn set_quota_at(&mut self, quota: Quota, now: Instant<HZ>) -> Result<(), QuotaError> {
+        let schedule = schedule(&quota, self.mode, HZ)?;
+        self.inner.replace(schedule, now);
+        Ok(())
+    }
+}
+
+impl<const HZ: u64> Limiter<HZ> for TokenBucket<HZ> {
+    #[inline]
+    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        self.inner.check(n, now)
+    }
+
+    #[inline]
+    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
+        self.inner.snapshot(now)
+    }
+}
+
+impl<const HZ: u64> Refund<HZ> for TokenBucket<HZ> {
+    fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
+        self.inner.refund(n, now)
+    }
+}
