@@ -1,11 +1,12 @@
 //! The generic cell rate algorithm.
 
+use crate::algorithm::{Algorithm, check_word, refund_word, status_word};
 use crate::decision::{Decision, Status};
 use crate::limiter::{Limiter, Refund};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::schedule::{Refill, Schedule};
-use crate::scheduler::Scheduler;
+use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Instant, NANOS};
 
 /// GCRA: a rate with a burst allowance, in one atomic `u64`.
@@ -63,7 +64,8 @@ use crate::time::{Instant, NANOS};
 /// good as the application's implementation elsewhere.
 #[derive(Debug)]
 pub struct Gcra<const HZ: u64 = NANOS> {
-    inner: Scheduler<HZ>,
+    tat: AtomicU64,
+    schedule: Schedule,
 }
 
 impl<const HZ: u64> Gcra<HZ> {
@@ -74,8 +76,8 @@ impl<const HZ: u64> Gcra<HZ> {
         ///
         /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
         pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
-            match Scheduler::new(Schedule::continuous(&quota, HZ)) {
-                Ok(inner) => Ok(Self { inner }),
+            match Schedule::continuous(&quota, HZ) {
+                Ok(schedule) => Ok(Self { tat: AtomicU64::new(0), schedule }),
                 Err(e) => Err(e),
             }
         }
@@ -83,13 +85,13 @@ impl<const HZ: u64> Gcra<HZ> {
 
     /// The burst: the most units admitted at one instant.
     pub const fn burst(&self) -> u32 {
-        self.inner.schedule().burst
+        self.schedule.burst
     }
 
     /// The emission interval `T` as `(units, scale)`: one admitted unit costs
     /// `units / scale` ticks, exactly.
     pub const fn emission_interval(&self) -> (u64, u64) {
-        let schedule = self.inner.schedule();
+        let schedule = self.schedule;
         match schedule.refill {
             Refill::Continuous { scale } => (schedule.cost, scale),
             // `Gcra` is always built continuous.
@@ -99,12 +101,14 @@ impl<const HZ: u64> Gcra<HZ> {
 
     /// The last instant evaluated as itself; later ones are evaluated as this one.
     pub const fn horizon(&self) -> Instant<HZ> {
-        Instant::<HZ>::from_ticks(self.inner.schedule().horizon)
+        Instant::<HZ>::from_ticks(self.schedule.horizon)
     }
 
     /// Makes the limiter full, as if it had been idle forever.
     pub fn reset(&self) {
-        self.inner.reset();
+        // Relaxed: a plain overwrite of the single state word; a check racing
+        // with it is ordered before or after it, like any other check.
+        self.tat.store(0, Ordering::Relaxed);
     }
 
     /// Changes the quota at `now`, carrying over the units in use (rounded up,
@@ -115,7 +119,13 @@ impl<const HZ: u64> Gcra<HZ> {
     /// A [`QuotaError`] for an invalid quota; the limiter is then unchanged.
     pub fn set_quota_at(&mut self, quota: Quota, now: Instant<HZ>) -> Result<(), QuotaError> {
         let schedule = Schedule::continuous(&quota, HZ)?;
-        self.inner.replace(schedule, now);
+        // Relaxed: `&mut self` excludes every other access.
+        let tat = self.tat.load(Ordering::Relaxed);
+        self.tat.store(
+            self.schedule.carry_over(tat, &schedule, now.as_ticks()),
+            Ordering::Relaxed,
+        );
+        self.schedule = schedule;
         Ok(())
     }
 }
@@ -123,17 +133,43 @@ impl<const HZ: u64> Gcra<HZ> {
 impl<const HZ: u64> Limiter<HZ> for Gcra<HZ> {
     #[inline]
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        self.inner.check(n, now)
+        check_word(&self.tat, &self.schedule, n, now)
     }
 
     #[inline]
     fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
-        self.inner.snapshot(now)
+        status_word(&self.tat, &self.schedule, now)
     }
 }
 
 impl<const HZ: u64> Refund<HZ> for Gcra<HZ> {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        self.inner.refund(n, now)
+        refund_word(&self.tat, &self.schedule, n, now)
+    }
+}
+
+/// The configuration alone, applied to an external state word (for keyed
+/// tables and other containers of many states).
+impl<const HZ: u64> Algorithm<HZ> for Gcra<HZ> {
+    const FRESH: u64 = <Schedule as Algorithm<HZ>>::FRESH;
+
+    #[inline]
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
+        Algorithm::<HZ>::decide(&self.schedule, state, n, now)
+    }
+
+    #[inline]
+    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+        Algorithm::<HZ>::status(&self.schedule, state, now)
+    }
+
+    #[inline]
+    fn refunded(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
+        Algorithm::<HZ>::refunded(&self.schedule, state, n, now)
+    }
+
+    #[inline]
+    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
+        Algorithm::<HZ>::is_idle(&self.schedule, state, now)
     }
 }

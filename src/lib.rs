@@ -9,16 +9,17 @@ extern crate std;
 mod macros;
 mod sync;
 
+mod algorithm;
 pub mod clock;
 mod decision;
 mod gcra;
 mod limiter;
 mod quota;
 mod schedule;
-mod scheduler;
 mod time;
 mod token_bucket;
 
+pub use algorithm::Algorithm;
 pub use decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
 pub use gcra::Gcra;
 pub use limiter::{Limiter, Refund};

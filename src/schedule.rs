@@ -1,5 +1,5 @@
 //! The decision shared by [`Gcra`](crate::Gcra) and [`TokenBucket`](crate::TokenBucket):
-//! a pure function of `(state, now, n)`, and the one compare-and-swap loop that applies it.
+//! a pure function of `(state, now, n)`.
 //!
 //! The state is a *theoretical arrival time* `tat` on a virtual time line `v`.
 //! The limiter is full when `tat <= v`; its backlog is `d = max(tat, v) - v`.
@@ -19,8 +19,10 @@
 //! which keeps every sum below `u64::MAX` without any wrapping; it is over a
 //! century away for every quota a real clock can express (see `Gcra`'s docs).
 
+use crate::algorithm::Algorithm;
+use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
 use crate::quota::{Quota, QuotaError};
-use crate::sync::{AtomicU64, Ordering};
+use crate::time::{Duration, Instant};
 
 /// How clock ticks become virtual time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -258,48 +260,100 @@ impl Schedule {
         tat.saturating_sub((n as u64).saturating_mul(self.cost))
     }
 
-    /// Applies [`decide`](Self::decide) to `state` with one compare-and-swap loop.
-    ///
-    /// A denial, and an admission of zero units, write nothing.
+    /// The state that carries the units in use under `self` at `now` over to
+    /// `next` (rounded up, at most the new burst), so that a change of plan
+    /// neither forgives nor invents usage.
+    pub(crate) const fn carry_over(&self, tat: u64, next: &Schedule, now: u64) -> u64 {
+        let (_, v_old) = self.virtual_now(now);
+        let used = div_ceil(tat.saturating_sub(v_old), self.cost);
+        let used = if used > next.burst as u64 {
+            next.burst as u64
+        } else {
+            used
+        };
+        let (_, v_new) = next.virtual_now(now);
+        // `used <= burst`, so `used * cost <= capacity` and `v_new + capacity` fits.
+        v_new.saturating_add(used.saturating_mul(next.cost))
+    }
+
+    fn status<const HZ: u64>(&self, verdict: Verdict) -> Status<HZ> {
+        let (remaining, reset_after) = match verdict {
+            Verdict::Admit {
+                remaining,
+                reset_after,
+                ..
+            }
+            | Verdict::Deny {
+                remaining,
+                reset_after,
+                ..
+            } => (remaining, reset_after),
+            Verdict::TooLarge => (0, 0),
+        };
+        Status {
+            limit: self.burst,
+            remaining,
+            reset_after: Duration::<HZ>::from_ticks(reset_after),
+        }
+    }
+}
+
+impl<const HZ: u64> Algorithm<HZ> for Schedule {
+    const FRESH: u64 = 0;
+
     #[inline]
-    pub(crate) fn check(&self, state: &AtomicU64, n: u32, now: u64) -> Verdict {
-        // Relaxed: `state` is the limiter's only shared datum, so the decision
-        // depends on nothing but this word, and the compare-exchange below
-        // orders all updates of it in its modification order by itself.
-        let mut tat = state.load(Ordering::Relaxed);
-        loop {
-            let verdict = self.decide(tat, n, now);
-            let Verdict::Admit { tat: next, .. } = verdict else {
-                return verdict;
-            };
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
+        let verdict = Schedule::decide(self, state, n, now.as_ticks());
+        match verdict {
             // Zero units are a peek: nothing to store (and storing `max(tat, v)`
             // would make later stale readings stricter for no admitted unit).
-            if n == 0 || next == tat {
-                return verdict;
+            Verdict::Admit { tat, .. } => {
+                let next = if n == 0 || tat == state {
+                    None
+                } else {
+                    Some(tat)
+                };
+                (Ok(self.status(verdict)), next)
             }
-            // Relaxed on both paths, for the same reason as the load above; a
-            // failure hands back the value that won, and we decide again on it.
-            match state.compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return verdict,
-                Err(actual) => tat = actual,
-            }
+            Verdict::Deny {
+                remaining,
+                retry_after,
+                reset_after,
+            } => (
+                Err(Denied::RateLimited(RateLimited {
+                    limit: self.burst,
+                    remaining,
+                    retry_after: Duration::<HZ>::from_ticks(retry_after),
+                    reset_after: Duration::<HZ>::from_ticks(reset_after),
+                })),
+                None,
+            ),
+            Verdict::TooLarge => (
+                Err(Denied::ExceedsBurst(ExceedsBurst {
+                    requested: n,
+                    burst: self.burst,
+                })),
+                None,
+            ),
         }
     }
 
-    /// The decision a unit check would get, without storing anything.
     #[inline]
-    pub(crate) fn peek(&self, state: &AtomicU64, now: u64) -> Verdict {
-        // Relaxed: a single read of the only shared datum (see `check`).
-        self.decide(state.load(Ordering::Relaxed), 0, now)
+    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+        Schedule::status(self, Schedule::decide(self, state, 0, now.as_ticks()))
     }
 
-    /// Gives back `n` units with one atomic read-modify-write.
     #[inline]
-    pub(crate) fn give_back(&self, state: &AtomicU64, n: u32) {
-        // Relaxed: as in `check`; fetch_update is a compare-exchange loop on
-        // the same single word.
-        let _ = state.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-            Some(self.refund(tat, n))
-        });
+    fn refunded(&self, state: u64, n: u32, _now: Instant<HZ>) -> u64 {
+        self.refund(state, n)
+    }
+
+    #[inline]
+    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
+        // Full at `now` means `tat <= v(now)`; virtual time never decreases
+        // as `now` grows, so the state stays full, and from a full state every
+        // decision depends on `v` alone, exactly as from `FRESH`.
+        let (_, v) = self.virtual_now(now.as_ticks());
+        state <= v
     }
 }

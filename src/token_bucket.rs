@@ -1,11 +1,12 @@
 //! The token bucket, with greedy or interval refill.
 
+use crate::algorithm::{Algorithm, check_word, refund_word, status_word};
 use crate::decision::{Decision, Status};
 use crate::limiter::{Limiter, Refund};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::schedule::Schedule;
-use crate::scheduler::Scheduler;
+use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Instant, NANOS};
 
 /// How a [`TokenBucket`] refills.
@@ -49,7 +50,8 @@ pub enum RefillMode {
 /// is lock-free where the target has a 64-bit compare-and-swap.
 #[derive(Debug)]
 pub struct TokenBucket<const HZ: u64 = NANOS> {
-    inner: Scheduler<HZ>,
+    tat: AtomicU64,
+    schedule: Schedule,
     mode: RefillMode,
 }
 
@@ -68,8 +70,8 @@ impl<const HZ: u64> TokenBucket<HZ> {
         ///
         /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
         pub const fn new(quota: Quota, mode: RefillMode) -> Result<Self, QuotaError> {
-            match Scheduler::new(schedule(&quota, mode, HZ)) {
-                Ok(inner) => Ok(Self { inner, mode }),
+            match schedule(&quota, mode, HZ) {
+                Ok(schedule) => Ok(Self { tat: AtomicU64::new(0), schedule, mode }),
                 Err(e) => Err(e),
             }
         }
@@ -77,7 +79,7 @@ impl<const HZ: u64> TokenBucket<HZ> {
 
     /// The capacity: the most tokens the bucket holds.
     pub const fn burst(&self) -> u32 {
-        self.inner.schedule().burst
+        self.schedule.burst
     }
 
     /// How the bucket refills.
@@ -87,22 +89,24 @@ impl<const HZ: u64> TokenBucket<HZ> {
 
     /// The last instant evaluated as itself; later ones are evaluated as this one.
     pub const fn horizon(&self) -> Instant<HZ> {
-        Instant::<HZ>::from_ticks(self.inner.schedule().horizon)
+        Instant::<HZ>::from_ticks(self.schedule.horizon)
     }
 
     /// Tokens in the bucket at `now` (whole tokens; a partly earned one does not count).
     pub fn available_at(&self, now: Instant<HZ>) -> u32 {
-        self.inner.snapshot(now).remaining
+        status_word(&self.tat, &self.schedule, now).remaining
     }
 
     /// Puts `n` tokens into the bucket (never above the burst).
     pub fn add_tokens(&self, n: u32) {
-        self.inner.give_back(n);
+        let _ = refund_word(&self.tat, &self.schedule, n, Instant::<HZ>::from_ticks(0));
     }
 
     /// Fills the bucket.
     pub fn reset(&self) {
-        self.inner.reset();
+        // Relaxed: a plain overwrite of the single state word; a check racing
+        // with it is ordered before or after it, like any other check.
+        self.tat.store(0, Ordering::Relaxed);
     }
 
     /// Changes the quota (and keeps the refill mode) at `now`, carrying over
@@ -113,7 +117,13 @@ impl<const HZ: u64> TokenBucket<HZ> {
     /// A [`QuotaError`] for an invalid quota; the bucket is then unchanged.
     pub fn set_quota_at(&mut self, quota: Quota, now: Instant<HZ>) -> Result<(), QuotaError> {
         let schedule = schedule(&quota, self.mode, HZ)?;
-        self.inner.replace(schedule, now);
+        // Relaxed: `&mut self` excludes every other access.
+        let tat = self.tat.load(Ordering::Relaxed);
+        self.tat.store(
+            self.schedule.carry_over(tat, &schedule, now.as_ticks()),
+            Ordering::Relaxed,
+        );
+        self.schedule = schedule;
         Ok(())
     }
 }
@@ -121,17 +131,43 @@ impl<const HZ: u64> TokenBucket<HZ> {
 impl<const HZ: u64> Limiter<HZ> for TokenBucket<HZ> {
     #[inline]
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        self.inner.check(n, now)
+        check_word(&self.tat, &self.schedule, n, now)
     }
 
     #[inline]
     fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
-        self.inner.snapshot(now)
+        status_word(&self.tat, &self.schedule, now)
     }
 }
 
 impl<const HZ: u64> Refund<HZ> for TokenBucket<HZ> {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        self.inner.refund(n, now)
+        refund_word(&self.tat, &self.schedule, n, now)
+    }
+}
+
+/// The configuration alone, applied to an external state word (for keyed
+/// tables and other containers of many states).
+impl<const HZ: u64> Algorithm<HZ> for TokenBucket<HZ> {
+    const FRESH: u64 = <Schedule as Algorithm<HZ>>::FRESH;
+
+    #[inline]
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
+        Algorithm::<HZ>::decide(&self.schedule, state, n, now)
+    }
+
+    #[inline]
+    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+        Algorithm::<HZ>::status(&self.schedule, state, now)
+    }
+
+    #[inline]
+    fn refunded(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
+        Algorithm::<HZ>::refunded(&self.schedule, state, n, now)
+    }
+
+    #[inline]
+    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
+        Algorithm::<HZ>::is_idle(&self.schedule, state, now)
     }
 }
