@@ -8,7 +8,8 @@ use crate::time::{Clock, Instant};
 /// The `*_at` methods take the time as an argument and are the whole contract;
 /// the methods taking a [`Clock`] read it once and forward. All methods take
 /// `&self`: implementations are shared between threads and interrupt handlers
-/// through atomics.
+/// through atomics. The trait is dyn-compatible (`&dyn Limiter<HZ>`); the
+/// clock-taking conveniences need a sized implementor.
 pub trait Limiter<const HZ: u64> {
     /// Checks `n` units at `now` and, if they are admitted, charges them.
     ///
@@ -39,7 +40,10 @@ pub trait Limiter<const HZ: u64> {
     /// # Errors
     ///
     /// As [`check_n_at`](Limiter::check_n_at).
-    fn check_n(&self, n: u32, clock: &impl Clock<HZ>) -> Decision<HZ> {
+    fn check_n(&self, n: u32, clock: &impl Clock<HZ>) -> Decision<HZ>
+    where
+        Self: Sized,
+    {
         self.check_n_at(n, clock.now())
     }
 
@@ -48,12 +52,18 @@ pub trait Limiter<const HZ: u64> {
     /// # Errors
     ///
     /// As [`check_n_at`](Limiter::check_n_at).
-    fn check(&self, clock: &impl Clock<HZ>) -> Decision<HZ> {
+    fn check(&self, clock: &impl Clock<HZ>) -> Decision<HZ>
+    where
+        Self: Sized,
+    {
         self.check_n_at(1, clock.now())
     }
 
     /// The state at `clock.now()`. See [`snapshot_at`](Limiter::snapshot_at).
-    fn snapshot(&self, clock: &impl Clock<HZ>) -> Status<HZ> {
+    fn snapshot(&self, clock: &impl Clock<HZ>) -> Status<HZ>
+    where
+        Self: Sized,
+    {
         self.snapshot_at(clock.now())
     }
 }
@@ -69,7 +79,24 @@ pub trait Refund<const HZ: u64>: Limiter<HZ> {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ>;
 
     /// Gives back `n` units at `clock.now()`.
-    fn refund_n(&self, n: u32, clock: &impl Clock<HZ>) -> Status<HZ> {
+    fn refund_n(&self, n: u32, clock: &impl Clock<HZ>) -> Status<HZ>
+    where
+        Self: Sized,
+    {
         self.refund_n_at(n, clock.now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Limiter;
+
+    #[test]
+    fn limiter_is_dyn_compatible() {
+        let gcra = crate::Gcra::<1_000>::new(crate::Quota::per_second(1)).unwrap();
+        let limiter: &dyn Limiter<1_000> = &gcra;
+        let now = crate::Instant::<1_000>::from_ticks(0);
+        assert!(limiter.check_at(now).is_ok());
+        assert!(limiter.check_at(now).is_err());
     }
 }
