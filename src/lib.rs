@@ -26,6 +26,7 @@ mod algorithm;
 pub mod clock;
 mod decision;
 mod gcra;
+pub mod http;
 mod limiter;
 mod quota;
 mod schedule;
