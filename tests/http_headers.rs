@@ -356,3 +356,35 @@ fn headers_fit_a_fixed_buffer() {
     assert!(result.is_err());
     assert_eq!(small.as_str(), "X-RateLimit-Limit: 5\r\n");
 }
+
+#[test]
+fn usage_by_hand() {
+    // 4 of 5 spent: 800 per-mille, at the 80 % alert, not at 81 %.
+    let usage = Usage::new(5, 1);
+    assert_eq!((usage.used(), usage.remaining(), usage.limit()), (4, 1, 5));
+    assert_eq!(usage.utilization_per_mille(), 800);
+    assert!(usage.is_near_limit_percent(80));
+    assert!(!usage.is_near_limit_percent(81));
+    assert!(usage.is_near_limit_per_mille(800));
+    assert!(!usage.is_near_limit_per_mille(801));
+    // 2 of 3 spent: 666.67 per-mille, shown as 666; the test is exact.
+    let usage = Usage::new(3, 1);
+    assert_eq!(usage.utilization_per_mille(), 666);
+    assert!(usage.is_near_limit_per_mille(666));
+    assert!(!usage.is_near_limit_per_mille(667));
+    // Nothing spent; remaining above the limit is capped.
+    assert_eq!(Usage::new(3, 10).used(), 0);
+    assert_eq!(Usage::new(3, 10).utilization_per_mille(), 0);
+    // A zero limit admits nothing: fully used.
+    assert_eq!(Usage::new(0, 0).utilization_per_mille(), 1_000);
+    assert!(Usage::new(0, 0).is_near_limit_percent(100));
+    // From a real answer: the pro plan after 97 requests.
+    let quota = Quota::per_minute(100).burst(120);
+    let gcra = Gcra::<MS>::new(quota).unwrap();
+    for _ in 0..96 {
+        gcra.check_at(at(0)).unwrap();
+    }
+    let usage = Usage::from(gcra.check_at(at(0)).unwrap());
+    assert_eq!((usage.used(), usage.utilization_per_mille()), (97, 808));
+    assert!(usage.is_near_limit_percent(80));
+}

@@ -121,6 +121,7 @@ impl<'a> TooManyRequests<'a> {
 
 /// The JSON rendering of [`TooManyRequests`], written by its [`Display`](fmt::Display).
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Json<'a> {
     body: &'a TooManyRequests<'a>,
 }

@@ -189,6 +189,7 @@ impl<'a> IntoIterator for Headers<'a> {
 
 /// The `(name, value)` pairs of [`Headers`].
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct HeaderIter<'a> {
     headers: Headers<'a>,
     next: u8,
