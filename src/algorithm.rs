@@ -11,8 +11,8 @@ use crate::time::Instant;
 /// Every limiter in this crate whose state fits one word implements this
 /// trait on itself (using only its configuration, not its own state), so
 /// containers such as keyed tables can keep many states for one configuration.
-/// [`check_word`] is the compare-and-swap loop that turns an `Algorithm` and an
-/// [`AtomicU64`](portable_atomic::AtomicU64) into a limiter.
+/// Inside the crate, one compare-and-swap loop turns any `Algorithm` and an
+/// atomic word into a limiter, so every one-word limiter shares it.
 pub trait Algorithm<const HZ: u64> {
     /// The state of a fresh limiter (full, nothing used).
     const FRESH: u64;
