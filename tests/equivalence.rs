@@ -11,9 +11,11 @@ use proptest::test_runner::FileFailurePersistence;
 use ratecore::{Gcra, RefillMode, TokenBucket};
 
 use model::gcra::Gcra as GcraModel;
-use model::harness::{Config, Op, differential, gcra_config, invariants};
+use model::harness::{differential, gcra_config};
+use model::invariants::invariants;
 use model::spec::QuotaSpec;
 use model::token_bucket::{Refill, TokenBucket as BucketModel};
+use model::trace::{Config, Op};
 
 fn crates_agree<const HZ: u64>(spec: &QuotaSpec, ops: &[Op]) -> Result<(), TestCaseError> {
     let quota = spec.quota();
@@ -79,7 +81,7 @@ fn gcra_model(cfg: &Config) -> GcraModel {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 96,
+        cases: 64,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/equivalence.txt"))),
         ..ProptestConfig::default()
     })]

@@ -16,7 +16,7 @@ fn at(t: u64) -> Instant<1_000> {
 
 /// Runs one case; a quota the crate refuses is skipped (quota_props checks
 /// that refusals are right).
-fn case<const HZ: u64>(spec: &QuotaSpec, ops: &[model::harness::Op]) -> Result<(), TestCaseError> {
+fn case<const HZ: u64>(spec: &QuotaSpec, ops: &[model::trace::Op]) -> Result<(), TestCaseError> {
     match run_gcra::<HZ>(spec, ops, true) {
         Ok(()) => Ok(()),
         Err(QuotaError::TooLarge) => Err(TestCaseError::reject("quota too large for the clock")),

@@ -10,8 +10,9 @@ use ratecore::{
     Denied, Duration, Gcra, Instant, Limiter, Quota, QuotaError, RefillMode, TokenBucket,
 };
 
-use model::harness::{Op, run_bucket};
+use model::harness::run_bucket;
 use model::spec::QuotaSpec;
+use model::trace::Op;
 
 fn at(t: u64) -> Instant<1_000> {
     Instant::<1_000>::from_ticks(t)

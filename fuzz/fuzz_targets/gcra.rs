@@ -10,7 +10,8 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../tests/model/mod.rs"]
 mod model;
 
-use model::harness::{Bytes, run_gcra};
+use model::harness::run_gcra;
+use model::trace::Bytes;
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Bytes(data);

@@ -11,7 +11,8 @@ use ratecore::RefillMode;
 #[path = "../../tests/model/mod.rs"]
 mod model;
 
-use model::harness::{Bytes, run_bucket};
+use model::harness::run_bucket;
+use model::trace::Bytes;
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Bytes(data);

@@ -11,8 +11,10 @@
 //!   or in lumps at period boundaries);
 //! - [`spec`]: a quota described independently of the crate (count, burst and
 //!   the period as an exact fraction of seconds), so tests know its true rate;
-//! - [`harness`]: operation sequences (from proptest values or fuzz bytes) run
-//!   through models and limiters side by side, and the DESIGN invariants.
+//! - [`trace`]: operation sequences, from proptest values or fuzz bytes;
+//! - [`subject`]: what a trace drives (limiters, state words, models);
+//! - [`harness`]: limiters and models side by side on one trace;
+//! - [`invariants`]: the DESIGN invariants, checked along a trace.
 //!
 //! The fuzz crate includes this module with
 //! `#[path = "../../tests/model/mod.rs"] mod model;`, so nothing here may
@@ -23,8 +25,11 @@
 
 pub mod gcra;
 pub mod harness;
+pub mod invariants;
 pub mod spec;
+pub mod subject;
 pub mod token_bucket;
+pub mod trace;
 
 use ratecore::{Decision, Denied};
 

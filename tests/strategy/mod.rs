@@ -5,8 +5,8 @@
 
 use proptest::prelude::*;
 
-use crate::model::harness::Op;
 use crate::model::spec::{Period, QuotaSpec};
+use crate::model::trace::Op;
 
 /// A period as users write them, with tick counts that keep the quota valid
 /// at every tested clock rate (a day at 1 GHz is 8.64e13 ticks).
