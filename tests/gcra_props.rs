@@ -1,0 +1,232 @@
+//! `Gcra` against its reference model and the DESIGN invariants.
+
+mod model;
+mod strategy;
+
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+use ratecore::{Denied, Gcra, Instant, Limiter, Quota, QuotaError, Refund};
+
+use model::harness::run_gcra;
+use model::spec::QuotaSpec;
+
+fn at(t: u64) -> Instant<1_000> {
+    Instant::<1_000>::from_ticks(t)
+}
+
+/// Runs one case; a quota the crate refuses is skipped (quota_props checks
+/// that refusals are right).
+fn case<const HZ: u64>(spec: &QuotaSpec, ops: &[model::trace::Op]) -> Result<(), TestCaseError> {
+    match run_gcra::<HZ>(spec, ops, true) {
+        Ok(()) => Ok(()),
+        Err(QuotaError::TooLarge) => Err(TestCaseError::reject("quota too large for the clock")),
+        Err(e) => Err(TestCaseError::fail(format!("valid quota refused: {e:?}"))),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 96,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/gcra_props.txt"))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn matches_model_at_1_khz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
+        case::<1_000>(&spec, &ops)?;
+    }
+
+    #[test]
+    fn matches_model_at_32_768_hz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
+        case::<32_768>(&spec, &ops)?;
+    }
+
+    #[test]
+    fn matches_model_at_1_ghz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
+        case::<1_000_000_000>(&spec, &ops)?;
+    }
+
+    /// Long runs of non-decreasing time, where the span bound covers the
+    /// whole trace.
+    #[test]
+    fn span_bound_on_monotone_traces(spec in strategy::quota_spec(), ops in strategy::forward_ops(120)) {
+        case::<1_000>(&spec, &ops)?;
+        case::<1_000_000_000>(&spec, &ops)?;
+    }
+
+    /// Instants up to 2^32 seconds from tick 0, less the burst's duration,
+    /// are evaluated as themselves.
+    #[test]
+    fn horizon_is_at_least_136_years_less_the_burst(spec in strategy::quota_spec()) {
+        horizon::<1_000>(&spec)?;
+        horizon::<32_768>(&spec)?;
+        horizon::<1_000_000_000>(&spec)?;
+    }
+}
+
+fn horizon<const HZ: u64>(spec: &QuotaSpec) -> Result<(), TestCaseError> {
+    let Ok(limiter) = Gcra::<HZ>::new(spec.quota()) else {
+        return Ok(());
+    };
+    let (units, scale) = limiter.emission_interval();
+    let burst_ticks = (u128::from(limiter.burst()) * u128::from(units)).div_ceil(u128::from(scale));
+    let span = (u128::from(HZ) << 32).min(u128::from(u64::MAX));
+    let floor = span.saturating_sub(burst_ticks);
+    prop_assert!(
+        u128::from(limiter.horizon().as_ticks()) >= floor,
+        "horizon {} < {floor} for {spec:?} at {HZ} Hz",
+        limiter.horizon().as_ticks()
+    );
+    Ok(())
+}
+
+/// 100 per minute with a burst of 120, in milliseconds: T = 60,000 / 100 = 600 ms.
+#[test]
+fn per_minute_100_burst_120_by_hand() {
+    let limiter = Gcra::<1_000>::new(Quota::per_minute(100).burst(120)).unwrap();
+    assert_eq!(limiter.emission_interval(), (600, 1));
+    // First unit: 119 left, and full again when its 600 ms have passed.
+    let first = limiter.check_at(at(0)).unwrap();
+    assert_eq!(
+        (first.limit, first.remaining, first.reset_after.as_ticks()),
+        (120, 119, 600)
+    );
+    for k in 2..=120 {
+        let s = limiter.check_at(at(0)).unwrap();
+        assert_eq!(s.remaining, 120 - k);
+    }
+    // tat = 120 * 600 = 72,000 ms: the 121st waits one interval.
+    let Err(Denied::RateLimited(r)) = limiter.check_at(at(0)) else {
+        panic!("121st admitted")
+    };
+    assert_eq!(
+        (
+            r.limit,
+            r.remaining,
+            r.retry_after.as_ticks(),
+            r.reset_after.as_ticks()
+        ),
+        (120, 0, 600, 72_000)
+    );
+    assert!(limiter.check_at(at(599)).is_err());
+    let s = limiter.check_at(at(600)).unwrap();
+    // tat = 72,600; at 600 the backlog is 72,000 = 120 units: none left.
+    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 72_000));
+    // Five units back: tat = 72,600 - 3,000 = 69,600, 69,000 ahead of 600.
+    let s = limiter.refund_n_at(5, at(600));
+    assert_eq!((s.remaining, s.reset_after.as_ticks()), (5, 69_000));
+}
+
+/// 3 per second with a burst of 2 at 1 kHz: T = 1000/3 ms, kept exact.
+#[test]
+fn per_second_3_burst_2_by_hand() {
+    let limiter = Gcra::<1_000>::new(Quota::per_second(3).burst(2)).unwrap();
+    let (units, scale) = limiter.emission_interval();
+    assert_eq!(
+        u128::from(units) * 3,
+        1_000 * u128::from(scale),
+        "T is exactly 1000/3 ms"
+    );
+    assert!(limiter.check_at(at(0)).is_ok());
+    assert!(limiter.check_at(at(0)).is_ok());
+    // tat = 2000/3; the third needs tat + T - t <= tau = 2000/3, i.e.
+    // t >= 1000/3 = 333.3: retry after 334 ms; full at 666.7: reset after 667.
+    let Err(Denied::RateLimited(r)) = limiter.check_at(at(0)) else {
+        panic!("third admitted")
+    };
+    assert_eq!(
+        (
+            r.remaining,
+            r.retry_after.as_ticks(),
+            r.reset_after.as_ticks()
+        ),
+        (0, 334, 667)
+    );
+    assert!(limiter.check_at(at(333)).is_err());
+    // At 334: tat = 1000, 666 ms ahead: 0.67 units spare, rounded down to 0.
+    let s = limiter.check_at(at(334)).unwrap();
+    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 666));
+    // A check above the burst can never pass.
+    let Err(Denied::ExceedsBurst(e)) = limiter.check_n_at(3, at(10_000)) else {
+        panic!("3 > burst 2")
+    };
+    assert_eq!((e.requested, e.burst), (3, 2));
+}
+
+/// A reading older than the state (a stale clock) only makes decisions stricter.
+#[test]
+fn stale_reading_by_hand() {
+    // 1 per 10 ms, burst 2.
+    let limiter = Gcra::<1_000>::new(
+        Quota::with_period(1, ratecore::Duration::<1_000>::from_ticks(10)).burst(2),
+    )
+    .unwrap();
+    assert!(limiter.check_n_at(2, at(1_000)).is_ok()); // tat = 1,020
+    // At 995 the backlog is 25 ms > tau = 20 ms: even a peek is over-committed.
+    let s = limiter.snapshot_at(at(995));
+    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 25));
+    let Err(Denied::RateLimited(r)) = limiter.check_n_at(0, at(995)) else {
+        panic!("peek admitted")
+    };
+    assert_eq!(
+        (
+            r.remaining,
+            r.retry_after.as_ticks(),
+            r.reset_after.as_ticks()
+        ),
+        (0, 5, 25)
+    );
+    let Err(Denied::RateLimited(r)) = limiter.check_at(at(995)) else {
+        panic!("stale check admitted")
+    };
+    assert_eq!(r.retry_after.as_ticks(), 15);
+}
+
+/// 1 per second, burst 1, at 1 kHz, charged at the horizon `h`: `tat = h + 1,000`,
+/// so the semantics' `retry_after = ceil(tat + T - tau - t') = h + 1,000 - t'`
+/// (with `t' = min(t, h)`): 1,500 at `h - 500`, 1,000 at `h` and after.
+const PAST_HORIZON_RETRIES: [(u64, u64); 3] = [(500, 1_500), (0, 1_000), (u64::MAX, 1_000)];
+
+fn past_horizon_instant(h: u64, before: u64) -> u64 {
+    if before == u64::MAX {
+        u64::MAX
+    } else {
+        h - before
+    }
+}
+
+/// The hand-computed values above are what the model answers.
+#[test]
+fn model_retry_after_past_the_horizon() {
+    let limiter = Gcra::<1_000>::new(Quota::per_second(1)).unwrap();
+    let h = limiter.horizon().as_ticks();
+    let (units, scale) = limiter.emission_interval();
+    let mut model = model::gcra::Gcra::new(units, scale, 1, h);
+    assert!(model.check(1, h).is_admitted());
+    for (before, want) in PAST_HORIZON_RETRIES {
+        let t = past_horizon_instant(h, before);
+        let model::Answer::RateLimited { retry_after, .. } = model.check(1, t) else {
+            panic!("admitted")
+        };
+        assert_eq!(retry_after, u128::from(want), "at h - {before}");
+    }
+}
+
+/// Bug: when the wait would end past the horizon, the crate caps it at the
+/// horizon: 500 (not 1,500) at `h - 500`, and 0 (documented "never zero") at
+/// `h` and at `u64::MAX`. A client told "retry after 0" retries at once,
+/// forever. (The harness tolerates this while `TOLERATE_CAPPED_WAITS` is set.)
+#[test]
+#[ignore = "bug: retry_after past the horizon is capped at the horizon, 0 at the horizon (documented never zero)"]
+fn retry_after_past_the_horizon() {
+    let limiter = Gcra::<1_000>::new(Quota::per_second(1)).unwrap();
+    let h = limiter.horizon().as_ticks();
+    assert!(limiter.check_at(at(h)).is_ok());
+    for (before, want) in PAST_HORIZON_RETRIES {
+        let t = past_horizon_instant(h, before);
+        let Err(Denied::RateLimited(r)) = limiter.check_at(at(t)) else {
+            panic!("admitted at {t}")
+        };
+        assert_eq!(r.retry_after.as_ticks(), want, "at h - {before}");
+    }
+}

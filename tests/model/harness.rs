@@ -1,0 +1,219 @@
+//! Limiters and models side by side.
+//!
+//! - [`differential`] runs a trace through a reference and several subjects
+//!   and demands identical answers;
+//! - [`invariants`] checks the DESIGN invariants along a trace;
+//! - [`run_gcra`] and [`run_bucket`] do both for a quota, as the property
+//!   tests and the fuzz targets use them.
+
+use ratecore::{Gcra, Quota, QuotaError, RefillMode, TokenBucket};
+
+use super::invariants::invariants;
+use super::subject::{Outcome, Subject, Word, apply};
+use super::trace::{Action, Config, Driver, Op};
+
+use super::gcra::Gcra as GcraModel;
+use super::spec::QuotaSpec;
+use super::token_bucket::{Refill, TokenBucket as BucketModel};
+use super::{Answer, Status};
+
+/// Known bug (see the ignored `*_past_the_*` tests in `gcra_props.rs` and
+/// `token_bucket_props.rs`): a wait that would end past the horizon (or past
+/// `u64::MAX`, for interval refill, whose horizon is `u64::MAX`) is capped by
+/// the crate at about the horizon, so it is neither the semantics' value nor
+/// a wait that ends past the horizon, and at the horizon it is 0 (a
+/// `retry_after` of 0, or a `reset_after` of 0 for a bucket that is not
+/// full). While this is `true`, the harness does not compare `retry_after`
+/// when the reference's retry lands past the horizon, nor `reset_after` when
+/// the reference's reset lands past `u64::MAX` (no wait is exact there: every
+/// later instant is evaluated as the horizon). Set it to `false` when the
+/// crate is fixed: then every answer is compared exactly.
+pub const TOLERATE_CAPPED_WAITS: bool = true;
+
+/// Stands for a wait the harness does not compare.
+pub const UNCOMPARED: u128 = u128::MAX;
+
+/// `outcome` with the waits blanked that the reference's answer puts past
+/// the horizon, while the bug above is tolerated.
+fn uncompared_waits(
+    outcome: Outcome,
+    reference: &Outcome,
+    action: Action,
+    horizon: u64,
+) -> Outcome {
+    if !TOLERATE_CAPPED_WAITS {
+        return outcome;
+    }
+    let (t, t_eval) = match action {
+        Action::Check(_, t) | Action::Peek(t) | Action::Refund(_, t) => {
+            (u128::from(t), u128::from(t.min(horizon)))
+        }
+        _ => return outcome,
+    };
+    let past_end = |wait: u128| t_eval + wait > u128::from(u64::MAX);
+    let (retry_past, reset_past) = match reference {
+        Outcome::Answer(Answer::RateLimited {
+            retry_after,
+            reset_after,
+            ..
+        }) => (
+            t + retry_after > u128::from(horizon),
+            past_end(*reset_after),
+        ),
+        Outcome::Answer(Answer::Admitted(s)) | Outcome::Status(s) => {
+            (false, past_end(s.reset_after))
+        }
+        _ => (false, false),
+    };
+    let blank = |wait: u128, past: bool| if past { UNCOMPARED } else { wait };
+    match outcome {
+        Outcome::Answer(Answer::RateLimited {
+            limit,
+            remaining,
+            retry_after,
+            reset_after,
+        }) => Outcome::Answer(Answer::RateLimited {
+            limit,
+            remaining,
+            retry_after: blank(retry_after, retry_past),
+            reset_after: blank(reset_after, reset_past),
+        }),
+        Outcome::Answer(Answer::Admitted(s)) => Outcome::Answer(Answer::Admitted(Status {
+            reset_after: blank(s.reset_after, reset_past),
+            ..s
+        })),
+        Outcome::Status(s) => Outcome::Status(Status {
+            reset_after: blank(s.reset_after, reset_past),
+            ..s
+        }),
+        other => other,
+    }
+}
+
+/// Runs `ops` through `reference` and every subject; panics at the first
+/// answer that differs.
+pub fn differential(
+    ops: &[Op],
+    cfg: &Config,
+    reference: &mut dyn Subject,
+    subjects: &mut [(&str, &mut dyn Subject)],
+) {
+    let mut driver = Driver::default();
+    for (i, &op) in ops.iter().enumerate() {
+        let action = driver.action(op, cfg);
+        let want = apply(reference, action);
+        for (name, subject) in subjects.iter_mut() {
+            let got = uncompared_waits(apply(*subject, action), &want, action, cfg.horizon);
+            assert_eq!(
+                got,
+                uncompared_waits(want, &want, action, cfg.horizon),
+                "{name} differs from the reference at op #{i}, {op:?} = {action:?}, {cfg:?}"
+            );
+        }
+        driver.saw(&want);
+    }
+}
+
+/// The configuration of a `Gcra`, as the harness sees it.
+pub fn gcra_config<const HZ: u64>(limiter: &Gcra<HZ>) -> Config {
+    let (units, scale) = limiter.emission_interval();
+    Config {
+        burst: limiter.burst(),
+        horizon: limiter.horizon().as_ticks(),
+        rate: Refill::Greedy { units, scale },
+    }
+}
+
+/// The configuration of a `TokenBucket` for `spec`: a greedy bucket has the
+/// `Gcra`'s interval; an interval bucket refills `count` tokens every period,
+/// rounded up to whole ticks (computed here from the spec, not asked of the
+/// crate).
+pub fn bucket_config<const HZ: u64>(bucket: &TokenBucket<HZ>, spec: &QuotaSpec) -> Config {
+    let rate = match bucket.mode() {
+        RefillMode::Greedy => {
+            let gcra = Gcra::<HZ>::new(spec.quota()).expect("a greedy bucket's quota makes a Gcra");
+            gcra_config(&gcra).rate
+        }
+        RefillMode::Interval => Refill::Interval {
+            period: spec
+                .period_whole_ticks(HZ)
+                .expect("an accepted period fits u64 ticks"),
+            count: spec.count,
+        },
+    };
+    Config {
+        burst: bucket.burst(),
+        horizon: bucket.horizon().as_ticks(),
+        rate,
+    }
+}
+
+/// `Gcra<HZ>` for `spec` against the model and its own `Algorithm` impl, and
+/// (with `check_invariants`) the invariants.
+///
+/// # Errors
+///
+/// The quota's error if the crate refuses it.
+pub fn run_gcra<const HZ: u64>(
+    spec: &QuotaSpec,
+    ops: &[Op],
+    check_invariants: bool,
+) -> Result<(), QuotaError> {
+    let quota: Quota = spec.quota();
+    let mut limiter = Gcra::<HZ>::new(quota)?;
+    let cfg = gcra_config(&limiter);
+    assert_eq!(cfg.burst, spec.burst());
+    let Refill::Greedy { units, scale } = cfg.rate else {
+        unreachable!()
+    };
+    let mut model = GcraModel::new(units, scale, cfg.burst, cfg.horizon);
+    let alg = Gcra::<HZ>::new(quota)?;
+    let mut word = Word::fresh(&alg);
+    differential(
+        ops,
+        &cfg,
+        &mut model,
+        &mut [("Gcra", &mut limiter), ("Gcra as Algorithm", &mut word)],
+    );
+    if check_invariants {
+        let mut shadow = Gcra::<HZ>::new(quota)?;
+        invariants(ops, &cfg, Word::fresh(&alg), &mut shadow);
+    }
+    Ok(())
+}
+
+/// `TokenBucket<HZ>` for `spec` and `mode` against the model and its own
+/// `Algorithm` impl, and (with `check_invariants`) the invariants.
+///
+/// # Errors
+///
+/// The quota's error if the crate refuses it.
+pub fn run_bucket<const HZ: u64>(
+    spec: &QuotaSpec,
+    mode: RefillMode,
+    ops: &[Op],
+    check_invariants: bool,
+) -> Result<(), QuotaError> {
+    let quota = spec.quota();
+    let mut bucket = TokenBucket::<HZ>::new(quota, mode)?;
+    assert_eq!(bucket.mode(), mode);
+    let cfg = bucket_config(&bucket, spec);
+    assert_eq!(cfg.burst, spec.burst());
+    let mut model = BucketModel::new(cfg.rate, cfg.burst, cfg.horizon);
+    let alg = TokenBucket::<HZ>::new(quota, mode)?;
+    let mut word = Word::fresh(&alg);
+    differential(
+        ops,
+        &cfg,
+        &mut model,
+        &mut [
+            ("TokenBucket", &mut bucket),
+            ("TokenBucket as Algorithm", &mut word),
+        ],
+    );
+    if check_invariants {
+        let mut shadow = TokenBucket::<HZ>::new(quota, mode)?;
+        invariants(ops, &cfg, Word::fresh(&alg), &mut shadow);
+    }
+    Ok(())
+}

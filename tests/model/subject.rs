@@ -1,0 +1,166 @@
+//! Everything a trace can drive: the crate's limiters, a state word driven
+//! through the `Algorithm` trait, and the models.
+
+use ratecore::{Algorithm, Gcra, Instant, Limiter, Refund, TokenBucket};
+
+use super::gcra::Gcra as GcraModel;
+use super::token_bucket::TokenBucket as BucketModel;
+use super::trace::Action;
+use super::{Answer, Status, answer, status};
+
+/// Anything that can be driven by a trace: a limiter, a state word, a model.
+pub trait Subject {
+    fn check(&mut self, n: u32, t: u64) -> Answer;
+    fn snapshot(&self, t: u64) -> Status;
+    fn refund(&mut self, n: u32, t: u64) -> Status;
+    fn add_tokens(&mut self, n: u32);
+    fn available(&self, t: u64) -> u32;
+}
+
+/// What an action returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Answer(Answer),
+    Status(Status),
+    Tokens(u32),
+    Nothing,
+}
+
+pub fn apply(subject: &mut dyn Subject, action: Action) -> Outcome {
+    match action {
+        Action::Check(n, t) => Outcome::Answer(subject.check(n, t)),
+        Action::Peek(t) => Outcome::Status(subject.snapshot(t)),
+        Action::Refund(n, t) => Outcome::Status(subject.refund(n, t)),
+        Action::AddTokens(n) => {
+            subject.add_tokens(n);
+            Outcome::Nothing
+        }
+        Action::Available(t) => Outcome::Tokens(subject.available(t)),
+        Action::Moved => Outcome::Nothing,
+    }
+}
+
+fn at<const HZ: u64>(t: u64) -> Instant<HZ> {
+    Instant::<HZ>::from_ticks(t)
+}
+
+impl<const HZ: u64> Subject for Gcra<HZ> {
+    fn check(&mut self, n: u32, t: u64) -> Answer {
+        answer(&self.check_n_at(n, at(t)))
+    }
+    fn snapshot(&self, t: u64) -> Status {
+        status(&self.snapshot_at(at(t)))
+    }
+    fn refund(&mut self, n: u32, t: u64) -> Status {
+        status(&self.refund_n_at(n, at(t)))
+    }
+    /// `Gcra` has no `add_tokens`: the same thing is a refund (at tick 0).
+    fn add_tokens(&mut self, n: u32) {
+        let _ = self.refund_n_at(n, at(0));
+    }
+    fn available(&self, t: u64) -> u32 {
+        self.snapshot_at(at(t)).remaining
+    }
+}
+
+impl<const HZ: u64> Subject for TokenBucket<HZ> {
+    fn check(&mut self, n: u32, t: u64) -> Answer {
+        answer(&self.check_n_at(n, at(t)))
+    }
+    fn snapshot(&self, t: u64) -> Status {
+        status(&self.snapshot_at(at(t)))
+    }
+    fn refund(&mut self, n: u32, t: u64) -> Status {
+        status(&self.refund_n_at(n, at(t)))
+    }
+    fn add_tokens(&mut self, n: u32) {
+        TokenBucket::add_tokens(self, n);
+    }
+    fn available(&self, t: u64) -> u32 {
+        self.available_at(at(t))
+    }
+}
+
+/// A state word driven through the `Algorithm` trait: a limiter whose whole
+/// state can be copied, so invariants can try "what if" on a clone.
+pub struct Word<'a, A, const HZ: u64> {
+    alg: &'a A,
+    state: u64,
+}
+
+impl<'a, A: Algorithm<HZ>, const HZ: u64> Word<'a, A, HZ> {
+    pub fn fresh(alg: &'a A) -> Self {
+        Self {
+            alg,
+            state: A::FRESH,
+        }
+    }
+}
+
+impl<A, const HZ: u64> Clone for Word<'_, A, HZ> {
+    fn clone(&self) -> Self {
+        Self {
+            alg: self.alg,
+            state: self.state,
+        }
+    }
+}
+
+impl<A: Algorithm<HZ>, const HZ: u64> Subject for Word<'_, A, HZ> {
+    fn check(&mut self, n: u32, t: u64) -> Answer {
+        let (decision, next) = self.alg.decide(self.state, n, at(t));
+        if let Some(state) = next {
+            self.state = state;
+        }
+        answer(&decision)
+    }
+    fn snapshot(&self, t: u64) -> Status {
+        status(&self.alg.status(self.state, at(t)))
+    }
+    fn refund(&mut self, n: u32, t: u64) -> Status {
+        self.state = self.alg.refunded(self.state, n, at(t));
+        self.snapshot(t)
+    }
+    fn add_tokens(&mut self, n: u32) {
+        self.state = self.alg.refunded(self.state, n, at(0));
+    }
+    fn available(&self, t: u64) -> u32 {
+        self.snapshot(t).remaining
+    }
+}
+
+impl Subject for GcraModel {
+    fn check(&mut self, n: u32, t: u64) -> Answer {
+        GcraModel::check(self, n, t)
+    }
+    fn snapshot(&self, t: u64) -> Status {
+        GcraModel::snapshot(self, t)
+    }
+    fn refund(&mut self, n: u32, t: u64) -> Status {
+        GcraModel::refund(self, n, t)
+    }
+    fn add_tokens(&mut self, n: u32) {
+        let _ = GcraModel::refund(self, n, 0);
+    }
+    fn available(&self, t: u64) -> u32 {
+        GcraModel::snapshot(self, t).remaining
+    }
+}
+
+impl Subject for BucketModel {
+    fn check(&mut self, n: u32, t: u64) -> Answer {
+        BucketModel::check(self, n, t)
+    }
+    fn snapshot(&self, t: u64) -> Status {
+        BucketModel::snapshot(self, t)
+    }
+    fn refund(&mut self, n: u32, t: u64) -> Status {
+        BucketModel::refund(self, n, t)
+    }
+    fn add_tokens(&mut self, n: u32) {
+        BucketModel::add_tokens(self, n);
+    }
+    fn available(&self, t: u64) -> u32 {
+        BucketModel::available(self, t)
+    }
+}

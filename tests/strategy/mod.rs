@@ -1,0 +1,91 @@
+//! proptest strategies for quotas and operation sequences (tests only; the
+//! fuzz targets decode the same types from bytes).
+
+#![allow(dead_code)]
+
+use proptest::prelude::*;
+
+use crate::model::spec::{Period, QuotaSpec};
+use crate::model::trace::Op;
+
+/// A period as users write them, with tick counts that keep the quota valid
+/// at every tested clock rate (a day at 1 GHz is 8.64e13 ticks).
+pub fn period() -> impl Strategy<Value = Period> {
+    prop_oneof![
+        Just(Period::Second),
+        Just(Period::Minute),
+        Just(Period::Hour),
+        Just(Period::Day),
+        (1..=100_000u64).prop_map(Period::Millis),
+        (1..=100_000_000u64).prop_map(Period::Micros),
+        (1..=1_000_000_000_000u64).prop_map(Period::Nanos),
+        (1..=10_000_000u64).prop_map(Period::Crystal),
+        (1..=1_440u64).prop_map(Period::Minutes),
+        (1..=100_000u64).prop_map(Period::Sevenths),
+    ]
+}
+
+/// A quota with a small burst (so traces reach its edges), sometimes a large one.
+pub fn quota_spec() -> impl Strategy<Value = QuotaSpec> {
+    let count = prop_oneof![4 => 1..=10u32, 3 => 1..=1_000u32, 1 => 1..=u32::MAX];
+    let burst = prop_oneof![
+        2 => Just(None),
+        6 => (1..=20u32).prop_map(Some),
+        1 => (1..=1_000u32).prop_map(Some),
+        1 => (1..=u32::MAX).prop_map(Some),
+    ];
+    (count, burst, period()).prop_map(|(count, burst, period)| {
+        // A default burst of a huge count would make every trace trivial.
+        let burst = burst.or(if count > 1_000 {
+            Some(count % 50 + 1)
+        } else {
+            None
+        });
+        QuotaSpec {
+            count,
+            burst,
+            period,
+        }
+    })
+}
+
+/// One operation, weighted towards checks and small clock moves.
+pub fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => any::<u32>().prop_map(Op::Check),
+        1 => any::<u32>().prop_map(Op::CheckRaw),
+        2 => Just(Op::Peek),
+        1 => any::<u32>().prop_map(Op::Refund),
+        1 => any::<u32>().prop_map(Op::AddTokens),
+        1 => Just(Op::Available),
+        6 => any::<u32>().prop_map(Op::Forward),
+        2 => any::<u8>().prop_map(Op::Tick),
+        2 => any::<u32>().prop_map(Op::Back),
+        3 => any::<i8>().prop_map(Op::WaitRetry),
+        1 => any::<i8>().prop_map(Op::WaitReset),
+        1 => any::<u64>().prop_map(Op::Jump),
+        1 => any::<u32>().prop_map(Op::NearEnd),
+        1 => any::<i32>().prop_map(Op::NearHorizon),
+    ]
+}
+
+/// One operation of a trace whose clock never goes backwards.
+pub fn forward_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => any::<u32>().prop_map(Op::Check),
+        1 => any::<u32>().prop_map(Op::Refund),
+        1 => Just(Op::Peek),
+        6 => any::<u32>().prop_map(Op::Forward),
+        2 => any::<u8>().prop_map(Op::Tick),
+        3 => (1..=2i8).prop_map(Op::WaitRetry),
+        1 => (1..=2i8).prop_map(Op::WaitReset),
+    ]
+}
+
+pub fn ops(len: usize) -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(op(), 1..=len)
+}
+
+pub fn forward_ops(len: usize) -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(forward_op(), 1..=len)
+}
