@@ -29,7 +29,8 @@ pub struct RateLimited<const HZ: u64> {
     pub remaining: u32,
     /// Exact wait: the same check at `now + retry_after` succeeds (if nothing
     /// else is admitted meanwhile) and at `now + retry_after - 1 tick` fails.
-    /// Never zero.
+    /// Never zero. A wait longer than `u64::MAX` ticks (possible only at the
+    /// very end of the time line) is reported as `u64::MAX` ticks.
     pub retry_after: Duration<HZ>,
     /// Time until the limiter is full again.
     pub reset_after: Duration<HZ>,

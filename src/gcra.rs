@@ -19,8 +19,8 @@ use crate::time::{Instant, NANOS};
 /// ```
 ///
 /// after which `tat = max(tat, now) + n*T`. No interval `[t0, t1]` admits more
-/// than `b + (t1 - t0) / T` units, a denial changes nothing, and the answer's
-/// `retry_after` is exact. It is the same machine as a greedy
+/// than `b + (t1 - t0) / T` units plus what was [refunded](crate::Refund) in
+/// it, a denial changes nothing, and the answer's `retry_after` is exact. It is the same machine as a greedy
 /// [`TokenBucket`](crate::TokenBucket) holding `(b*T - backlog) / T` tokens.
 ///
 /// ```
@@ -47,7 +47,8 @@ use crate::time::{Instant, NANOS};
 /// # Range
 ///
 /// Instants after [`horizon`](Gcra::horizon) (at least 2^32 seconds, 136 years,
-/// from tick 0 at any clock rate, minus the burst's duration) are evaluated as
+/// from tick 0 minus the burst's duration, for clock rates up to 2^32 Hz;
+/// faster clocks' whole `u64` line is shorter than that) are evaluated as
 /// the horizon: decisions there only get stricter, and `retry_after` is no
 /// longer exact. Earlier instants than the state has seen (a stale reading, or
 /// a clock that went backwards) are evaluated as they are, which can only

@@ -201,13 +201,25 @@ impl Schedule {
 
     /// Ticks from `now` until virtual time reaches `target`, rounded up to the
     /// first tick whose virtual time is at least `target`.
+    ///
+    /// Computed in 128 bits: near the end of the `u64` range that first tick
+    /// can lie past `u64::MAX` (an interval boundary, say), and the wait is
+    /// still the exact number of ticks, saturated only if it exceeds `u64::MAX`.
     #[inline]
     pub(crate) const fn ticks_until(&self, target: u64, now: u64) -> u64 {
-        let at = match self.refill {
-            Refill::Continuous { scale } => div_ceil(target, scale),
-            Refill::Interval { period, count } => div_ceil(target, count).saturating_mul(period),
+        let at: u128 = match self.refill {
+            Refill::Continuous { scale } => div_ceil(target, scale) as u128,
+            Refill::Interval { period, count } => {
+                // At most 2^64 * 2^64: fits in a u128 with room to spare.
+                (div_ceil(target, count) as u128).saturating_mul(period as u128)
+            }
         };
-        at.saturating_sub(now)
+        let wait = at.saturating_sub(now as u128);
+        if wait > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            wait as u64
+        }
     }
 
     /// Whole units that fit in the room left by `backlog`.
@@ -242,11 +254,11 @@ impl Schedule {
             // it lies in (v, start].
             Verdict::Deny {
                 remaining: self.units(backlog),
-                // `backlog > capacity - need`, so `start + need - capacity > v`;
-                // and `start + need <= u64::MAX` unless `tat` is at the very
-                // top of the range, where saturating only delays the retry.
+                // The virtual time at which it fits is `start + need - capacity`,
+                // written so that nothing can saturate: `backlog > capacity - need`
+                // gives `start > capacity - need`, and the result is `> v`.
                 retry_after: self.ticks_until(
-                    start.saturating_add(need).saturating_sub(self.capacity),
+                    start.saturating_sub(self.capacity.saturating_sub(need)),
                     now,
                 ),
                 reset_after: self.ticks_until(start, now),

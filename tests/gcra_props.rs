@@ -212,12 +212,11 @@ fn model_retry_after_past_the_horizon() {
     }
 }
 
-/// Bug: when the wait would end past the horizon, the crate caps it at the
+/// Regression: a wait ending past the horizon was once capped at the
 /// horizon: 500 (not 1,500) at `h - 500`, and 0 (documented "never zero") at
 /// `h` and at `u64::MAX`. A client told "retry after 0" retries at once,
-/// forever. (The harness tolerates this while `TOLERATE_CAPPED_WAITS` is set.)
+/// forever.
 #[test]
-#[ignore = "bug: retry_after past the horizon is capped at the horizon, 0 at the horizon (documented never zero)"]
 fn retry_after_past_the_horizon() {
     let limiter = Gcra::<1_000>::new(Quota::per_second(1)).unwrap();
     let h = limiter.horizon().as_ticks();

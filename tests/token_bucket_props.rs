@@ -224,11 +224,10 @@ fn stale_reading_by_hand() {
     assert_eq!(r.retry_after.as_ticks(), 150);
 }
 
-/// Bug (as for `Gcra`, see `gcra_props.rs`): with greedy refill, a
-/// `retry_after` that would end past the horizon is capped at the horizon,
-/// and is 0 at the horizon.
+/// Regression (as for `Gcra`, see `gcra_props.rs`): with greedy refill, a
+/// `retry_after` that would end past the horizon was once capped at the
+/// horizon, and was 0 at the horizon.
 #[test]
-#[ignore = "bug: greedy retry_after past the horizon is capped at the horizon, 0 at the horizon (documented never zero)"]
 fn greedy_retry_after_past_the_horizon() {
     let bucket = TokenBucket::<1_000>::new(Quota::per_second(1), RefillMode::Greedy).unwrap();
     let h = bucket.horizon().as_ticks();
@@ -280,13 +279,12 @@ fn model_interval_waits_past_the_end() {
     }
 }
 
-/// Bug: with interval refill (horizon `u64::MAX`), a wait that would end past
-/// `u64::MAX` is capped at `u64::MAX`: after a check that empties the bucket
-/// at `u64::MAX`, `reset_after` is 0 (documented "zero if it is full now",
-/// but it is empty), and a denied check there says `retry_after` 0
+/// Regression: with interval refill (horizon `u64::MAX`), a wait that would end past
+/// `u64::MAX` was once capped at `u64::MAX`: after a check that emptied the
+/// bucket at `u64::MAX`, `reset_after` was 0 (documented "zero if it is full
+/// now", but it was empty), and a denied check there said `retry_after` 0
 /// (documented "never zero"); from `u64::MAX - 500`, 500 instead of 885.
 #[test]
-#[ignore = "bug: interval waits past u64::MAX are capped: reset_after 0 while empty, retry_after 0"]
 fn interval_waits_past_the_end() {
     let bucket = TokenBucket::<1_000>::new(Quota::per_second(1), RefillMode::Interval).unwrap();
     let s = bucket.check_at(at(u64::MAX)).unwrap();
