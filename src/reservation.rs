@@ -18,16 +18,19 @@ use crate::time::{Duration, Instant};
 ///
 /// A reservation is a charge that later decisions build on: a reservation
 /// made after this one was given a ready instant that assumes these units
-/// come first. So the units can be given back exactly only while no other
-/// operation has changed the limiter since the reservation: the limiter
-/// then returns bit for bit to its state before it (or, for
-/// [`settle`](Reservation::settle), to the state a reservation of only the
-/// used units would have left). Once anything else has been admitted or
-/// booked after it, the freed time sits *under* those later bookings; a
-/// one-word limiter cannot represent that hole, and handing the units back
-/// at the end of the queue would let new callers use the same time twice.
+/// come first. So the units can be given back exactly only while the
+/// limiter still holds the state this reservation left (nothing admitted or
+/// booked since, or all of that given back already: cancelling in reverse
+/// order works). The limiter then returns bit for bit to its state before
+/// the reservation (or, for [`settle`](Reservation::settle), to the state a
+/// reservation of only the used units would have left). Once anything else
+/// has been admitted or booked after it, the freed time sits *under* those
+/// later bookings; a one-word limiter cannot represent that hole, and
+/// handing the units back at the end of the queue would let new callers use
+/// the same time twice (giving up to all `n` units more than the quota).
 /// The units then stay counted (stricter, never looser) and the cancel
-/// reports that it gave back nothing.
+/// reports that it gave back nothing. A booking refused for `max_wait`
+/// changed nothing in the first place.
 #[must_use = "the units are counted: use them at `ready_at`, or cancel the reservation"]
 #[derive(Debug)]
 pub struct Reservation<'a, const HZ: u64, A: Algorithm<HZ>> {

@@ -199,6 +199,28 @@ impl IntervalBucket {
     }
 }
 
+impl Answer {
+    /// The status fields (limit, units left, ticks until full) as an
+    /// admission: what a snapshot reports, even where a zero-unit check
+    /// would be denied (a backlog beyond the capacity, after a booking
+    /// ahead or at a stale instant).
+    pub fn as_status(self) -> Answer {
+        match self {
+            Answer::Deny {
+                limit,
+                remaining,
+                reset_after,
+                ..
+            } => Answer::Admit {
+                limit,
+                remaining,
+                reset_after,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Either reference limiter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
