@@ -73,26 +73,35 @@ pub trait Algorithm<const HZ: u64> {
 }
 
 /// The one compare-and-swap loop: applies `step` to the state in `word`
-/// until the state it returns is stored (or it returns none).
+/// until the state it returns is stored (or it returns none), storing with
+/// the ordering `stored`.
 ///
 /// Returns `step`'s result and the states before and after it (equal when
 /// nothing was stored). Lock-free where the target has a native 64-bit
 /// compare-and-swap: an iteration fails only because another thread stored
 /// a new state.
+///
+/// A rate limiter passes `Relaxed`: the word is its only shared datum, so a
+/// decision depends on nothing else, and the compare-exchange orders all
+/// updates of the word by itself (no other memory is published through
+/// it). A semaphore ([`acquire_word`]) passes `Acquire`.
 #[inline]
-fn apply<R>(word: &AtomicU64, mut step: impl FnMut(u64) -> (R, Option<u64>)) -> (R, u64, u64) {
-    // Relaxed: the word is the limiter's only shared datum, so a decision
-    // depends on nothing else, and the compare-exchange below orders all
-    // updates of it by itself (no other memory is published through it).
+fn apply<R>(
+    word: &AtomicU64,
+    stored: Ordering,
+    mut step: impl FnMut(u64) -> (R, Option<u64>),
+) -> (R, u64, u64) {
+    // Relaxed: a first guess; only the successful compare-exchange below
+    // takes part in any synchronization (with the ordering `stored`).
     let mut state = word.load(Ordering::Relaxed);
     loop {
         let (result, next) = step(state);
         let Some(next) = next else {
             return (result, state, state);
         };
-        // Relaxed on success and failure, for the reason above; a failure
+        // `stored` on success (see above); Relaxed on failure: a failure
         // hands back the state that won, and we decide again on it.
-        match word.compare_exchange_weak(state, next, Ordering::Relaxed, Ordering::Relaxed) {
+        match word.compare_exchange_weak(state, next, stored, Ordering::Relaxed) {
             Ok(_) => return (result, state, next),
             Err(actual) => state = actual,
         }
@@ -111,7 +120,10 @@ pub(crate) fn check_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     n: u32,
     now: Instant<HZ>,
 ) -> Decision<HZ> {
-    apply(word, |state| algorithm.decide(state, n, now)).0
+    apply(word, Ordering::Relaxed, |state| {
+        algorithm.decide(state, n, now)
+    })
+    .0
 }
 
 /// [`check_word`], also returning a [`Receipt`] that [`undo_word`] can take
@@ -123,7 +135,26 @@ pub(crate) fn charge_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     n: u32,
     now: Instant<HZ>,
 ) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-    let (decision, before, after) = apply(word, |state| algorithm.decide(state, n, now));
+    let (decision, before, after) = apply(word, Ordering::Relaxed, |state| {
+        algorithm.decide(state, n, now)
+    });
+    decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
+}
+
+/// [`charge_word`] for a semaphore (units in flight): an admitted charge
+/// acquires, pairing with the `Release` of [`release_word`], so everything a
+/// holder did before giving its units back happens-before whatever the next
+/// holder of those units does.
+#[inline]
+pub(crate) fn acquire_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
+    word: &AtomicU64,
+    algorithm: &A,
+    n: u32,
+    now: Instant<HZ>,
+) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+    let (decision, before, after) = apply(word, Ordering::Acquire, |state| {
+        algorithm.decide(state, n, now)
+    });
     decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
 }
 
@@ -149,7 +180,9 @@ pub(crate) fn reserve_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     now: Instant<HZ>,
     max_wait: Duration<HZ>,
 ) -> Result<(Instant<HZ>, Receipt), Denied<HZ>> {
-    let (booking, before, after) = apply(word, |state| algorithm.reserve(state, n, now, max_wait));
+    let (booking, before, after) = apply(word, Ordering::Relaxed, |state| {
+        algorithm.reserve(state, n, now, max_wait)
+    });
     booking.map(|ready| (ready, Receipt::new(before, after, n, ready.as_ticks())))
 }
 
@@ -226,9 +259,35 @@ pub(crate) fn refund_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     n: u32,
     now: Instant<HZ>,
 ) -> Status<HZ> {
-    // Relaxed: as in `check_word`; fetch_update is a compare-exchange loop on
-    // the same word. The closure always returns `Some`, so it cannot fail.
-    let previous = word.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |state| {
+    // Relaxed: as in `check_word`.
+    give_back(word, algorithm, n, now, Ordering::Relaxed)
+}
+
+/// [`refund_word`] for a semaphore: releases, pairing with the `Acquire` of
+/// [`acquire_word`] (every later update of the word is a read-modify-write,
+/// so it continues this release sequence).
+#[inline]
+pub(crate) fn release_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
+    word: &AtomicU64,
+    algorithm: &A,
+    n: u32,
+    now: Instant<HZ>,
+) -> Status<HZ> {
+    give_back(word, algorithm, n, now, Ordering::Release)
+}
+
+#[inline]
+fn give_back<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
+    word: &AtomicU64,
+    algorithm: &A,
+    n: u32,
+    now: Instant<HZ>,
+    stored: Ordering,
+) -> Status<HZ> {
+    // `stored` when storing (see the callers); Relaxed for the reads:
+    // fetch_update is a compare-exchange loop on the same word. The closure
+    // always returns `Some`, so it cannot fail.
+    let previous = word.fetch_update(stored, Ordering::Relaxed, |state| {
         Some(algorithm.refunded(state, n, now))
     });
     let previous = match previous {

@@ -1,8 +1,6 @@
 //! At most `k` units in flight.
 
-use crate::algorithm::{
-    Algorithm, charge_word, check_word, peek_word, refund_word, status_word, undo_word,
-};
+use crate::algorithm::{Algorithm, acquire_word, peek_word, release_word, status_word, undo_word};
 use crate::charge::{Charge, Receipt};
 use crate::decision::{AtCapacity, Decision, Denied, ExceedsBurst, Status};
 use crate::limiter::{Limiter, Refund};
@@ -57,9 +55,15 @@ const ANY_HZ: u64 = 1;
 /// Acquiring is a compare-and-swap loop on the count, releasing an atomic
 /// read-modify-write: lock-free where the target has a native 64-bit
 /// compare-and-swap (see [`Gcra`](crate::Gcra#progress) for the others).
-/// The count only limits how many run: it publishes no data (memory
-/// orderings are `Relaxed`), so data shared by the holders needs its own
-/// synchronization, as safe Rust requires anyway.
+///
+/// # Memory ordering
+///
+/// It is a semaphore: acquiring units (`try_acquire`, a check, a charge) is
+/// an `Acquire` operation and giving them back (dropping the permit, a
+/// refund) a `Release`, so everything a holder did before releasing
+/// happens-before whatever the next holder of those units does. With a limit
+/// of 1 the holders' sections are ordered one after another, as under a
+/// lock. (Undoing a [`Charge`] releases nothing: the units were never used.)
 #[derive(Debug)]
 pub struct ConcurrencyLimit {
     active: AtomicU64,
@@ -100,7 +104,7 @@ impl ConcurrencyLimit {
     /// [`AtCapacity`] with the units in flight when fewer than `n` are free
     /// (and `requested > limit` when `n` could never fit). Nothing is taken.
     pub fn try_acquire(&self, n: u32) -> Result<Permit<'_>, AtCapacity> {
-        match check_word(&self.active, self, n, Instant::<ANY_HZ>::from_ticks(0)) {
+        match acquire_word(&self.active, self, n, Instant::<ANY_HZ>::from_ticks(0)) {
             Ok(_) => Ok(Permit { limit: self, n }),
             Err(Denied::AtCapacity(busy)) => Err(busy),
             Err(_) => Err(AtCapacity {
@@ -112,7 +116,7 @@ impl ConcurrencyLimit {
     }
 
     fn release(&self, n: u32) {
-        let _ = refund_word(&self.active, self, n, Instant::<ANY_HZ>::from_ticks(0));
+        let _ = release_word(&self.active, self, n, Instant::<ANY_HZ>::from_ticks(0));
     }
 
     const fn status<const HZ: u64>(&self, active: u32) -> Status<HZ> {
@@ -210,7 +214,7 @@ impl<const HZ: u64> Algorithm<HZ> for ConcurrencyLimit {
 
 impl<const HZ: u64> Limiter<HZ> for ConcurrencyLimit {
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        check_word(&self.active, self, n, now)
+        acquire_word(&self.active, self, n, now).map(|(status, _)| status)
     }
 
     fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
@@ -220,7 +224,7 @@ impl<const HZ: u64> Limiter<HZ> for ConcurrencyLimit {
 
 impl<const HZ: u64> Refund<HZ> for ConcurrencyLimit {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        refund_word(&self.active, self, n, now)
+        release_word(&self.active, self, n, now)
     }
 }
 
@@ -230,7 +234,7 @@ impl<const HZ: u64> Charge<HZ> for ConcurrencyLimit {
     }
 
     fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-        charge_word(&self.active, self, n, now)
+        acquire_word(&self.active, self, n, now)
     }
 
     fn undo(&self, receipt: Receipt) -> bool {
