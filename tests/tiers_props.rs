@@ -315,3 +315,29 @@ proptest! {
         }
     }
 }
+
+/// The rollback of a charge on an idle GCRA (`tat < now`) restores the old
+/// `tat` exactly, where a refund would leave `tat = now`: the same for
+/// readers at `now`, stricter for a reader with a stale instant. (The same
+/// limiter twice in a set: both peeks admit, the second charge is refused.)
+#[test]
+fn rollback_of_an_idle_gcra_is_exact_where_a_refund_is_not() {
+    let history = |g: &Gcra<HZ>| g.check_at(at(0)).unwrap(); // tat = 1,000
+    let g = Gcra::<HZ>::new(Quota::per_second(1).burst(1)).unwrap();
+    history(&g);
+    let (stale, now) = (at(500), at(5_000));
+    let before = (g.snapshot_at(stale), g.snapshot_at(now));
+    let tiers = Tiers::new([Tier::new("a", &g), Tier::new("a again", &g)]);
+    let denied = tiers.check_tiered_n_at(1, now).unwrap_err();
+    assert_eq!((denied.tier, denied.name), (1, "a again"));
+    assert_eq!((g.snapshot_at(stale), g.snapshot_at(now)), before);
+    assert_eq!(before.0.reset_after.as_ticks(), 500);
+
+    // Charge and refund instead: exact at `now`, not at the stale instant.
+    let twin = Gcra::<HZ>::new(Quota::per_second(1).burst(1)).unwrap();
+    history(&twin);
+    twin.check_at(now).unwrap();
+    ratecore::Refund::refund_n_at(&twin, 1, now);
+    assert_eq!(twin.snapshot_at(now), before.1);
+    assert_eq!(twin.snapshot_at(stale).reset_after.as_ticks(), 4_500);
+}
