@@ -135,10 +135,8 @@ pub(crate) fn charge_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     n: u32,
     now: Instant<HZ>,
 ) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-    let (decision, before, after) = apply(word, Ordering::Relaxed, |state| {
-        algorithm.decide(state, n, now)
-    });
-    decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
+    // Relaxed: as in `check_word`.
+    charge_with(word, algorithm, n, now, Ordering::Relaxed)
 }
 
 /// [`charge_word`] for a semaphore (units in flight): an admitted charge
@@ -152,9 +150,18 @@ pub(crate) fn acquire_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     n: u32,
     now: Instant<HZ>,
 ) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-    let (decision, before, after) = apply(word, Ordering::Acquire, |state| {
-        algorithm.decide(state, n, now)
-    });
+    charge_with(word, algorithm, n, now, Ordering::Acquire)
+}
+
+#[inline]
+fn charge_with<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
+    word: &AtomicU64,
+    algorithm: &A,
+    n: u32,
+    now: Instant<HZ>,
+    stored: Ordering,
+) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+    let (decision, before, after) = apply(word, stored, |state| algorithm.decide(state, n, now));
     decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
 }
 

@@ -292,20 +292,17 @@ impl Schedule {
                 retry_after,
                 reset_after,
             } => {
-                let ready = now.saturating_add(retry_after);
-                let booked = if retry_after <= max_wait {
-                    self.decide(tat, n, ready)
-                } else {
-                    Verdict::TooLarge
-                };
-                match booked {
-                    Verdict::Admit { tat, .. } => Booking::Booked { tat, ready },
-                    // Too far, or past the horizon where the wait is not exact.
-                    Verdict::Deny { .. } | Verdict::TooLarge => Booking::Refused {
-                        remaining,
-                        retry_after,
-                        reset_after,
-                    },
+                if retry_after <= max_wait {
+                    let ready = now.saturating_add(retry_after);
+                    if let Verdict::Admit { tat, .. } = self.decide(tat, n, ready) {
+                        return Booking::Booked { tat, ready };
+                    }
+                    // Past the horizon, where the wait is not exact: not booked.
+                }
+                Booking::Refused {
+                    remaining,
+                    retry_after,
+                    reset_after,
                 }
             }
             Verdict::TooLarge => Booking::TooLarge,

@@ -106,9 +106,11 @@ impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
 /// A denial is the most restrictive of the tiers' denials, in this order:
 /// a request that can never pass ([`Denied::ExceedsBurst`],
 /// [`Denied::ExceedsRequestCap`]); then the largest `retry_after` (ties: the
-/// smallest `remaining`), which is exact for the set: every tier admits the
-/// same check at `now + retry_after` if nothing else is admitted meanwhile;
-/// then a refusal with an unknown wait ([`Denied::AtCapacity`]). An
+/// smallest `remaining`), which is exact for tiers that refill with time
+/// (GCRA, token buckets): each of them admits the same check at
+/// `now + retry_after` if nothing else is admitted meanwhile; then a refusal
+/// with an unknown wait ([`Denied::AtCapacity`]: units in flight come back
+/// when they are released, not with time). An
 /// admission reports the tier left with the smallest `remaining` (ties: the
 /// largest `reset_after`). Ties between equals go to the lower position.
 ///

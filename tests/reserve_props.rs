@@ -378,3 +378,20 @@ fn cancel_after_others_keeps_the_units() {
         200
     );
 }
+
+/// Past the horizon (over a century from tick 0) waits are no longer exact:
+/// a booking that would not be admitted at its ready instant is refused,
+/// and nothing panics or wraps.
+#[test]
+fn bookings_past_the_horizon_are_refused_not_wrapped() {
+    let lim = Gcra::<HZ>::new(Quota::per_second(1).burst(1)).unwrap();
+    for now in [lim.horizon().as_ticks(), u64::MAX - 1, u64::MAX] {
+        let _ = lim.reserve_n_at(1, at(now), wait(u64::MAX));
+    }
+    let late = at(u64::MAX);
+    let before = lim.snapshot_at(late);
+    for n in [1, 2, u32::MAX] {
+        assert!(lim.reserve_n_at(n, late, wait(u64::MAX)).is_err());
+        assert_eq!(lim.snapshot_at(late), before);
+    }
+}
