@@ -47,6 +47,35 @@ pub struct ExceedsBurst {
     pub burst: u32,
 }
 
+/// A check that can never succeed: it asks for more units than one request
+/// may carry (a request of 25,000 characters against a 20,000-per-request
+/// cap), however much quota remains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct ExceedsRequestCap {
+    /// Units asked for.
+    pub requested: u32,
+    /// The most units one request may ask for.
+    pub cap: u32,
+}
+
+/// A [`ConcurrencyLimit`](crate::ConcurrencyLimit) has too few free units:
+/// `active` of `limit` are in flight ("5/5 predictions running").
+///
+/// When `requested > limit` waiting cannot help: the request can never fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct AtCapacity {
+    /// Units asked for.
+    pub requested: u32,
+    /// Units in flight when the request was refused.
+    pub active: u32,
+    /// The most units in flight at once.
+    pub limit: u32,
+}
+
 /// Why a check was not admitted. Nothing was charged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -56,14 +85,21 @@ pub enum Denied<const HZ: u64> {
     RateLimited(RateLimited<HZ>),
     /// Never: `n` is larger than the burst. Split the request or raise the burst.
     ExceedsBurst(ExceedsBurst),
+    /// Never: `n` is larger than the per-request cap of a
+    /// [`Capped`](crate::Capped) limiter, whatever quota remains.
+    ExceedsRequestCap(ExceedsRequestCap),
+    /// Not now, for an unknown time: a [`ConcurrencyLimit`](crate::ConcurrencyLimit)
+    /// has too few free units, and they free up when permits are released.
+    AtCapacity(AtCapacity),
 }
 
 impl<const HZ: u64> Denied<HZ> {
-    /// The exact wait, or `None` if waiting cannot help.
+    /// The exact wait, or `None` if waiting cannot help (or, for
+    /// [`AtCapacity`](Denied::AtCapacity), the wait is not known).
     pub const fn retry_after(&self) -> Option<Duration<HZ>> {
         match self {
             Self::RateLimited(r) => Some(r.retry_after),
-            Self::ExceedsBurst(_) => None,
+            Self::ExceedsBurst(_) | Self::ExceedsRequestCap(_) | Self::AtCapacity(_) => None,
         }
     }
 }
@@ -94,15 +130,39 @@ impl fmt::Display for ExceedsBurst {
     }
 }
 
+impl fmt::Display for ExceedsRequestCap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} units requested but one request may ask for at most {}",
+            self.requested, self.cap
+        )
+    }
+}
+
+impl fmt::Display for AtCapacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "at capacity: {}/{} in flight, {} more requested",
+            self.active, self.limit, self.requested
+        )
+    }
+}
+
 impl<const HZ: u64> fmt::Display for Denied<HZ> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::RateLimited(r) => r.fmt(f),
             Self::ExceedsBurst(e) => e.fmt(f),
+            Self::ExceedsRequestCap(e) => e.fmt(f),
+            Self::AtCapacity(e) => e.fmt(f),
         }
     }
 }
 
 impl<const HZ: u64> core::error::Error for RateLimited<HZ> {}
 impl core::error::Error for ExceedsBurst {}
+impl core::error::Error for ExceedsRequestCap {}
+impl core::error::Error for AtCapacity {}
 impl<const HZ: u64> core::error::Error for Denied<HZ> {}

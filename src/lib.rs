@@ -33,6 +33,14 @@ mod schedule;
 mod time;
 mod token_bucket;
 
+mod capped;
+mod charge;
+mod concurrency;
+mod reservation;
+mod tiers;
+mod toggle;
+mod unlimited;
+
 pub use algorithm::Algorithm;
 pub use decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
 pub use gcra::Gcra;
@@ -40,3 +48,12 @@ pub use limiter::{Limiter, Refund};
 pub use quota::{Quota, QuotaError};
 pub use time::{Clock, Duration, Instant, MICROS, MILLIS, NANOS};
 pub use token_bucket::{RefillMode, TokenBucket};
+
+pub use capped::Capped;
+pub use charge::{Charge, Receipt};
+pub use concurrency::{ConcurrencyLimit, Permit};
+pub use decision::{AtCapacity, ExceedsRequestCap};
+pub use reservation::Reservation;
+pub use tiers::{Tier, TierAnswer, TierDecision, Tiers};
+pub use toggle::Toggle;
+pub use unlimited::Unlimited;

@@ -20,7 +20,10 @@ pub trait Limiter<const HZ: u64> {
     /// [`Denied::RateLimited`](crate::Denied::RateLimited) with the exact
     /// `retry_after` when there is not enough capacity now;
     /// [`Denied::ExceedsBurst`](crate::Denied::ExceedsBurst) when `n` is larger
-    /// than the burst and can never be admitted.
+    /// than the burst and can never be admitted. Some limiters have refusals
+    /// of their own: [`Denied::ExceedsRequestCap`](crate::Denied::ExceedsRequestCap)
+    /// ([`Capped`](crate::Capped)), [`Denied::AtCapacity`](crate::Denied::AtCapacity)
+    /// ([`ConcurrencyLimit`](crate::ConcurrencyLimit)).
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ>;
 
     /// The state at `now`, without changing anything (a peek).

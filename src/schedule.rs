@@ -67,6 +67,23 @@ pub(crate) enum Verdict {
     TooLarge,
 }
 
+/// The outcome of one reservation, in ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Booking {
+    /// Booked for the tick `ready`: the same as a check admitted at `ready`,
+    /// made in advance; `tat` is the state to store.
+    Booked { tat: u64, ready: u64 },
+    /// Not booked within the wait allowed: the denial of a check now
+    /// (the fields of [`Verdict::Deny`]); nothing is stored.
+    Refused {
+        remaining: u32,
+        retry_after: u64,
+        reset_after: u64,
+    },
+    /// `n` exceeds the burst.
+    TooLarge,
+}
+
 const fn gcd(mut a: u128, mut b: u128) -> u128 {
     while let Some(r) = a.checked_rem(b) {
         a = b;
@@ -266,6 +283,44 @@ impl Schedule {
         }
     }
 
+    /// The pure reservation: books `n` units at `now` for the first tick at
+    /// which a check of `n` units succeeds, if it is at most `max_wait` ticks
+    /// away.
+    ///
+    /// A booking for tick `ready` stores exactly what a check admitted at
+    /// `ready` would store (`tat = max(tat, v(ready)) + n * cost`), so a run
+    /// of reservations and checks is a run of checks at the instants the
+    /// units are used: the GCRA bound (at most `burst + rate * span` in any
+    /// span) holds for the units by the instants they are used at. `ready`
+    /// is `now` plus the check's exact `retry_after`; past the horizon, where
+    /// `retry_after` stops being exact, the booking is refused rather than
+    /// made for an instant that would not admit it.
+    #[inline]
+    pub(crate) const fn reserve(&self, tat: u64, n: u32, now: u64, max_wait: u64) -> Booking {
+        match self.decide(tat, n, now) {
+            Verdict::Admit { tat, .. } => Booking::Booked { tat, ready: now },
+            Verdict::Deny {
+                remaining,
+                retry_after,
+                reset_after,
+            } => {
+                if retry_after <= max_wait {
+                    let ready = now.saturating_add(retry_after);
+                    if let Verdict::Admit { tat, .. } = self.decide(tat, n, ready) {
+                        return Booking::Booked { tat, ready };
+                    }
+                    // Past the horizon, where the wait is not exact: not booked.
+                }
+                Booking::Refused {
+                    remaining,
+                    retry_after,
+                    reset_after,
+                }
+            }
+            Verdict::TooLarge => Booking::TooLarge,
+        }
+    }
+
     /// The state after giving back `n` units, clamped at "full since tick 0".
     #[inline]
     pub(crate) const fn refund(&self, tat: u64, n: u32) -> u64 {
@@ -308,14 +363,16 @@ impl Schedule {
             reset_after: Duration::<HZ>::from_ticks(reset_after),
         }
     }
-}
 
-impl<const HZ: u64> Algorithm<HZ> for Schedule {
-    const FRESH: u64 = 0;
-
+    /// The decision for `verdict` on `n` units from `state`, and the state to
+    /// store.
     #[inline]
-    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
-        let verdict = Schedule::decide(self, state, n, now.as_ticks());
+    fn decision<const HZ: u64>(
+        &self,
+        verdict: Verdict,
+        state: u64,
+        n: u32,
+    ) -> (Decision<HZ>, Option<u64>) {
         match verdict {
             // Zero units are a peek: nothing to store (and storing `max(tat, v)`
             // would make later stale readings stricter for no admitted unit).
@@ -332,21 +389,71 @@ impl<const HZ: u64> Algorithm<HZ> for Schedule {
                 retry_after,
                 reset_after,
             } => (
-                Err(Denied::RateLimited(RateLimited {
-                    limit: self.burst,
-                    remaining,
-                    retry_after: Duration::<HZ>::from_ticks(retry_after),
-                    reset_after: Duration::<HZ>::from_ticks(reset_after),
-                })),
+                Err(self.rate_limited(remaining, retry_after, reset_after)),
                 None,
             ),
-            Verdict::TooLarge => (
-                Err(Denied::ExceedsBurst(ExceedsBurst {
-                    requested: n,
-                    burst: self.burst,
-                })),
+            Verdict::TooLarge => (Err(self.too_large(n)), None),
+        }
+    }
+
+    fn rate_limited<const HZ: u64>(
+        &self,
+        remaining: u32,
+        retry_after: u64,
+        reset_after: u64,
+    ) -> Denied<HZ> {
+        Denied::RateLimited(RateLimited {
+            limit: self.burst,
+            remaining,
+            retry_after: Duration::<HZ>::from_ticks(retry_after),
+            reset_after: Duration::<HZ>::from_ticks(reset_after),
+        })
+    }
+
+    fn too_large<const HZ: u64>(&self, n: u32) -> Denied<HZ> {
+        Denied::ExceedsBurst(ExceedsBurst {
+            requested: n,
+            burst: self.burst,
+        })
+    }
+}
+
+impl<const HZ: u64> Algorithm<HZ> for Schedule {
+    const FRESH: u64 = 0;
+
+    #[inline]
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
+        let verdict = Schedule::decide(self, state, n, now.as_ticks());
+        self.decision(verdict, state, n)
+    }
+
+    #[inline]
+    fn reserve(
+        &self,
+        state: u64,
+        n: u32,
+        now: Instant<HZ>,
+        max_wait: Duration<HZ>,
+    ) -> (Result<Instant<HZ>, Denied<HZ>>, Option<u64>) {
+        match Schedule::reserve(self, state, n, now.as_ticks(), max_wait.as_ticks()) {
+            Booking::Booked { tat, ready } => {
+                // As in `decide`: zero units, or no change, store nothing.
+                let next = if n == 0 || tat == state {
+                    None
+                } else {
+                    Some(tat)
+                };
+                (Ok(Instant::<HZ>::from_ticks(ready)), next)
+            }
+            Booking::Refused {
+                remaining,
+                retry_after,
+                reset_after,
+            } => (
+                Err(self.rate_limited(remaining, retry_after, reset_after)),
                 None,
             ),
+            Booking::TooLarge => (Err(self.too_large(n)), None),
         }
     }
 

@@ -1,13 +1,18 @@
 //! The token bucket, with greedy or interval refill.
 
-use crate::algorithm::{Algorithm, check_word, refund_word, status_word};
-use crate::decision::{Decision, Status};
+use crate::algorithm::{
+    Algorithm, charge_word, check_word, peek_word, refund_word, reserve_word, status_word,
+    undo_word,
+};
+use crate::charge::{Charge, Receipt};
+use crate::decision::{Decision, Denied, Status};
 use crate::limiter::{Limiter, Refund};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
+use crate::reservation::Reservation;
 use crate::schedule::Schedule;
 use crate::sync::{AtomicU64, Ordering};
-use crate::time::{Instant, NANOS};
+use crate::time::{Duration, Instant, NANOS};
 
 /// How a [`TokenBucket`] refills.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -128,6 +133,51 @@ impl<const HZ: u64> TokenBucket<HZ> {
     }
 }
 
+impl<const HZ: u64> TokenBucket<HZ> {
+    /// Books `n` units at `now` for the first instant at which they fit, if
+    /// that is at most `max_wait` away: shaping instead of rejecting.
+    ///
+    /// The booking counts the units at once and moves the bucket's state
+    /// past its capacity if need be; the returned [`Reservation`] says when
+    /// they may be used. A booking for instant `r` changes the bucket exactly
+    /// as a check admitted at `r` would, so the quota holds for the units by
+    /// the instants they are used at. With `max_wait` zero it is a check.
+    ///
+    /// ```
+    /// use ratecore::{Duration, TokenBucket, Instant, Limiter, Quota, RefillMode};
+    ///
+    /// let bucket = TokenBucket::<1_000>::new(Quota::per_second(10).burst(2), RefillMode::Greedy).unwrap();
+    /// let t0 = Instant::<1_000>::from_ticks(0);
+    /// let wait = Duration::<1_000>::from_ticks(1_000);
+    /// assert!(bucket.check_n_at(2, t0).is_ok()); // the burst is spent
+    /// let next = bucket.reserve_n_at(1, t0, wait).unwrap();
+    /// assert_eq!(next.ready_at().as_ticks(), 100); // one unit per 100 ms
+    /// let later = bucket.reserve_n_at(1, t0, wait).unwrap();
+    /// assert_eq!(later.ready_at().as_ticks(), 200);
+    /// // 2 more would be ready at 400 ms: further out than 300 ms, so
+    /// // refused, and nothing changes.
+    /// let short = Duration::<1_000>::from_ticks(300);
+    /// assert!(bucket.reserve_n_at(2, t0, short).is_err());
+    /// assert_eq!(later.cancel(), 1); // nothing booked since: given back exactly
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Denied::RateLimited`] (with the exact `retry_after` a check would
+    /// get) when the units fit only later than `max_wait`;
+    /// [`Denied::ExceedsBurst`] when `n` is larger than the burst. A refusal
+    /// changes nothing.
+    pub fn reserve_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+        max_wait: Duration<HZ>,
+    ) -> Result<Reservation<'_, HZ, Self>, Denied<HZ>> {
+        let (ready, receipt) = reserve_word(&self.tat, self, n, now, max_wait)?;
+        Ok(Reservation::new(&self.tat, self, receipt, ready))
+    }
+}
+
 impl<const HZ: u64> Limiter<HZ> for TokenBucket<HZ> {
     #[inline]
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
@@ -143,6 +193,23 @@ impl<const HZ: u64> Limiter<HZ> for TokenBucket<HZ> {
 impl<const HZ: u64> Refund<HZ> for TokenBucket<HZ> {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
         refund_word(&self.tat, &self.schedule, n, now)
+    }
+}
+
+impl<const HZ: u64> Charge<HZ> for TokenBucket<HZ> {
+    #[inline]
+    fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        peek_word(&self.tat, &self.schedule, n, now)
+    }
+
+    #[inline]
+    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+        charge_word(&self.tat, &self.schedule, n, now)
+    }
+
+    #[inline]
+    fn undo(&self, receipt: Receipt) -> bool {
+        undo_word::<HZ, _>(&self.tat, &self.schedule, receipt)
     }
 }
 
@@ -169,5 +236,16 @@ impl<const HZ: u64> Algorithm<HZ> for TokenBucket<HZ> {
     #[inline]
     fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
         Algorithm::<HZ>::is_idle(&self.schedule, state, now)
+    }
+
+    #[inline]
+    fn reserve(
+        &self,
+        state: u64,
+        n: u32,
+        now: Instant<HZ>,
+        max_wait: Duration<HZ>,
+    ) -> (Result<Instant<HZ>, Denied<HZ>>, Option<u64>) {
+        Algorithm::<HZ>::reserve(&self.schedule, state, n, now, max_wait)
     }
 }

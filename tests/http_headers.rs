@@ -31,7 +31,7 @@ fn lines(headers: Headers<'_>) -> String {
 }
 
 fn limit_of<'a>(policy: Policy<'a>, decision: &Decision<MS>, now_ms: u64) -> ServiceLimit<'a> {
-    ServiceLimit::from_decision(policy, decision, wall(now_ms)).expect("not ExceedsBurst")
+    ServiceLimit::from_decision(policy, decision, wall(now_ms)).expect("admitted or rate limited")
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn exceeds_burst_is_no_429() {
     };
     assert_eq!(
         ServiceLimit::from_decision(policy, &decision, wall(0)),
-        Err(exceeds)
+        Err(Denied::ExceedsBurst(exceeds))
     );
 }
 

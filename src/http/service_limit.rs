@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::seconds::{ceil_seconds, unix_seconds_after};
 use super::{Policy, Usage, sf};
-use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::decision::{Decision, Denied, RateLimited, Status};
 use crate::time::{Duration, Instant};
 
 /// One policy's answer to one request, converted to whole seconds: what
@@ -138,18 +138,20 @@ impl<'a> ServiceLimit<'a> {
     ///
     /// # Errors
     ///
-    /// The [`ExceedsBurst`] refusal is returned as it is: no wait helps, so
-    /// it has no `Retry-After` and is no 429 (a server answers it as a client
-    /// error such as 413, saying the most a request may cost).
+    /// Every refusal other than [`Denied::RateLimited`] is returned as it is:
+    /// waiting does not help with [`Denied::ExceedsBurst`] or
+    /// [`Denied::ExceedsRequestCap`] (a server answers a client error such as
+    /// 413, saying the most a request may cost), and [`Denied::AtCapacity`]
+    /// has no known wait (a server answers 429 or 503 without `Retry-After`).
     pub const fn from_decision<const HZ: u64>(
         policy: Policy<'a>,
         decision: &Decision<HZ>,
         unix_now: Instant<HZ>,
-    ) -> Result<Self, ExceedsBurst> {
+    ) -> Result<Self, Denied<HZ>> {
         match decision {
             Ok(status) => Ok(Self::admitted(policy, status, unix_now)),
             Err(Denied::RateLimited(limited)) => Ok(Self::rate_limited(policy, limited, unix_now)),
-            Err(Denied::ExceedsBurst(exceeds)) => Err(*exceeds),
+            Err(other) => Err(*other),
         }
     }
 

@@ -144,10 +144,10 @@ async fn handle(State(state): State<Arc<AppState>>, request_headers: HeaderMap) 
     let limit = match ServiceLimit::from_decision(account.plan.policy, &decision, state.wall.now())
     {
         Ok(limit) => limit,
-        // A one-unit check never exceeds a burst of at least one; answer
-        // sensibly all the same.
-        Err(exceeds) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, exceeds.to_string()).into_response();
+        // A one-unit check never exceeds a burst of at least one, and these
+        // plans have no request cap; answer sensibly all the same.
+        Err(refusal) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, refusal.to_string()).into_response();
         }
     };
     let headers = Headers::single(&limit);

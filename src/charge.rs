@@ -1,0 +1,83 @@
+//! Charges that can be taken back exactly: what all-or-nothing
+//! [`Tiers`](crate::Tiers) are built on.
+
+use crate::decision::{Decision, Denied, Status};
+use crate::limiter::Limiter;
+use crate::time::Instant;
+
+/// What one admitted [`Charge::charge_n_at`] changed, so that
+/// [`Charge::undo`] can take exactly that back.
+///
+/// A receipt belongs to the limiter that issued it: give it back to another
+/// one and the undo is meaningless (it changes nothing, or the wrong state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Receipt {
+    /// The state the charge replaced.
+    pub(crate) before: u64,
+    /// The state the charge stored (equal to `before` if it stored nothing).
+    pub(crate) after: u64,
+    /// Units charged.
+    pub(crate) n: u32,
+    /// The tick the units were charged for.
+    pub(crate) at: u64,
+}
+
+impl Receipt {
+    /// The receipt of a charge that changed nothing (an unlimited limiter's,
+    /// or a charge of zero units): undoing it does nothing.
+    pub const NOTHING: Self = Self::new(0, 0, 0, 0);
+
+    pub(crate) const fn new(before: u64, after: u64, n: u32, at: u64) -> Self {
+        Self {
+            before,
+            after,
+            n,
+            at,
+        }
+    }
+
+    /// Units charged.
+    pub const fn units(&self) -> u32 {
+        self.n
+    }
+}
+
+/// A limiter whose admitted checks can be taken back exactly: the members of
+/// [`Tiers`](crate::Tiers).
+///
+/// Every one-word limiter of this crate implements it (on its single atomic
+/// word: [`undo`](Charge::undo) puts back the word the charge replaced, with
+/// a compare-and-swap), as do the wrappers ([`Capped`](crate::Capped),
+/// [`Toggle`](crate::Toggle)) and [`Unlimited`](crate::Unlimited). The trait
+/// is dyn-compatible (`&dyn Charge<HZ>`), so tiers can mix algorithms.
+pub trait Charge<const HZ: u64>: Limiter<HZ> {
+    /// What [`check_n_at(n, now)`](Limiter::check_n_at) would answer at this
+    /// moment, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// The [`Denied`] that `check_n_at` would return.
+    fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ>;
+
+    /// [`check_n_at(n, now)`](Limiter::check_n_at), and on admission a
+    /// [`Receipt`] for [`undo`](Charge::undo).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](Limiter::check_n_at); a denial charges nothing.
+    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>>;
+
+    /// Takes back the charge of `receipt`; returns whether it was taken back.
+    ///
+    /// If no other operation has changed the limiter since the charge, the
+    /// limiter returns bit for bit to its state before it: exact, including
+    /// for a GCRA that was idle (`tat < now`), where a refund of `n` units
+    /// would not be an undo. If other operations acted on top of the charge
+    /// (their decisions assumed it), the units are taken back only where
+    /// that is exact for the algorithm (units in flight: yes; GCRA and token
+    /// buckets: no), and otherwise the charge is kept and this returns
+    /// `false`: stricter, never looser. Undoing [`Receipt::NOTHING`], or the
+    /// receipt of a charge that stored nothing, does nothing.
+    fn undo(&self, receipt: Receipt) -> bool;
+}

@@ -1,0 +1,343 @@
+//! All-or-nothing checks over several limiters: "100 per minute with a burst
+//! of 120, and 10,000 per day".
+
+use core::fmt;
+
+use crate::charge::{Charge, Receipt};
+use crate::decision::{Decision, Denied, Status};
+use crate::limiter::Limiter;
+use crate::time::Instant;
+use crate::unlimited::Unlimited;
+
+/// One member of a set of [`Tiers`]: a named limiter of any algorithm.
+#[derive(Clone, Copy)]
+pub struct Tier<'a, const HZ: u64> {
+    name: &'static str,
+    limiter: &'a (dyn Charge<HZ> + Sync),
+}
+
+impl<'a, const HZ: u64> Tier<'a, HZ> {
+    /// The tier `name` (as in a `RateLimit-Policy` header: "burst", "daily").
+    pub const fn new(name: &'static str, limiter: &'a (dyn Charge<HZ> + Sync)) -> Self {
+        Self { name, limiter }
+    }
+
+    /// The tier's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The tier's limiter.
+    pub const fn limiter(&self) -> &'a (dyn Charge<HZ> + Sync) {
+        self.limiter
+    }
+}
+
+impl<const HZ: u64> fmt::Debug for Tier<'_, HZ> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tier")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An answer of a set of [`Tiers`], and the tier it comes from: the one that
+/// bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct TierAnswer<T> {
+    /// The tier's position in the set (from 0).
+    pub tier: usize,
+    /// The tier's name.
+    pub name: &'static str,
+    /// That tier's answer.
+    pub answer: T,
+}
+
+/// The answer of a tiered check: admitted, with the most restrictive tier's
+/// [`Status`], or denied, with the most restrictive [`Denied`]; each names
+/// its tier.
+pub type TierDecision<const HZ: u64> = Result<TierAnswer<Status<HZ>>, TierAnswer<Denied<HZ>>>;
+
+impl<T: fmt::Display> fmt::Display for TierAnswer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tier {} ({}): {}", self.tier, self.name, self.answer)
+    }
+}
+
+impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
+
+/// All-or-nothing over `N` limiters of any algorithms: a check is admitted
+/// only if every tier admits it, and then charged to every tier; if any tier
+/// denies it, no tier keeps a charge.
+///
+/// ```
+/// use ratecore::{Gcra, Instant, Quota, Tier, Tiers};
+///
+/// static MINUTE: Gcra<1_000> = ratecore::const_unwrap!(Gcra::new(Quota::per_minute(100).burst(120)));
+/// static DAY: Gcra<1_000> = ratecore::const_unwrap!(Gcra::new(Quota::per_day(10_000)));
+/// static PLAN: Tiers<'static, 1_000, 2> =
+///     Tiers::new([Tier::new("burst", &MINUTE), Tier::new("daily", &DAY)]);
+///
+/// let now = Instant::<1_000>::from_ticks(0);
+/// let admitted = PLAN.check_tiered_n_at(1, now).unwrap();
+/// assert_eq!((admitted.name, admitted.answer.remaining), ("burst", 119));
+/// for _ in 1..120 {
+///     PLAN.check_tiered_n_at(1, now).unwrap();
+/// }
+/// let denied = PLAN.check_tiered_n_at(1, now).unwrap_err();
+/// assert_eq!(denied.name, "burst");
+/// assert_eq!(denied.answer.retry_after().unwrap().as_ticks(), 600);
+/// // The denied check charged nothing, not even the daily tier.
+/// assert_eq!(PLAN.snapshot_all_at(now)[1].remaining, 10_000 - 120);
+/// ```
+///
+/// Each tier is a `&dyn Charge<HZ>`: tiers mix algorithms ([`Gcra`](crate::Gcra),
+/// [`TokenBucket`](crate::TokenBucket), [`ConcurrencyLimit`](crate::ConcurrencyLimit),
+/// a [`Capped`](crate::Capped) or [`Toggle`](crate::Toggle) limiter, ...), and
+/// the set lives in an array: no allocation. `N` is at least 1 (checked at
+/// compile time); plans typically have 2 to 8 tiers. A check can charge each
+/// tier its own cost ([`check_costs_at`](Tiers::check_costs_at): one request
+/// and 4,000 tokens).
+///
+/// # The answer
+///
+/// A denial is the most restrictive of the tiers' denials, in this order:
+/// a request that can never pass ([`Denied::ExceedsBurst`],
+/// [`Denied::ExceedsRequestCap`]); then the largest `retry_after` (ties: the
+/// smallest `remaining`), which is exact for tiers that refill with time
+/// (GCRA, token buckets): each of them admits the same check at
+/// `now + retry_after` if nothing else is admitted meanwhile; then a refusal
+/// with an unknown wait ([`Denied::AtCapacity`]: units in flight come back
+/// when they are released, not with time). An
+/// admission reports the tier left with the smallest `remaining` (ties: the
+/// largest `reset_after`). Ties between equals go to the lower position.
+///
+/// # Exactness
+///
+/// A check first peeks at every tier (reads its state, writes nothing). If
+/// any tier would deny, that is the answer and **nothing was written
+/// anywhere**: this is the path of every denial that is not a race, and it
+/// has no window at all. Otherwise it charges the tiers one by one, the one
+/// with the fewest units left first (so callers racing for the scarcest
+/// tier are refused there, before they have charged anything), each with
+/// the tier's own compare-and-swap. If a tier now denies because a
+/// concurrent caller took its capacity after the peek, the tiers already
+/// charged are rolled back with [`Charge::undo`], in reverse order.
+///
+/// What that guarantees:
+///
+/// - An admitted check charged every tier exactly as that tier's own
+///   `check_n_at` would have.
+/// - A denied check that lost no race wrote nothing.
+/// - A rolled-back tier that no one else wrote to in between (a few atomic
+///   operations) returns bit for bit to its state before the charge. That
+///   is exact even for a GCRA that was idle (`tat < now`), where refunding
+///   `n` units would not be an undo: a refund leaves `tat = now` rather than
+///   the older `tat`, stricter for readers with stale instants.
+/// - The window: between its charge and its rollback, a tier shows the
+///   charge to concurrent callers, who may see up to `n` fewer units (never
+///   more) and be denied because of it. Only checks that passed every peek
+///   and then lost a race open such a window, and it lasts a handful of
+///   atomic operations (or as long as the thread is preempted in it).
+/// - If another caller *wrote* to a tier inside that window, its decision
+///   was made on top of our charge, and no single-word state can remove our
+///   charge from under it exactly. Such a tier gives the units back only
+///   where that is exact for its algorithm (a [`ConcurrencyLimit`](crate::ConcurrencyLimit):
+///   counts commute); a GCRA or token bucket keeps the charge instead:
+///   at most `n` units, which it refills at its own rate (`n` emission
+///   intervals). This errs on the strict side on purpose: giving the units
+///   back would let the tier admit up to `n` units more than its quota.
+#[derive(Debug, Clone, Copy)]
+pub struct Tiers<'a, const HZ: u64, const N: usize> {
+    tiers: [Tier<'a, HZ>; N],
+}
+
+impl<'a, const HZ: u64, const N: usize> Tiers<'a, HZ, N> {
+    /// The set of `tiers`, in the order their positions are reported.
+    pub const fn new(tiers: [Tier<'a, HZ>; N]) -> Self {
+        const {
+            assert!(N >= 1, "a set of tiers needs at least one tier");
+        }
+        Self { tiers }
+    }
+
+    /// The tiers.
+    pub const fn tiers(&self) -> &[Tier<'a, HZ>; N] {
+        &self.tiers
+    }
+
+    /// Checks `n` units against every tier, all or nothing. See
+    /// [`check_costs_at`](Tiers::check_costs_at).
+    ///
+    /// # Errors
+    ///
+    /// The most restrictive tier's [`Denied`], and which tier it was.
+    pub fn check_tiered_n_at(&self, n: u32, now: Instant<HZ>) -> TierDecision<HZ> {
+        self.check_costs_at([n; N], now)
+    }
+
+    /// Checks `costs[i]` units against tier `i`, for every tier, all or
+    /// nothing: "1 request and 4,000 tokens".
+    ///
+    /// # Errors
+    ///
+    /// The most restrictive tier's [`Denied`], and which tier it was. No tier
+    /// keeps a charge (see [Exactness](Tiers#exactness) for the one race in
+    /// which a tier keeps one, and why).
+    pub fn check_costs_at(&self, costs: [u32; N], now: Instant<HZ>) -> TierDecision<HZ> {
+        // Phase 1: peek. Any denial is the answer, and nothing is written.
+        let mut order = [(0u32, 0usize); N];
+        let mut denied: Option<TierAnswer<Denied<HZ>>> = None;
+        for (position, ((tier, &cost), slot)) in self
+            .tiers
+            .iter()
+            .zip(costs.iter())
+            .zip(order.iter_mut())
+            .enumerate()
+        {
+            match tier.limiter.peek_n_at(cost, now) {
+                Ok(status) => *slot = (status.remaining, position),
+                Err(refusal) => {
+                    denied = Some(more_restrictive(denied, answer(position, tier, refusal)));
+                }
+            }
+        }
+        if let Some(denied) = denied {
+            return Err(denied);
+        }
+
+        // Phase 2: charge, scarcest first; roll back on a lost race.
+        order.sort_unstable();
+        let mut receipts = [Receipt::NOTHING; N];
+        let mut binding: Option<TierAnswer<Status<HZ>>> = None;
+        for (charged, &(_, position)) in order.iter().enumerate() {
+            let (Some(tier), Some(&cost)) = (self.tiers.get(position), costs.get(position)) else {
+                continue;
+            };
+            match tier.limiter.charge_n_at(cost, now) {
+                Ok((status, receipt)) => {
+                    if let Some(slot) = receipts.get_mut(charged) {
+                        *slot = receipt;
+                    }
+                    binding = Some(tighter(binding, answer(position, tier, status)));
+                }
+                Err(refusal) => {
+                    let done = order.iter().zip(receipts.iter()).take(charged).rev();
+                    for (&(_, position), &receipt) in done {
+                        if let Some(tier) = self.tiers.get(position) {
+                            tier.limiter.undo(receipt);
+                        }
+                    }
+                    return Err(answer(position, tier, refusal));
+                }
+            }
+        }
+        Ok(binding.unwrap_or_else(|| self.fallback()))
+    }
+
+    /// The most restrictive tier's status at `now`, changing nothing.
+    pub fn snapshot_tiered_at(&self, now: Instant<HZ>) -> TierAnswer<Status<HZ>> {
+        self.tiers
+            .iter()
+            .enumerate()
+            .fold(None, |binding, (position, tier)| {
+                Some(tighter(
+                    binding,
+                    answer(position, tier, tier.limiter.snapshot_at(now)),
+                ))
+            })
+            .unwrap_or_else(|| self.fallback())
+    }
+
+    /// Every tier's status at `now`, in order, changing nothing (for headers
+    /// that list every policy).
+    pub fn snapshot_all_at(&self, now: Instant<HZ>) -> [Status<HZ>; N] {
+        self.tiers.map(|tier| tier.limiter.snapshot_at(now))
+    }
+
+    /// The answer of a set without tiers, which `new` rules out at compile
+    /// time; it keeps the code free of panics.
+    fn fallback(&self) -> TierAnswer<Status<HZ>> {
+        TierAnswer {
+            tier: 0,
+            name: "",
+            answer: Unlimited::status(),
+        }
+    }
+}
+
+/// A set of tiers is itself a limiter (`n` units to every tier), for generic
+/// code; the answers are those of [`check_tiered_n_at`](Tiers::check_tiered_n_at)
+/// and [`snapshot_tiered_at`](Tiers::snapshot_tiered_at) without the tier.
+impl<const HZ: u64, const N: usize> Limiter<HZ> for Tiers<'_, HZ, N> {
+    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        match self.check_tiered_n_at(n, now) {
+            Ok(admitted) => Ok(admitted.answer),
+            Err(denied) => Err(denied.answer),
+        }
+    }
+
+    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
+        self.snapshot_tiered_at(now).answer
+    }
+}
+
+const fn answer<const HZ: u64, T>(position: usize, tier: &Tier<'_, HZ>, value: T) -> TierAnswer<T> {
+    TierAnswer {
+        tier: position,
+        name: tier.name,
+        answer: value,
+    }
+}
+
+/// How restrictive a denial is; larger is more restrictive.
+fn severity<const HZ: u64>(denied: &Denied<HZ>) -> (u8, u64, u32) {
+    let never = matches!(
+        denied,
+        Denied::ExceedsBurst(_) | Denied::ExceedsRequestCap(_)
+    );
+    if never {
+        (2, 0, 0)
+    } else if let Denied::RateLimited(limited) = denied {
+        (
+            1,
+            limited.retry_after.as_ticks(),
+            u32::MAX.saturating_sub(limited.remaining),
+        )
+    } else {
+        // Waiting helps, for a time no one knows (units in flight).
+        (0, 0, 0)
+    }
+}
+
+/// The more restrictive of two denials; the earlier one on a tie.
+fn more_restrictive<const HZ: u64>(
+    current: Option<TierAnswer<Denied<HZ>>>,
+    candidate: TierAnswer<Denied<HZ>>,
+) -> TierAnswer<Denied<HZ>> {
+    match current {
+        Some(current) if severity(&current.answer) >= severity(&candidate.answer) => current,
+        _ => candidate,
+    }
+}
+
+/// The tighter of two statuses (fewer units left, then longer to full); the
+/// one at the lower position on a tie.
+fn tighter<const HZ: u64>(
+    current: Option<TierAnswer<Status<HZ>>>,
+    candidate: TierAnswer<Status<HZ>>,
+) -> TierAnswer<Status<HZ>> {
+    let key = |a: &TierAnswer<Status<HZ>>| {
+        (
+            u32::MAX.saturating_sub(a.answer.remaining),
+            a.answer.reset_after.as_ticks(),
+            usize::MAX.saturating_sub(a.tier),
+        )
+    };
+    match current {
+        Some(current) if key(&current) >= key(&candidate) => current,
+        _ => candidate,
+    }
+}

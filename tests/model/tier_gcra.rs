@@ -1,0 +1,470 @@
+//! Plain reference limiters for the composition tests, written from
+//! DESIGN.md alone (not from `src/`): GCRA in exact integer arithmetic, a
+//! token counter refilled at period boundaries, and tiers built from them.
+//!
+//! Times are whole ticks. A GCRA with `count` units per `period` ticks has
+//! the emission interval `T = period / count` ticks; every time is kept
+//! multiplied by `count`, so `T` is the integer `period` and nothing rounds.
+#![allow(dead_code)]
+
+/// One answer, in plain numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Admitted: units left, ticks until full.
+    Admit {
+        limit: u32,
+        remaining: u32,
+        reset_after: u64,
+    },
+    /// Not now: units left, exact wait, ticks until full.
+    Deny {
+        limit: u32,
+        remaining: u32,
+        retry_after: u64,
+        reset_after: u64,
+    },
+    /// `n` above the burst.
+    TooLarge { requested: u32, burst: u32 },
+}
+
+/// `ceil(a / b)` for `b > 0`.
+fn div_ceil(a: u128, b: u128) -> u128 {
+    a.div_ceil(b)
+}
+
+/// GCRA (DESIGN.md): admits `n` at `now` iff `max(tat, now) + n*T - now <= b*T`,
+/// then `tat = max(tat, now) + n*T`. Also a greedy token bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gcra {
+    count: u128,
+    period: u128,
+    pub burst: u32,
+    /// Theoretical arrival time, times `count`.
+    pub tat: u128,
+}
+
+impl Gcra {
+    pub fn new(count: u32, period_ticks: u64, burst: u32) -> Self {
+        Self {
+            count: count as u128,
+            period: period_ticks as u128,
+            burst,
+            tat: 0,
+        }
+    }
+
+    fn scaled(&self, now: u64) -> u128 {
+        now as u128 * self.count
+    }
+
+    /// The first tick at which the scaled time reaches `scaled`, minus `now`.
+    fn ticks_until(&self, scaled: u128, now: u64) -> u64 {
+        let tick = div_ceil(scaled, self.count);
+        tick.saturating_sub(now as u128) as u64
+    }
+
+    /// The answer to `n` units at `now`, and the `tat` to store if admitted.
+    pub fn decide(&self, n: u32, now: u64) -> (Answer, Option<u128>) {
+        if n > self.burst {
+            return (
+                Answer::TooLarge {
+                    requested: n,
+                    burst: self.burst,
+                },
+                None,
+            );
+        }
+        let t = self.period;
+        let now_s = self.scaled(now);
+        let start = self.tat.max(now_s);
+        let capacity = self.burst as u128 * t;
+        let need = n as u128 * t;
+        if start + need - now_s <= capacity {
+            let tat = start + need;
+            let remaining = ((capacity - (tat - now_s)) / t) as u32;
+            let answer = Answer::Admit {
+                limit: self.burst,
+                remaining,
+                reset_after: self.ticks_until(tat, now),
+            };
+            (answer, Some(tat))
+        } else {
+            // A stale `now` can see a backlog above the capacity: nothing left.
+            let remaining = (capacity.saturating_sub(start - now_s) / t) as u32;
+            let answer = Answer::Deny {
+                limit: self.burst,
+                remaining,
+                retry_after: self.ticks_until(start + need - capacity, now),
+                reset_after: self.ticks_until(start, now),
+            };
+            (answer, None)
+        }
+    }
+
+    pub fn check(&mut self, n: u32, now: u64) -> Answer {
+        let (answer, tat) = self.decide(n, now);
+        // Zero units charge nothing.
+        if let (Some(tat), true) = (tat, n > 0) {
+            self.tat = tat;
+        }
+        answer
+    }
+
+    pub fn status(&self, now: u64) -> Answer {
+        self.decide(0, now).0
+    }
+}
+
+/// A bucket of `burst` tokens that receives `count` tokens at every multiple
+/// of `period` ticks (capped at the burst). Times must not go backwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntervalBucket {
+    count: u64,
+    period: u64,
+    pub burst: u32,
+    pub tokens: u64,
+    /// The period index of the last refill.
+    pub index: u64,
+}
+
+impl IntervalBucket {
+    pub fn new(count: u32, period_ticks: u64, burst: u32) -> Self {
+        Self {
+            count: count as u64,
+            period: period_ticks,
+            burst,
+            tokens: burst as u64,
+            index: 0,
+        }
+    }
+
+    fn refilled(&self, now: u64) -> (u64, u64) {
+        let index = now / self.period;
+        let periods = index.saturating_sub(self.index);
+        let tokens = (self.tokens + periods.saturating_mul(self.count)).min(self.burst as u64);
+        (tokens, index.max(self.index))
+    }
+
+    /// Ticks from `now` until `more` tokens beyond `tokens` have arrived.
+    fn wait(&self, index: u64, more: u64, now: u64) -> u64 {
+        if more == 0 {
+            return 0;
+        }
+        let periods = more.div_ceil(self.count);
+        ((index + periods) * self.period).saturating_sub(now)
+    }
+
+    pub fn decide(&self, n: u32, now: u64) -> (Answer, Option<(u64, u64)>) {
+        if n > self.burst {
+            return (
+                Answer::TooLarge {
+                    requested: n,
+                    burst: self.burst,
+                },
+                None,
+            );
+        }
+        let (tokens, index) = self.refilled(now);
+        let burst = self.burst as u64;
+        if tokens >= n as u64 {
+            let left = tokens - n as u64;
+            let answer = Answer::Admit {
+                limit: self.burst,
+                remaining: left as u32,
+                reset_after: self.wait(index, burst - left, now),
+            };
+            (answer, Some((left, index)))
+        } else {
+            let answer = Answer::Deny {
+                limit: self.burst,
+                remaining: tokens as u32,
+                retry_after: self.wait(index, n as u64 - tokens, now),
+                reset_after: self.wait(index, burst - tokens, now),
+            };
+            (answer, None)
+        }
+    }
+
+    pub fn check(&mut self, n: u32, now: u64) -> Answer {
+        let (answer, next) = self.decide(n, now);
+        if let (Some((tokens, index)), true) = (next, n > 0) {
+            self.tokens = tokens;
+            self.index = index;
+        }
+        answer
+    }
+
+    pub fn status(&self, now: u64) -> Answer {
+        self.decide(0, now).0
+    }
+}
+
+impl Answer {
+    /// The status fields (limit, units left, ticks until full) as an
+    /// admission: what a snapshot reports, even where a zero-unit check
+    /// would be denied (a backlog beyond the capacity, after a booking
+    /// ahead or at a stale instant).
+    pub fn as_status(self) -> Answer {
+        match self {
+            Answer::Deny {
+                limit,
+                remaining,
+                reset_after,
+                ..
+            } => Answer::Admit {
+                limit,
+                remaining,
+                reset_after,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Either reference limiter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    Gcra(Gcra),
+    Interval(IntervalBucket),
+}
+
+impl Model {
+    pub fn peek(&self, n: u32, now: u64) -> Answer {
+        match self {
+            Model::Gcra(m) => m.decide(n, now).0,
+            Model::Interval(m) => m.decide(n, now).0,
+        }
+    }
+
+    pub fn check(&mut self, n: u32, now: u64) -> Answer {
+        match self {
+            Model::Gcra(m) => m.check(n, now),
+            Model::Interval(m) => m.check(n, now),
+        }
+    }
+
+    pub fn status(&self, now: u64) -> Answer {
+        match self {
+            Model::Gcra(m) => m.status(now),
+            Model::Interval(m) => m.status(now),
+        }
+    }
+
+    pub fn burst(&self) -> u32 {
+        match self {
+            Model::Gcra(m) => m.burst,
+            Model::Interval(m) => m.burst,
+        }
+    }
+}
+
+/// How restrictive a denial is (the order documented on `Tiers`): a request
+/// that can never pass, then the longest wait, then the fewest units left.
+fn severity(answer: &Answer) -> (u8, u64, u32) {
+    match *answer {
+        Answer::TooLarge { .. } => (2, 0, 0),
+        Answer::Deny {
+            remaining,
+            retry_after,
+            ..
+        } => (1, retry_after, u32::MAX - remaining),
+        Answer::Admit { .. } => (0, 0, 0),
+    }
+}
+
+/// The tiered answer: `(tier, answer)`, admitted or denied.
+pub type TierModelAnswer = Result<(usize, Answer), (usize, Answer)>;
+
+/// Tiers over reference limiters, all or nothing: if every tier admits its
+/// cost, every tier is charged and the answer is the tier left with the
+/// fewest units (then the longest to full, then the lowest position);
+/// otherwise nothing changes and the answer is the most restrictive denial
+/// (lowest position on a tie).
+pub fn check_tiers(models: &mut [Model], costs: &[u32], now: u64) -> TierModelAnswer {
+    let answers: Vec<Answer> = models
+        .iter()
+        .zip(costs)
+        .map(|(m, &c)| m.peek(c, now))
+        .collect();
+    let mut worst: Option<(usize, Answer)> = None;
+    for (i, a) in answers.iter().enumerate() {
+        if matches!(a, Answer::Admit { .. }) {
+            continue;
+        }
+        match worst {
+            Some((_, w)) if severity(&w) >= severity(a) => {}
+            _ => worst = Some((i, *a)),
+        }
+    }
+    if let Some(worst) = worst {
+        return Err(worst);
+    }
+    let mut binding: Option<(usize, Answer)> = None;
+    for (i, (m, &c)) in models.iter_mut().zip(costs).enumerate() {
+        let a = m.check(c, now);
+        let Answer::Admit {
+            remaining,
+            reset_after,
+            ..
+        } = a
+        else {
+            unreachable!()
+        };
+        let tighter = match binding {
+            None => true,
+            Some((
+                _,
+                Answer::Admit {
+                    remaining: r,
+                    reset_after: z,
+                    ..
+                },
+            )) => remaining < r || (remaining == r && reset_after > z),
+            Some(_) => unreachable!(),
+        };
+        if tighter {
+            binding = Some((i, a));
+        }
+    }
+    Ok(binding.expect("at least one tier"))
+}
+
+/// The library's answer as plain numbers (the refusals these models know).
+pub fn from_decision<const HZ: u64>(decision: &ratecore::Decision<HZ>) -> Answer {
+    match decision {
+        Ok(status) => from_status(status),
+        Err(ratecore::Denied::RateLimited(r)) => Answer::Deny {
+            limit: r.limit,
+            remaining: r.remaining,
+            retry_after: r.retry_after.as_ticks(),
+            reset_after: r.reset_after.as_ticks(),
+        },
+        Err(ratecore::Denied::ExceedsBurst(e)) => Answer::TooLarge {
+            requested: e.requested,
+            burst: e.burst,
+        },
+        Err(other) => panic!("a refusal the reference models do not make: {other}"),
+    }
+}
+
+/// A status as plain numbers.
+pub fn from_status<const HZ: u64>(status: &ratecore::Status<HZ>) -> Answer {
+    Answer::Admit {
+        limit: status.limit,
+        remaining: status.remaining,
+        reset_after: status.reset_after.as_ticks(),
+    }
+}
+
+/// A tiered answer as plain numbers.
+pub fn from_tiers<const HZ: u64>(decision: &ratecore::TierDecision<HZ>) -> TierModelAnswer {
+    match decision {
+        Ok(a) => Ok((a.tier, from_status(&a.answer))),
+        Err(a) => Err((a.tier, from_decision::<HZ>(&Err(a.answer)))),
+    }
+}
+
+impl Model {
+    /// How far this state is from `other` in the conservative direction:
+    /// `Some(units)` if it has used `units` more than `other` (rounded down),
+    /// `None` if it has used less (looser).
+    pub fn used_more_than(&self, other: &Model, now: u64) -> Option<u32> {
+        let left = |m: &Model| match m.status(now) {
+            Answer::Admit { remaining, .. } | Answer::Deny { remaining, .. } => remaining,
+            Answer::TooLarge { .. } => unreachable!(),
+        };
+        left(other).checked_sub(left(self))
+    }
+}
+
+/// The tier protocol documented on `Tiers`, with concurrent callers: peek
+/// every tier; if all admit, charge them scarcest first (fewest units left
+/// after the charge, then lowest position), and just before tier `race`'s
+/// charge let `interference` (direct checks `(tier, n)`) act, as concurrent
+/// callers would. If a charge is then denied, every tier charged so far is
+/// rolled back, latest first: restored to its state before our charge if
+/// its state is still the one our charge left, and otherwise kept.
+///
+/// Returns the answer, per tier whether it kept our charge, and the
+/// interfering checks that were admitted (none if a peek denied: they never
+/// ran; and some may be denied only because of our charge in flight).
+pub fn check_tiers_racing(
+    models: &mut [Model],
+    costs: &[u32],
+    now: u64,
+    race: usize,
+    interference: &[(usize, u32)],
+) -> (TierModelAnswer, Vec<bool>, Vec<(usize, u32)>) {
+    let mut admitted = Vec::new();
+    let mut kept = vec![false; models.len()];
+    let peeks: Vec<Answer> = models
+        .iter()
+        .zip(costs)
+        .map(|(m, &c)| m.peek(c, now))
+        .collect();
+    if peeks.iter().any(|a| !matches!(a, Answer::Admit { .. })) {
+        // Nothing is charged, nothing races: the plain answer.
+        return (check_tiers(models, costs, now), kept, admitted);
+    }
+    let mut order: Vec<(u32, usize)> = peeks
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match a {
+            Answer::Admit { remaining, .. } => (*remaining, i),
+            _ => unreachable!(),
+        })
+        .collect();
+    order.sort();
+    // (tier, state before our charge, state after it)
+    let mut charged: Vec<(usize, Model, Model)> = Vec::new();
+    let mut binding: Option<(usize, Answer)> = None;
+    for &(_, i) in &order {
+        if i == race {
+            for &(j, n) in interference {
+                if let Answer::Admit { .. } = models[j].check(n, now) {
+                    admitted.push((j, n));
+                }
+            }
+        }
+        let before = models[i];
+        let answer = models[i].check(costs[i], now);
+        match answer {
+            Answer::Admit {
+                remaining,
+                reset_after,
+                ..
+            } => {
+                charged.push((i, before, models[i]));
+                let tighter = match binding {
+                    None => true,
+                    Some((
+                        b,
+                        Answer::Admit {
+                            remaining: r,
+                            reset_after: z,
+                            ..
+                        },
+                    )) => {
+                        (remaining, std::cmp::Reverse(reset_after), i)
+                            < (r, std::cmp::Reverse(z), b)
+                    }
+                    Some(_) => unreachable!(),
+                };
+                if tighter {
+                    binding = Some((i, answer));
+                }
+            }
+            denied => {
+                for &(k, before, after) in charged.iter().rev() {
+                    if models[k] == after {
+                        models[k] = before;
+                    } else {
+                        kept[k] = true;
+                    }
+                }
+                return (Err((i, denied)), kept, admitted);
+            }
+        }
+    }
+    (Ok(binding.expect("at least one tier")), kept, admitted)
+}

@@ -1,0 +1,397 @@
+//! Reservations: ready instants equal the reference model's and respect the
+//! rate and the burst; cancelling restores capacity exactly (while the
+//! limiter still holds the state the reservation left); a refusal for
+//! `max_wait` changes nothing.
+
+#[path = "model/tier_gcra.rs"]
+mod tier_gcra_model;
+
+use proptest::prelude::*;
+use ratecore::{Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket};
+use tier_gcra_model::{Answer, from_decision, from_status};
+
+const HZ: u64 = 1_000;
+
+fn at(ticks: u64) -> Instant<HZ> {
+    Instant::<HZ>::from_ticks(ticks)
+}
+
+fn wait(ticks: u64) -> Duration<HZ> {
+    Duration::<HZ>::from_ticks(ticks)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Gcra,
+    Greedy,
+    Interval,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Spec {
+    kind: Kind,
+    count: u32,
+    period: u64,
+    burst: u32,
+}
+
+fn spec(kinds: &'static [Kind]) -> impl Strategy<Value = Spec> {
+    (
+        prop::sample::select(kinds),
+        1u32..=5,
+        prop_oneof![Just(1_000u64), Just(3_000), Just(60_000)],
+        1u32..=6,
+    )
+        .prop_map(|(kind, count, period, burst)| Spec {
+            kind,
+            count,
+            period,
+            burst,
+        })
+}
+
+/// Both limiters that can book ahead, behind one face.
+enum Lim {
+    Gcra(Gcra<HZ>),
+    Bucket(TokenBucket<HZ>),
+}
+
+/// A live reservation, type-erased for the tests: `(units, ready, cancel, settle)`.
+struct Booked<'a> {
+    n: u32,
+    ready: u64,
+    cancel: Box<dyn FnOnce(Option<u32>) -> u32 + 'a>,
+}
+
+impl Lim {
+    fn new(spec: Spec) -> Self {
+        let quota = Quota::with_period(spec.count, Duration::<HZ>::from_ticks(spec.period))
+            .burst(spec.burst);
+        match spec.kind {
+            Kind::Gcra => Lim::Gcra(Gcra::new(quota).unwrap()),
+            Kind::Greedy => Lim::Bucket(TokenBucket::new(quota, RefillMode::Greedy).unwrap()),
+            Kind::Interval => Lim::Bucket(TokenBucket::new(quota, RefillMode::Interval).unwrap()),
+        }
+    }
+
+    fn limiter(&self) -> &dyn Limiter<HZ> {
+        match self {
+            Lim::Gcra(l) => l,
+            Lim::Bucket(l) => l,
+        }
+    }
+
+    /// Reserves; on success the booking can later be cancelled (`None`) or
+    /// settled (`Some(used)`), returning the units given back.
+    fn reserve(&self, n: u32, now: u64, max_wait: u64) -> Result<Booked<'_>, Denied<HZ>> {
+        fn finish<'a, const H: u64, A: ratecore::Algorithm<H>>(
+            r: ratecore::Reservation<'a, H, A>,
+        ) -> Booked<'a> {
+            Booked {
+                n: r.units(),
+                ready: r.ready_at().as_ticks(),
+                cancel: Box::new(move |used| match used {
+                    None => r.cancel(),
+                    Some(used) => r.settle(used),
+                }),
+            }
+        }
+        match self {
+            Lim::Gcra(l) => l.reserve_n_at(n, at(now), wait(max_wait)).map(finish),
+            Lim::Bucket(l) => l.reserve_n_at(n, at(now), wait(max_wait)).map(finish),
+        }
+    }
+
+    /// What the limiter reports at a few instants from `now`.
+    fn probe(&self, now: u64) -> Vec<Answer> {
+        [0, 1, 499, 1_000, 2_999, 60_000, 1_000_000]
+            .iter()
+            .map(|d| from_status(&self.limiter().snapshot_at(at(now + d))))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Advance(u64),
+    Check(u32),
+    Reserve(u32, u64),
+    /// Reserve with `max_wait` at exactly the wait needed (`false`), or one
+    /// tick short of it (`true`).
+    ReserveAtEdge(u32, bool),
+    /// Cancel (`None`) or settle (`Some(used)`) the live reservation at this
+    /// index (modulo their number).
+    Cancel(usize, Option<u32>),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => prop_oneof![0u64..100, 0u64..5_000, 0u64..70_000].prop_map(Op::Advance),
+        2 => (0u32..=3).prop_map(Op::Check),
+        4 => (0u32..=7, prop_oneof![Just(0u64), 0u64..3_000, 0u64..200_000]).prop_map(|(n, w)| Op::Reserve(n, w)),
+        2 => (0usize..8, prop::option::of(0u32..=7)).prop_map(|(i, u)| Op::Cancel(i, u)),
+        2 => (0u32..=7, any::<bool>()).prop_map(|(n, short)| Op::ReserveAtEdge(n, short)),
+    ]
+}
+
+fn admits(answer: Answer) -> bool {
+    matches!(answer, Answer::Admit { .. })
+}
+
+/// A reservation in the model: the GCRA states before and after it.
+struct ModelBooking {
+    n: u32,
+    ready: u64,
+    before: tier_gcra_model::Gcra,
+    after: tier_gcra_model::Gcra,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Every answer (ready instants, refusals, units given back, statuses)
+    /// equals the reference GCRA's, where a booking for `r` is a check
+    /// admitted at the first instant `r` at which it succeeds, and a cancel
+    /// gives everything back iff the limiter still holds the state the
+    /// booking left.
+    #[test]
+    fn reservations_match_the_model(
+        spec in spec(&[Kind::Gcra, Kind::Greedy]),
+        ops in prop::collection::vec(op(), 1..60),
+    ) {
+        let lim = Lim::new(spec);
+        let mut model = tier_gcra_model::Gcra::new(spec.count, spec.period, spec.burst);
+        let mut live: Vec<(Booked<'_>, ModelBooking)> = Vec::new();
+        let mut now = 0;
+        for op in ops {
+            match op {
+                Op::Advance(dt) => now += dt,
+                Op::Check(n) => {
+                    prop_assert_eq!(from_decision(&lim.limiter().check_n_at(n, at(now))), model.check(n, now));
+                }
+                Op::Reserve(..) | Op::ReserveAtEdge(..) => {
+                    let (n, max_wait) = match op {
+                        Op::Reserve(n, max_wait) => (n, max_wait),
+                        Op::ReserveAtEdge(n, short) => match model.decide(n, now).0 {
+                            Answer::Deny { retry_after, .. } => (n, retry_after - u64::from(short)),
+                            _ => (n, 0),
+                        },
+                        _ => unreachable!(),
+                    };
+                    let got = lim.reserve(n, now, max_wait);
+                    let before = model;
+                    let ready = match model.decide(n, now).0 {
+                        Answer::Admit { .. } => Some(now),
+                        Answer::Deny { retry_after, .. } if retry_after <= max_wait => Some(now + retry_after),
+                        _ => None,
+                    };
+                    match (got, ready) {
+                        (Ok(booked), Some(ready)) => {
+                            prop_assert_eq!(booked.ready, ready);
+                            prop_assert_eq!(booked.n, n);
+                            // The first instant at which a check succeeds.
+                            prop_assert!(admits(model.check(n, ready)));
+                            if ready > now {
+                                prop_assert!(!admits(before.decide(n, ready - 1).0));
+                            }
+                            live.push((booked, ModelBooking { n, ready, before, after: model }));
+                        }
+                        (Err(denied), None) => {
+                            // The refusal is a check's answer now.
+                            prop_assert_eq!(from_decision(&Err(denied)), before.decide(n, now).0);
+                        }
+                        (got, want) => prop_assert!(false, "got {:?}, want ready {:?}", got.map(|b| b.ready), want),
+                    }
+                }
+                Op::Cancel(i, used) => {
+                    if live.is_empty() {
+                        continue;
+                    }
+                    let (booked, m) = live.remove(i % live.len());
+                    prop_assert_eq!((booked.n, booked.ready), (m.n, m.ready));
+                    let given = (booked.cancel)(used);
+                    let want = if model == m.after {
+                        let used = used.unwrap_or(0).min(m.n);
+                        model = m.before;
+                        prop_assert!(admits(model.check(used, m.ready)));
+                        m.n - used
+                    } else {
+                        0
+                    };
+                    prop_assert_eq!(given, want);
+                }
+            }
+            prop_assert_eq!(from_status(&lim.limiter().snapshot_at(at(now))), model.status(now).as_status());
+        }
+    }
+
+    /// Units by the instants they are used at (checks at `now`, bookings at
+    /// their ready instant, minus what cancels gave back): no span
+    /// `[t0, t1]` holds more than `burst + rate * (t1 - t0)` (interval
+    /// refill: `burst + count` per period boundary crossed).
+    #[test]
+    fn ready_instants_respect_rate_and_burst(
+        spec in spec(&[Kind::Gcra, Kind::Greedy, Kind::Interval]),
+        ops in prop::collection::vec(op(), 1..80),
+    ) {
+        let lim = Lim::new(spec);
+        let mut used: Vec<(u64, u32)> = Vec::new();
+        let mut live: Vec<(Booked<'_>, usize)> = Vec::new();
+        let mut now = 0;
+        for op in ops {
+            match op {
+                Op::Advance(dt) => now += dt,
+                Op::Check(n) => {
+                    if lim.limiter().check_n_at(n, at(now)).is_ok() {
+                        used.push((now, n));
+                    }
+                }
+                Op::Reserve(..) | Op::ReserveAtEdge(..) => {
+                    let (n, max_wait) = match op {
+                        Op::Reserve(n, max_wait) => (n, max_wait),
+                        Op::ReserveAtEdge(n, _) => (n, 0),
+                        _ => unreachable!(),
+                    };
+                    if let Ok(booked) = lim.reserve(n, now, max_wait) {
+                        prop_assert!(booked.ready >= now && booked.ready - now <= max_wait);
+                        used.push((booked.ready, n));
+                        live.push((booked, used.len() - 1));
+                    }
+                }
+                Op::Cancel(i, keep) => {
+                    if live.is_empty() {
+                        continue;
+                    }
+                    let (booked, slot) = live.remove(i % live.len());
+                    let given = (booked.cancel)(keep);
+                    used[slot].1 -= given;
+                }
+            }
+        }
+        let (count, period, burst) = (spec.count as u64, spec.period, spec.burst as u64);
+        for &(t0, _) in &used {
+            for &(t1, _) in &used {
+                if t1 < t0 {
+                    continue;
+                }
+                let units: u64 = used.iter().filter(|(t, _)| (t0..=t1).contains(t)).map(|&(_, n)| n as u64).sum();
+                match spec.kind {
+                    Kind::Interval => {
+                        let bound = burst + count * (t1 / period - t0 / period);
+                        prop_assert!(units <= bound, "{} units in [{}, {}], bound {}", units, t0, t1, bound);
+                    }
+                    _ => {
+                        // units <= burst + count * (t1 - t0) / period, in integers.
+                        prop_assert!(
+                            units * period <= burst * period + count * (t1 - t0),
+                            "{} units in [{}, {}]", units, t0, t1
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A reservation cancelled while nothing else happened since, and a
+    /// reservation refused for `max_wait`, leave the limiter exactly as a
+    /// twin that never saw them: the same reports at every probed instant
+    /// and the same answers to every later operation. A settled reservation
+    /// leaves it as a twin that checked only the used units at the ready
+    /// instant.
+    #[test]
+    fn cancel_and_refusal_change_nothing(
+        spec in spec(&[Kind::Gcra, Kind::Greedy, Kind::Interval]),
+        prefix in prop::collection::vec((0u64..5_000, 0u32..=3), 0..12),
+        n in 0u32..=7,
+        max_wait in prop_oneof![Just(0u64), 0u64..3_000, 0u64..200_000],
+        used in prop::option::of(0u32..=7),
+        suffix in prop::collection::vec((0u64..5_000, 0u32..=7), 1..20),
+    ) {
+        let (a, b) = (Lim::new(spec), Lim::new(spec));
+        let mut now = 0;
+        for &(dt, m) in &prefix {
+            now += dt;
+            prop_assert_eq!(a.limiter().check_n_at(m, at(now)), b.limiter().check_n_at(m, at(now)));
+        }
+        let before = a.probe(now);
+        match a.reserve(n, now, max_wait) {
+            Ok(booked) => {
+                let ready = booked.ready;
+                let given = (booked.cancel)(used);
+                let kept = used.map_or(0, |u| u.min(n));
+                prop_assert_eq!(given, n - kept);
+                if kept > 0 {
+                    prop_assert!(b.limiter().check_n_at(kept, at(ready)).is_ok());
+                } else {
+                    prop_assert_eq!(a.probe(now), before, "cancelled, yet changed");
+                }
+            }
+            Err(Denied::RateLimited(limited)) => {
+                prop_assert!(limited.retry_after.as_ticks() > max_wait);
+                prop_assert_eq!(a.probe(now), before, "refused, yet changed");
+            }
+            Err(Denied::ExceedsBurst(_)) => {
+                prop_assert!(n > spec.burst);
+                prop_assert_eq!(a.probe(now), before, "refused, yet changed");
+            }
+            Err(other) => prop_assert!(false, "unexpected {}", other),
+        }
+        prop_assert_eq!(a.probe(now), b.probe(now));
+        for (dt, m) in suffix {
+            now += dt;
+            prop_assert_eq!(a.limiter().check_n_at(m, at(now)), b.limiter().check_n_at(m, at(now)));
+            prop_assert_eq!(a.probe(now), b.probe(now));
+        }
+    }
+}
+
+/// A cancel after something else was admitted gives nothing back, and
+/// leaves the limiter alone; cancelling in reverse order (LIFO) restores
+/// each earlier booking's state too.
+#[test]
+fn cancel_after_others_keeps_the_units() {
+    let lim = Gcra::<HZ>::new(Quota::per_second(10).burst(2)).unwrap();
+    let t0 = at(0);
+    let long = wait(10_000);
+    assert!(lim.check_n_at(2, t0).is_ok());
+    let first = lim.reserve_n_at(1, t0, long).unwrap();
+    let second = lim.reserve_n_at(1, t0, long).unwrap();
+    assert_eq!(
+        (first.ready_at().as_ticks(), second.ready_at().as_ticks()),
+        (100, 200)
+    );
+    let snapshot = lim.snapshot_at(t0);
+    // `second` was booked on top of `first`: `first` cannot come back exactly.
+    assert_eq!(first.cancel(), 0);
+    assert_eq!(lim.snapshot_at(t0), snapshot);
+    // `second` is the latest: it comes back, and then the next booking is
+    // ready where `second` was.
+    assert_eq!(second.cancel(), 1);
+    let third = lim.reserve_n_at(1, t0, long).unwrap();
+    assert_eq!(third.ready_at().as_ticks(), 200);
+    // LIFO: cancelling `third` and then a booking made before it works.
+    let fourth = lim.reserve_n_at(1, t0, long).unwrap();
+    assert_eq!(fourth.cancel(), 1);
+    assert_eq!(third.cancel(), 1);
+    assert_eq!(
+        lim.reserve_n_at(1, t0, long).unwrap().ready_at().as_ticks(),
+        200
+    );
+}
+
+/// Past the horizon (over a century from tick 0) waits are no longer exact:
+/// a booking that would not be admitted at its ready instant is refused,
+/// and nothing panics or wraps.
+#[test]
+fn bookings_past_the_horizon_are_refused_not_wrapped() {
+    let lim = Gcra::<HZ>::new(Quota::per_second(1).burst(1)).unwrap();
+    for now in [lim.horizon().as_ticks(), u64::MAX - 1, u64::MAX] {
+        let _ = lim.reserve_n_at(1, at(now), wait(u64::MAX));
+    }
+    let late = at(u64::MAX);
+    let before = lim.snapshot_at(late);
+    for n in [1, 2, u32::MAX] {
+        assert!(lim.reserve_n_at(n, late, wait(u64::MAX)).is_err());
+        assert_eq!(lim.snapshot_at(late), before);
+    }
+}
