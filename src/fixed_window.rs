@@ -52,10 +52,10 @@ use crate::window::{Grid, bits, mask, shl, shr, wait_until};
 /// stricter). The state is a window index and a count packed into one word:
 /// the count takes as many bits as the limit needs, the index the rest, at
 /// least 32. Instants after [`horizon`](FixedWindow::horizon) (at least 2^32
-/// seconds, 136 years, past tick 0, less two windows, and in practice the end
-/// of the `u64` time line unless the limit is above one unit per tick) all
-/// fall in the window that starts there, which never ends: stricter, never
-/// looser, and `retry_after` is no longer exact. A quota of more than about
+/// seconds, 136 years, past tick 0, less two windows; within two windows of
+/// the end of the `u64` tick line when a window has at least twice as many
+/// ticks as the limit) all fall in the window that starts there, which never
+/// ends: stricter, never looser, and `retry_after` is no longer exact. A quota of more than about
 /// 2^32 units per second cannot number its windows that far and is refused
 /// ([`QuotaError::LimitTooLarge`]).
 ///

@@ -41,10 +41,10 @@ struct Entry {
 ///
 /// # Memory
 ///
-/// Each entry is an instant and a unit count, 16 bytes (12 on targets that
-/// align `u64` to 4 bytes); checks at the same instant share one entry. A log
-/// takes `16 * N` bytes plus about 40 of bookkeeping, inline, with no
-/// allocation: `SlidingLog<_, 100>` is about 1.6 KiB. Since every entry holds
+/// Each entry is an instant and a unit count, 16 bytes (12 where `u64` is
+/// 4-byte aligned); checks at the same instant share one entry. A log takes
+/// `16 * N + 48` bytes on 64-bit targets (a little less on 32-bit ones),
+/// inline, with no allocation: `SlidingLog<_, 100>` is 1,648 bytes. Since every entry holds
 /// at least one unit, `N >= limit` entries always suffice, and construction
 /// demands it ([`QuotaError::LimitTooLarge`] otherwise), so a check is never
 /// refused for want of an entry. Checks cost time linear in the number of
@@ -54,7 +54,7 @@ struct Entry {
 ///
 /// `SlidingLog` itself is used through `&mut self` (one owner, or inside your
 /// own lock). With the `critical-section` feature,
-/// [`SharedSlidingLog`] puts it behind a `critical_section::Mutex` and
+/// `SharedSlidingLog` puts it behind a `critical_section::Mutex` and
 /// implements [`Limiter`](crate::Limiter) through `&self`.
 ///
 /// # Answers and time

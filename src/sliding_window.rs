@@ -79,7 +79,8 @@ use crate::window::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
 /// needs, and the window index in the remaining `64 - 2b` bits, which must
 /// number every window of the first 2^32 seconds (136 years, as
 /// [`Gcra`](crate::Gcra#range)). So the largest limit depends on the window
-/// length alone (any clock rate): [`max_limit`](SlidingWindow::max_limit)
+/// length alone, for clocks up to 2^32 Hz (faster ones run out of ticks
+/// first, which allows more): [`max_limit`](SlidingWindow::max_limit)
 /// computes it, and a larger count is refused with
 /// [`QuotaError::LimitTooLarge`].
 ///
