@@ -25,13 +25,17 @@ mod sync;
 mod algorithm;
 pub mod clock;
 mod decision;
+mod fixed_window;
 mod gcra;
 pub mod http;
 mod limiter;
 mod quota;
 mod schedule;
+mod sliding_log;
+mod sliding_window;
 mod time;
 mod token_bucket;
+mod window;
 
 mod capped;
 mod charge;
@@ -43,9 +47,14 @@ mod unlimited;
 
 pub use algorithm::Algorithm;
 pub use decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+pub use fixed_window::FixedWindow;
 pub use gcra::Gcra;
 pub use limiter::{Limiter, Refund};
 pub use quota::{Quota, QuotaError};
+#[cfg(feature = "critical-section")]
+pub use sliding_log::SharedSlidingLog;
+pub use sliding_log::SlidingLog;
+pub use sliding_window::SlidingWindow;
 pub use time::{Clock, Duration, Instant, MICROS, MILLIS, NANOS};
 pub use token_bucket::{RefillMode, TokenBucket};
 

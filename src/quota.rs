@@ -187,6 +187,13 @@ pub enum QuotaError {
     /// The quota, converted to the clock's ticks, does not fit the limiter's
     /// 64-bit state (a period of centuries at a GHz clock, say).
     TooLarge,
+    /// The count is more than the limiter can hold: its state has room for
+    /// fewer units per window (each limiter's docs state its largest limit).
+    LimitTooLarge,
+    /// The burst differs from the count, and the limiter has no burst of its
+    /// own: a window limiter admits `count` units per window, and at most that
+    /// many at one instant. Leave the burst at its default (the count).
+    BurstUnsupported,
 }
 
 impl QuotaError {
@@ -197,6 +204,10 @@ impl QuotaError {
             Self::ZeroPeriod => "quota period is zero",
             Self::ZeroBurst => "quota burst is zero",
             Self::TooLarge => "quota does not fit in 64-bit ticks at this clock rate",
+            Self::LimitTooLarge => "quota count exceeds the largest limit this limiter can hold",
+            Self::BurstUnsupported => {
+                "this limiter has no burst of its own: the quota's burst must equal its count"
+            }
         }
     }
 }

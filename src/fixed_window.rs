@@ -1,0 +1,277 @@
+//! The fixed window: at most `limit` units per aligned window.
+
+use crate::algorithm::{Algorithm, check_word, refund_word, status_word};
+use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::limiter::{Limiter, Refund};
+use crate::macros::const_fn;
+use crate::quota::{Quota, QuotaError};
+use crate::sync::{AtomicU64, Ordering};
+use crate::time::{Duration, Instant, NANOS};
+use crate::window::{Grid, bits, mask, shl, shr, wait_until};
+
+/// At most `limit` units in each aligned window of length `W`, in one atomic `u64`.
+///
+/// The quota's count is the limit and its period is `W`: `Quota::per_minute(100)`
+/// admits 100 units in every calendar-aligned minute, and the count starts
+/// again from zero at each boundary, all at once. Windows are aligned to
+/// multiples of `W` from tick 0 ([`new`](FixedWindow::new)), or to any epoch
+/// ([`with_epoch`](FixedWindow::with_epoch)): with a Unix
+/// [`WallClock`](crate::clock) and `per_minute`, windows are UTC minutes.
+///
+/// ```
+/// use ratecore::{FixedWindow, Instant, Limiter, Quota};
+///
+/// let limiter = FixedWindow::<1_000>::new(Quota::per_second(3)).unwrap();
+/// let t = |ms| Instant::<1_000>::from_ticks(ms);
+/// assert!(limiter.check_n_at(3, t(999)).is_ok());
+/// let denied = limiter.check_at(t(999)).unwrap_err();
+/// assert_eq!(denied.retry_after().unwrap().as_ticks(), 1); // the next window starts at 1000
+/// assert_eq!(limiter.check_n_at(3, t(1_000)).unwrap().remaining, 0);
+/// ```
+///
+/// A fixed window is the cheapest limiter and the easiest to explain ("100 per
+/// minute, resets at the start of the next minute"), but two windows' worth can
+/// pass in quick succession across a boundary: up to `2 * limit` units in a
+/// span of two ticks. [`SlidingWindow`](crate::SlidingWindow) and
+/// [`SlidingLog`](crate::SlidingLog) close that gap.
+///
+/// # Answers
+///
+/// - `remaining`: units left in the current window (exact);
+/// - `reset_after`: the time to the next boundary, or zero when nothing is
+///   used in the current window (the limiter is full);
+/// - `retry_after` (on a denial): the time to the next boundary, where the
+///   count restarts: exact;
+/// - `limit`: the quota's count. The quota's burst must equal its count (the
+///   default): a fixed window has no burst of its own, and a different burst
+///   is the error [`QuotaError::BurstUnsupported`] rather than being ignored.
+///
+/// # Precision and range
+///
+/// `W` is the quota's period rounded up to whole ticks (a longer window is
+/// stricter). The state is a window index and a count packed into one word:
+/// the count takes as many bits as the limit needs, the index the rest, at
+/// least 32. Instants after [`horizon`](FixedWindow::horizon) (at least 2^32
+/// seconds, 136 years, past tick 0, less two windows; within two windows of
+/// the end of the `u64` tick line when a window has at least twice as many
+/// ticks as the limit) all fall in the window that starts there, which never
+/// ends: stricter, never looser, and `retry_after` is no longer exact. A quota of more than about
+/// 2^32 units per second cannot number its windows that far and is refused
+/// ([`QuotaError::LimitTooLarge`]).
+///
+/// A stale `now` (earlier than the window the state has reached, from a
+/// caller that read the clock and then lost a race, or a clock that went
+/// backwards) is counted in the state's window: it is admitted only if a
+/// fresh reading would be, and never reopens an older window.
+///
+/// # Progress
+///
+/// As [`Gcra`](crate::Gcra#progress): lock-free with a native 64-bit
+/// compare-and-swap, and a denied check writes nothing.
+#[derive(Debug)]
+pub struct FixedWindow<const HZ: u64 = NANOS> {
+    state: AtomicU64,
+    grid: Grid,
+    limit: u32,
+    /// Bits of the count, the low part of the state word.
+    count_bits: u32,
+}
+
+/// A state word, unpacked.
+#[derive(Clone, Copy)]
+struct Word {
+    window: u64,
+    count: u64,
+}
+
+impl<const HZ: u64> FixedWindow<HZ> {
+    const_fn! {
+        /// An empty limiter for `quota` with windows aligned to tick 0, in
+        /// ticks of `1 / HZ` seconds.
+        ///
+        /// # Errors
+        ///
+        /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
+        /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
+        /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
+        /// or its rate is above what the state can number
+        /// ([`LimitTooLarge`](QuotaError::LimitTooLarge), see above).
+        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+            Self::with_epoch(quota, Instant::<HZ>::from_ticks(0))
+        }
+    }
+
+    const_fn! {
+        /// An empty limiter for `quota` with a window boundary at `epoch` (and
+        /// so at every multiple of the window length from it, before and after).
+        ///
+        /// # Errors
+        ///
+        /// As [`new`](FixedWindow::new).
+        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
+            let count_bits = bits(quota.count());
+            match Grid::new(&quota, HZ, epoch.as_ticks(), u64::BITS.saturating_sub(count_bits)) {
+                Ok(grid) => Ok(Self {
+                    state: AtomicU64::new(0),
+                    grid,
+                    limit: quota.count(),
+                    count_bits,
+                }),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// The most units admitted per window (the quota's count).
+    pub const fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// The window length `W`.
+    pub const fn window(&self) -> Duration<HZ> {
+        Duration::<HZ>::from_ticks(self.grid.width)
+    }
+
+    /// The start of the last window the state can number; later instants are
+    /// evaluated as this one.
+    pub const fn horizon(&self) -> Instant<HZ> {
+        Instant::<HZ>::from_ticks(self.grid.horizon)
+    }
+
+    /// Empties the limiter, as if nothing had ever been admitted.
+    pub fn reset(&self) {
+        // Relaxed: a plain overwrite of the single state word; a check racing
+        // with it is ordered before or after it, like any other check.
+        self.state
+            .store(<Self as Algorithm<HZ>>::FRESH, Ordering::Relaxed);
+    }
+
+    const fn unpack(&self, state: u64) -> Word {
+        Word {
+            window: shr(state, self.count_bits),
+            count: state & mask(self.count_bits),
+        }
+    }
+
+    const fn pack(&self, word: Word) -> u64 {
+        shl(word.window, self.count_bits) | (word.count & mask(self.count_bits))
+    }
+
+    /// The window a check at `now` counts in, and what that window has used:
+    /// the window of `now`, or the state's if that is later (a stale `now`).
+    const fn current(&self, state: u64, now: u64) -> Word {
+        let stored = self.unpack(state);
+        let (window, _) = self.grid.locate(now);
+        if window > stored.window {
+            Word { window, count: 0 }
+        } else {
+            stored
+        }
+    }
+
+    const fn status_of(&self, used: u64, window: u64, now: u64) -> Status<HZ> {
+        Status {
+            limit: self.limit,
+            // `used <= limit` for every state this limiter writes; saturating
+            // keeps a foreign word harmless.
+            remaining: (self.limit as u64).saturating_sub(used) as u32,
+            reset_after: Duration::<HZ>::from_ticks(if used == 0 {
+                0
+            } else {
+                wait_until(self.grid.end(window), now)
+            }),
+        }
+    }
+}
+
+impl<const HZ: u64> Limiter<HZ> for FixedWindow<HZ> {
+    #[inline]
+    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        check_word(&self.state, self, n, now)
+    }
+
+    #[inline]
+    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
+        status_word(&self.state, self, now)
+    }
+}
+
+/// Gives units back to the current window; units of a window that has ended
+/// are gone with it, so nothing changes then.
+impl<const HZ: u64> Refund<HZ> for FixedWindow<HZ> {
+    fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
+        refund_word(&self.state, self, n, now)
+    }
+}
+
+/// The configuration alone, applied to an external state word (for keyed
+/// tables and other containers of many states).
+///
+/// The word holds the window index in its high bits and the window's count in
+/// the low bits; [`FRESH`](Algorithm::FRESH) is window 0 with a zero count.
+impl<const HZ: u64> Algorithm<HZ> for FixedWindow<HZ> {
+    const FRESH: u64 = 0;
+
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
+        if n > self.limit {
+            let never = ExceedsBurst {
+                requested: n,
+                burst: self.limit,
+            };
+            return (Err(Denied::ExceedsBurst(never)), None);
+        }
+        let now = now.as_ticks();
+        let current = self.current(state, now);
+        // `count <= limit` for states written here; saturating otherwise.
+        let after = current.count.saturating_add(n as u64);
+        if after <= self.limit as u64 {
+            let next = if n == 0 {
+                None
+            } else {
+                Some(self.pack(Word {
+                    window: current.window,
+                    count: after,
+                }))
+            };
+            (Ok(self.status_of(after, current.window, now)), next)
+        } else {
+            // `used > 0` here (`used + n > limit >= n`), so the window must end first.
+            let to_end = wait_until(self.grid.end(current.window), now);
+            let limited = RateLimited {
+                limit: self.limit,
+                remaining: (self.limit as u64).saturating_sub(current.count) as u32,
+                // At the next boundary the count restarts and `n <= limit` fits.
+                retry_after: Duration::<HZ>::from_ticks(to_end),
+                reset_after: Duration::<HZ>::from_ticks(to_end),
+            };
+            (Err(Denied::RateLimited(limited)), None)
+        }
+    }
+
+    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+        let now = now.as_ticks();
+        let current = self.current(state, now);
+        self.status_of(current.count, current.window, now)
+    }
+
+    fn refunded(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
+        let stored = self.unpack(state);
+        let (window, _) = self.grid.locate(now.as_ticks());
+        if window > stored.window {
+            return state;
+        }
+        self.pack(Word {
+            window: stored.window,
+            count: stored.count.saturating_sub(n as u64),
+        })
+    }
+
+    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
+        // A later window, or the same one with nothing used, decides as a
+        // fresh word from here on: both start every window at zero. (A word
+        // from a *later* window is not idle: it makes stale instants stricter.)
+        let stored = self.unpack(state);
+        let (window, _) = self.grid.locate(now.as_ticks());
+        window > stored.window || (window == stored.window && stored.count == 0)
+    }
+}

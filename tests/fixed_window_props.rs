@@ -1,0 +1,392 @@
+//! `FixedWindow` against its reference model, plus its invariants.
+//!
+//! Ticks are seconds (`HZ = 1`), so a quota's period is its window in ticks
+//! and horizons are within reach of the generated clocks.
+
+#[path = "model/fixed_window.rs"]
+mod fixed_window_model;
+mod window_support;
+
+use fixed_window_model::{FixedWindowModel, Outcome};
+use proptest::prelude::*;
+use ratecore::{
+    Algorithm, Decision, Denied, Duration, FixedWindow, Instant, Limiter, Quota, QuotaError, Refund,
+};
+use window_support::{Step, config, epochs, limits, steps, widths};
+
+type Fw = FixedWindow<1>;
+
+fn at(t: u64) -> Instant<1> {
+    Instant::<1>::from_ticks(t)
+}
+
+fn quota(limit: u32, width: u64) -> Quota {
+    Quota::with_period(limit, Duration::<1>::from_ticks(width))
+}
+
+fn outcome(decision: Decision<1>) -> Outcome {
+    match decision {
+        Ok(s) => Outcome::Admitted {
+            remaining: s.remaining,
+            reset_after: s.reset_after.as_ticks(),
+        },
+        Err(Denied::RateLimited(r)) => Outcome::Limited {
+            remaining: r.remaining,
+            retry_after: r.retry_after.as_ticks(),
+            reset_after: r.reset_after.as_ticks(),
+        },
+        Err(Denied::ExceedsBurst(e)) => {
+            assert!(e.requested > e.burst);
+            Outcome::Never
+        }
+        Err(other) => panic!("unexpected denial {other:?}"),
+    }
+}
+
+fn admitted(fw: &Fw, word: u64, n: u32, t: u64) -> bool {
+    fw.decide(word, n, at(t)).0.is_ok()
+}
+
+/// The exactness properties of one answer, checked on the pure state word.
+fn check_exact(fw: &Fw, word: u64, n: u32, now: u64, answer: Outcome) {
+    // Answers are exact for events up to the horizon; a wait saturated at the
+    // end of the tick line (`u64::MAX`) is not an event.
+    let horizon = fw.horizon().as_ticks();
+    let exact = |t: &u64| *t <= horizon && *t != u64::MAX;
+    let limit = fw.limit();
+    // `remaining = k`: exactly k single units pass at this instant.
+    let remaining = fw.status(word, at(now)).remaining;
+    let mut w = word;
+    for _ in 0..remaining.min(40) {
+        let (d, next) = fw.decide(w, 1, at(now));
+        assert!(d.is_ok(), "a unit within `remaining` was denied");
+        w = next.unwrap_or(w);
+    }
+    if remaining <= 40 {
+        assert!(
+            !admitted(fw, w, 1, now),
+            "more than `remaining` units passed"
+        );
+    }
+    // `reset_after`: full then, not one tick before.
+    let reset = fw.status(word, at(now)).reset_after.as_ticks();
+    if let Some(full) = now.checked_add(reset).filter(exact) {
+        assert_eq!(
+            fw.status(word, at(full)).remaining,
+            limit,
+            "not full at reset_after"
+        );
+        if reset > 0 {
+            assert!(
+                fw.status(word, at(full - 1)).remaining < limit,
+                "full before reset_after"
+            );
+        }
+    }
+    // `retry_after`: the same check passes then, and not one tick before.
+    if let Outcome::Limited { retry_after, .. } = answer {
+        assert!(retry_after >= 1);
+        if let Some(retry) = now.checked_add(retry_after).filter(exact) {
+            assert!(admitted(fw, word, n, retry), "denied at now + retry_after");
+            assert!(
+                !admitted(fw, word, n, retry - 1),
+                "admitted before retry_after"
+            );
+        }
+    }
+}
+
+fn run(limit: u32, width: u64, epoch: u64, script: &[Step]) {
+    let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
+    let horizon = fw.horizon().as_ticks();
+    let mut model = FixedWindowModel::new(limit, width, epoch, horizon);
+    let mut word = Fw::FRESH;
+    let mut now = 0u64;
+    for &step in script {
+        match step {
+            Step::Check(n) => {
+                let decision = fw.check_n_at(n, at(now));
+                let answer = outcome(decision);
+                assert_eq!(answer, model.check(n, now), "check {n} at {now}");
+                check_exact(&fw, word, n, now, answer);
+                let (pure, next) = fw.decide(word, n, at(now));
+                assert_eq!(pure, decision, "Algorithm and Limiter disagree");
+                if pure.is_err() || n == 0 {
+                    assert_eq!(next, None, "a denial or a zero check wrote a state");
+                }
+                word = next.unwrap_or(word);
+            }
+            Step::Peek => {
+                let s = fw.snapshot_at(at(now));
+                assert_eq!(
+                    (s.remaining, s.reset_after.as_ticks()),
+                    model.peek(now),
+                    "peek at {now}"
+                );
+                assert_eq!(s, fw.status(word, at(now)));
+                assert_eq!(s.limit, limit);
+            }
+            Step::Refund(n) => {
+                let s = fw.refund_n_at(n, at(now));
+                model.refund(n, now);
+                word = fw.refunded(word, n, at(now));
+                assert_eq!(
+                    (s.remaining, s.reset_after.as_ticks()),
+                    model.peek(now),
+                    "refund at {now}"
+                );
+            }
+            Step::Move(m) => now = m.apply(now, horizon),
+        }
+        // The limiter's word and the pure word agree, wherever one looks.
+        for t in [now, now.saturating_add(width), now.saturating_sub(1)] {
+            assert_eq!(fw.snapshot_at(at(t)), fw.status(word, at(t)));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn decides_as_the_model(
+        limit in limits(u32::MAX),
+        width in widths(),
+        epoch in epochs(),
+        script in widths().prop_flat_map(|w| steps(8, w, true)),
+    ) {
+        run(limit, width, epoch, &script);
+    }
+
+    #[test]
+    fn decides_as_the_model_small(
+        (limit, width, script) in (1..=4u32, 1..=6u64)
+            .prop_flat_map(|(l, w)| (Just(l), Just(w), steps(l, w, true))),
+        epoch in 0..12u64,
+    ) {
+        run(limit, width, epoch, &script);
+    }
+
+    /// In every aligned window, at most `limit` units are admitted, with
+    /// each admitted unit counted in the window it was charged to (its own,
+    /// or the latest one admitted into for a stale instant).
+    #[test]
+    fn at_most_limit_per_window(
+        (limit, width, script) in (limits(50), 1..=20u64)
+            .prop_flat_map(|(l, w)| (Just(l), Just(w), steps(l, w, false))),
+        epoch in epochs(),
+    ) {
+        let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
+        let horizon = fw.horizon().as_ticks();
+        let grid = FixedWindowModel::new(limit, width, epoch, horizon);
+        let mut per_window = std::collections::BTreeMap::<u64, u64>::new();
+        let mut latest = 0u64;
+        let mut now = 0u64;
+        for &step in &script {
+            match step {
+                Step::Check(n) => {
+                    let admitted = fw.check_n_at(n, at(now)).is_ok();
+                    if admitted && n > 0 {
+                        let window = grid.index(now.min(horizon)).max(latest);
+                        latest = window;
+                        *per_window.entry(window).or_default() += u64::from(n);
+                    }
+                }
+                Step::Move(m) => now = m.apply(now, horizon),
+                _ => {}
+            }
+        }
+        for (window, units) in per_window {
+            prop_assert!(units <= u64::from(limit), "window {window} admitted {units} > {limit}");
+        }
+    }
+
+    /// Under saturating single-unit traffic on a monotone clock, every window
+    /// admits exactly `min(limit, demand)`: never more, and nothing is lost.
+    #[test]
+    fn saturating_traffic_gets_exactly_the_limit(
+        limit in 1..=12u32,
+        width in 1..=15u64,
+        epoch in 0..40u64,
+        demand in proptest::collection::vec(0..=6u32, 1..200),
+    ) {
+        let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
+        let grid = FixedWindowModel::new(limit, width, epoch, u64::MAX);
+        let mut admitted = std::collections::BTreeMap::<u64, (u32, u32)>::new();
+        for (tick, &requests) in demand.iter().enumerate() {
+            let tick = tick as u64;
+            for _ in 0..requests {
+                let entry = admitted.entry(grid.index(tick)).or_default();
+                entry.1 += 1;
+                if fw.check_at(at(tick)).is_ok() {
+                    entry.0 += 1;
+                }
+            }
+        }
+        for (window, (got, asked)) in admitted {
+            prop_assert_eq!(got, asked.min(limit), "window {}", window);
+        }
+    }
+}
+
+#[test]
+fn boundaries_follow_the_epoch() {
+    // Windows of 10 ticks with a boundary at 13: ..., [3, 13), [13, 23), ...
+    let fw = Fw::with_epoch(quota(2, 10), at(13)).unwrap();
+    assert!(fw.check_n_at(2, at(12)).is_ok());
+    let denied = fw.check_at(at(12)).unwrap_err();
+    assert_eq!(denied.retry_after().unwrap().as_ticks(), 1);
+    let ok = fw.check_n_at(2, at(13)).unwrap();
+    assert_eq!((ok.remaining, ok.reset_after.as_ticks()), (0, 10));
+    // The first, partial window [0, 3).
+    let fw = Fw::with_epoch(quota(1, 10), at(13)).unwrap();
+    assert_eq!(fw.check_at(at(0)).unwrap().reset_after.as_ticks(), 3);
+}
+
+#[test]
+fn a_stale_instant_counts_in_the_latest_window() {
+    let fw = Fw::new(quota(2, 10)).unwrap();
+    assert!(fw.check_n_at(2, at(5)).is_ok()); // window 0 full
+    assert!(fw.check_at(at(15)).is_ok()); // window 1: 1 of 2
+    // A stale reading from window 0 is charged to window 1, not to the
+    // (full) window 0, and cannot reopen window 0 either.
+    let ok = fw.check_at(at(9)).unwrap();
+    assert_eq!((ok.remaining, ok.reset_after.as_ticks()), (0, 11));
+    let denied = fw.check_at(at(9)).unwrap_err();
+    assert_eq!(denied.retry_after().unwrap().as_ticks(), 11); // window 2 starts at 20
+}
+
+#[test]
+fn quota_errors() {
+    assert_eq!(
+        Fw::new(Quota::per_second(0)).unwrap_err(),
+        QuotaError::ZeroCount
+    );
+    assert_eq!(
+        Fw::new(Quota::per_second(5).burst(6)).unwrap_err(),
+        QuotaError::BurstUnsupported
+    );
+    assert_eq!(
+        Fw::new(Quota::per_second(5).burst(4)).unwrap_err(),
+        QuotaError::BurstUnsupported
+    );
+    assert!(Fw::new(Quota::per_second(5).burst(5)).is_ok());
+    assert_eq!(Fw::new(quota(1, 0)).unwrap_err(), QuotaError::ZeroPeriod);
+    // A period too long for 64-bit ticks.
+    assert_eq!(
+        FixedWindow::<1_000_000_000>::new(Quota::with_period(
+            1,
+            Duration::<1>::from_ticks(u64::MAX)
+        ))
+        .unwrap_err(),
+        QuotaError::TooLarge
+    );
+    // More than ~2^32 units per second cannot number 136 years of windows.
+    assert_eq!(
+        FixedWindow::<1_000_000_000>::new(Quota::with_period(
+            u32::MAX,
+            Duration::<1_000>::from_ticks(1)
+        ))
+        .unwrap_err(),
+        QuotaError::LimitTooLarge
+    );
+    assert!(FixedWindow::<1_000_000_000>::new(Quota::per_second(u32::MAX)).is_ok());
+    // Every error has a message.
+    for e in [QuotaError::LimitTooLarge, QuotaError::BurstUnsupported] {
+        assert!(!e.message().is_empty());
+        assert_eq!(e.to_string(), e.message());
+    }
+}
+
+#[test]
+fn horizon_is_at_least_136_years_less_two_windows() {
+    const NS: u64 = ratecore::NANOS;
+    let h = 1u64 << 32; // seconds
+    for (count, period_ms) in [
+        (1u32, 1u64),
+        (u32::MAX, 1_000),
+        (1_000, 1),
+        (u32::MAX, 60_000),
+        (7, 86_400_000),
+    ] {
+        let q = Quota::with_period(count, Duration::<1_000>::from_ticks(period_ms));
+        let fw = FixedWindow::<NS>::new(q).unwrap();
+        let w = fw.window().as_ticks();
+        let horizon = fw.horizon().as_ticks();
+        assert!(
+            horizon == u64::MAX - (u64::MAX % w) || horizon >= (h * NS).saturating_sub(2 * w),
+            "{count} per {period_ms} ms: horizon {horizon}"
+        );
+    }
+    // A one-tick window with a 32-bit count at 1 Hz: the horizon is within reach.
+    let fw = Fw::new(quota(u32::MAX, 1)).unwrap();
+    assert_eq!(fw.horizon().as_ticks(), (1 << 32) - 1);
+    assert!(fw.check_n_at(u32::MAX, at(u64::MAX)).is_ok());
+    // Past the horizon the last window never ends: stricter, never looser.
+    assert!(fw.check_at(at((1 << 32) + 5)).is_err());
+    assert!(fw.check_at(at(u64::MAX)).is_err());
+}
+
+#[test]
+fn is_idle_means_fresh() {
+    let fw = Fw::new(quota(3, 10)).unwrap();
+    let (_, word) = fw.decide(Fw::FRESH, 2, at(5));
+    let word = word.unwrap();
+    assert!(!fw.is_idle(word, at(9)));
+    assert!(fw.is_idle(word, at(10)));
+    assert!(fw.is_idle(Fw::FRESH, at(0)));
+    // A word from a later window is not idle at an earlier instant.
+    let (_, later) = fw.decide(Fw::FRESH, 1, at(25));
+    let later = fw.refunded(later.unwrap(), 1, at(25));
+    assert!(fw.is_idle(later, at(25)));
+    assert!(!fw.is_idle(later, at(15)));
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// An idle word decides exactly as a fresh one, for any later checks.
+    #[test]
+    fn idle_words_decide_as_fresh(
+        limit in 1..=5u32,
+        width in 1..=10u64,
+        prefix in proptest::collection::vec((0..=6u32, 0..=12u64), 0..12),
+        later in proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
+    ) {
+        let fw = Fw::new(quota(limit, width)).unwrap();
+        let mut word = Fw::FRESH;
+        let mut now = 0;
+        for (n, dt) in prefix {
+            now += dt;
+            word = fw.decide(word, n, at(now)).1.unwrap_or(word);
+        }
+        if fw.is_idle(word, at(now)) {
+            let mut fresh = Fw::FRESH;
+            for (n, dt) in later {
+                now += dt;
+                let (a, na) = fw.decide(word, n, at(now));
+                let (b, nb) = fw.decide(fresh, n, at(now));
+                prop_assert_eq!(a, b);
+                word = na.unwrap_or(word);
+                fresh = nb.unwrap_or(fresh);
+            }
+        }
+    }
+
+    /// No input panics, whatever the word (the `Algorithm` functions are public).
+    #[test]
+    fn foreign_words_do_not_panic(
+        limit in limits(u32::MAX),
+        width in widths(),
+        epoch in epochs(),
+        word in any::<u64>(),
+        n in any::<u32>(),
+        now in any::<u64>(),
+    ) {
+        let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
+        let _ = fw.decide(word, n, at(now));
+        let _ = fw.status(word, at(now));
+        let _ = fw.refunded(word, n, at(now));
+        let _ = fw.is_idle(word, at(now));
+    }
+}
