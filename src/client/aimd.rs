@@ -213,17 +213,29 @@ const fn interval_ticks(hz: u64, rate: u64) -> u64 {
 ///
 /// # Convergence
 ///
-/// Against a server admitting `R` requests per second with a small burst,
-/// a sequential client (one request in flight) settles into the AIMD sawtooth:
-/// the rate climbs past `R` until the server's burst drains, falls to
-/// `decrease * peak`, and climbs again. `tests/aimd_props.rs` checks, for
-/// servers between 2 and 200 requests per second with the default factors
-/// (halve on a `429`, headroom above a fifth of the limit) and an increase of
-/// one request per second per response, that over the second half of a
-/// 120-second simulation the client's admitted throughput stays within
-/// **`[0.6 R, R]`**, its rate never falls below `R / 4` nor rises above `2 R`,
-/// and fewer than 10% of its requests are refused. A larger step converges
-/// faster and overshoots further.
+/// Against a server admitting `R` requests per second with burst `b`, a
+/// sequential client (one request in flight) settles into the AIMD sawtooth:
+/// below `R` the server's bucket stays full and every response shows
+/// headroom, so the rate climbs by the step `s` per response; above `R` the
+/// bucket drains, the headroom signal stops the climb once the bucket is
+/// below the fraction, and the `429` that follows multiplies the rate by the
+/// decrease factor. The overshoot grows like `sqrt(b * s * R)`: the bucket's
+/// `b` requests absorb the climb past `R` for a while.
+///
+/// `tests/aimd_props.rs` checks this band in a deterministic simulation (a
+/// [`ManualClock`](crate::clock::ManualClock), a [`Gcra`](crate::Gcra) as the
+/// server) for every `R` from 2 to 300 per second, `b` from 3 to 20, `s`
+/// from 0.5 to 5 requests per second per response, the default factors
+/// (halve on a `429`, headroom above a fifth of the limit), over the second
+/// half of 120 simulated seconds:
+///
+/// - admitted throughput at least **`0.75 R`** (and never more than the
+///   server's quota, `R` per second plus `b`);
+/// - the rate never below **`0.45 R`** (one halving from about `R`), and
+///   never above **`R + 2.5 * sqrt(b * s * R)`**.
+///
+/// A server whose limit is 1 reports `remaining = 0` after every admitted
+/// request, so it never shows headroom and the rate stays where it is.
 ///
 /// # Atomicity
 ///
