@@ -5,7 +5,7 @@ use core::fmt;
 use crate::decision::{Decision, Denied};
 use crate::macros::const_fn;
 use crate::sync::{AtomicU64, Ordering};
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, NANOS};
 
 /// Thousandths of a request per second in one request per second: rates are
 /// integers in mHz, so `3 * PER_SECOND` is three requests per second and
@@ -265,7 +265,7 @@ const fn interval_ticks(hz: u64, rate: u64) -> u64 {
 /// assert_eq!(pacer.rate(), PER_SECOND);
 /// ```
 #[derive(Debug)]
-pub struct AimdPacer<const HZ: u64> {
+pub struct AimdPacer<const HZ: u64 = NANOS> {
     config: AimdConfig,
     /// mHz, always within `[floor, ceiling]`.
     rate: AtomicU64,
