@@ -184,8 +184,10 @@ impl<const HZ: u64> BreakerConfig<HZ> {
 ///
 /// Every transition is one compare-and-swap of the whole word, so it is
 /// linearizable: concurrent callers never admit more than `m` probes, and
-/// a success and a failure racing in half-open leave the breaker in the state
-/// of whichever came first. A closed breaker admits with a single load.
+/// outcomes racing in half-open take effect one after the other, in the order
+/// their compare-and-swaps land (a success then a failure: closed, with one
+/// failure counted; a failure then a success: open, the success ignored).
+/// A closed breaker admits with a single load.
 ///
 /// # Time
 ///
