@@ -23,6 +23,7 @@ mod macros;
 mod sync;
 
 mod algorithm;
+pub mod client;
 pub mod clock;
 mod decision;
 mod fixed_window;
