@@ -1,7 +1,10 @@
 //! The sliding-window counter: a fixed window's count, smoothed by the
 //! previous window's.
 
-use crate::algorithm::{Algorithm, check_word, refund_word, status_word};
+use crate::algorithm::{
+    Algorithm, charge_word, check_word, peek_word, refund_word, status_word, undo_word,
+};
+use crate::charge::{Charge, Receipt};
 use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
 use crate::limiter::{Limiter, Refund};
 use crate::macros::const_fn;
@@ -348,6 +351,25 @@ impl<const HZ: u64> Limiter<HZ> for SlidingWindow<HZ> {
 impl<const HZ: u64> Refund<HZ> for SlidingWindow<HZ> {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
         refund_word(&self.state, self, n, now)
+    }
+}
+
+/// A member of [`Tiers`](crate::Tiers): the charge is undone by restoring
+/// the word it replaced.
+impl<const HZ: u64> Charge<HZ> for SlidingWindow<HZ> {
+    #[inline]
+    fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        peek_word(&self.state, self, n, now)
+    }
+
+    #[inline]
+    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+        charge_word(&self.state, self, n, now)
+    }
+
+    #[inline]
+    fn undo(&self, receipt: Receipt) -> bool {
+        undo_word::<HZ, _>(&self.state, self, receipt)
     }
 }
 

@@ -249,3 +249,35 @@ fn deployment_switch_turns_a_plan_off() {
     let set = Tiers::new([Tier::new("daily", &day_off), Tier::new("burst", &minute)]);
     assert_eq!(admitted(set.check_tiered_n_at(1, at(0))), ("burst", 118));
 }
+
+/// "10 per second in fixed windows, plus 100 per minute": a window limiter is
+/// a tier like any other, and a denial by either tier charges neither.
+#[test]
+fn fixed_window_tier_with_a_rate_tier() {
+    use ratecore::FixedWindow;
+    let second = FixedWindow::<MS>::new(Quota::per_second(10)).unwrap();
+    let minute = Gcra::<MS>::new(Quota::per_minute(100)).unwrap();
+    let plan: Tiers<'_, MS, 2> =
+        Tiers::new([Tier::new("second", &second), Tier::new("minute", &minute)]);
+
+    // 10 in the first second: the window allows 10, the minute allows 100.
+    for i in 0..10 {
+        assert_eq!(
+            admitted(plan.check_tiered_n_at(1, at(i))),
+            ("second", 9 - i as u32)
+        );
+    }
+    // The 11th in the same window: the window refuses until its boundary at
+    // 1,000 ms, and the minute tier keeps its 90.
+    assert_eq!(
+        rate_limited(plan.check_tiered_n_at(1, at(500))),
+        ("second", 0, 500)
+    );
+    assert_eq!(minute.snapshot_at(at(500)).remaining, 90);
+    // At the boundary the window is full again: 10 more, then the minute
+    // tier has 80 left (600 ms per unit; 1 s earned 1 more, rounded down).
+    for _ in 0..10 {
+        assert!(plan.check_at(at(1_000)).is_ok());
+    }
+    assert_eq!(minute.snapshot_at(at(1_000)).remaining, 81);
+}
