@@ -1,11 +1,7 @@
 //! The fixed window: at most `limit` units per aligned window.
 
-use crate::algorithm::{
-    Algorithm, charge_word, check_word, peek_word, refund_word, status_word, undo_word,
-};
-use crate::charge::{Charge, Receipt};
+use crate::algorithm::Algorithm;
 use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
-use crate::limiter::{Limiter, Refund};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::sync::{AtomicU64, Ordering};
@@ -66,6 +62,11 @@ use crate::window::{Grid, bits, mask, shl, shr, wait_until};
 /// caller that read the clock and then lost a race, or a clock that went
 /// backwards) is counted in the state's window: it is admitted only if a
 /// fresh reading would be, and never reopens an older window.
+///
+/// # Refunds
+///
+/// A [refund](crate::Refund) gives units back to the current window; units of
+/// a window that has ended are gone with it, so nothing changes then.
 ///
 /// # Progress
 ///
@@ -187,45 +188,6 @@ impl<const HZ: u64> FixedWindow<HZ> {
     }
 }
 
-impl<const HZ: u64> Limiter<HZ> for FixedWindow<HZ> {
-    #[inline]
-    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        check_word(&self.state, self, n, now)
-    }
-
-    #[inline]
-    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
-        status_word(&self.state, self, now)
-    }
-}
-
-/// Gives units back to the current window; units of a window that has ended
-/// are gone with it, so nothing changes then.
-impl<const HZ: u64> Refund<HZ> for FixedWindow<HZ> {
-    fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        refund_word(&self.state, self, n, now)
-    }
-}
-
-/// A member of [`Tiers`](crate::Tiers): the charge is undone by restoring
-/// the word it replaced.
-impl<const HZ: u64> Charge<HZ> for FixedWindow<HZ> {
-    #[inline]
-    fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        peek_word(&self.state, self, n, now)
-    }
-
-    #[inline]
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-        charge_word(&self.state, self, n, now)
-    }
-
-    #[inline]
-    fn undo(&self, receipt: Receipt) -> bool {
-        undo_word::<HZ, _>(&self.state, self, receipt)
-    }
-}
-
 /// The configuration alone, applied to an external state word (for keyed
 /// tables and other containers of many states).
 ///
@@ -297,3 +259,5 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindow<HZ> {
         window > stored.window || (window == stored.window && stored.count == 0)
     }
 }
+
+crate::one_word::one_word_limiter!(FixedWindow, state, Self);

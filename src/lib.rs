@@ -20,6 +20,7 @@
 extern crate std;
 
 mod macros;
+mod one_word;
 mod sync;
 
 mod algorithm;

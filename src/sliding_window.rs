@@ -1,12 +1,8 @@
 //! The sliding-window counter: a fixed window's count, smoothed by the
 //! previous window's.
 
-use crate::algorithm::{
-    Algorithm, charge_word, check_word, peek_word, refund_word, status_word, undo_word,
-};
-use crate::charge::{Charge, Receipt};
+use crate::algorithm::Algorithm;
 use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
-use crate::limiter::{Limiter, Refund};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::sync::{AtomicU64, Ordering};
@@ -107,6 +103,11 @@ use crate::window::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
 /// stale `now`, in a window older than the state's, is evaluated at the start
 /// of the state's window, its strictest instant, and counted there: never
 /// looser than a fresh reading.
+///
+/// # Refunds
+///
+/// A [refund](crate::Refund) gives units back to the current window's count,
+/// then to the previous one's.
 ///
 /// # Progress
 ///
@@ -335,44 +336,6 @@ impl<const HZ: u64> SlidingWindow<HZ> {
     }
 }
 
-impl<const HZ: u64> Limiter<HZ> for SlidingWindow<HZ> {
-    #[inline]
-    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        check_word(&self.state, self, n, now)
-    }
-
-    #[inline]
-    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
-        status_word(&self.state, self, now)
-    }
-}
-
-/// Gives units back to the current window's count, then to the previous one's.
-impl<const HZ: u64> Refund<HZ> for SlidingWindow<HZ> {
-    fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        refund_word(&self.state, self, n, now)
-    }
-}
-
-/// A member of [`Tiers`](crate::Tiers): the charge is undone by restoring
-/// the word it replaced.
-impl<const HZ: u64> Charge<HZ> for SlidingWindow<HZ> {
-    #[inline]
-    fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        peek_word(&self.state, self, n, now)
-    }
-
-    #[inline]
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-        charge_word(&self.state, self, n, now)
-    }
-
-    #[inline]
-    fn undo(&self, receipt: Receipt) -> bool {
-        undo_word::<HZ, _>(&self.state, self, receipt)
-    }
-}
-
 /// The configuration alone, applied to an external state word (for keyed
 /// tables and other containers of many states).
 ///
@@ -472,3 +435,5 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindow<HZ> {
             || (window == stored.window && stored.curr == 0 && stored.prev == 0)
     }
 }
+
+crate::one_word::one_word_limiter!(SlidingWindow, state, Self);

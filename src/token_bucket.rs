@@ -1,12 +1,7 @@
 //! The token bucket, with greedy or interval refill.
 
-use crate::algorithm::{
-    Algorithm, charge_word, check_word, peek_word, refund_word, reserve_word, status_word,
-    undo_word,
-};
-use crate::charge::{Charge, Receipt};
-use crate::decision::{Decision, Denied, Status};
-use crate::limiter::{Limiter, Refund};
+use crate::algorithm::{refund_word, reserve_word, status_word};
+use crate::decision::Denied;
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::reservation::Reservation;
@@ -178,74 +173,4 @@ impl<const HZ: u64> TokenBucket<HZ> {
     }
 }
 
-impl<const HZ: u64> Limiter<HZ> for TokenBucket<HZ> {
-    #[inline]
-    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        check_word(&self.tat, &self.schedule, n, now)
-    }
-
-    #[inline]
-    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
-        status_word(&self.tat, &self.schedule, now)
-    }
-}
-
-impl<const HZ: u64> Refund<HZ> for TokenBucket<HZ> {
-    fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        refund_word(&self.tat, &self.schedule, n, now)
-    }
-}
-
-impl<const HZ: u64> Charge<HZ> for TokenBucket<HZ> {
-    #[inline]
-    fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        peek_word(&self.tat, &self.schedule, n, now)
-    }
-
-    #[inline]
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-        charge_word(&self.tat, &self.schedule, n, now)
-    }
-
-    #[inline]
-    fn undo(&self, receipt: Receipt) -> bool {
-        undo_word::<HZ, _>(&self.tat, &self.schedule, receipt)
-    }
-}
-
-/// The configuration alone, applied to an external state word (for keyed
-/// tables and other containers of many states).
-impl<const HZ: u64> Algorithm<HZ> for TokenBucket<HZ> {
-    const FRESH: u64 = <Schedule as Algorithm<HZ>>::FRESH;
-
-    #[inline]
-    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
-        Algorithm::<HZ>::decide(&self.schedule, state, n, now)
-    }
-
-    #[inline]
-    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
-        Algorithm::<HZ>::status(&self.schedule, state, now)
-    }
-
-    #[inline]
-    fn refunded(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
-        Algorithm::<HZ>::refunded(&self.schedule, state, n, now)
-    }
-
-    #[inline]
-    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
-        Algorithm::<HZ>::is_idle(&self.schedule, state, now)
-    }
-
-    #[inline]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> (Result<Instant<HZ>, Denied<HZ>>, Option<u64>) {
-        Algorithm::<HZ>::reserve(&self.schedule, state, n, now, max_wait)
-    }
-}
+crate::one_word::one_word_limiter!(TokenBucket, tat, schedule: Schedule);
