@@ -128,6 +128,24 @@ impl<const HZ: u64> TokenBucket<HZ> {
     }
 }
 
+/// The configuration and the raw state word (the bucket's theoretical arrival
+/// time, in virtual units).
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for TokenBucket<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        // Relaxed: a diagnostic read of the single state word.
+        let tat = self.tat.load(Ordering::Relaxed);
+        defmt::write!(
+            f,
+            "TokenBucket {{ burst: {=u32}, mode: {}, at {=u64} Hz, tat: {=u64} }}",
+            self.burst(),
+            self.mode,
+            HZ,
+            tat
+        );
+    }
+}
+
 impl<const HZ: u64> Limiter<HZ> for TokenBucket<HZ> {
     #[inline]
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
