@@ -176,4 +176,24 @@ impl<const HZ: u64> Gcra<HZ> {
     }
 }
 
+/// The configuration and the raw state word (the theoretical arrival time, in
+/// `1 / scale` ticks).
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for Gcra<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let (units, scale) = self.emission_interval();
+        // Relaxed: a diagnostic read of the single state word.
+        let tat = self.tat.load(Ordering::Relaxed);
+        defmt::write!(
+            f,
+            "Gcra {{ burst: {=u32}, emission_interval: {=u64}/{=u64} ticks at {=u64} Hz, tat: {=u64} }}",
+            self.burst(),
+            units,
+            scale,
+            HZ,
+            tat
+        );
+    }
+}
+
 crate::one_word::one_word_limiter!(Gcra, tat, schedule: Schedule);

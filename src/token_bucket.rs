@@ -173,4 +173,22 @@ impl<const HZ: u64> TokenBucket<HZ> {
     }
 }
 
+/// The configuration and the raw state word (the bucket's theoretical arrival
+/// time, in virtual units).
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for TokenBucket<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        // Relaxed: a diagnostic read of the single state word.
+        let tat = self.tat.load(Ordering::Relaxed);
+        defmt::write!(
+            f,
+            "TokenBucket {{ burst: {=u32}, mode: {}, at {=u64} Hz, tat: {=u64} }}",
+            self.burst(),
+            self.mode,
+            HZ,
+            tat
+        );
+    }
+}
+
 crate::one_word::one_word_limiter!(TokenBucket, tat, schedule: Schedule);

@@ -48,6 +48,18 @@ impl<const HZ: u64> ManualClock<HZ> {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for ManualClock<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "ManualClock {{ {=u64} ticks at {=u64} Hz }}",
+            self.now().as_ticks(),
+            HZ
+        );
+    }
+}
+
 impl<const HZ: u64> Clock<HZ> for ManualClock<HZ> {
     fn now(&self) -> Instant<HZ> {
         // Relaxed: pairs with nothing; see `set`.

@@ -33,6 +33,20 @@ impl<const HZ: u64> Default for MonotonicClock<HZ> {
     }
 }
 
+/// The origin is a `std::time::Instant`, which has no portable numeric value:
+/// shows the clock's current reading instead.
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for MonotonicClock<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "MonotonicClock {{ {=u64} ticks at {=u64} Hz }}",
+            self.now().as_ticks(),
+            HZ
+        );
+    }
+}
+
 impl<const HZ: u64> Clock<HZ> for MonotonicClock<HZ> {
     fn now(&self) -> Instant<HZ> {
         Instant::<HZ>::from_ticks(ticks::<HZ>(self.origin.elapsed()))
@@ -46,6 +60,7 @@ impl<const HZ: u64> Clock<HZ> for MonotonicClock<HZ> {
 /// contract's monotonicity: limiters then decide as for a stale reading
 /// (stricter, never looser). Times before 1970 read as tick 0.
 #[derive(Clone, Copy, Debug, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct WallClock;
 
 impl WallClock {
