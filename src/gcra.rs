@@ -57,12 +57,18 @@ use crate::time::{Duration, Instant, NANOS};
 /// # Progress
 ///
 /// Lock-free where the target has a native 64-bit compare-and-swap. On targets
-/// with 32-bit atomics only (ARMv7-M, say), the word goes through
+/// with a 32-bit compare-and-swap only (ARMv7-M, say), the word goes through
 /// portable-atomic's fallback, a global spin-lock table: blocking, and not for
-/// use from an interrupt that can preempt a holder on the same core; enable the
-/// `critical-section` feature there instead. With `critical-section`, each
-/// operation runs inside a critical section: wait-free on a single core, and as
-/// good as the application's implementation elsewhere.
+/// use from an interrupt that can preempt a holder on the same core. The
+/// `critical-section` feature does not change that on those targets
+/// (portable-atomic takes critical sections only where there is no
+/// compare-and-swap at all); a single-core application that checks from
+/// interrupts opts in to portable-atomic's single-core mode itself (its
+/// `unsafe-assume-single-core` feature or cfg), which this crate never enables.
+/// On cores without any compare-and-swap (thumbv6m, riscv32imc), the
+/// `critical-section` feature is required, and each operation runs inside a
+/// critical section: wait-free on a single core, and as good as the
+/// application's implementation elsewhere. See the README's table.
 #[derive(Debug)]
 pub struct Gcra<const HZ: u64 = NANOS> {
     tat: AtomicU64,
