@@ -102,3 +102,15 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Capped<L> {
         self.limiter.undo(receipt)
     }
 }
+
+#[cfg(feature = "defmt")]
+impl<L: defmt::Format> defmt::Format for Capped<L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Capped {{ cap: {=u32}, limiter: {} }}",
+            self.cap,
+            self.limiter
+        );
+    }
+}

@@ -241,3 +241,22 @@ impl<const HZ: u64> Charge<HZ> for ConcurrencyLimit {
         undo_word::<HZ, _>(&self.active, self, receipt)
     }
 }
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ConcurrencyLimit {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "ConcurrencyLimit {{ active: {=u32}, limit: {=u32} }}",
+            self.active(),
+            self.limit
+        );
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Permit<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Permit {{ units: {=u32} }}", self.n);
+    }
+}

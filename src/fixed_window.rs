@@ -261,3 +261,20 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindow<HZ> {
 }
 
 crate::one_word::one_word_limiter!(FixedWindow, state, Self);
+
+/// The configuration and the raw state word (window index and count).
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for FixedWindow<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        // Relaxed: a diagnostic read of the single state word.
+        let state = self.state.load(Ordering::Relaxed);
+        defmt::write!(
+            f,
+            "FixedWindow {{ limit: {=u32}, window: {=u64} ticks at {=u64} Hz, state: {=u64:#x} }}",
+            self.limit,
+            self.window().as_ticks(),
+            HZ,
+            state
+        );
+    }
+}

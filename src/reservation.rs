@@ -116,3 +116,17 @@ impl<'a, const HZ: u64, A: Algorithm<HZ>> Reservation<'a, HZ, A> {
         }
     }
 }
+
+/// When the booked units may be used, and how many were booked.
+#[cfg(feature = "defmt")]
+impl<const HZ: u64, A: Algorithm<HZ>> defmt::Format for Reservation<'_, HZ, A> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Reservation {{ units: {=u32}, ready_at: {=u64} ticks at {=u64} Hz }}",
+            self.receipt.units(),
+            self.ready.as_ticks(),
+            HZ
+        );
+    }
+}

@@ -437,3 +437,20 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindow<HZ> {
 }
 
 crate::one_word::one_word_limiter!(SlidingWindow, state, Self);
+
+/// The configuration and the raw state word (window index and both counts).
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for SlidingWindow<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        // Relaxed: a diagnostic read of the single state word.
+        let state = self.state.load(Ordering::Relaxed);
+        defmt::write!(
+            f,
+            "SlidingWindow {{ limit: {=u32}, window: {=u64} ticks at {=u64} Hz, state: {=u64:#x} }}",
+            self.limit,
+            self.window().as_ticks(),
+            HZ,
+            state
+        );
+    }
+}

@@ -341,3 +341,17 @@ fn tighter<const HZ: u64>(
         _ => candidate,
     }
 }
+
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for Tier<'_, HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Tier {{ name: {=str} }}", self.name);
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<const HZ: u64, const N: usize> defmt::Format for Tiers<'_, HZ, N> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Tiers {{ tiers: {=[?]} }}", self.tiers.as_slice());
+    }
+}

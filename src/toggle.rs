@@ -121,3 +121,16 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Toggle<L> {
         }
     }
 }
+
+/// Whether the switch is on, and the limiter behind it.
+#[cfg(feature = "defmt")]
+impl<L: defmt::Format> defmt::Format for Toggle<L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Toggle {{ enabled: {=bool}, limiter: {} }}",
+            self.is_enabled(),
+            self.limiter
+        );
+    }
+}

@@ -420,3 +420,17 @@ mod tests {
         assert_eq!(interval_ticks(u64::MAX, 1), u64::MAX);
     }
 }
+
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for AimdPacer<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "AimdPacer {{ rate: {=u64} mHz, next_send_at: {=u64} ticks at {=u64} Hz, config: {} }}",
+            self.rate(),
+            self.next_send_at().as_ticks(),
+            HZ,
+            self.config
+        );
+    }
+}

@@ -319,3 +319,15 @@ impl<const HZ: u64> CircuitBreaker<HZ> {
         self.word.store(CLOSED, Ordering::Relaxed);
     }
 }
+
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for CircuitBreaker<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "CircuitBreaker {{ state: {}, config: {} }}",
+            self.state(),
+            self.config
+        );
+    }
+}
