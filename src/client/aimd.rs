@@ -407,20 +407,6 @@ impl<const HZ: u64> AimdPacer<HZ> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::interval_ticks;
-
-    #[test]
-    fn interval_rounds_up_and_is_never_zero() {
-        assert_eq!(interval_ticks(1_000, 1_000), 1_000);
-        assert_eq!(interval_ticks(1_000, 3_000), 334);
-        assert_eq!(interval_ticks(1_000, u64::MAX), 1);
-        assert_eq!(interval_ticks(1_000_000_000, 1), 1_000_000_000_000);
-        assert_eq!(interval_ticks(u64::MAX, 1), u64::MAX);
-    }
-}
-
 #[cfg(feature = "defmt")]
 impl<const HZ: u64> defmt::Format for AimdPacer<HZ> {
     fn format(&self, f: defmt::Formatter<'_>) {
@@ -432,5 +418,19 @@ impl<const HZ: u64> defmt::Format for AimdPacer<HZ> {
             HZ,
             self.config
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interval_ticks;
+
+    #[test]
+    fn interval_rounds_up_and_is_never_zero() {
+        assert_eq!(interval_ticks(1_000, 1_000), 1_000);
+        assert_eq!(interval_ticks(1_000, 3_000), 334);
+        assert_eq!(interval_ticks(1_000, u64::MAX), 1);
+        assert_eq!(interval_ticks(1_000_000_000, 1), 1_000_000_000_000);
+        assert_eq!(interval_ticks(u64::MAX, 1), u64::MAX);
     }
 }
