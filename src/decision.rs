@@ -55,6 +55,9 @@ pub enum Denied<const HZ: u64> {
     RateLimited(RateLimited<HZ>),
     /// Never: `n` is larger than the burst. Split the request or raise the burst.
     ExceedsBurst(ExceedsBurst),
+    /// A [`KeyedLimiter`](crate::KeyedLimiter) with [`WhenFull::Deny`](crate::WhenFull::Deny)
+    /// had no slot for a new key: every slot it may use holds an active key.
+    TableFull(crate::keyed::TableFull),
 }
 
 impl<const HZ: u64> Denied<HZ> {
@@ -63,6 +66,7 @@ impl<const HZ: u64> Denied<HZ> {
         match self {
             Self::RateLimited(r) => Some(r.retry_after),
             Self::ExceedsBurst(_) => None,
+            Self::TableFull(_) => None,
         }
     }
 }
@@ -98,6 +102,7 @@ impl<const HZ: u64> fmt::Display for Denied<HZ> {
         match self {
             Self::RateLimited(r) => r.fmt(f),
             Self::ExceedsBurst(e) => e.fmt(f),
+            Self::TableFull(t) => t.fmt(f),
         }
     }
 }

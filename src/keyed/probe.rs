@@ -1,0 +1,272 @@
+//! The lock-free protocol over the slots: find a key, insert it exactly once,
+//! and apply a decision to its word.
+//!
+//! # Invariants
+//!
+//! 1. *A decision lands only on its key's word.* Every state change is a
+//!    compare-and-swap of the whole 128-bit word, tag included, from the word
+//!    the decision was made on. If the slot changed hands in between, the
+//!    exchange fails. (ABA is harmless: if the word is again bit-for-bit the
+//!    one decided on, the key and its state are exactly those the decision
+//!    was made for.)
+//! 2. *Only idle keys are reclaimed.* A live key's slot is taken by a
+//!    compare-and-swap from the very word whose state was judged idle, so a
+//!    check that lands in between makes the reclaim fail.
+//! 3. *At most one live slot per key.* Two threads may miss a key and insert
+//!    it at once into different slots of its window. So an insertion first
+//!    reserves its slot ([`Holder::Inserting`], on which no decision is made),
+//!    then looks at every other slot of the window ([`settle`]): another live
+//!    copy, or a reservation at an earlier position, makes it withdraw; a
+//!    reservation at a later position is withdrawn by it. The reservation and
+//!    those loads are sequentially consistent (the store-buffering pattern):
+//!    of two racing reservations, at least one sees the other, and every
+//!    withdrawal and promotion is a compare-and-swap on the reservation's
+//!    own word, so exactly one of them becomes live. Any thread that meets a
+//!    reservation for its own key runs the same [`settle`] on it, so a stalled
+//!    inserter never blocks its key.
+//!
+//! Every loop retries only because another thread changed a slot (it made
+//! progress), so the protocol is lock-free wherever the 128-bit
+//! compare-and-swap is.
+
+use crate::sync::{AtomicU64, AtomicU128, Ordering};
+
+use super::slot::{Holder, Id, VACANT, holder, inserting, live, state};
+use super::window::Window;
+
+/// Where a key is.
+pub(crate) enum Found<'a> {
+    /// Live in `slot`, which held `word` when looked at.
+    Live { slot: &'a AtomicU128, word: u128 },
+    /// Nowhere in its window.
+    Absent,
+}
+
+/// What an insertion did.
+pub(crate) enum Inserted<'a> {
+    /// The key is live in `slot` (inserted now, or by a racing thread).
+    Live { slot: &'a AtomicU128, word: u128 },
+    /// Every slot of the window holds another key that is not idle (or is
+    /// being inserted).
+    Full,
+}
+
+/// Looks for `id` in its window, helping any insertion of it in flight.
+pub(crate) fn find<'a>(slots: &'a [AtomicU128], window: &Window, id: Id) -> Found<'a> {
+    loop {
+        let mut reserved = None;
+        for position in 0..window.len() {
+            let Some(slot) = slots.get(window.slot(position)) else {
+                continue;
+            };
+            // Acquire: pairs with the release of the claim (in `insert`) that
+            // took this slot from another key. A key found missing here was
+            // reclaimed before that claim, which raised the reclaim floor
+            // first; the caller then loads the floor and sees the raise.
+            let word = slot.load(Ordering::Acquire);
+            match holder(word) {
+                Holder::Live(held) if held == id => return Found::Live { slot, word },
+                Holder::Inserting(held) if held == id && reserved.is_none() => {
+                    reserved = Some((position, word));
+                }
+                _ => {}
+            }
+        }
+        let Some((position, word)) = reserved else {
+            return Found::Absent;
+        };
+        // Someone is inserting this key: finish their job, then look again.
+        settle(slots, window, id, position, word);
+    }
+}
+
+/// Inserts `id` with `fresh` state into its window, unless it is already
+/// there. `is_idle(other, state)` says whether another key's slot may be
+/// reclaimed; reclaiming raises `floor` to `at` first (see the table's docs
+/// on stale readings).
+pub(crate) fn insert<'a>(
+    slots: &'a [AtomicU128],
+    window: &Window,
+    id: Id,
+    fresh: u64,
+    floor: &AtomicU64,
+    at: u64,
+    is_idle: impl Fn(Id, u64) -> bool,
+) -> Inserted<'a> {
+    'scan: loop {
+        // Per group: how many slots could take the key, and the first one.
+        let mut room = [0usize; 2];
+        let mut first: [Option<(usize, &AtomicU128, u128)>; 2] = [None, None];
+        let mut reserved = None;
+        for position in 0..window.len() {
+            let Some(slot) = slots.get(window.slot(position)) else {
+                continue;
+            };
+            // Acquire: as in `find`.
+            let word = slot.load(Ordering::Acquire);
+            let free = match holder(word) {
+                Holder::Vacant => true,
+                Holder::Live(held) if held == id => return Inserted::Live { slot, word },
+                Holder::Inserting(held) if held == id => {
+                    reserved = reserved.or(Some((position, word)));
+                    false
+                }
+                Holder::Live(other) => is_idle(other, state(word)),
+                Holder::Inserting(_) => false,
+            };
+            if free {
+                let group = window.group(position);
+                if let Some(count) = room.get_mut(group) {
+                    *count = count.saturating_add(1);
+                }
+                if let Some(candidate @ None) = first.get_mut(group) {
+                    *candidate = Some((position, slot, word));
+                }
+            }
+        }
+        if let Some((position, word)) = reserved {
+            settle(slots, window, id, position, word);
+            continue 'scan;
+        }
+        let [room_one, room_two] = room;
+        let [first_one, first_two] = first;
+        let Some((position, slot, word)) = (if room_two > room_one {
+            first_two
+        } else {
+            first_one
+        }) else {
+            return Inserted::Full;
+        };
+        if word != VACANT {
+            // Reclaiming an idle key: raise the floor before the claim below
+            // publishes the key's absence. Relaxed: it is the claim's release
+            // (sequenced after this) that orders it for any thread that sees
+            // the claim; see `find`.
+            floor.fetch_max(at, Ordering::Relaxed);
+        }
+        let reservation = inserting(id, fresh);
+        // SeqCst: the reservation is the store of the store-buffering pattern
+        // in `settle` (paired with the SeqCst loads there, ours and those of a
+        // racing insertion of the same key); it is also the release that the
+        // acquire loads in `find` and above pair with. Failure: Relaxed, the
+        // slot changed and we scan again with acquire loads.
+        if slot
+            .compare_exchange(word, reservation, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            continue 'scan;
+        }
+        if settle(slots, window, id, position, reservation) {
+            return Inserted::Live {
+                slot,
+                word: live(id, fresh),
+            };
+        }
+        // Another copy of the key won: it is live or about to be; scan again.
+    }
+}
+
+/// Settles the reservation `reservation` for `id` at `mine`: withdraws it if
+/// another copy of the key should win, withdraws later reservations of the
+/// key, and otherwise makes it live. Returns whether it became live by this
+/// call. Safe to run by any number of threads for the same reservation.
+pub(crate) fn settle(
+    slots: &[AtomicU128],
+    window: &Window,
+    id: Id,
+    mine: usize,
+    reservation: u128,
+) -> bool {
+    let Some(own) = slots.get(window.slot(mine)) else {
+        return false;
+    };
+    for position in 0..window.len() {
+        if position == mine {
+            continue;
+        }
+        let Some(slot) = slots.get(window.slot(position)) else {
+            continue;
+        };
+        loop {
+            // SeqCst: the load of the store-buffering pattern; pairs with the
+            // SeqCst reservation (in `insert`) of a racing copy of the key, so
+            // that of two racing reservations at least one sees the other.
+            let word = slot.load(Ordering::SeqCst);
+            match holder(word) {
+                Holder::Live(held) if held == id => {
+                    withdraw(own, reservation);
+                    return false;
+                }
+                Holder::Inserting(held) if held == id => {
+                    if position < mine {
+                        withdraw(own, reservation);
+                        return false;
+                    }
+                    // SeqCst: a withdrawal is ordered with the promotion it
+                    // races (a compare-and-swap on the same word) and with
+                    // the loads above in the single total order.
+                    if slot
+                        .compare_exchange(word, VACANT, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
+                        break;
+                    }
+                    // It changed (promoted, withdrawn, reused): look again.
+                }
+                _ => break,
+            }
+        }
+    }
+    // SeqCst: the promotion races the withdrawals above (by other threads)
+    // on this same word; whichever lands first wins, in the total order the
+    // SeqCst loads of later settlers observe.
+    own.compare_exchange(
+        reservation,
+        live(id, state(reservation)),
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    )
+    .is_ok()
+}
+
+/// Withdraws the reservation in `slot`, if it is still there (another settler
+/// may have withdrawn or promoted it first; either is fine for the caller,
+/// which looks again).
+fn withdraw(slot: &AtomicU128, reservation: u128) {
+    // SeqCst: as for the withdrawals in `settle`.
+    let _ = slot.compare_exchange(reservation, VACANT, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// Applies `step` to the state of the live key in `slot` (which held `word`)
+/// with one compare-and-swap loop, like `check_word` but over the whole
+/// 128-bit word so that the key is checked with every attempt.
+///
+/// `step(state)` returns the answer and the state to store, if any. Returns
+/// `None` if the slot no longer holds the key (it was reclaimed while idle):
+/// the caller looks it up again.
+pub(crate) fn update<T>(
+    slot: &AtomicU128,
+    mut word: u128,
+    step: impl Fn(u64) -> (T, Option<u64>),
+) -> Option<T> {
+    let Holder::Live(id) = holder(word) else {
+        return None;
+    };
+    loop {
+        let (answer, next) = step(state(word));
+        let Some(next) = next else {
+            return Some(answer);
+        };
+        // Relaxed: the word is the key and its whole state, so the answer
+        // depends on nothing else, and this compare-and-swap orders all
+        // updates of it by itself. It is a read-modify-write, so it continues
+        // the release sequence of the claim that made the key live (which
+        // `find`'s acquire loads rely on).
+        match slot.compare_exchange_weak(word, live(id, next), Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => return Some(answer),
+            Err(actual) if holder(actual) == Holder::Live(id) => word = actual,
+            Err(_) => return None,
+        }
+    }
+}
