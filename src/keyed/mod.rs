@@ -119,7 +119,8 @@ use window::{GROUP, Window};
 /// bytes: `N = 1_024` takes 16 KiB. A check of a key that is in the table
 /// loads at most 32 slots and makes one compare-and-swap (more only when it
 /// races another check of the same key); a check that inserts a key loads its
-/// 32 slots three times and makes three compare-and-swaps.
+/// 32 slots three times (look-up, choice of a slot, duplicate check) and makes
+/// two compare-and-swaps (reserve the slot, then make it live already charged).
 ///
 /// # Progress
 ///
@@ -287,10 +288,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
                     let floor = Instant::<HZ>::from_ticks(self.floor.load(Ordering::Relaxed));
                     let at = if floor > now { floor } else { now };
                     let (fresh, next) = algorithm.decide(A::FRESH, n, at);
-                    if next.is_none() {
+                    let Some(charged) = next else {
                         // Nothing to store (a denial, `n = 0`): no slot needed.
                         return fresh.map(Admitted::Limited);
-                    }
+                    };
                     let is_idle = |other: Id, state| {
                         self.plans
                             .get(other.plan())
@@ -300,12 +301,14 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
                         &self.slots,
                         &window,
                         id,
-                        A::FRESH,
+                        (A::FRESH, charged),
                         &self.floor,
                         at.as_ticks(),
                         is_idle,
                     );
                     match inserted {
+                        // The key became live with this very check applied.
+                        Inserted::Charged => return fresh.map(Admitted::Limited),
                         Inserted::Live { slot, word } => {
                             if let Some(decision) = probe::update(slot, word, decide(at)) {
                                 return decision.map(Admitted::Limited);

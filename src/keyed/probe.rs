@@ -24,6 +24,14 @@
 //!    own word, so exactly one of them becomes live. Any thread that meets a
 //!    reservation for its own key runs the same [`settle`] on it, so a stalled
 //!    inserter never blocks its key.
+//! 4. *An inserted key is charged as it becomes live.* The inserter promotes
+//!    its reservation straight to the state its check stores, in the same
+//!    compare-and-swap. (Promoting to the fresh state and charging after lets
+//!    two new keys racing for one slot reclaim each other's still-idle slot
+//!    forever: loom found that livelock.) A helper promotes someone else's
+//!    reservation to the fresh state instead; the inserter then sees its own
+//!    promotion fail and applies its check to the live key like any other:
+//!    its decision is applied exactly once, by exactly one compare-and-swap.
 //!
 //! Every loop retries only because another thread changed a slot (it made
 //! progress), so the protocol is lock-free wherever the 128-bit
@@ -44,7 +52,10 @@ pub(crate) enum Found<'a> {
 
 /// What an insertion did.
 pub(crate) enum Inserted<'a> {
-    /// The key is live in `slot` (inserted now, or by a racing thread).
+    /// The key is now live with the `charged` state: the check is applied.
+    Charged,
+    /// The key is live in `slot`, which held `word`: inserted by a racing
+    /// thread; the check is still to be applied.
     Live { slot: &'a AtomicU128, word: u128 },
     /// Every slot of the window holds another key that is not idle (or is
     /// being inserted).
@@ -75,20 +86,21 @@ pub(crate) fn find<'a>(slots: &'a [AtomicU128], window: &Window, id: Id) -> Foun
         let Some((position, word)) = reserved else {
             return Found::Absent;
         };
-        // Someone is inserting this key: finish their job, then look again.
-        settle(slots, window, id, position, word);
+        // Someone is inserting this key: finish their job (without their
+        // check, which they apply themselves), then look again.
+        settle(slots, window, id, position, word, state(word));
     }
 }
 
-/// Inserts `id` with `fresh` state into its window, unless it is already
-/// there. `is_idle(other, state)` says whether another key's slot may be
-/// reclaimed; reclaiming raises `floor` to `at` first (see the table's docs
-/// on stale readings).
+/// Inserts `id` into its window with the `charged` state (the fresh state
+/// after the caller's check), unless it is already there. `is_idle(other,
+/// state)` says whether another key's slot may be reclaimed; reclaiming raises
+/// `floor` to `at` first (see the table's docs on stale readings).
 pub(crate) fn insert<'a>(
     slots: &'a [AtomicU128],
     window: &Window,
     id: Id,
-    fresh: u64,
+    (fresh, charged): (u64, u64),
     floor: &AtomicU64,
     at: u64,
     is_idle: impl Fn(Id, u64) -> bool,
@@ -125,7 +137,7 @@ pub(crate) fn insert<'a>(
             }
         }
         if let Some((position, word)) = reserved {
-            settle(slots, window, id, position, word);
+            settle(slots, window, id, position, word, state(word));
             continue 'scan;
         }
         let [room_one, room_two] = room;
@@ -156,26 +168,26 @@ pub(crate) fn insert<'a>(
         {
             continue 'scan;
         }
-        if settle(slots, window, id, position, reservation) {
-            return Inserted::Live {
-                slot,
-                word: live(id, fresh),
-            };
+        if settle(slots, window, id, position, reservation, charged) {
+            return Inserted::Charged;
         }
-        // Another copy of the key won: it is live or about to be; scan again.
+        // Another copy of the key won, or a helper made ours live without our
+        // check: scan again and apply the check to whichever copy is live.
     }
 }
 
 /// Settles the reservation `reservation` for `id` at `mine`: withdraws it if
 /// another copy of the key should win, withdraws later reservations of the
-/// key, and otherwise makes it live. Returns whether it became live by this
-/// call. Safe to run by any number of threads for the same reservation.
+/// key, and otherwise makes it live with state `promoted`. Returns whether it
+/// became live by this call. Safe to run by any number of threads for the
+/// same reservation.
 pub(crate) fn settle(
     slots: &[AtomicU128],
     window: &Window,
     id: Id,
     mine: usize,
     reservation: u128,
+    promoted: u64,
 ) -> bool {
     let Some(own) = slots.get(window.slot(mine)) else {
         return false;
@@ -222,7 +234,7 @@ pub(crate) fn settle(
     // SeqCst loads of later settlers observe.
     own.compare_exchange(
         reservation,
-        live(id, state(reservation)),
+        live(id, promoted),
         Ordering::SeqCst,
         Ordering::SeqCst,
     )
