@@ -21,9 +21,9 @@ use crate::time::{Clock, Instant};
 pub use answer::{Admitted, KeyedDecision, TableFull, WhenFull};
 pub use plan::{Plan, PlanError};
 
-use probe::{Found, Inserted};
+use probe::{Found, Inserted, Seen};
 use slot::Id;
-use window::{GROUP, Window};
+use window::{MAX_WINDOW, Window};
 
 /// A limiter per key, for up to `N` keys at once, in a fixed table with no
 /// allocation: per API key, per organization, per IP address.
@@ -206,7 +206,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P>
     /// The most slots a key may use: `min(N, 32)`, or less for a key whose
     /// groups include a short last group when `N` is not a multiple of 16.
     pub const fn probe_window(&self) -> usize {
-        if N < 2 * GROUP { N } else { 2 * GROUP }
+        if N < MAX_WINDOW { N } else { MAX_WINDOW }
     }
 
     /// The configuration of every plan, by index.
@@ -274,11 +274,12 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
             // `Plan<P>` is always below `P`; kept total all the same.
             return self.refuse(&window);
         };
-        let decide = |at: Instant<HZ>| move |state| algorithm.decide(state, n, at);
+        let decide = |state| algorithm.decide(state, n, now);
+        let mut seen = Seen::new();
         loop {
-            match probe::find(&self.slots, &window, id) {
+            match probe::find(&self.slots, &window, id, &mut seen) {
                 Found::Live { slot, word } => {
-                    if let Some(decision) = probe::update(slot, word, decide(now)) {
+                    if let Some(decision) = probe::update(slot, word, decide) {
                         return decision.map(Admitted::Limited);
                     }
                     // Reclaimed while idle, between the look-up and the update.
@@ -301,6 +302,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
                         &self.slots,
                         &window,
                         id,
+                        &seen,
                         (A::FRESH, charged),
                         &self.floor,
                         at.as_ticks(),
@@ -309,11 +311,11 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
                     match inserted {
                         // The key became live with this very check applied.
                         Inserted::Charged => return fresh.map(Admitted::Limited),
-                        Inserted::Live { slot, word } => {
-                            if let Some(decision) = probe::update(slot, word, decide(at)) {
-                                return decision.map(Admitted::Limited);
-                            }
-                        }
+                        // Slots changed under us: look again. A copy of the
+                        // key inserted by another thread meanwhile is decided
+                        // at `now` like any key found live (its state dates
+                        // from at least the floor, so `now` is never looser).
+                        Inserted::Retry => {}
                         Inserted::Full => return self.refuse(&window),
                     }
                 }
@@ -379,7 +381,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
         let Some(algorithm) = self.plans.get(plan.index()) else {
             return unknown_plan();
         };
-        match probe::find(&self.slots, &window, id) {
+        match probe::find(&self.slots, &window, id, &mut Seen::new()) {
             Found::Live { word, .. } => algorithm.status(slot::state(word), now),
             Found::Absent => algorithm.status(A::FRESH, now),
         }
@@ -410,8 +412,9 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
         let Some(algorithm) = self.plans.get(plan.index()) else {
             return unknown_plan();
         };
+        let mut seen = Seen::new();
         loop {
-            match probe::find(&self.slots, &window, id) {
+            match probe::find(&self.slots, &window, id, &mut seen) {
                 Found::Live { slot, word } => {
                     let refund = |state| {
                         let next = algorithm.refunded(state, n, now);

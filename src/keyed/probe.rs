@@ -40,33 +40,52 @@
 use crate::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::slot::{Holder, Id, VACANT, holder, inserting, live, state};
-use super::window::Window;
+use super::window::{MAX_WINDOW, Window};
 
 /// Where a key is.
 pub(crate) enum Found<'a> {
     /// Live in `slot`, which held `word` when looked at.
     Live { slot: &'a AtomicU128, word: u128 },
-    /// Nowhere in its window.
+    /// Nowhere in its window, whose words were as left in the [`Seen`].
     Absent,
 }
 
+/// The words of a window as one look-up saw them, by position.
+pub(crate) struct Seen {
+    words: [u128; MAX_WINDOW],
+}
+
+impl Seen {
+    pub(crate) const fn new() -> Self {
+        Self {
+            words: [VACANT; MAX_WINDOW],
+        }
+    }
+}
+
 /// What an insertion did.
-pub(crate) enum Inserted<'a> {
+pub(crate) enum Inserted {
     /// The key is now live with the `charged` state: the check is applied.
     Charged,
-    /// The key is live in `slot`, which held `word`: inserted by a racing
-    /// thread; the check is still to be applied.
-    Live { slot: &'a AtomicU128, word: u128 },
+    /// The window changed under the insertion (another thread took the
+    /// chosen slot, or another copy of the key won): look the key up again.
+    Retry,
     /// Every slot of the window holds another key that is not idle (or is
     /// being inserted).
     Full,
 }
 
-/// Looks for `id` in its window, helping any insertion of it in flight.
-pub(crate) fn find<'a>(slots: &'a [AtomicU128], window: &Window, id: Id) -> Found<'a> {
+/// Looks for `id` in its window, helping any insertion of it in flight, and
+/// leaves in `seen` the words it saw.
+pub(crate) fn find<'a>(
+    slots: &'a [AtomicU128],
+    window: &Window,
+    id: Id,
+    seen: &mut Seen,
+) -> Found<'a> {
     loop {
         let mut reserved = None;
-        for position in 0..window.len() {
+        for (position, seen) in seen.words.iter_mut().enumerate().take(window.len()) {
             let Some(slot) = slots.get(window.slot(position)) else {
                 continue;
             };
@@ -82,6 +101,7 @@ pub(crate) fn find<'a>(slots: &'a [AtomicU128], window: &Window, id: Id) -> Foun
                 }
                 _ => {}
             }
+            *seen = word;
         }
         let Some((position, word)) = reserved else {
             return Found::Absent;
@@ -92,87 +112,78 @@ pub(crate) fn find<'a>(slots: &'a [AtomicU128], window: &Window, id: Id) -> Foun
     }
 }
 
-/// Inserts `id` into its window with the `charged` state (the fresh state
-/// after the caller's check), unless it is already there. `is_idle(other,
-/// state)` says whether another key's slot may be reclaimed; reclaiming raises
-/// `floor` to `at` first (see the table's docs on stale readings).
-pub(crate) fn insert<'a>(
-    slots: &'a [AtomicU128],
+/// Inserts `id`, which `find` saw absent as in `seen`, into a free or idle
+/// slot of its window with the `charged` state (the fresh state after the
+/// caller's check). `is_idle(other, state)` says whether another key's slot
+/// may be reclaimed; reclaiming raises `floor` to `at` first (see the
+/// table's docs on stale readings).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert(
+    slots: &[AtomicU128],
     window: &Window,
     id: Id,
+    seen: &Seen,
     (fresh, charged): (u64, u64),
     floor: &AtomicU64,
     at: u64,
     is_idle: impl Fn(Id, u64) -> bool,
-) -> Inserted<'a> {
-    'scan: loop {
-        // Per group: how many slots could take the key, and the first one.
-        let mut room = [0usize; 2];
-        let mut first: [Option<(usize, &AtomicU128, u128)>; 2] = [None, None];
-        let mut reserved = None;
-        for position in 0..window.len() {
-            let Some(slot) = slots.get(window.slot(position)) else {
-                continue;
-            };
-            // Acquire: as in `find`.
-            let word = slot.load(Ordering::Acquire);
-            let free = match holder(word) {
-                Holder::Vacant => true,
-                Holder::Live(held) if held == id => return Inserted::Live { slot, word },
-                Holder::Inserting(held) if held == id => {
-                    reserved = reserved.or(Some((position, word)));
-                    false
-                }
-                Holder::Live(other) => is_idle(other, state(word)),
-                Holder::Inserting(_) => false,
-            };
-            if free {
-                let group = window.group(position);
-                if let Some(count) = room.get_mut(group) {
-                    *count = count.saturating_add(1);
-                }
-                if let Some(candidate @ None) = first.get_mut(group) {
-                    *candidate = Some((position, slot, word));
-                }
+) -> Inserted {
+    // Per group: how many slots could take the key, and the first one.
+    let mut room = [0usize; 2];
+    let mut first: [Option<(usize, u128)>; 2] = [None, None];
+    for (position, &word) in seen.words.iter().enumerate().take(window.len()) {
+        let free = match holder(word) {
+            Holder::Vacant => true,
+            Holder::Live(other) => is_idle(other, state(word)),
+            Holder::Inserting(_) => false,
+        };
+        if free {
+            let group = window.group(position);
+            if let Some(count) = room.get_mut(group) {
+                *count = count.saturating_add(1);
+            }
+            if let Some(candidate @ None) = first.get_mut(group) {
+                *candidate = Some((position, word));
             }
         }
-        if let Some((position, word)) = reserved {
-            settle(slots, window, id, position, word, state(word));
-            continue 'scan;
-        }
-        let [room_one, room_two] = room;
-        let [first_one, first_two] = first;
-        let Some((position, slot, word)) = (if room_two > room_one {
-            first_two
-        } else {
-            first_one
-        }) else {
-            return Inserted::Full;
-        };
-        if word != VACANT {
-            // Reclaiming an idle key: raise the floor before the claim below
-            // publishes the key's absence. Relaxed: it is the claim's release
-            // (sequenced after this) that orders it for any thread that sees
-            // the claim; see `find`.
-            floor.fetch_max(at, Ordering::Relaxed);
-        }
-        let reservation = inserting(id, fresh);
-        // SeqCst: the reservation is the store of the store-buffering pattern
-        // in `settle` (paired with the SeqCst loads there, ours and those of a
-        // racing insertion of the same key); it is also the release that the
-        // acquire loads in `find` and above pair with. Failure: Relaxed, the
-        // slot changed and we scan again with acquire loads.
-        if slot
-            .compare_exchange(word, reservation, Ordering::SeqCst, Ordering::Relaxed)
-            .is_err()
-        {
-            continue 'scan;
-        }
-        if settle(slots, window, id, position, reservation, charged) {
-            return Inserted::Charged;
-        }
+    }
+    let [room_one, room_two] = room;
+    let [first_one, first_two] = first;
+    let Some((position, word)) = (if room_two > room_one {
+        first_two
+    } else {
+        first_one
+    }) else {
+        return Inserted::Full;
+    };
+    let Some(slot) = slots.get(window.slot(position)) else {
+        return Inserted::Full;
+    };
+    if word != VACANT {
+        // Reclaiming an idle key: raise the floor before the claim below
+        // publishes the key's absence. Relaxed: it is the claim's release
+        // (sequenced after this) that orders it for any thread that sees
+        // the claim; see `find`.
+        floor.fetch_max(at, Ordering::Relaxed);
+    }
+    let reservation = inserting(id, fresh);
+    // SeqCst: the reservation is the store of the store-buffering pattern
+    // in `settle` (paired with the SeqCst loads there, ours and those of a
+    // racing insertion of the same key); it is also the release that the
+    // acquire loads in `find` pair with. Failure: Relaxed, the slot changed
+    // and the caller looks again with acquire loads.
+    if slot
+        .compare_exchange(word, reservation, Ordering::SeqCst, Ordering::Relaxed)
+        .is_err()
+    {
+        return Inserted::Retry;
+    }
+    if settle(slots, window, id, position, reservation, charged) {
+        Inserted::Charged
+    } else {
         // Another copy of the key won, or a helper made ours live without our
-        // check: scan again and apply the check to whichever copy is live.
+        // check: look again and apply the check to whichever copy is live.
+        Inserted::Retry
     }
 }
 

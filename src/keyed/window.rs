@@ -13,6 +13,9 @@
 /// Slots per group: 16 slots of 16 bytes, four 64-byte cache lines.
 pub(crate) const GROUP: usize = 16;
 
+/// The most slots a key may use: two groups.
+pub(crate) const MAX_WINDOW: usize = 2 * GROUP;
+
 /// The slots a key may use, as positions `0..len()` in a fixed order that all
 /// threads agree on (it decides which of two racing insertions survives).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
