@@ -21,7 +21,7 @@ use crate::time::{Clock, Instant};
 pub use answer::{Admitted, KeyedDecision, TableFull, WhenFull};
 pub use plan::{Plan, PlanError};
 
-use probe::{Found, Inserted, Seen};
+use probe::{Found, Reserved, Seen};
 use slot::Id;
 use window::{MAX_WINDOW, Window};
 
@@ -144,14 +144,17 @@ use window::{MAX_WINDOW, Window};
 /// # Stale readings
 ///
 /// Under contention a caller's `now` may be older than an instant another
-/// thread already used. A key found in the table is decided at the caller's
-/// `now`, which can only be stricter, as for a single limiter. A key that is
-/// *not* found may have been reclaimed by a check at a later instant `r`; its
-/// forgotten state was idle at `r`, but not necessarily at the stale `now`.
-/// So the table keeps the latest instant at which it reclaimed a key, and
-/// decides every key it inserts at that instant if it is later than `now`:
-/// never more lenient than a caller reading the clock afresh, and exactly
-/// `now` whenever instants do not go backwards.
+/// thread already used. For a single limiter that can only make a decision
+/// stricter. A table adds a way to be looser: a key reclaimed by a check at a
+/// later instant `r` lost a state that was idle at `r` but maybe not at the
+/// stale `now`, and a fresh state decided at `now` would grant that
+/// difference again. So the table keeps the latest instant at which it
+/// reclaimed a key, its *floor*, and decides every check at the floor when
+/// that is later than `now`. The floor is an instant some caller already
+/// read from the clock, so a decision there is never more lenient than a
+/// caller reading the clock afresh; and it never exceeds the latest `now`
+/// seen, so while instants do not go backwards, every decision is made at
+/// exactly `now`.
 pub struct KeyedLimiter<A, const HZ: u64, const N: usize, const P: usize = 1> {
     plans: [A; P],
     seed: [u64; 2],
@@ -241,6 +244,16 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P>
         (Id::new(hash.h1, plan.byte()), Window::new(N, hash.h2))
     }
 
+    /// The instant a decision is made at: `now`, or the reclaim floor if that
+    /// is later. Load it after the look-up whose result the decision uses.
+    fn at(&self, now: Instant<HZ>) -> Instant<HZ> {
+        // Relaxed: ordered by the acquire (or SeqCst) loads of the look-up
+        // before it, which synchronize with the claims that raised it (see
+        // `probe`).
+        let floor = Instant::<HZ>::from_ticks(self.floor.load(Ordering::Relaxed));
+        if floor > now { floor } else { now }
+    }
+
     fn refuse(&self, window: &Window) -> KeyedDecision<HZ> {
         // Relaxed: a statistic; it orders nothing.
         self.full.fetch_add(1, Ordering::Relaxed);
@@ -274,50 +287,63 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
             // `Plan<P>` is always below `P`; kept total all the same.
             return self.refuse(&window);
         };
-        let decide = |state| algorithm.decide(state, n, now);
         let mut seen = Seen::new();
         loop {
-            match probe::find(&self.slots, &window, id, &mut seen) {
+            let found = probe::find(&self.slots, &window, id, &mut seen);
+            let at = self.at(now);
+            match found {
                 Found::Live { slot, word } => {
+                    let decide = |state| algorithm.decide(state, n, at);
                     if let Some(decision) = probe::update(slot, word, decide) {
                         return decision.map(Admitted::Limited);
                     }
                     // Reclaimed while idle, between the look-up and the update.
                 }
                 Found::Absent => {
-                    // Relaxed: ordered by `find`'s acquire loads (see there).
-                    let floor = Instant::<HZ>::from_ticks(self.floor.load(Ordering::Relaxed));
-                    let at = if floor > now { floor } else { now };
                     let (fresh, next) = algorithm.decide(A::FRESH, n, at);
-                    let Some(charged) = next else {
+                    if next.is_none() {
                         // Nothing to store (a denial, `n = 0`): no slot needed.
                         return fresh.map(Admitted::Limited);
-                    };
+                    }
                     let is_idle = |other: Id, state| {
                         self.plans
                             .get(other.plan())
                             .is_some_and(|plan| plan.is_idle(state, at))
                     };
-                    let inserted = probe::insert(
+                    let reserved = probe::reserve(
                         &self.slots,
                         &window,
                         id,
                         &seen,
-                        (A::FRESH, charged),
+                        A::FRESH,
                         &self.floor,
                         at.as_ticks(),
                         is_idle,
                     );
-                    match inserted {
-                        // The key became live with this very check applied.
-                        Inserted::Charged => return fresh.map(Admitted::Limited),
-                        // Slots changed under us: look again. A copy of the
-                        // key inserted by another thread meanwhile is decided
-                        // at `now` like any key found live (its state dates
-                        // from at least the floor, so `now` is never looser).
-                        Inserted::Retry => {}
-                        Inserted::Full => return self.refuse(&window),
+                    let (slot, position, reservation) = match reserved {
+                        Reserved::Slot {
+                            slot,
+                            position,
+                            reservation,
+                        } => (slot, position, reservation),
+                        Reserved::Retry => continue,
+                        Reserved::Full => return self.refuse(&window),
+                    };
+                    if probe::settle(&self.slots, &window, id, position, reservation) {
+                        // Decided after the settling scan (see `probe`), and
+                        // promoted already charged, in one compare-and-swap.
+                        let (decision, next) = algorithm.decide(A::FRESH, n, self.at(now));
+                        let Some(charged) = next else {
+                            probe::withdraw(slot, reservation);
+                            return decision.map(Admitted::Limited);
+                        };
+                        if probe::promote(slot, reservation, charged) {
+                            return decision.map(Admitted::Limited);
+                        }
                     }
+                    // Another copy of the key won, or a helper made ours live
+                    // without our check: look again, and apply the check to
+                    // whichever copy is live.
                 }
             }
         }
@@ -473,5 +499,41 @@ impl<A: fmt::Debug, const HZ: u64, const N: usize, const P: usize> fmt::Debug
             .field("when_full", &self.when_full)
             .field("full_count", &self.full_count())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Gcra, Quota};
+
+    const HZ: u64 = 1_000;
+
+    /// A reservation left by a stalled inserter, met by a check with a stale
+    /// instant: the check promotes it to the fresh state (helping) and then
+    /// decides at the reclaim floor, not at its stale instant, so that it
+    /// cannot grant again what a reclaimed copy of the key had used.
+    #[test]
+    fn a_helped_reservation_is_decided_at_the_floor() {
+        // One unit per second, burst 2.
+        let gcra = Gcra::<HZ>::new(Quota::per_second(1).burst(2)).unwrap();
+        let table = KeyedLimiter::<_, HZ, 2>::new([gcra], [1, 2], WhenFull::Deny);
+        let (id, window) = table.locate(&"x", Plan::FIRST);
+        // As if a copy of "x" was reclaimed at 1,000 ms and an inserter then
+        // reserved a slot for it and stalled.
+        table.floor.store(1_000, Ordering::Relaxed);
+        let reservation = slot::inserting(id, <Gcra<HZ> as Algorithm<HZ>>::FRESH);
+        table
+            .slots
+            .get(window.slot(0))
+            .unwrap()
+            .store(reservation, Ordering::Relaxed);
+
+        let t = Instant::<HZ>::from_ticks;
+        assert!(table.check_at(&"x", Plan::FIRST, t(500)).is_ok());
+        // Charged at 1,000, not at 500: one unit still out at 1,500.
+        assert_eq!(table.snapshot_at(&"x", Plan::FIRST, t(1_500)).remaining, 1);
+        assert_eq!(table.snapshot_at(&"x", Plan::FIRST, t(2_000)).remaining, 2);
+        assert_eq!(table.occupancy_at(t(1_500)), 1);
     }
 }

@@ -32,6 +32,12 @@
 //!    reservation to the fresh state instead; the inserter then sees its own
 //!    promotion fail and applies its check to the live key like any other:
 //!    its decision is applied exactly once, by exactly one compare-and-swap.
+//! 5. *Every decision sees every reclaim of its key.* A decision is made at
+//!    the later of the caller's instant and the reclaim floor, loaded after
+//!    the last scan of the window (the look-up, or for an inserter the
+//!    settling scan): any earlier copy of the key that the decision does not
+//!    build on was reclaimed before that scan read its slot, and the floor
+//!    was raised before that reclaim (see `find` and `settle`).
 //!
 //! Every loop retries only because another thread changed a slot (it made
 //! progress), so the protocol is lock-free wherever the 128-bit
@@ -63,12 +69,16 @@ impl Seen {
     }
 }
 
-/// What an insertion did.
-pub(crate) enum Inserted {
-    /// The key is now live with the `charged` state: the check is applied.
-    Charged,
-    /// The window changed under the insertion (another thread took the
-    /// chosen slot, or another copy of the key won): look the key up again.
+/// What an attempt to reserve a slot for a key did.
+pub(crate) enum Reserved<'a> {
+    /// `slot`, at `position` of the window, now holds `reservation`: settle
+    /// it, then promote it (or withdraw it).
+    Slot {
+        slot: &'a AtomicU128,
+        position: usize,
+        reservation: u128,
+    },
+    /// The chosen slot changed since the look-up: look the key up again.
     Retry,
     /// Every slot of the window holds another key that is not idle (or is
     /// being inserted).
@@ -108,26 +118,30 @@ pub(crate) fn find<'a>(
         };
         // Someone is inserting this key: finish their job (without their
         // check, which they apply themselves), then look again.
-        settle(slots, window, id, position, word, state(word));
+        if settle(slots, window, id, position, word) {
+            if let Some(slot) = slots.get(window.slot(position)) {
+                promote(slot, word, state(word));
+            }
+        }
     }
 }
 
-/// Inserts `id`, which `find` saw absent as in `seen`, into a free or idle
-/// slot of its window with the `charged` state (the fresh state after the
-/// caller's check). `is_idle(other, state)` says whether another key's slot
-/// may be reclaimed; reclaiming raises `floor` to `at` first (see the
-/// table's docs on stale readings).
+/// Reserves for `id`, which `find` saw absent as in `seen`, a free or idle
+/// slot of its window, holding the `fresh` state until it is promoted.
+/// `is_idle(other, state)` says whether another key's slot may be reclaimed;
+/// reclaiming raises `floor` to `at` first (see the table's docs on stale
+/// readings).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn insert(
-    slots: &[AtomicU128],
+pub(crate) fn reserve<'a>(
+    slots: &'a [AtomicU128],
     window: &Window,
     id: Id,
     seen: &Seen,
-    (fresh, charged): (u64, u64),
+    fresh: u64,
     floor: &AtomicU64,
     at: u64,
     is_idle: impl Fn(Id, u64) -> bool,
-) -> Inserted {
+) -> Reserved<'a> {
     // Per group: how many slots could take the key, and the first one.
     let mut room = [0usize; 2];
     let mut first: [Option<(usize, u128)>; 2] = [None, None];
@@ -154,10 +168,10 @@ pub(crate) fn insert(
     } else {
         first_one
     }) else {
-        return Inserted::Full;
+        return Reserved::Full;
     };
     let Some(slot) = slots.get(window.slot(position)) else {
-        return Inserted::Full;
+        return Reserved::Full;
     };
     if word != VACANT {
         // Reclaiming an idle key: raise the floor before the claim below
@@ -172,33 +186,32 @@ pub(crate) fn insert(
     // racing insertion of the same key); it is also the release that the
     // acquire loads in `find` pair with. Failure: Relaxed, the slot changed
     // and the caller looks again with acquire loads.
-    if slot
-        .compare_exchange(word, reservation, Ordering::SeqCst, Ordering::Relaxed)
-        .is_err()
-    {
-        return Inserted::Retry;
-    }
-    if settle(slots, window, id, position, reservation, charged) {
-        Inserted::Charged
-    } else {
-        // Another copy of the key won, or a helper made ours live without our
-        // check: look again and apply the check to whichever copy is live.
-        Inserted::Retry
+    match slot.compare_exchange(word, reservation, Ordering::SeqCst, Ordering::Relaxed) {
+        Ok(_) => Reserved::Slot {
+            slot,
+            position,
+            reservation,
+        },
+        Err(_) => Reserved::Retry,
     }
 }
 
 /// Settles the reservation `reservation` for `id` at `mine`: withdraws it if
-/// another copy of the key should win, withdraws later reservations of the
-/// key, and otherwise makes it live with state `promoted`. Returns whether it
-/// became live by this call. Safe to run by any number of threads for the
-/// same reservation.
+/// another copy of the key should win and returns `false`; otherwise
+/// withdraws every later reservation of the key and returns `true`: the
+/// reservation may be [`promote`]d. Safe to run by any number of threads for
+/// the same reservation.
+///
+/// Every copy of the key that existed before this scan was seen by it (and
+/// won, or lost), or was reclaimed before the scan's load of its slot; the
+/// SeqCst loads synchronize with that reclaim's release, so a reclaim floor
+/// loaded after `settle` includes it.
 pub(crate) fn settle(
     slots: &[AtomicU128],
     window: &Window,
     id: Id,
     mine: usize,
     reservation: u128,
-    promoted: u64,
 ) -> bool {
     let Some(own) = slots.get(window.slot(mine)) else {
         return false;
@@ -240,12 +253,23 @@ pub(crate) fn settle(
             }
         }
     }
-    // SeqCst: the promotion races the withdrawals above (by other threads)
-    // on this same word; whichever lands first wins, in the total order the
-    // SeqCst loads of later settlers observe.
-    own.compare_exchange(
+    true
+}
+
+/// Makes the settled `reservation` in `slot` live with `state`, unless
+/// another thread withdrew or promoted it first. Returns whether this call
+/// promoted it.
+pub(crate) fn promote(slot: &AtomicU128, reservation: u128, state: u64) -> bool {
+    let Holder::Inserting(id) = holder(reservation) else {
+        return false;
+    };
+    // SeqCst: the promotion races the withdrawals in `settle` (by other
+    // threads) on this same word; whichever lands first wins, in the total
+    // order that the SeqCst loads of later settlers observe. Its release is
+    // what the acquire loads in `find` pair with.
+    slot.compare_exchange(
         reservation,
-        live(id, promoted),
+        live(id, state),
         Ordering::SeqCst,
         Ordering::SeqCst,
     )
@@ -255,7 +279,7 @@ pub(crate) fn settle(
 /// Withdraws the reservation in `slot`, if it is still there (another settler
 /// may have withdrawn or promoted it first; either is fine for the caller,
 /// which looks again).
-fn withdraw(slot: &AtomicU128, reservation: u128) {
+pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
     // SeqCst: as for the withdrawals in `settle`.
     let _ = slot.compare_exchange(reservation, VACANT, Ordering::SeqCst, Ordering::SeqCst);
 }
