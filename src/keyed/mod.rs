@@ -68,11 +68,13 @@ use window::{MAX_WINDOW, Window};
 /// A key's decisions are those of its own limiter, as if the table were an
 /// unbounded map of independent limiters, as long as:
 ///
-/// - the key was never refused for want of room (below): a check answered by
-///   the [`WhenFull`] policy records nothing for its key;
+/// - every check that needs a slot finds one (below): a check answered by
+///   the [`WhenFull`] policy instead records nothing, and the key goes on as
+///   a limiter that never saw that check;
 /// - no two keys sharing slots have the same 54-bit fingerprint under the seed
 ///   (below: about one chance in 2^49 per check);
-/// - instants do not go backwards (below: stale readings may only be stricter).
+/// - instants do not go backwards (below: a stale reading is never more
+///   lenient than a fresh one).
 ///
 /// Reclaiming is exact because an idle state is indistinguishable from a fresh
 /// one: a key that returns after its slot went to another key starts from the
@@ -115,12 +117,15 @@ use window::{MAX_WINDOW, Window};
 /// # Memory and probe bound
 ///
 /// 16 bytes per slot (one 128-bit word: the key's 64-bit tag and the
-/// algorithm's 64-bit state), plus the `P` algorithm configurations and 32
-/// bytes: `N = 1_024` takes 16 KiB. A check of a key that is in the table
-/// loads at most 32 slots and makes one compare-and-swap (more only when it
-/// races another check of the same key); a check that inserts a key loads its
-/// 32 slots three times (look-up, choice of a slot, duplicate check) and makes
-/// two compare-and-swaps (reserve the slot, then make it live already charged).
+/// algorithm's 64-bit state), plus the `P` algorithm configurations (a
+/// [`Gcra`](crate::Gcra) is 64 bytes) and 48 bytes: with `N = 1_024` and one
+/// `Gcra` plan, 16,496 bytes. A check of a key that is in the table loads at
+/// most 32 slots (fewer when it is found early) and makes one
+/// compare-and-swap (more only when it races another check of the same key).
+/// A check that inserts a key loads its window twice (the look-up, whose view
+/// also chooses the slot, and the duplicate check) and makes two
+/// compare-and-swaps (reserve the slot, then make it live already charged); a
+/// refused one loads it once.
 ///
 /// # Progress
 ///
