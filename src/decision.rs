@@ -91,6 +91,9 @@ pub enum Denied<const HZ: u64> {
     /// Not now, for an unknown time: a [`ConcurrencyLimit`](crate::ConcurrencyLimit)
     /// has too few free units, and they free up when permits are released.
     AtCapacity(AtCapacity),
+    /// A [`KeyedLimiter`](crate::KeyedLimiter) with [`WhenFull::Deny`](crate::WhenFull::Deny)
+    /// had no slot for a new key: every slot it may use holds an active key.
+    TableFull(crate::keyed::TableFull),
 }
 
 impl<const HZ: u64> Denied<HZ> {
@@ -99,7 +102,10 @@ impl<const HZ: u64> Denied<HZ> {
     pub const fn retry_after(&self) -> Option<Duration<HZ>> {
         match self {
             Self::RateLimited(r) => Some(r.retry_after),
-            Self::ExceedsBurst(_) | Self::ExceedsRequestCap(_) | Self::AtCapacity(_) => None,
+            Self::ExceedsBurst(_)
+            | Self::ExceedsRequestCap(_)
+            | Self::AtCapacity(_)
+            | Self::TableFull(_) => None,
         }
     }
 }
@@ -157,6 +163,7 @@ impl<const HZ: u64> fmt::Display for Denied<HZ> {
             Self::ExceedsBurst(e) => e.fmt(f),
             Self::ExceedsRequestCap(e) => e.fmt(f),
             Self::AtCapacity(e) => e.fmt(f),
+            Self::TableFull(t) => t.fmt(f),
         }
     }
 }

@@ -30,6 +30,7 @@ mod decision;
 mod fixed_window;
 mod gcra;
 pub mod http;
+mod keyed;
 mod limiter;
 mod quota;
 mod schedule;
@@ -51,6 +52,7 @@ pub use algorithm::Algorithm;
 pub use decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
 pub use fixed_window::FixedWindow;
 pub use gcra::Gcra;
+pub use keyed::{Admitted, KeyedDecision, KeyedLimiter, Plan, PlanError, TableFull, WhenFull};
 pub use limiter::{Limiter, Refund};
 pub use quota::{Quota, QuotaError};
 #[cfg(feature = "critical-section")]

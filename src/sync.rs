@@ -12,3 +12,73 @@ pub(crate) use portable_atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// 128-bit words, for keyed tables: a slot's key tag and its state change
+/// together in one compare-and-swap. portable-atomic uses the native
+/// instruction where there is one (x86_64's `cmpxchg16b`, detected at run time
+/// when the build does not assume it; aarch64; ...) and its fallback elsewhere.
+#[cfg(not(loom))]
+pub(crate) use portable_atomic::AtomicU128;
+
+#[cfg(loom)]
+pub(crate) use loom_u128::AtomicU128;
+
+/// loom has no 128-bit atomics: under `cfg(loom)` one word is a loom mutex
+/// around a `u128`. Each operation is then one atomic step that loom
+/// interleaves with every other, which is what the keyed table's protocol is
+/// checked against; the ordering arguments themselves are in its comments.
+#[cfg(loom)]
+mod loom_u128 {
+    use super::Ordering;
+    use loom::sync::{Mutex, MutexGuard};
+
+    #[derive(Debug)]
+    pub(crate) struct AtomicU128(Mutex<u128>);
+
+    impl AtomicU128 {
+        pub(crate) fn new(value: u128) -> Self {
+            Self(Mutex::new(value))
+        }
+
+        pub(crate) fn is_lock_free() -> bool {
+            true
+        }
+
+        fn lock(&self) -> MutexGuard<'_, u128> {
+            match self.0.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            }
+        }
+
+        pub(crate) fn load(&self, _: Ordering) -> u128 {
+            *self.lock()
+        }
+
+        pub(crate) fn compare_exchange(
+            &self,
+            current: u128,
+            new: u128,
+            _: Ordering,
+            _: Ordering,
+        ) -> Result<u128, u128> {
+            let mut word = self.lock();
+            if *word == current {
+                *word = new;
+                Ok(current)
+            } else {
+                Err(*word)
+            }
+        }
+
+        pub(crate) fn compare_exchange_weak(
+            &self,
+            current: u128,
+            new: u128,
+            success: Ordering,
+            failure: Ordering,
+        ) -> Result<u128, u128> {
+            self.compare_exchange(current, new, success, failure)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! What a keyed check answers, and what it does when the table is full.
+
+use core::fmt;
+
+use crate::decision::{Denied, Status};
+
+/// What a [`KeyedLimiter`](crate::KeyedLimiter) does with a check that needs a
+/// slot for a new (or returning, idle) key when every slot the key may use
+/// holds another key that is still active.
+///
+/// Either way nothing is recorded for the key, no other key is disturbed, and
+/// [`full_count`](crate::KeyedLimiter::full_count) counts the check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WhenFull {
+    /// Refuse: the check answers [`Denied::TableFull`]. Fails closed.
+    Deny,
+    /// Admit without any limit: the check answers [`Admitted::Unlimited`]. Fails open.
+    Allow,
+}
+
+/// A keyed check that was admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Admitted<const HZ: u64> {
+    /// The key's own limiter admitted the units; its status after the check.
+    Limited(Status<HZ>),
+    /// The table had no room for the key and its policy is [`WhenFull::Allow`]:
+    /// admitted with no limit applied and nothing recorded.
+    Unlimited,
+}
+
+impl<const HZ: u64> Admitted<HZ> {
+    /// The key's status, or `None` if the check was admitted unlimited.
+    pub const fn status(&self) -> Option<Status<HZ>> {
+        match self {
+            Self::Limited(status) => Some(*status),
+            Self::Unlimited => None,
+        }
+    }
+}
+
+/// The answer of every keyed check: admitted (by the key's limiter, or
+/// unlimited by the [`WhenFull::Allow`] policy), or [`Denied`].
+pub type KeyedDecision<const HZ: u64> = Result<Admitted<HZ>, Denied<HZ>>;
+
+/// A keyed check refused because the table had no room for its key: every
+/// slot the key may use holds another key that is still active. Nothing was
+/// charged. Retrying helps once some of those keys go idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct TableFull {
+    /// How many slots the key may use (the probe window).
+    pub window: u32,
+}
+
+impl fmt::Display for TableFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "keyed table full: all {} slots this key may use hold active keys",
+            self.window
+        )
+    }
+}
+
+impl core::error::Error for TableFull {}

@@ -1,0 +1,544 @@
+//! Keyed limits: one limiter per key (API key, organization, IP address) in a
+//! fixed-capacity, lock-free table.
+
+mod answer;
+mod plan;
+mod probe;
+mod slot;
+mod window;
+
+use core::fmt;
+use core::hash::Hash;
+
+use siphasher::sip128::{Hasher128, SipHasher13};
+
+use crate::algorithm::Algorithm;
+use crate::decision::{Denied, Status};
+use crate::macros::const_fn;
+use crate::sync::{AtomicU64, AtomicU128, Ordering};
+use crate::time::{Clock, Instant};
+
+pub use answer::{Admitted, KeyedDecision, TableFull, WhenFull};
+pub use plan::{Plan, PlanError};
+
+use probe::{Found, Reserved, Seen};
+use slot::Id;
+use window::{MAX_WINDOW, Window};
+
+/// A limiter per key, for up to `N` keys at once, in a fixed table with no
+/// allocation: per API key, per organization, per IP address.
+///
+/// Each key has the state of one [`Algorithm`] (a [`Gcra`](crate::Gcra) or a
+/// [`TokenBucket`](crate::TokenBucket), say), under one of `P` plans (free,
+/// pro, enterprise: one algorithm configuration each), chosen per check with
+/// a [`Plan`]. A key that has gone *idle* (its state decides exactly as a
+/// fresh limiter's would, now and later: [`Algorithm::is_idle`]) gives its slot
+/// up to the next new key, so the table holds the keys that are active, not
+/// every key ever seen.
+///
+/// ```
+/// use ratecore::{Admitted, Denied, Gcra, Instant, KeyedLimiter, Plan, Quota, WhenFull, MILLIS};
+///
+/// const FREE: Plan<2> = ratecore::const_unwrap!(Plan::new(0));
+/// const PRO: Plan<2> = ratecore::const_unwrap!(Plan::new(1));
+///
+/// static LIMITS: KeyedLimiter<Gcra<MILLIS>, MILLIS, 1_024, 2> = KeyedLimiter::new(
+///     [
+///         ratecore::const_unwrap!(Gcra::new(Quota::per_minute(10))),
+///         ratecore::const_unwrap!(Gcra::new(Quota::per_minute(1_000).burst(100))),
+///     ],
+///     // A secret: random per deployment (see "Keys and the seed").
+///     [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344],
+///     WhenFull::Deny,
+/// );
+///
+/// let now = Instant::<MILLIS>::from_ticks(0);
+/// for _ in 0..10 {
+///     assert!(LIMITS.check_at("alice", FREE, now).is_ok());
+/// }
+/// let Err(Denied::RateLimited(limited)) = LIMITS.check_at("alice", FREE, now) else { panic!() };
+/// assert_eq!(limited.retry_after.as_ticks(), 6_000);
+/// // Other keys and plans have their own limiters.
+/// let Ok(Admitted::Limited(status)) = LIMITS.check_at("bob", PRO, now) else { panic!() };
+/// assert_eq!(status.remaining, 99);
+/// ```
+///
+/// # Exactness
+///
+/// A key's decisions are those of its own limiter, as if the table were an
+/// unbounded map of independent limiters, as long as:
+///
+/// - every check that needs a slot finds one (below): a check answered by
+///   the [`WhenFull`] policy instead records nothing, and the key goes on as
+///   a limiter that never saw that check;
+/// - no two keys sharing slots have the same 54-bit fingerprint under the seed
+///   (below: about one chance in 2^49 per check);
+/// - instants do not go backwards (below: a stale reading is never more
+///   lenient than a fresh one).
+///
+/// Reclaiming is exact because an idle state is indistinguishable from a fresh
+/// one: a key that returns after its slot went to another key starts from the
+/// fresh state, which decides as its own idle state would have. Only idle keys
+/// lose their slots: a key whose state is not idle at the reclaiming check's
+/// instant is never evicted, whatever other keys do.
+///
+/// # When the table is full
+///
+/// A check that must store a state for a key that has no slot (a new key, or
+/// one whose slot was reclaimed) looks for a free or idle slot in the key's
+/// *probe window*: two groups of 16 slots chosen by the key's hash (the whole
+/// table if `N <= 32`). If all of them hold keys that are still active, the
+/// [`WhenFull`] policy answers: [`Denied::TableFull`] or
+/// [`Admitted::Unlimited`]; either way nothing is recorded and
+/// [`full_count`](Self::full_count) counts it. Checks that store nothing
+/// (denials, `n = 0`, peeks, refunds) never need a slot.
+///
+/// With random keys, the first full window appears at a median occupancy of
+/// 93% (1st percentile 88%) in a table of 1,024 slots, 88% (86%) in one of
+/// 65,536; a table of at most 32 slots fills completely. Size `N` for the
+/// number of keys active at once (a key is active from its first admitted
+/// unit until its limiter is full again), with that headroom.
+///
+/// # Keys and the seed
+///
+/// Keys are hashed with SipHash-1-3 (128-bit output, the `siphasher` crate
+/// without its `std` feature) keyed by the 128-bit `seed` given to
+/// [`new`](Self::new). Attackers choose keys; as long as the seed is secret and
+/// random, they cannot aim keys at one window or forge fingerprint collisions.
+/// Generate it once per deployment (a build-time random constant for a
+/// `static`), or build the table at start-up from the operating system's
+/// randomness. A fixed public seed, as in these examples, is for tests.
+///
+/// A key is stored as 54 bits of its hash plus its plan, not as itself: two
+/// keys that share a slot of their windows and whose fingerprints are equal
+/// would share one state. For a check that compares against at most 32
+/// slots, that is a chance below 2^-49.
+///
+/// # Memory and probe bound
+///
+/// 16 bytes per slot (one 128-bit word: the key's 64-bit tag and the
+/// algorithm's 64-bit state), plus the `P` algorithm configurations (a
+/// [`Gcra`](crate::Gcra) is 64 bytes) and 48 bytes: with `N = 1_024` and one
+/// `Gcra` plan, 16,496 bytes. A check of a key that is in the table loads at
+/// most 32 slots (fewer when it is found early) and makes one
+/// compare-and-swap (more only when it races another check of the same key).
+/// A check that inserts a key loads its window twice (the look-up, whose view
+/// also chooses the slot, and the duplicate check) and makes two
+/// compare-and-swaps (reserve the slot, then make it live already charged); a
+/// refused one loads it once.
+///
+/// # Progress
+///
+/// Lock-free where the target has a native 128-bit compare-and-swap
+/// ([`is_lock_free`](Self::is_lock_free): x86_64 with `cmpxchg16b`, detected
+/// at run time, aarch64, ...): a check retries only because another check
+/// changed a slot it looked at, and a stalled insertion is finished by the
+/// next check of the same key. Elsewhere the words go through
+/// portable-atomic's fallback, as 64-bit words do on 32-bit targets (see the
+/// crate's progress table).
+///
+/// Why one 128-bit word rather than a key word and a state word: with two
+/// words, a check that read the key word may compare-and-swap the state word
+/// after the slot has passed to another key, charging the wrong key. Keeping
+/// that out needs either a reader count in the key word (three
+/// read-modify-writes per check, and a reclaim cannot tell a state that went
+/// non-idle and back from one that stayed idle) or an unbounded tag. One word
+/// makes every decision and every reclaim a single compare-and-swap of key and
+/// state together.
+///
+/// # Stale readings
+///
+/// Under contention a caller's `now` may be older than an instant another
+/// thread already used. For a single limiter that can only make a decision
+/// stricter. A table adds a way to be looser: a key reclaimed by a check at a
+/// later instant `r` lost a state that was idle at `r` but maybe not at the
+/// stale `now`, and a fresh state decided at `now` would grant that
+/// difference again. So the table keeps the latest instant at which it
+/// reclaimed a key, its *floor*, and decides every check at the floor when
+/// that is later than `now`. The floor is an instant some caller already
+/// read from the clock, so a decision there is never more lenient than a
+/// caller reading the clock afresh; and it never exceeds the latest `now`
+/// seen, so while instants do not go backwards, every decision is made at
+/// exactly `now`.
+pub struct KeyedLimiter<A, const HZ: u64, const N: usize, const P: usize = 1> {
+    plans: [A; P],
+    seed: [u64; 2],
+    when_full: WhenFull,
+    /// The latest instant (ticks) at which a key was reclaimed.
+    floor: AtomicU64,
+    /// Checks answered by the `when_full` policy.
+    full: AtomicU64,
+    slots: [AtomicU128; N],
+}
+
+#[cfg(not(loom))]
+const fn vacant_slots<const N: usize>() -> [AtomicU128; N] {
+    [const { AtomicU128::new(slot::VACANT) }; N]
+}
+
+#[cfg(loom)]
+fn vacant_slots<const N: usize>() -> [AtomicU128; N] {
+    core::array::from_fn(|_| AtomicU128::new(slot::VACANT))
+}
+
+impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P> {
+    const_fn! {
+        /// An empty table of `N` slots for keys under the `P` algorithm
+        /// configurations in `plans` (index `i` is [`Plan::new(i)`](Plan::new)),
+        /// hashing keys with the secret `seed`, and answering `when_full` when a
+        /// new key finds no room.
+        ///
+        /// `N` must be at least 1 and `P` from 1 to 256: anything else is a
+        /// compile error.
+        pub const fn new(plans: [A; P], seed: [u64; 2], when_full: WhenFull) -> Self {
+            const {
+                assert!(N >= 1, "a keyed table needs at least one slot");
+                assert!(P >= 1 && P <= 256, "a keyed table has 1 to 256 plans");
+            }
+            Self {
+                plans,
+                seed,
+                when_full,
+                floor: AtomicU64::new(0),
+                full: AtomicU64::new(0),
+                slots: vacant_slots(),
+            }
+        }
+    }
+
+    /// The number of slots, `N`: the most keys held at once.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// The most slots a key may use: `min(N, 32)`, or less for a key whose
+    /// groups include a short last group when `N` is not a multiple of 16.
+    pub const fn probe_window(&self) -> usize {
+        if N < MAX_WINDOW { N } else { MAX_WINDOW }
+    }
+
+    /// The configuration of every plan, by index.
+    pub const fn plans(&self) -> &[A; P] {
+        &self.plans
+    }
+
+    /// The policy for checks that find no room.
+    pub const fn when_full(&self) -> WhenFull {
+        self.when_full
+    }
+
+    /// How many checks so far found no room for their key and were answered
+    /// by the [`WhenFull`] policy.
+    pub fn full_count(&self) -> u64 {
+        // Relaxed: a statistic; it orders nothing.
+        self.full.load(Ordering::Relaxed)
+    }
+
+    /// Whether the table's operations are lock-free on this machine (a native
+    /// 128-bit compare-and-swap), rather than going through portable-atomic's
+    /// fallback.
+    pub fn is_lock_free() -> bool {
+        AtomicU128::is_lock_free()
+    }
+
+    fn locate<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>) -> (Id, Window) {
+        let [k0, k1] = self.seed;
+        let mut hasher = SipHasher13::new_with_keys(k0, k1);
+        key.hash(&mut hasher);
+        let hash = hasher.finish128();
+        (Id::new(hash.h1, plan.byte()), Window::new(N, hash.h2))
+    }
+
+    /// The instant a decision is made at: `now`, or the reclaim floor if that
+    /// is later. Load it after the look-up whose result the decision uses.
+    fn at(&self, now: Instant<HZ>) -> Instant<HZ> {
+        // Relaxed: ordered by the acquire (or SeqCst) loads of the look-up
+        // before it, which synchronize with the claims that raised it (see
+        // `probe`).
+        let floor = Instant::<HZ>::from_ticks(self.floor.load(Ordering::Relaxed));
+        if floor > now { floor } else { now }
+    }
+
+    fn refuse(&self, window: &Window) -> KeyedDecision<HZ> {
+        // Relaxed: a statistic; it orders nothing.
+        self.full.fetch_add(1, Ordering::Relaxed);
+        match self.when_full {
+            WhenFull::Deny => Err(Denied::TableFull(TableFull {
+                window: u32::try_from(window.len()).unwrap_or(u32::MAX),
+            })),
+            WhenFull::Allow => Ok(Admitted::Unlimited),
+        }
+    }
+}
+
+impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P> {
+    /// Checks `n` units for `key` under `plan` at `now` and, if they are
+    /// admitted, charges them to the key.
+    ///
+    /// # Errors
+    ///
+    /// Those of the plan's algorithm ([`Denied::RateLimited`] with the exact
+    /// `retry_after`, [`Denied::ExceedsBurst`]), and [`Denied::TableFull`] when
+    /// the key needs a slot, none is free and the policy is [`WhenFull::Deny`].
+    pub fn check_n_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> KeyedDecision<HZ> {
+        let (id, window) = self.locate(key, plan);
+        let Some(algorithm) = self.plans.get(plan.index()) else {
+            // `Plan<P>` is always below `P`; kept total all the same.
+            return self.refuse(&window);
+        };
+        let mut seen = Seen::new();
+        loop {
+            let found = probe::find(&self.slots, &window, id, &mut seen);
+            let at = self.at(now);
+            match found {
+                Found::Live { slot, word } => {
+                    let decide = |state| algorithm.decide(state, n, at);
+                    if let Some(decision) = probe::update(slot, word, decide) {
+                        return decision.map(Admitted::Limited);
+                    }
+                    // Reclaimed while idle, between the look-up and the update.
+                }
+                Found::Absent => {
+                    let (fresh, next) = algorithm.decide(A::FRESH, n, at);
+                    if next.is_none() {
+                        // Nothing to store (a denial, `n = 0`): no slot needed.
+                        return fresh.map(Admitted::Limited);
+                    }
+                    let is_idle = |other: Id, state| {
+                        self.plans
+                            .get(other.plan())
+                            .is_some_and(|plan| plan.is_idle(state, at))
+                    };
+                    let reserved = probe::reserve(
+                        &self.slots,
+                        &window,
+                        id,
+                        &seen,
+                        A::FRESH,
+                        &self.floor,
+                        at.as_ticks(),
+                        is_idle,
+                    );
+                    let (slot, position, reservation) = match reserved {
+                        Reserved::Slot {
+                            slot,
+                            position,
+                            reservation,
+                        } => (slot, position, reservation),
+                        Reserved::Retry => continue,
+                        Reserved::Full => return self.refuse(&window),
+                    };
+                    if probe::settle(&self.slots, &window, id, position, reservation) {
+                        // Decided after the settling scan (see `probe`), and
+                        // promoted already charged, in one compare-and-swap.
+                        let (decision, next) = algorithm.decide(A::FRESH, n, self.at(now));
+                        let Some(charged) = next else {
+                            probe::withdraw(slot, reservation);
+                            return decision.map(Admitted::Limited);
+                        };
+                        if probe::promote(slot, reservation, charged) {
+                            return decision.map(Admitted::Limited);
+                        }
+                    }
+                    // Another copy of the key won, or a helper made ours live
+                    // without our check: look again, and apply the check to
+                    // whichever copy is live.
+                }
+            }
+        }
+    }
+
+    /// Checks one unit for `key` under `plan` at `now`. See
+    /// [`check_n_at`](Self::check_n_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](Self::check_n_at).
+    pub fn check_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        now: Instant<HZ>,
+    ) -> KeyedDecision<HZ> {
+        self.check_n_at(key, plan, 1, now)
+    }
+
+    /// Checks `n` units for `key` under `plan` at `clock.now()`. See
+    /// [`check_n_at`](Self::check_n_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](Self::check_n_at).
+    pub fn check_n<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        clock: &impl Clock<HZ>,
+    ) -> KeyedDecision<HZ> {
+        self.check_n_at(key, plan, n, clock.now())
+    }
+
+    /// Checks one unit for `key` under `plan` at `clock.now()`. See
+    /// [`check_n_at`](Self::check_n_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](Self::check_n_at).
+    pub fn check<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        clock: &impl Clock<HZ>,
+    ) -> KeyedDecision<HZ> {
+        self.check_n_at(key, plan, 1, clock.now())
+    }
+
+    /// The status of `key` under `plan` at `now`, changing nothing: a fresh
+    /// limiter's for a key that is not in the table.
+    pub fn snapshot_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        now: Instant<HZ>,
+    ) -> Status<HZ> {
+        let (id, window) = self.locate(key, plan);
+        let Some(algorithm) = self.plans.get(plan.index()) else {
+            return unknown_plan();
+        };
+        match probe::find(&self.slots, &window, id, &mut Seen::new()) {
+            Found::Live { word, .. } => algorithm.status(slot::state(word), now),
+            Found::Absent => algorithm.status(A::FRESH, now),
+        }
+    }
+
+    /// The status of `key` under `plan` at `clock.now()`. See
+    /// [`snapshot_at`](Self::snapshot_at).
+    pub fn snapshot<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        clock: &impl Clock<HZ>,
+    ) -> Status<HZ> {
+        self.snapshot_at(key, plan, clock.now())
+    }
+
+    /// Gives back `n` units to `key` under `plan` at `now` (see
+    /// [`Refund`](crate::Refund)) and reports its status. A key that is not
+    /// in the table is already full: nothing changes.
+    pub fn refund_n_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Status<HZ> {
+        let (id, window) = self.locate(key, plan);
+        let Some(algorithm) = self.plans.get(plan.index()) else {
+            return unknown_plan();
+        };
+        let mut seen = Seen::new();
+        loop {
+            match probe::find(&self.slots, &window, id, &mut seen) {
+                Found::Live { slot, word } => {
+                    let refund = |state| {
+                        let next = algorithm.refunded(state, n, now);
+                        (algorithm.status(next, now), (next != state).then_some(next))
+                    };
+                    if let Some(status) = probe::update(slot, word, refund) {
+                        return status;
+                    }
+                }
+                Found::Absent => return algorithm.status(A::FRESH, now),
+            }
+        }
+    }
+
+    /// How many keys hold a slot and are not idle at `now`: the occupancy
+    /// that matters for room. Scans the whole table; under concurrent checks
+    /// the count is approximate.
+    pub fn occupancy_at(&self, now: Instant<HZ>) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| {
+                // Relaxed: a statistic over independent words.
+                let word = slot.load(Ordering::Relaxed);
+                match slot::holder(word) {
+                    slot::Holder::Live(id) => self
+                        .plans
+                        .get(id.plan())
+                        .is_some_and(|plan| !plan.is_idle(slot::state(word), now)),
+                    slot::Holder::Inserting(_) => true,
+                    slot::Holder::Vacant => false,
+                }
+            })
+            .count()
+    }
+}
+
+/// The answer for a plan index the table does not have, which a [`Plan<P>`]
+/// cannot hold (it is checked below `P` when made): kept only so that every
+/// path is total.
+const fn unknown_plan<const HZ: u64>() -> Status<HZ> {
+    Status {
+        limit: 0,
+        remaining: 0,
+        reset_after: crate::Duration::<HZ>::from_ticks(0),
+    }
+}
+
+impl<A: fmt::Debug, const HZ: u64, const N: usize, const P: usize> fmt::Debug
+    for KeyedLimiter<A, HZ, N, P>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The slots are left out: `N` of them, and the seed is a secret.
+        f.debug_struct("KeyedLimiter")
+            .field("capacity", &N)
+            .field("plans", &self.plans)
+            .field("when_full", &self.when_full)
+            .field("full_count", &self.full_count())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Gcra, Quota};
+
+    const HZ: u64 = 1_000;
+
+    /// A reservation left by a stalled inserter, met by a check with a stale
+    /// instant: the check promotes it to the fresh state (helping) and then
+    /// decides at the reclaim floor, not at its stale instant, so that it
+    /// cannot grant again what a reclaimed copy of the key had used.
+    #[test]
+    fn a_helped_reservation_is_decided_at_the_floor() {
+        // One unit per second, burst 2.
+        let gcra = Gcra::<HZ>::new(Quota::per_second(1).burst(2)).unwrap();
+        let table = KeyedLimiter::<_, HZ, 2>::new([gcra], [1, 2], WhenFull::Deny);
+        let (id, window) = table.locate(&"x", Plan::FIRST);
+        // As if a copy of "x" was reclaimed at 1,000 ms and an inserter then
+        // reserved a slot for it and stalled.
+        table.floor.store(1_000, Ordering::Relaxed);
+        let reservation = slot::inserting(id, <Gcra<HZ> as Algorithm<HZ>>::FRESH);
+        table
+            .slots
+            .get(window.slot(0))
+            .unwrap()
+            .store(reservation, Ordering::Relaxed);
+
+        let t = Instant::<HZ>::from_ticks;
+        assert!(table.check_at(&"x", Plan::FIRST, t(500)).is_ok());
+        // Charged at 1,000, not at 500: one unit still out at 1,500.
+        assert_eq!(table.snapshot_at(&"x", Plan::FIRST, t(1_500)).remaining, 1);
+        assert_eq!(table.snapshot_at(&"x", Plan::FIRST, t(2_000)).remaining, 2);
+        assert_eq!(table.occupancy_at(t(1_500)), 1);
+    }
+}

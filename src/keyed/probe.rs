@@ -1,0 +1,319 @@
+//! The lock-free protocol over the slots: find a key, insert it exactly once,
+//! and apply a decision to its word.
+//!
+//! # Invariants
+//!
+//! 1. *A decision lands only on its key's word.* Every state change is a
+//!    compare-and-swap of the whole 128-bit word, tag included, from the word
+//!    the decision was made on. If the slot changed hands in between, the
+//!    exchange fails. (ABA is harmless: if the word is again bit-for-bit the
+//!    one decided on, the key and its state are exactly those the decision
+//!    was made for.)
+//! 2. *Only idle keys are reclaimed.* A live key's slot is taken by a
+//!    compare-and-swap from the very word whose state was judged idle, so a
+//!    check that lands in between makes the reclaim fail.
+//! 3. *At most one live slot per key.* Two threads may miss a key and insert
+//!    it at once into different slots of its window. So an insertion first
+//!    reserves its slot ([`Holder::Inserting`], on which no decision is made),
+//!    then looks at every other slot of the window ([`settle`]): another live
+//!    copy, or a reservation at an earlier position, makes it withdraw; a
+//!    reservation at a later position is withdrawn by it. The reservation and
+//!    those loads are sequentially consistent (the store-buffering pattern):
+//!    of two racing reservations, at least one sees the other, and every
+//!    withdrawal and promotion is a compare-and-swap on the reservation's
+//!    own word, so exactly one of them becomes live. Any thread that meets a
+//!    reservation for its own key runs the same [`settle`] on it, so a stalled
+//!    inserter never blocks its key.
+//! 4. *An inserted key is charged as it becomes live.* The inserter promotes
+//!    its reservation straight to the state its check stores, in the same
+//!    compare-and-swap. (Promoting to the fresh state and charging after lets
+//!    two new keys racing for one slot reclaim each other's still-idle slot
+//!    forever: loom found that livelock.) A helper promotes someone else's
+//!    reservation to the fresh state instead; the inserter then sees its own
+//!    promotion fail and applies its check to the live key like any other:
+//!    its decision is applied exactly once, by exactly one compare-and-swap.
+//! 5. *Every decision sees every reclaim of its key.* A decision is made at
+//!    the later of the caller's instant and the reclaim floor, loaded after
+//!    the last scan of the window (the look-up, or for an inserter the
+//!    settling scan): any earlier copy of the key that the decision does not
+//!    build on was reclaimed before that scan read its slot, and the floor
+//!    was raised before that reclaim (see `find` and `settle`).
+//!
+//! Every loop retries only because another thread changed a slot (it made
+//! progress), so the protocol is lock-free wherever the 128-bit
+//! compare-and-swap is.
+
+use crate::sync::{AtomicU64, AtomicU128, Ordering};
+
+use super::slot::{Holder, Id, VACANT, holder, inserting, live, state};
+use super::window::{MAX_WINDOW, Window};
+
+/// Where a key is.
+pub(crate) enum Found<'a> {
+    /// Live in `slot`, which held `word` when looked at.
+    Live { slot: &'a AtomicU128, word: u128 },
+    /// Nowhere in its window, whose words were as left in the [`Seen`].
+    Absent,
+}
+
+/// The words of a window as one look-up saw them, by position.
+pub(crate) struct Seen {
+    words: [u128; MAX_WINDOW],
+}
+
+impl Seen {
+    pub(crate) const fn new() -> Self {
+        Self {
+            words: [VACANT; MAX_WINDOW],
+        }
+    }
+}
+
+/// What an attempt to reserve a slot for a key did.
+pub(crate) enum Reserved<'a> {
+    /// `slot`, at `position` of the window, now holds `reservation`: settle
+    /// it, then promote it (or withdraw it).
+    Slot {
+        slot: &'a AtomicU128,
+        position: usize,
+        reservation: u128,
+    },
+    /// The chosen slot changed since the look-up: look the key up again.
+    Retry,
+    /// Every slot of the window holds another key that is not idle (or is
+    /// being inserted).
+    Full,
+}
+
+/// Looks for `id` in its window, helping any insertion of it in flight, and
+/// leaves in `seen` the words it saw.
+pub(crate) fn find<'a>(
+    slots: &'a [AtomicU128],
+    window: &Window,
+    id: Id,
+    seen: &mut Seen,
+) -> Found<'a> {
+    loop {
+        let mut reserved = None;
+        for (position, seen) in seen.words.iter_mut().enumerate().take(window.len()) {
+            let Some(slot) = slots.get(window.slot(position)) else {
+                continue;
+            };
+            // Acquire: pairs with the release of the claim (in `insert`) that
+            // took this slot from another key. A key found missing here was
+            // reclaimed before that claim, which raised the reclaim floor
+            // first; the caller then loads the floor and sees the raise.
+            let word = slot.load(Ordering::Acquire);
+            match holder(word) {
+                Holder::Live(held) if held == id => return Found::Live { slot, word },
+                Holder::Inserting(held) if held == id && reserved.is_none() => {
+                    reserved = Some((position, word));
+                }
+                _ => {}
+            }
+            *seen = word;
+        }
+        let Some((position, word)) = reserved else {
+            return Found::Absent;
+        };
+        // Someone is inserting this key: finish their job (without their
+        // check, which they apply themselves), then look again.
+        if settle(slots, window, id, position, word) {
+            if let Some(slot) = slots.get(window.slot(position)) {
+                promote(slot, word, state(word));
+            }
+        }
+    }
+}
+
+/// Reserves for `id`, which `find` saw absent as in `seen`, a free or idle
+/// slot of its window, holding the `fresh` state until it is promoted.
+/// `is_idle(other, state)` says whether another key's slot may be reclaimed;
+/// reclaiming raises `floor` to `at` first (see the table's docs on stale
+/// readings).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn reserve<'a>(
+    slots: &'a [AtomicU128],
+    window: &Window,
+    id: Id,
+    seen: &Seen,
+    fresh: u64,
+    floor: &AtomicU64,
+    at: u64,
+    is_idle: impl Fn(Id, u64) -> bool,
+) -> Reserved<'a> {
+    // Per group: how many slots could take the key, and the first one.
+    let mut room = [0usize; 2];
+    let mut first: [Option<(usize, u128)>; 2] = [None, None];
+    for (position, &word) in seen.words.iter().enumerate().take(window.len()) {
+        let free = match holder(word) {
+            Holder::Vacant => true,
+            Holder::Live(other) => is_idle(other, state(word)),
+            Holder::Inserting(_) => false,
+        };
+        if free {
+            let group = window.group(position);
+            if let Some(count) = room.get_mut(group) {
+                *count = count.saturating_add(1);
+            }
+            if let Some(candidate @ None) = first.get_mut(group) {
+                *candidate = Some((position, word));
+            }
+        }
+    }
+    let [room_one, room_two] = room;
+    let [first_one, first_two] = first;
+    let Some((position, word)) = (if room_two > room_one {
+        first_two
+    } else {
+        first_one
+    }) else {
+        return Reserved::Full;
+    };
+    let Some(slot) = slots.get(window.slot(position)) else {
+        return Reserved::Full;
+    };
+    if word != VACANT {
+        // Reclaiming an idle key: raise the floor before the claim below
+        // publishes the key's absence. Relaxed: it is the claim's release
+        // (sequenced after this) that orders it for any thread that sees
+        // the claim; see `find`.
+        floor.fetch_max(at, Ordering::Relaxed);
+    }
+    let reservation = inserting(id, fresh);
+    // SeqCst: the reservation is the store of the store-buffering pattern
+    // in `settle` (paired with the SeqCst loads there, ours and those of a
+    // racing insertion of the same key); it is also the release that the
+    // acquire loads in `find` pair with. Failure: Relaxed, the slot changed
+    // and the caller looks again with acquire loads.
+    match slot.compare_exchange(word, reservation, Ordering::SeqCst, Ordering::Relaxed) {
+        Ok(_) => Reserved::Slot {
+            slot,
+            position,
+            reservation,
+        },
+        Err(_) => Reserved::Retry,
+    }
+}
+
+/// Settles the reservation `reservation` for `id` at `mine`: withdraws it if
+/// another copy of the key should win and returns `false`; otherwise
+/// withdraws every later reservation of the key and returns `true`: the
+/// reservation may be [`promote`]d. Safe to run by any number of threads for
+/// the same reservation.
+///
+/// Every copy of the key that existed before this scan was seen by it (and
+/// won, or lost), or was reclaimed before the scan's load of its slot; the
+/// SeqCst loads synchronize with that reclaim's release, so a reclaim floor
+/// loaded after `settle` includes it.
+pub(crate) fn settle(
+    slots: &[AtomicU128],
+    window: &Window,
+    id: Id,
+    mine: usize,
+    reservation: u128,
+) -> bool {
+    let Some(own) = slots.get(window.slot(mine)) else {
+        return false;
+    };
+    for position in 0..window.len() {
+        if position == mine {
+            continue;
+        }
+        let Some(slot) = slots.get(window.slot(position)) else {
+            continue;
+        };
+        loop {
+            // SeqCst: the load of the store-buffering pattern; pairs with the
+            // SeqCst reservation (in `insert`) of a racing copy of the key, so
+            // that of two racing reservations at least one sees the other.
+            let word = slot.load(Ordering::SeqCst);
+            match holder(word) {
+                Holder::Live(held) if held == id => {
+                    withdraw(own, reservation);
+                    return false;
+                }
+                Holder::Inserting(held) if held == id => {
+                    if position < mine {
+                        withdraw(own, reservation);
+                        return false;
+                    }
+                    // SeqCst: a withdrawal is ordered with the promotion it
+                    // races (a compare-and-swap on the same word) and with
+                    // the loads above in the single total order.
+                    if slot
+                        .compare_exchange(word, VACANT, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                    {
+                        break;
+                    }
+                    // It changed (promoted, withdrawn, reused): look again.
+                }
+                _ => break,
+            }
+        }
+    }
+    true
+}
+
+/// Makes the settled `reservation` in `slot` live with `state`, unless
+/// another thread withdrew or promoted it first. Returns whether this call
+/// promoted it.
+pub(crate) fn promote(slot: &AtomicU128, reservation: u128, state: u64) -> bool {
+    let Holder::Inserting(id) = holder(reservation) else {
+        return false;
+    };
+    // SeqCst: the promotion races the withdrawals in `settle` (by other
+    // threads) on this same word; whichever lands first wins, in the total
+    // order that the SeqCst loads of later settlers observe. Its release is
+    // what the acquire loads in `find` pair with.
+    slot.compare_exchange(
+        reservation,
+        live(id, state),
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    )
+    .is_ok()
+}
+
+/// Withdraws the reservation in `slot`, if it is still there (another settler
+/// may have withdrawn or promoted it first; either is fine for the caller,
+/// which looks again).
+pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
+    // SeqCst: as for the withdrawals in `settle`.
+    let _ = slot.compare_exchange(reservation, VACANT, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// Applies `step` to the state of the live key in `slot` (which held `word`)
+/// with one compare-and-swap loop, like `check_word` but over the whole
+/// 128-bit word so that the key is checked with every attempt.
+///
+/// `step(state)` returns the answer and the state to store, if any. Returns
+/// `None` if the slot no longer holds the key (it was reclaimed while idle):
+/// the caller looks it up again.
+pub(crate) fn update<T>(
+    slot: &AtomicU128,
+    mut word: u128,
+    step: impl Fn(u64) -> (T, Option<u64>),
+) -> Option<T> {
+    let Holder::Live(id) = holder(word) else {
+        return None;
+    };
+    loop {
+        let (answer, next) = step(state(word));
+        let Some(next) = next else {
+            return Some(answer);
+        };
+        // Relaxed: the word is the key and its whole state, so the answer
+        // depends on nothing else, and this compare-and-swap orders all
+        // updates of it by itself. It is a read-modify-write, so it continues
+        // the release sequence of the claim that made the key live (which
+        // `find`'s acquire loads rely on).
+        match slot.compare_exchange_weak(word, live(id, next), Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => return Some(answer),
+            Err(actual) if holder(actual) == Holder::Live(id) => word = actual,
+            Err(_) => return None,
+        }
+    }
+}

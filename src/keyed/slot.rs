@@ -1,0 +1,103 @@
+//! The layout of one slot: a single 128-bit word holding the key's tag in the
+//! high half and its algorithm's state in the low half.
+//!
+//! ```text
+//! bits 127..126  status: 00 vacant, 01 inserting, 10 live
+//! bits 125..118  plan index (0..=255)
+//! bits 117..64   fingerprint: 54 bits of the key's keyed hash
+//! bits  63..0    the algorithm's state word
+//! ```
+//!
+//! A vacant slot is the all-zero word. Packing tag and state into one word is
+//! what makes the table exact: a decision is a compare-and-swap of the whole
+//! word, so it can only land while the slot still holds the key it was decided
+//! for, and a reclaim is a compare-and-swap of the whole word, so it can only
+//! land on the idle state it judged.
+
+/// The all-zero word: no key, no state.
+pub(crate) const VACANT: u128 = 0;
+
+const STATUS_MASK: u64 = 0b11 << 62;
+const INSERTING: u64 = 0b01 << 62;
+const LIVE: u64 = 0b10 << 62;
+const PLAN_SHIFT: u32 = 54;
+const FINGERPRINT_MASK: u64 = (1 << PLAN_SHIFT) - 1;
+
+/// A key's identity in the table: its plan and 54 bits of its keyed hash.
+/// Two keys with the same identity share one state (see the table's docs on
+/// fingerprint collisions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Id(u64);
+
+impl Id {
+    pub(crate) const fn new(hash: u64, plan: u8) -> Self {
+        Self(((plan as u64) << PLAN_SHIFT) | (hash & FINGERPRINT_MASK))
+    }
+
+    /// The index of the plan whose algorithm interprets this key's state.
+    pub(crate) const fn plan(self) -> usize {
+        // At most 8 bits: the status bits are never part of an `Id`.
+        (self.0 >> PLAN_SHIFT) as usize
+    }
+}
+
+/// What a slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// Nobody: free for any key.
+    Vacant,
+    /// Reserved for a key whose insertion is being checked for duplicates;
+    /// no decision is ever made on it.
+    Inserting(Id),
+    /// A key, with the state in the low half.
+    Live(Id),
+}
+
+/// The holder of `word`.
+pub(crate) const fn holder(word: u128) -> Holder {
+    let tag = (word >> 64) as u64;
+    let id = Id(tag & !STATUS_MASK);
+    match tag & STATUS_MASK {
+        0 => Holder::Vacant,
+        INSERTING => Holder::Inserting(id),
+        // `0b11` is never written; reading it as live only keeps it from
+        // being reused, the conservative choice.
+        _ => Holder::Live(id),
+    }
+}
+
+/// The algorithm state in `word`.
+pub(crate) const fn state(word: u128) -> u64 {
+    // Truncation is the point: the low half.
+    word as u64
+}
+
+/// `id` live with `state`.
+pub(crate) const fn live(id: Id, state: u64) -> u128 {
+    (((LIVE | id.0) as u128) << 64) | state as u128
+}
+
+/// `id` reserved, with `state` waiting to become live.
+pub(crate) const fn inserting(id: Id, state: u64) -> u128 {
+    (((INSERTING | id.0) as u128) << 64) | state as u128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let id = Id::new(u64::MAX, 255);
+        assert_eq!(id.plan(), 255);
+        assert_eq!(holder(live(id, 7)), Holder::Live(id));
+        assert_eq!(state(live(id, u64::MAX)), u64::MAX);
+        assert_eq!(holder(inserting(id, 0)), Holder::Inserting(id));
+        assert_eq!(holder(VACANT), Holder::Vacant);
+        // Fingerprint bits never reach the plan or the status.
+        assert_eq!(Id::new(u64::MAX, 0).plan(), 0);
+        assert_ne!(Id::new(1, 0), Id::new(1, 1));
+        // An identity with a zero fingerprint and plan 0 is still not vacant.
+        assert_eq!(holder(live(Id::new(0, 0), 0)), Holder::Live(Id::new(0, 0)));
+    }
+}
