@@ -507,6 +507,21 @@ impl<A: fmt::Debug, const HZ: u64, const N: usize, const P: usize> fmt::Debug
     }
 }
 
+/// The table's shape and counters (not its slots, and never the seed).
+#[cfg(feature = "defmt")]
+impl<A, const HZ: u64, const N: usize, const P: usize> defmt::Format for KeyedLimiter<A, HZ, N, P> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "KeyedLimiter {{ slots: {=usize}, plans: {=usize}, when_full: {}, full_count: {=u64} }}",
+            N,
+            P,
+            self.when_full,
+            self.full_count()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
