@@ -43,6 +43,7 @@
 
 mod body;
 mod buffer;
+mod composed;
 mod headers;
 mod policy;
 mod rfc3339;
