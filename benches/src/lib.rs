@@ -25,8 +25,9 @@
 //! measures contention only while the threads really run at once, so a
 //! sample whose threads did not overlap for most of their runs (one of them
 //! descheduled) is retried a few times, and the best-overlapping attempt is
-//! kept; after each multi-thread benchmark a line says how much its threads
-//! ran together.
+//! kept; multi-thread benchmarks take many short samples, which are less
+//! often cut by the scheduler, and after each one a line says how much its
+//! threads ran together.
 //!
 //! Fairness rules the contenders follow:
 //!
@@ -178,7 +179,12 @@ where
 }
 
 /// Attempts at a multi-thread sample whose threads did not run together.
-const ATTEMPTS: usize = 4;
+const ATTEMPTS: usize = 8;
+
+/// Samples per multi-thread benchmark: many short samples rather than
+/// criterion's 100 long ones, because a sample shorter than a scheduler time
+/// slice is far more likely to have all its threads running throughout.
+const MULTI_THREAD_SAMPLES: usize = 1_000;
 
 /// A sample is kept at once when each thread was on a CPU for at least this
 /// share of the span in which all threads were running.
@@ -386,6 +392,9 @@ pub fn bench_matrix(
             let plural = if threads == 1 { "thread" } else { "threads" };
             let mut group =
                 c.benchmark_group(format!("{prefix}/{}/{threads}-{plural}", shape.name()));
+            if threads > 1 {
+                group.sample_size(MULTI_THREAD_SAMPLES);
+            }
             for contender in contenders.iter().filter(|c| c.applies(shape)) {
                 // (samples, sum of overlaps, samples with full overlap)
                 let overlaps = Cell::new((0u32, 0.0f64, 0u32));
