@@ -21,7 +21,8 @@
 //! time elsewhere), not wall time: on a shared, loaded machine a wall-time
 //! sample also counts the time the bench thread spent descheduled while other
 //! processes ran, which inflates every figure by the machine's load. CPU time
-//! counts only the time the thread itself ran. With several threads, a sample
+//! counts only the time the thread itself ran. With several threads, each is
+//! pinned to its own CPU (on Linux), and a sample
 //! measures contention only while the threads really run at once, so a
 //! sample whose threads did not overlap for most of their runs (one of them
 //! descheduled) is retried a few times, and the best-overlapping attempt is
@@ -214,6 +215,36 @@ fn thread_cpu_time() -> Duration {
     ORIGIN.get_or_init(Instant::now).elapsed()
 }
 
+/// Pins the calling thread to the `index`-th CPU it may run on (modulo their
+/// number), so that the threads of a sample run on different CPUs rather
+/// than taking turns on one. Does nothing where that is not possible.
+#[cfg(target_os = "linux")]
+fn pin_to_cpu(index: usize) {
+    let set_size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: `cpu_set_t` is plain data for which all zeroes is the empty
+    // set; every pointer passed points to a live, writable `cpu_set_t` of
+    // `set_size` bytes, and the CPU_* helpers stay within CPU_SETSIZE.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, set_size, &mut allowed) != 0 {
+            return;
+        }
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &allowed))
+            .collect();
+        if cpus.len() < 2 {
+            return;
+        }
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpus[index % cpus.len()], &mut one);
+        // Best effort: a failure leaves the thread where the scheduler put it.
+        let _ = libc::sched_setaffinity(0, set_size, &one);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_to_cpu(_index: usize) {}
+
 /// One thread's run: its wall-time span, the CPU time it used, and how many
 /// of its checks were admitted.
 struct Run {
@@ -337,8 +368,9 @@ where
             let (limiter, check, arrived) = (&limiter, &self.check, &arrived);
             thread::scope(|scope| {
                 let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        scope.spawn(|| {
+                    .map(|index| {
+                        scope.spawn(move || {
+                            pin_to_cpu(index);
                             // Relaxed: only a start signal; no data is published.
                             arrived.fetch_add(1, Ordering::Relaxed);
                             while arrived.load(Ordering::Relaxed) < threads {
