@@ -60,8 +60,10 @@ pub const NOW_NANOS: u64 = 1_000_000_000;
 pub enum Shape {
     /// A limiter that always admits: 10^9 units per second, a burst of
     /// `u32::MAX`, starting full, every check at the same instant. A sample
-    /// makes far fewer than `u32::MAX` checks, so every check is admitted and
-    /// writes the new state (the compare-and-swap path).
+    /// makes far fewer than `u32::MAX` checks (that many take tens of seconds
+    /// even at a few nanoseconds each), so every check is admitted and writes
+    /// the new state (the compare-and-swap path); a sample that ran out
+    /// would fail its check instead of reporting the wrong path.
     Admit,
     /// A saturated limiter that always denies: 1 unit per hour, a burst of 1,
     /// drained by one check at [`NOW_NANOS`] before timing starts. Every timed
