@@ -1,0 +1,150 @@
+//! One check of one unit: ratecore's limiters against a bare atomic and the
+//! other limiter crates, in the same run. See `src/lib.rs` for the harness and
+//! its fairness rules, and the README's "Performance" section for results.
+//!
+//! What each contender does per call (clock-free groups, `check/...`):
+//!
+//! - `AtomicU64::fetch_add`: one relaxed atomic read-modify-write, the floor
+//!   of any check that writes shared state; `AtomicU64::load` (deny groups
+//!   only): one relaxed load, the floor of a check that writes nothing.
+//! - `ratecore::*`: `check_n_at(1, now)` with `now` as an argument: one
+//!   relaxed load, the decision, one `compare_exchange_weak` when admitted,
+//!   nothing written when denied. Its answer carries `limit`, `remaining` and
+//!   `reset_after` (and `retry_after` on a denial), which costs integer
+//!   divisions; the `(is_ok only)` variant drops the answer and lets the
+//!   compiler remove what is not used, to show what those fields cost.
+//! - `governor`: a direct `RateLimiter` with its `FakeRelativeClock` (no real
+//!   clock read: one relaxed atomic load behind an `Arc`), `check()`: GCRA on
+//!   one `AtomicU64`, an acquire load and a `compare_exchange_weak` when
+//!   admitted, nothing written when denied. Its default middleware answers
+//!   `Ok(())`, or on a denial a snapshot from which the wait is computed
+//!   later, on demand; `+StateInformation` is the middleware that reports
+//!   the remaining burst, as ratecore's `remaining` does.
+//! - `ratelimit`: `try_wait()` with a `Clock` of ours that returns a fixed
+//!   (opaque) `Duration`, the cheapest it allows. Per call: relaxed loads of
+//!   the rate, capacity and period, a refill step (loads of the last refill
+//!   time; the refill itself is skipped when less than 1 µs passed, as here),
+//!   then a compare-and-swap loop on the token count (acquire/acq-rel) when
+//!   admitted, or a 128-bit division for the wait when denied.
+//! - `better-bucket`: `BucketCore::acquire_at(1, now)` with `now` as a
+//!   `core::time::Duration` argument (no clock): a 64x64-bit multiply to
+//!   convert the time, one relaxed load, one `compare_exchange_weak` when
+//!   admitted; on a denial nothing is written and the wait is computed with
+//!   128-bit divisions.
+//!
+//! The `check_with_clock/...` group reads a real clock on every call, as
+//! each crate does by default, and includes the clock reads alone.
+
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ratecore::clock::MonotonicClock;
+use ratecore::{Clock, Gcra, Instant, Limiter, NANOS, Quota, RefillMode, TokenBucket};
+use ratecore_bench::{Contender, NOW_NANOS, Shape, bench_matrix, floor, limiter};
+
+/// The shape's quota in ratecore's terms.
+fn quota(shape: Shape) -> Quota {
+    let period = ratecore::Duration::<NANOS>::from_ticks(shape.period().as_nanos() as u64);
+    Quota::with_period(shape.count(), period).burst(shape.burst())
+}
+
+fn at(now: u64) -> Instant<NANOS> {
+    Instant::<NANOS>::from_ticks(now)
+}
+
+/// The shape's quota in governor's terms: one unit per `period / count`.
+fn governor_quota(shape: Shape) -> governor::Quota {
+    let burst = NonZeroU32::new(shape.burst()).expect("non-zero burst");
+    governor::Quota::with_period(shape.period() / shape.count())
+        .expect("non-zero period")
+        .allow_burst(burst)
+}
+
+type Governor = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    governor::clock::FakeRelativeClock,
+    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
+>;
+
+fn governor(shape: Shape) -> Governor {
+    let clock = governor::clock::FakeRelativeClock::default();
+    let limiter = Governor::direct_with_clock(governor_quota(shape), clock.clone());
+    clock.advance(Duration::from_nanos(NOW_NANOS));
+    limiter
+}
+
+/// ratelimit's cheapest clock: a fixed time the optimizer cannot see through.
+struct FixedClock;
+
+impl ratelimit::Clock for FixedClock {
+    fn elapsed(&self) -> Duration {
+        Duration::from_nanos(black_box(NOW_NANOS))
+    }
+}
+
+fn ratelimit_with<C: ratelimit::Clock>(shape: Shape, clock: C) -> ratelimit::Ratelimiter<C> {
+    let initial = match shape {
+        Shape::Admit => shape.burst(),
+        Shape::Deny => 0,
+    };
+    ratelimit::Builder::with_clock(u64::from(shape.count()), clock)
+        .period(shape.period())
+        .max_tokens(u64::from(shape.burst()))
+        .initial_available(u64::from(initial))
+        .build()
+        .expect("valid ratelimit configuration")
+}
+
+fn better_bucket(shape: Shape) -> better_bucket::BucketCore {
+    let initial = match shape {
+        Shape::Admit => shape.burst(),
+        Shape::Deny => 0,
+    };
+    let config =
+        better_bucket::BucketConfig::new(shape.burst(), shape.count(), shape.period(), initial)
+            .expect("valid better-bucket configuration");
+    better_bucket::BucketCore::new(config, Duration::ZERO)
+}
+
+/// Time as an argument (or the cheapest clock a crate allows).
+#[rustfmt::skip] // one contender per line: a table, kept readable
+fn clock_free() -> Vec<Box<dyn Contender>> {
+    use Ordering::Relaxed;
+    vec![
+        floor("AtomicU64::fetch_add", Shape::ALL, |_| AtomicU64::new(0), |a, _| black_box(a.fetch_add(1, Relaxed)) < u64::MAX),
+        floor("AtomicU64::load", &[Shape::Deny], |_| AtomicU64::new(0), |a, _| black_box(a.load(Relaxed)) < u64::MAX),
+        limiter("ratecore::Gcra", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter("ratecore::Gcra (is_ok only)", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| l.check_n_at(1, at(now)).is_ok()),
+        limiter("ratecore::TokenBucket greedy", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Greedy).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter("ratecore::TokenBucket interval", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Interval).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter("governor", governor, |l, _| black_box(l.check()).is_ok()),
+        limiter("governor +StateInformation", |s| governor(s).with_middleware::<governor::middleware::StateInformationMiddleware>(), |l, _| black_box(l.check()).is_ok()),
+        limiter("ratelimit", |s| ratelimit_with(s, FixedClock), |l, _| black_box(l.try_wait()).is_ok()),
+        limiter("better-bucket", better_bucket, |l, now| black_box(l.acquire_at(1, Duration::from_nanos(now))).is_allowed()),
+    ]
+}
+
+/// Each crate reading a real clock on every call, and the clock reads alone.
+#[rustfmt::skip] // one contender per line
+fn with_clock() -> Vec<Box<dyn Contender>> {
+    vec![
+        floor("std Instant::elapsed", Shape::ALL, |_| std::time::Instant::now(), |t, _| black_box(t.elapsed()) > Duration::ZERO),
+        floor("ratecore MonotonicClock::now", Shape::ALL, |_| MonotonicClock::<NANOS>::new(), |c, _| black_box(c.now()).as_ticks() > 0),
+        limiter("ratecore::Gcra + MonotonicClock", |s| (Gcra::<NANOS>::new(quota(s)).unwrap(), MonotonicClock::<NANOS>::new()), |(l, c), _| black_box(l.check(c)).is_ok()),
+        limiter("governor + QuantaClock (its default)", |s| governor::RateLimiter::direct(governor_quota(s)), |l, _| black_box(l.check()).is_ok()),
+        limiter("ratelimit + StdClock (its default)", |s| ratelimit_with(s, ratelimit::StdClock::new()), |l, _| black_box(l.try_wait()).is_ok()),
+        limiter("better-bucket + Instant::elapsed", |s| (better_bucket(s), std::time::Instant::now()), |(l, t), _| black_box(l.acquire_at(1, t.elapsed())).is_allowed()),
+    ]
+}
+
+fn benches(c: &mut Criterion) {
+    bench_matrix(c, "check", Shape::ALL, &[1, 2], &clock_free());
+    bench_matrix(c, "check_with_clock", &[Shape::Admit], &[1], &with_clock());
+}
+
+criterion_group!(check, benches);
+criterion_main!(check);
