@@ -85,7 +85,7 @@ pub trait Algorithm<const HZ: u64> {
 /// decision depends on nothing else, and the compare-exchange orders all
 /// updates of the word by itself (no other memory is published through
 /// it). A semaphore ([`acquire_word`]) passes `Acquire`.
-#[inline]
+#[inline(always)]
 fn apply<R>(
     word: &AtomicU64,
     stored: Ordering,
@@ -113,7 +113,7 @@ fn apply<R>(
 ///
 /// Lock-free where the target has a native 64-bit compare-and-swap: an
 /// iteration fails only because another thread stored a new state.
-#[inline]
+#[inline(always)]
 pub(crate) fn check_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     word: &AtomicU64,
     algorithm: &A,

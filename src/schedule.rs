@@ -94,6 +94,11 @@ const fn gcd(mut a: u128, mut b: u128) -> u128 {
 
 /// `ceil(a / b)`, total like [`div`].
 const fn div_ceil(a: u64, b: u64) -> u64 {
+    // Dividing by 1 is the common case (a scale or cost of 1), and a
+    // hardware division costs tens of cycles: skip it.
+    if b == 1 {
+        return a;
+    }
     match a.checked_rem(b) {
         Some(0) | None => div(a, b),
         Some(_) => div(a, b).saturating_add(1),
@@ -103,6 +108,10 @@ const fn div_ceil(a: u64, b: u64) -> u64 {
 /// `a / b`; every divisor in this module is non-zero by construction, and the
 /// `0` for `b == 0` only keeps the function total.
 const fn div(a: u64, b: u64) -> u64 {
+    // See `div_ceil`: a divisor of 1 is common and costs a division.
+    if b == 1 {
+        return a;
+    }
     match a.checked_div(b) {
         Some(q) => q,
         None => 0,
@@ -200,7 +209,7 @@ impl Schedule {
     }
 
     /// The instant actually evaluated for `now`, and its virtual time.
-    #[inline]
+    #[inline(always)]
     pub(crate) const fn virtual_now(&self, now: u64) -> (u64, u64) {
         let now = if now > self.horizon {
             self.horizon
@@ -222,7 +231,7 @@ impl Schedule {
     /// Computed in 128 bits: near the end of the `u64` range that first tick
     /// can lie past `u64::MAX` (an interval boundary, say), and the wait is
     /// still the exact number of ticks, saturated only if it exceeds `u64::MAX`.
-    #[inline]
+    #[inline(always)]
     pub(crate) const fn ticks_until(&self, target: u64, now: u64) -> u64 {
         let at: u128 = match self.refill {
             Refill::Continuous { scale } => div_ceil(target, scale) as u128,
@@ -240,14 +249,14 @@ impl Schedule {
     }
 
     /// Whole units that fit in the room left by `backlog`.
-    #[inline]
+    #[inline(always)]
     const fn units(&self, backlog: u64) -> u32 {
         // At most `capacity / cost = burst`, so the cast cannot truncate.
         div(self.capacity.saturating_sub(backlog), self.cost) as u32
     }
 
     /// The pure decision: may `n` units go at `now` given state `tat`?
-    #[inline]
+    #[inline(always)]
     pub(crate) const fn decide(&self, tat: u64, n: u32, now: u64) -> Verdict {
         if n > self.burst {
             return Verdict::TooLarge;
@@ -366,7 +375,7 @@ impl Schedule {
 
     /// The decision for `verdict` on `n` units from `state`, and the state to
     /// store.
-    #[inline]
+    #[inline(always)]
     fn decision<const HZ: u64>(
         &self,
         verdict: Verdict,
@@ -421,7 +430,7 @@ impl Schedule {
 impl<const HZ: u64> Algorithm<HZ> for Schedule {
     const FRESH: u64 = 0;
 
-    #[inline]
+    #[inline(always)]
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
         let verdict = Schedule::decide(self, state, n, now.as_ticks());
         self.decision(verdict, state, n)
