@@ -42,7 +42,12 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratecore::clock::MonotonicClock;
-use ratecore::{Clock, Gcra, Instant, Limiter, NANOS, Quota, RefillMode, TokenBucket};
+use std::cell::Cell;
+
+use ratecore::{
+    Clock, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, NANOS, Plan, Quota, RefillMode,
+    SlidingWindow, Tier, Tiers, TokenBucket, WhenFull,
+};
 use ratecore_bench::{Contender, NOW_NANOS, Shape, bench_matrix, floor, limiter};
 
 /// The shape's quota in ratecore's terms.
@@ -110,6 +115,67 @@ fn better_bucket(shape: Shape) -> better_bucket::BucketCore {
     better_bucket::BucketCore::new(config, Duration::ZERO)
 }
 
+/// A window limiter's quota for the shape: windows take no burst, so the
+/// admit shape is a limit that no sample reaches (the sliding counter's
+/// largest limit for a one-day window is 16,777,215), and the deny shape is
+/// the same 1 per hour.
+fn window_quota(shape: Shape, admit: Quota) -> Quota {
+    match shape {
+        Shape::Admit => admit,
+        Shape::Deny => Quota::per_hour(1),
+    }
+}
+
+/// Two `Gcra` tiers ("per second and per day") over the shape's quota: an
+/// all-or-nothing check peeks both, then charges both.
+fn two_tiers(shape: Shape) -> Tiers<'static, NANOS, 2> {
+    let first: &'static Gcra<NANOS> = Box::leak(Box::new(Gcra::new(quota(shape)).unwrap()));
+    let second: &'static Gcra<NANOS> = Box::leak(Box::new(Gcra::new(quota(shape)).unwrap()));
+    Tiers::new([Tier::new("first", first), Tier::new("second", second)])
+}
+
+/// A keyed table of 1,024 slots filled to `percent` % with keys 0, 1, 2, ...
+/// (a key that finds its window full is skipped), each key on a `Gcra` that
+/// the shape's samples never exhaust (admit: 1 per second, burst 10^6) or
+/// that its one filling check drained (deny: 1 per hour, burst 1).
+struct Keyed {
+    table: Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>>,
+    keys: Vec<u64>,
+}
+
+fn keyed(shape: Shape, percent: usize) -> Keyed {
+    let per_key = match shape {
+        Shape::Admit => Quota::per_second(1).burst(1_000_000),
+        Shape::Deny => Quota::per_hour(1),
+    };
+    let table = Box::new(KeyedLimiter::new(
+        [Gcra::new(per_key).unwrap()],
+        [0x1234, 0x5678],
+        WhenFull::Deny,
+    ));
+    let want = 1_024 * percent / 100;
+    let keys: Vec<u64> = (0..4_096u64)
+        .filter(|key| table.check_at(key, Plan::FIRST, at(NOW_NANOS)).is_ok())
+        .take(want)
+        .collect();
+    assert_eq!(keys.len(), want, "the table takes {want} keys");
+    Keyed { table, keys }
+}
+
+thread_local! {
+    /// Each bench thread's position in the key list.
+    static NEXT_KEY: Cell<usize> = const { Cell::new(0) };
+}
+
+fn keyed_check(k: &Keyed, now: u64) -> bool {
+    let i = NEXT_KEY.with(|next| {
+        let i = (next.get() + 1) % k.keys.len();
+        next.set(i);
+        i
+    });
+    black_box(k.table.check_at(&k.keys[i], Plan::FIRST, at(now))).is_ok()
+}
+
 /// Time as an argument (or the cheapest clock a crate allows).
 #[rustfmt::skip] // one contender per line: a table, kept readable
 fn clock_free() -> Vec<Box<dyn Contender>> {
@@ -121,6 +187,13 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         limiter("ratecore::Gcra (is_ok only)", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| l.check_n_at(1, at(now)).is_ok()),
         limiter("ratecore::TokenBucket greedy", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Greedy).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket interval", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Interval).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter("ratecore::FixedWindow", |s| FixedWindow::<NANOS>::new(window_quota(s, Quota::per_hour(u32::MAX))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter("ratecore::SlidingWindow", |s| SlidingWindow::<NANOS>::new(window_quota(s, Quota::per_day(16_000_000))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter("ratecore::Tiers (2 x Gcra)", two_tiers, |l, now| black_box(l.check_tiered_n_at(1, at(now))).is_ok()),
+        limiter("ratecore::KeyedLimiter 25% full", |s| keyed(s, 25), keyed_check),
+        limiter("ratecore::KeyedLimiter 50% full", |s| keyed(s, 50), keyed_check),
+        limiter("ratecore::KeyedLimiter 75% full", |s| keyed(s, 75), keyed_check),
+        limiter("ratecore::KeyedLimiter 95% full", |s| keyed(s, 95), keyed_check),
         limiter("governor", governor, |l, _| black_box(l.check()).is_ok()),
         limiter("governor +StateInformation", |s| governor(s).with_middleware::<governor::middleware::StateInformationMiddleware>(), |l, _| black_box(l.check()).is_ok()),
         limiter("ratelimit", |s| ratelimit_with(s, FixedClock), |l, _| black_box(l.try_wait()).is_ok()),
