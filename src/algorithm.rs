@@ -120,9 +120,14 @@ pub(crate) fn check_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     n: u32,
     now: Instant<HZ>,
 ) -> Decision<HZ> {
-    apply(word, Ordering::Relaxed, |state| {
-        algorithm.decide(state, n, now)
-    })
+    // The closure is inlined too: out of line, it returned the whole answer
+    // through memory on every call, and the benches showed it.
+    apply(
+        word,
+        Ordering::Relaxed,
+        #[inline(always)]
+        |state| algorithm.decide(state, n, now),
+    )
     .0
 }
 
