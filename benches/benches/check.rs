@@ -46,7 +46,7 @@ use std::cell::Cell;
 
 use ratecore::{
     Clock, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, NANOS, Plan, Quota, RefillMode,
-    SlidingWindow, Tier, Tiers, TokenBucket, WhenFull,
+    SharedSlidingLog, SlidingWindow, Tier, Tiers, TokenBucket, WhenFull,
 };
 use ratecore_bench::{Contender, NOW_NANOS, Shape, bench_matrix, floor, limiter};
 
@@ -126,6 +126,36 @@ fn window_quota(shape: Shape, admit: Quota) -> Quota {
     }
 }
 
+/// The exact log cannot admit more than its `N` entries at one instant, so
+/// its admit shape moves time: 1,000 per second with one check every 2 ms (a
+/// half-full log in steady state, evicting one entry per check, with room
+/// for two threads' checks arriving out of order; each call includes the
+/// `fetch_add` of that simulated clock). Its deny shape is the same 1 per
+/// hour at one instant.
+struct Log {
+    log: SharedSlidingLog<NANOS, 1_024>,
+    clock: AtomicU64,
+    step: u64,
+}
+
+fn log(shape: Shape) -> Log {
+    let (quota, step) = match shape {
+        Shape::Admit => (Quota::per_second(1_000), 2_000_000),
+        Shape::Deny => (Quota::per_hour(1), 0),
+    };
+    let log = SharedSlidingLog::new(quota).unwrap();
+    Log {
+        log,
+        clock: AtomicU64::new(NOW_NANOS),
+        step,
+    }
+}
+
+fn log_check(l: &Log, _now: u64) -> bool {
+    let now = l.clock.fetch_add(l.step, Ordering::Relaxed);
+    black_box(l.log.check_at(at(now))).is_ok()
+}
+
 /// The sliding counter's admit quota: its largest limit over a 30-day window
 /// (the limit its one-word encoding allows grows with the window's length).
 fn sliding_admit() -> Quota {
@@ -197,6 +227,7 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         limiter("ratecore::TokenBucket interval", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Interval).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::FixedWindow", |s| FixedWindow::<NANOS>::new(window_quota(s, Quota::per_hour(u32::MAX))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::SlidingWindow", |s| SlidingWindow::<NANOS>::new(window_quota(s, sliding_admit())).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter("ratecore::SharedSlidingLog (N = 1,024)", log, log_check),
         limiter("ratecore::Tiers (2 x Gcra)", two_tiers, |l, now| black_box(l.check_tiered_n_at(1, at(now))).is_ok()),
         limiter("ratecore::KeyedLimiter 25% full", |s| keyed(s, 25), keyed_check),
         limiter("ratecore::KeyedLimiter 50% full", |s| keyed(s, 50), keyed_check),
