@@ -20,53 +20,44 @@
 extern crate std;
 
 mod macros;
-mod one_word;
-mod sync;
 
-mod algorithm;
+mod vocabulary;
+pub use vocabulary::{answer, quota, time};
+
+mod kernel;
+
+mod algorithms;
+
+mod compose;
+
+mod keyed;
+
 pub mod client;
 pub mod clock;
-mod decision;
-mod fixed_window;
-mod gcra;
 pub mod http;
-mod keyed;
-mod limiter;
-mod quota;
-mod schedule;
-mod sliding_log;
-mod sliding_window;
-mod time;
-mod token_bucket;
-mod window;
 
-mod capped;
-mod charge;
-mod concurrency;
-mod reservation;
-mod tiers;
-mod toggle;
-mod unlimited;
-
-pub use algorithm::Algorithm;
-pub use decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
-pub use fixed_window::FixedWindow;
-pub use gcra::Gcra;
-pub use keyed::{Admitted, KeyedDecision, KeyedLimiter, Plan, PlanError, TableFull, WhenFull};
-pub use limiter::{Limiter, Refund};
+pub use answer::{
+    AtCapacity, Decision, Denied, ExceedsBurst, ExceedsRequestCap, RateLimited, Status, TableFull,
+};
+pub use kernel::algorithm::Algorithm;
+pub use kernel::charge::{Charge, Receipt};
+pub use kernel::limiter::{Limiter, Refund};
+pub use kernel::reservation::Reservation;
 pub use quota::{Quota, QuotaError};
-#[cfg(feature = "critical-section")]
-pub use sliding_log::SharedSlidingLog;
-pub use sliding_log::SlidingLog;
-pub use sliding_window::SlidingWindow;
 pub use time::{Clock, Duration, Instant, MICROS, MILLIS, NANOS};
-pub use token_bucket::{RefillMode, TokenBucket};
 
-pub use capped::Capped;
-pub use charge::{Charge, Receipt};
-pub use concurrency::{ConcurrencyLimit, Permit};
-pub use decision::{AtCapacity, ExceedsRequestCap};
-pub use reservation::Reservation;
-pub use tiers::{Tier, TierAnswer, TierDecision, Tiers};
-pub use toggle::Toggle;
-pub use unlimited::Unlimited;
+pub use algorithms::concurrency::{ConcurrencyLimit, Permit};
+pub use algorithms::fixed_window::FixedWindow;
+pub use algorithms::gcra::Gcra;
+#[cfg(feature = "critical-section")]
+pub use algorithms::sliding_log::SharedSlidingLog;
+pub use algorithms::sliding_log::SlidingLog;
+pub use algorithms::sliding_window::SlidingWindow;
+pub use algorithms::token_bucket::{RefillMode, TokenBucket};
+
+pub use compose::capped::Capped;
+pub use compose::tiers::{Tier, TierAnswer, TierDecision, Tiers};
+pub use compose::toggle::Toggle;
+pub use compose::unlimited::Unlimited;
+
+pub use keyed::{Admitted, KeyedDecision, KeyedLimiter, Plan, PlanError, WhenFull};

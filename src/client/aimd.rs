@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use crate::decision::{Decision, Denied};
+use crate::answer::{Decision, Denied};
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Duration, Instant, NANOS};
 
 /// Thousandths of a request per second in one request per second: rates are

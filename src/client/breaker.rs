@@ -5,8 +5,8 @@ use core::fmt;
 use super::breaker_state::{
     Admission, BreakerRejected, BreakerState, CLOSED, MAX_FAILURES, MAX_WINDOW, admit, report,
 };
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Clock, Duration, Instant, NANOS};
 
 /// Why a [`BreakerConfig`] was refused. Nothing was built.

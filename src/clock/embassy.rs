@@ -16,8 +16,8 @@
 
 use embassy_time::Timer;
 
-use crate::decision::{Denied, Status};
-use crate::limiter::Limiter;
+use crate::answer::{Denied, Status};
+use crate::kernel::limiter::Limiter;
 use crate::time::{Clock, Duration, Instant};
 
 /// embassy-time's tick rate, chosen by the application's `tick-hz-*` feature

@@ -1,5 +1,5 @@
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Clock, Duration, Instant};
 
 /// A clock that moves only when told to: for tests, simulations and fuzzing.

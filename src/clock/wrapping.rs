@@ -1,5 +1,5 @@
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Clock, Instant};
 
 /// A [`Clock`] over a 32-bit hardware tick counter that wraps, extended to a

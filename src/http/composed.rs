@@ -1,9 +1,9 @@
 //! Header input from tiered and keyed answers.
 
 use super::{Policy, ServiceLimit};
-use crate::decision::Denied;
+use crate::answer::Denied;
+use crate::compose::tiers::{TierDecision, Tiers};
 use crate::keyed::{Admitted, KeyedDecision};
-use crate::tiers::{TierDecision, Tiers};
 use crate::time::Instant;
 
 impl<'a> ServiceLimit<'a> {

@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::seconds::{ceil_seconds, unix_seconds_after};
 use super::{Policy, Usage, sf};
-use crate::decision::{Decision, Denied, RateLimited, Status};
+use crate::answer::{Decision, Denied, RateLimited, Status};
 use crate::time::{Duration, Instant};
 
 /// One policy's answer to one request, converted to whole seconds: what

@@ -1,6 +1,6 @@
 //! Usage snapshots for monitoring: how much of a limit is spent.
 
-use crate::decision::{RateLimited, Status};
+use crate::answer::{RateLimited, Status};
 
 /// How much of a limit is spent: for dashboards and "alert at 80%" rules.
 ///

@@ -1,7 +1,7 @@
 //! Keyed limits: one limiter per key (API key, organization, IP address) in a
 //! fixed-capacity, lock-free table.
 
-mod answer;
+mod admitted;
 mod plan;
 mod probe;
 mod slot;
@@ -12,13 +12,14 @@ use core::hash::Hash;
 
 use siphasher::sip128::{Hasher128, SipHasher13};
 
-use crate::algorithm::Algorithm;
-use crate::decision::{Denied, Status};
+use crate::answer::{Denied, Status};
+use crate::kernel::algorithm::Algorithm;
+use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 use crate::macros::const_fn;
-use crate::sync::{AtomicU64, AtomicU128, Ordering};
 use crate::time::{Clock, Instant};
 
-pub use answer::{Admitted, KeyedDecision, TableFull, WhenFull};
+pub use crate::answer::TableFull;
+pub use admitted::{Admitted, KeyedDecision, WhenFull};
 pub use plan::{Plan, PlanError};
 
 use probe::{Found, Reserved, Seen};

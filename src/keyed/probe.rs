@@ -43,7 +43,7 @@
 //! progress), so the protocol is lock-free wherever the 128-bit
 //! compare-and-swap is.
 
-use crate::sync::{AtomicU64, AtomicU128, Ordering};
+use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::slot::{Holder, Id, VACANT, holder, inserting, live, state};
 use super::window::{MAX_WINDOW, Window};

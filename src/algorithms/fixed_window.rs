@@ -1,12 +1,12 @@
 //! The fixed window: at most `limit` units per aligned window.
 
-use crate::algorithm::Algorithm;
-use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::algorithms::window::{Grid, bits, mask, shl, shr, wait_until};
+use crate::answer::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::kernel::algorithm::Algorithm;
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Duration, Instant, NANOS};
-use crate::window::{Grid, bits, mask, shl, shr, wait_until};
 
 /// At most `limit` units in each aligned window of length `W`, in one atomic `u64`.
 ///
@@ -260,7 +260,7 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindow<HZ> {
     }
 }
 
-crate::one_word::one_word_limiter!(FixedWindow, state, Self);
+crate::kernel::one_word::one_word_limiter!(FixedWindow, state, Self);
 
 /// The configuration and the raw state word (window index and count).
 #[cfg(feature = "defmt")]

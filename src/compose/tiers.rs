@@ -3,11 +3,11 @@
 
 use core::fmt;
 
-use crate::charge::{Charge, Receipt};
-use crate::decision::{Decision, Denied, Status};
-use crate::limiter::Limiter;
+use crate::answer::{Decision, Denied, Status};
+use crate::compose::unlimited::Unlimited;
+use crate::kernel::charge::{Charge, Receipt};
+use crate::kernel::limiter::Limiter;
 use crate::time::Instant;
-use crate::unlimited::Unlimited;
 
 /// One member of a set of [`Tiers`]: a named limiter of any algorithm.
 #[derive(Clone, Copy)]

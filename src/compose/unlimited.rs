@@ -1,8 +1,8 @@
 //! The limiter that admits everything: rate limiting switched off.
 
-use crate::charge::{Charge, Receipt};
-use crate::decision::{Decision, Denied, Status};
-use crate::limiter::{Limiter, Refund};
+use crate::answer::{Decision, Denied, Status};
+use crate::kernel::charge::{Charge, Receipt};
+use crate::kernel::limiter::{Limiter, Refund};
 use crate::time::{Duration, Instant};
 
 /// A limiter that admits every check and charges nothing: rate limiting

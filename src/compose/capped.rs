@@ -1,8 +1,8 @@
 //! A per-request cap in front of any limiter.
 
-use crate::charge::{Charge, Receipt};
-use crate::decision::{Decision, Denied, ExceedsRequestCap, Status};
-use crate::limiter::{Limiter, Refund};
+use crate::answer::{Decision, Denied, ExceedsRequestCap, Status};
+use crate::kernel::charge::{Charge, Receipt};
+use crate::kernel::limiter::{Limiter, Refund};
 use crate::time::Instant;
 
 /// A limiter that refuses any single request of more than `cap` units,

@@ -1,8 +1,6 @@
 //! What a keyed check answers, and what it does when the table is full.
 
-use core::fmt;
-
-use crate::decision::{Denied, Status};
+use crate::answer::{Denied, Status};
 
 /// What a [`KeyedLimiter`](crate::KeyedLimiter) does with a check that needs a
 /// slot for a new (or returning, idle) key when every slot the key may use
@@ -44,26 +42,3 @@ impl<const HZ: u64> Admitted<HZ> {
 /// The answer of every keyed check: admitted (by the key's limiter, or
 /// unlimited by the [`WhenFull::Allow`] policy), or [`Denied`].
 pub type KeyedDecision<const HZ: u64> = Result<Admitted<HZ>, Denied<HZ>>;
-
-/// A keyed check refused because the table had no room for its key: every
-/// slot the key may use holds another key that is still active. Nothing was
-/// charged. Retrying helps once some of those keys go idle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub struct TableFull {
-    /// How many slots the key may use (the probe window).
-    pub window: u32,
-}
-
-impl fmt::Display for TableFull {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "keyed table full: all {} slots this key may use hold active keys",
-            self.window
-        )
-    }
-}
-
-impl core::error::Error for TableFull {}

@@ -4,10 +4,10 @@ use core::mem::ManuallyDrop;
 
 use heapless::Deque;
 
-use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::algorithms::window::{wait_until, window_ticks};
+use crate::answer::{Decision, Denied, ExceedsBurst, RateLimited, Status};
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant};
-use crate::window::{wait_until, window_ticks};
 
 /// One admitted check (or several at the same instant, merged).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,8 +308,8 @@ mod shared {
     use core::cell::RefCell;
 
     use super::SlidingLog;
-    use crate::decision::{Decision, Denied, RateLimited, Status};
-    use crate::limiter::Limiter;
+    use crate::answer::{Decision, Denied, RateLimited, Status};
+    use crate::kernel::limiter::Limiter;
     use crate::quota::{Quota, QuotaError};
     use crate::time::{Duration, Instant};
 

@@ -1,12 +1,14 @@
 //! At most `k` units in flight.
 
-use crate::algorithm::{Algorithm, acquire_word, peek_word, release_word, status_word, undo_word};
-use crate::charge::{Charge, Receipt};
-use crate::decision::{AtCapacity, Decision, Denied, ExceedsBurst, Status};
-use crate::limiter::{Limiter, Refund};
+use crate::answer::{AtCapacity, Decision, Denied, ExceedsBurst, Status};
+use crate::kernel::algorithm::{
+    Algorithm, acquire_word, peek_word, release_word, status_word, undo_word,
+};
+use crate::kernel::charge::{Charge, Receipt};
+use crate::kernel::limiter::{Limiter, Refund};
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::quota::QuotaError;
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Duration, Instant};
 
 /// Time plays no part in a concurrency limit; its word functions are

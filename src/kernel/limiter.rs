@@ -1,6 +1,6 @@
 //! The trait every algorithm implements.
 
-use crate::decision::{Decision, Status};
+use crate::answer::{Decision, Status};
 use crate::time::{Clock, Instant};
 
 /// A rate limiter: the decision "may these `n` units go at `now`, and if not, when?".

@@ -1,13 +1,13 @@
 //! The sliding-window counter: a fixed window's count, smoothed by the
 //! previous window's.
 
-use crate::algorithm::Algorithm;
-use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::algorithms::window::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
+use crate::answer::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::kernel::algorithm::Algorithm;
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Duration, Instant, NANOS};
-use crate::window::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
 
 /// The sliding-window counter: about `limit` units in any span of length `W`,
 /// from two counts and a window index in one atomic `u64`.
@@ -436,7 +436,7 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindow<HZ> {
     }
 }
 
-crate::one_word::one_word_limiter!(SlidingWindow, state, Self);
+crate::kernel::one_word::one_word_limiter!(SlidingWindow, state, Self);
 
 /// The configuration and the raw state word (window index and both counts).
 #[cfg(feature = "defmt")]

@@ -1,12 +1,12 @@
 //! The generic cell rate algorithm.
 
-use crate::algorithm::reserve_word;
-use crate::decision::Denied;
+use crate::algorithms::schedule::{Refill, Schedule};
+use crate::answer::Denied;
+use crate::kernel::algorithm::reserve_word;
+use crate::kernel::reservation::Reservation;
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
-use crate::reservation::Reservation;
-use crate::schedule::{Refill, Schedule};
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Duration, Instant, NANOS};
 
 /// GCRA: a rate with a burst allowance, in one atomic `u64`.
@@ -202,4 +202,4 @@ impl<const HZ: u64> defmt::Format for Gcra<HZ> {
     }
 }
 
-crate::one_word::one_word_limiter!(Gcra, tat, schedule: Schedule);
+crate::kernel::one_word::one_word_limiter!(Gcra, tat, schedule: Schedule);

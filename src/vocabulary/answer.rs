@@ -93,7 +93,7 @@ pub enum Denied<const HZ: u64> {
     AtCapacity(AtCapacity),
     /// A [`KeyedLimiter`](crate::KeyedLimiter) with [`WhenFull::Deny`](crate::WhenFull::Deny)
     /// had no slot for a new key: every slot it may use holds an active key.
-    TableFull(crate::keyed::TableFull),
+    TableFull(TableFull),
 }
 
 impl<const HZ: u64> Denied<HZ> {
@@ -173,3 +173,26 @@ impl core::error::Error for ExceedsBurst {}
 impl core::error::Error for ExceedsRequestCap {}
 impl core::error::Error for AtCapacity {}
 impl<const HZ: u64> core::error::Error for Denied<HZ> {}
+
+/// A keyed check refused because the table had no room for its key: every
+/// slot the key may use holds another key that is still active. Nothing was
+/// charged. Retrying helps once some of those keys go idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct TableFull {
+    /// How many slots the key may use (the probe window).
+    pub window: u32,
+}
+
+impl fmt::Display for TableFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "keyed table full: all {} slots this key may use hold active keys",
+            self.window
+        )
+    }
+}
+
+impl core::error::Error for TableFull {}

@@ -1,8 +1,8 @@
 //! Reservations: capacity booked now for an instant that may be later.
 
-use crate::algorithm::{Algorithm, restore_word};
-use crate::charge::Receipt;
-use crate::sync::AtomicU64;
+use crate::kernel::algorithm::{Algorithm, restore_word};
+use crate::kernel::charge::Receipt;
+use crate::kernel::sync::AtomicU64;
 use crate::time::{Duration, Instant};
 
 /// Units booked on a limiter for the instant [`ready_at`](Reservation::ready_at)

@@ -1,9 +1,9 @@
 //! Algorithms as pure functions over one 64-bit state word, and the one
 //! compare-and-swap loop that applies them.
 
-use crate::charge::Receipt;
-use crate::decision::{Decision, Denied, Status};
-use crate::sync::{AtomicU64, Ordering};
+use crate::answer::{Decision, Denied, Status};
+use crate::kernel::charge::Receipt;
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::time::{Duration, Instant};
 
 /// A rate-limit algorithm whose whole state is one `u64`: its configuration,

@@ -1,8 +1,8 @@
 //! Charges that can be taken back exactly: what all-or-nothing
 //! [`Tiers`](crate::Tiers) are built on.
 
-use crate::decision::{Decision, Denied, Status};
-use crate::limiter::Limiter;
+use crate::answer::{Decision, Denied, Status};
+use crate::kernel::limiter::Limiter;
 use crate::time::Instant;
 
 /// What one admitted [`Charge::charge_n_at`] changed, so that

@@ -13,21 +13,21 @@ macro_rules! one_word_limiter {
         impl<const HZ: u64> $ty<HZ> {
             /// The state word and the algorithm that decides on it.
             #[inline]
-            fn word_parts(&self) -> (&$crate::sync::AtomicU64, &Self) {
+            fn word_parts(&self) -> (&$crate::kernel::sync::AtomicU64, &Self) {
                 (&self.$word, self)
             }
         }
-        $crate::one_word::one_word_limiter!(@traits $ty);
+        $crate::kernel::one_word::one_word_limiter!(@traits $ty);
     };
     ($ty:ident, $word:ident, $field:ident: $fty:ty) => {
         impl<const HZ: u64> $ty<HZ> {
             /// The state word and the algorithm that decides on it.
             #[inline]
-            fn word_parts(&self) -> (&$crate::sync::AtomicU64, &$fty) {
+            fn word_parts(&self) -> (&$crate::kernel::sync::AtomicU64, &$fty) {
                 (&self.$word, &self.$field)
             }
         }
-        $crate::one_word::one_word_limiter!(@traits $ty);
+        $crate::kernel::one_word::one_word_limiter!(@traits $ty);
 
         /// The configuration alone, applied to an external state word (for
         /// keyed tables and other containers of many states).
@@ -81,20 +81,20 @@ macro_rules! one_word_limiter {
             #[inline]
             fn check_n_at(&self, n: u32, now: $crate::Instant<HZ>) -> $crate::Decision<HZ> {
                 let (word, algorithm) = self.word_parts();
-                $crate::algorithm::check_word(word, algorithm, n, now)
+                $crate::kernel::algorithm::check_word(word, algorithm, n, now)
             }
 
             #[inline]
             fn snapshot_at(&self, now: $crate::Instant<HZ>) -> $crate::Status<HZ> {
                 let (word, algorithm) = self.word_parts();
-                $crate::algorithm::status_word(word, algorithm, now)
+                $crate::kernel::algorithm::status_word(word, algorithm, now)
             }
         }
 
         impl<const HZ: u64> $crate::Refund<HZ> for $ty<HZ> {
             fn refund_n_at(&self, n: u32, now: $crate::Instant<HZ>) -> $crate::Status<HZ> {
                 let (word, algorithm) = self.word_parts();
-                $crate::algorithm::refund_word(word, algorithm, n, now)
+                $crate::kernel::algorithm::refund_word(word, algorithm, n, now)
             }
         }
 
@@ -104,7 +104,7 @@ macro_rules! one_word_limiter {
             #[inline]
             fn peek_n_at(&self, n: u32, now: $crate::Instant<HZ>) -> $crate::Decision<HZ> {
                 let (word, algorithm) = self.word_parts();
-                $crate::algorithm::peek_word(word, algorithm, n, now)
+                $crate::kernel::algorithm::peek_word(word, algorithm, n, now)
             }
 
             #[inline]
@@ -114,13 +114,13 @@ macro_rules! one_word_limiter {
                 now: $crate::Instant<HZ>,
             ) -> Result<($crate::Status<HZ>, $crate::Receipt), $crate::Denied<HZ>> {
                 let (word, algorithm) = self.word_parts();
-                $crate::algorithm::charge_word(word, algorithm, n, now)
+                $crate::kernel::algorithm::charge_word(word, algorithm, n, now)
             }
 
             #[inline]
             fn undo(&self, receipt: $crate::Receipt) -> bool {
                 let (word, algorithm) = self.word_parts();
-                $crate::algorithm::undo_word::<HZ, _>(word, algorithm, receipt)
+                $crate::kernel::algorithm::undo_word::<HZ, _>(word, algorithm, receipt)
             }
         }
     };

@@ -1,12 +1,12 @@
 //! The token bucket, with greedy or interval refill.
 
-use crate::algorithm::{refund_word, reserve_word, status_word};
-use crate::decision::Denied;
+use crate::algorithms::schedule::Schedule;
+use crate::answer::Denied;
+use crate::kernel::algorithm::{refund_word, reserve_word, status_word};
+use crate::kernel::reservation::Reservation;
+use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
-use crate::reservation::Reservation;
-use crate::schedule::Schedule;
-use crate::sync::{AtomicU64, Ordering};
 use crate::time::{Duration, Instant, NANOS};
 
 /// How a [`TokenBucket`] refills.
@@ -191,4 +191,4 @@ impl<const HZ: u64> defmt::Format for TokenBucket<HZ> {
     }
 }
 
-crate::one_word::one_word_limiter!(TokenBucket, tat, schedule: Schedule);
+crate::kernel::one_word::one_word_limiter!(TokenBucket, tat, schedule: Schedule);

@@ -1,12 +1,12 @@
 //! A deployment switch: a configured limiter that can be turned off.
 
-use crate::charge::{Charge, Receipt};
-use crate::decision::{Decision, Denied, Status};
-use crate::limiter::{Limiter, Refund};
+use crate::answer::{Decision, Denied, Status};
+use crate::compose::unlimited::Unlimited;
+use crate::kernel::charge::{Charge, Receipt};
+use crate::kernel::limiter::{Limiter, Refund};
+use crate::kernel::sync::{AtomicBool, Ordering};
 use crate::macros::const_fn;
-use crate::sync::{AtomicBool, Ordering};
 use crate::time::Instant;
-use crate::unlimited::Unlimited;
 
 /// A limiter with an on/off switch (`RATE_LIMIT_ENABLED`): switched on it
 /// is the inner limiter; switched off it is [`Unlimited`], which admits

@@ -19,8 +19,8 @@
 //! which keeps every sum below `u64::MAX` without any wrapping; it is over a
 //! century away for every quota a real clock can express (see `Gcra`'s docs).
 
-use crate::algorithm::Algorithm;
-use crate::decision::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::answer::{Decision, Denied, ExceedsBurst, RateLimited, Status};
+use crate::kernel::algorithm::Algorithm;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant};
 
