@@ -20,7 +20,7 @@ use ratecore::client::{
     Jitter, PER_SECOND, SplitMix64,
 };
 use ratecore::clock::ManualClock;
-use ratecore::{Clock, Denied, Duration, Gcra, Instant, Limiter, MICROS, Quota};
+use ratecore::{Clock, Denied, Duration, Gcra, Instant, Limiter, Quota, time::MICROS};
 
 type Us = Duration<MICROS>;
 
@@ -43,10 +43,10 @@ fn serve(server: &Gcra<MICROS>, now: Instant<MICROS>) -> (Answer, Option<(u32, u
     }
     match server.check_at(now) {
         // The client sees `X-RateLimit-Remaining` and `-Limit` headers.
-        Ok(status) => (Answer::Ok, Some((status.remaining, status.limit))),
+        Ok(status) => (Answer::Ok, Some((status.remaining(), status.limit()))),
         // `Retry-After` is whole seconds on the wire: round up, as a server must.
         Err(Denied::RateLimited(limited)) => {
-            let secs = limited.retry_after.as_ticks().div_ceil(MICROS);
+            let secs = limited.retry_after().as_ticks().div_ceil(MICROS);
             (Answer::TooManyRequests(Us::from_ticks(secs * MICROS)), None)
         }
         Err(_) => (Answer::Unavailable, None),

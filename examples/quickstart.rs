@@ -8,7 +8,7 @@
 use ratecore::clock::ManualClock;
 use ratecore::{Clock, Denied, Duration, Gcra, Limiter, Quota};
 
-const MS: u64 = ratecore::MILLIS;
+const MS: u64 = ratecore::time::MILLIS;
 
 static API: Gcra<MS> = ratecore::const_unwrap!(Gcra::new(Quota::per_minute(100).burst(120)));
 static CLOCK: ManualClock<MS> = ManualClock::new(0);
@@ -18,15 +18,15 @@ fn request(id: u32) {
     match API.check(&CLOCK) {
         Ok(status) => println!(
             "t={at:>6} ms  request {id:>3}: 200 OK    remaining {:>3}/{}  full again in {} ms",
-            status.remaining,
-            status.limit,
-            status.reset_after.as_millis()
+            status.remaining(),
+            status.limit(),
+            status.reset_after().as_millis()
         ),
         Err(Denied::RateLimited(limited)) => println!(
             "t={at:>6} ms  request {id:>3}: 429       remaining {:>3}/{}  retry after {} ms",
-            limited.remaining,
-            limited.limit,
-            limited.retry_after.as_millis()
+            limited.remaining(),
+            limited.limit(),
+            limited.retry_after().as_millis()
         ),
         Err(other) => println!("t={at:>6} ms  request {id:>3}: refused: {other}"),
     }

@@ -24,40 +24,24 @@ mod macros;
 mod vocabulary;
 pub use vocabulary::{answer, quota, time};
 
-mod kernel;
+pub mod kernel;
 
-mod algorithms;
+pub mod algorithms;
 
-mod compose;
+pub mod compose;
 
-mod keyed;
+pub mod keyed;
 
 pub mod client;
 pub mod clock;
 pub mod http;
 
-pub use answer::{
-    AtCapacity, Decision, Denied, ExceedsBurst, ExceedsRequestCap, RateLimited, Status, TableFull,
+pub use algorithms::{
+    ConcurrencyLimit, FixedWindow, Gcra, RefillMode, SlidingLog, SlidingWindow, TokenBucket,
 };
-pub use kernel::algorithm::Algorithm;
-pub use kernel::charge::{Charge, Receipt};
-pub use kernel::limiter::{Limiter, Refund};
-pub use kernel::reservation::Reservation;
+pub use answer::{Decision, Denied, RateLimited, Status};
+pub use compose::Tiers;
+pub use kernel::{Limiter, Refund};
+pub use keyed::KeyedLimiter;
 pub use quota::{Quota, QuotaError};
-pub use time::{Clock, Duration, Instant, MICROS, MILLIS, NANOS};
-
-pub use algorithms::concurrency::{ConcurrencyLimit, Permit};
-pub use algorithms::fixed_window::FixedWindow;
-pub use algorithms::gcra::Gcra;
-#[cfg(feature = "critical-section")]
-pub use algorithms::sliding_log::SharedSlidingLog;
-pub use algorithms::sliding_log::SlidingLog;
-pub use algorithms::sliding_window::SlidingWindow;
-pub use algorithms::token_bucket::{RefillMode, TokenBucket};
-
-pub use compose::capped::Capped;
-pub use compose::tiers::{Tier, TierAnswer, TierDecision, Tiers};
-pub use compose::toggle::Toggle;
-pub use compose::unlimited::Unlimited;
-
-pub use keyed::{Admitted, KeyedDecision, KeyedLimiter, Plan, PlanError, WhenFull};
+pub use time::{Clock, Duration, Instant};

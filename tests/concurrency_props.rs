@@ -3,7 +3,7 @@
 //! is released (on drop, and when its holder panics).
 
 use proptest::prelude::*;
-use ratecore::{Charge, ConcurrencyLimit, Denied, Instant, Limiter, QuotaError, Refund};
+use ratecore::{ConcurrencyLimit, Denied, Instant, Limiter, QuotaError, Refund, kernel::Charge};
 
 type At = Instant<1_000>;
 
@@ -70,7 +70,7 @@ proptest! {
                         active += n;
                         unpermitted += n;
                         prop_assert!(active <= limit);
-                        prop_assert_eq!((status.limit, status.remaining), (limit, limit - active));
+                        prop_assert_eq!((status.limit(), status.remaining()), (limit, limit - active));
                     }
                     Err(Denied::AtCapacity(busy)) => {
                         prop_assert!(n <= limit && active + n > limit);
@@ -87,7 +87,7 @@ proptest! {
                     let status = conc.refund_n_at(n, at0());
                     unpermitted -= n;
                     active -= n;
-                    prop_assert_eq!(status.remaining, limit - active);
+                    prop_assert_eq!(status.remaining(), limit - active);
                 }
                 Op::ChargeUndo(n, others) => {
                     if let Ok((_, receipt)) = conc.charge_n_at(n, at0()) {
@@ -103,7 +103,7 @@ proptest! {
             }
             prop_assert_eq!(conc.active(), active);
             prop_assert!(conc.active() <= limit);
-            prop_assert_eq!(Limiter::<1_000>::snapshot_at(&conc, at0()).remaining, limit - active);
+            prop_assert_eq!(Limiter::<1_000>::snapshot_at(&conc, at0()).remaining(), limit - active);
         }
         drop(permits);
         conc.refund_n_at(unpermitted, at0());

@@ -65,7 +65,7 @@ fn waits_exactly_retry_after() {
         Poll::Ready(Ok(status)) => status,
         other => panic!("expected an immediate admission, got {other:?}"),
     };
-    assert_eq!(status.remaining, 0);
+    assert_eq!(status.remaining(), 0);
 
     let mut waiting = pin!(until_ready(&limiter));
     assert!(poll(waiting.as_mut()).is_pending());
@@ -77,7 +77,7 @@ fn waits_exactly_retry_after() {
         other => panic!("expected admission at retry_after, got {other:?}"),
     };
     assert_eq!(
-        (status.remaining, status.reset_after.as_ticks()),
+        (status.remaining(), status.reset_after().as_ticks()),
         (0, 2 * T)
     );
 }
@@ -95,12 +95,12 @@ fn dropping_a_waiting_future_charges_nothing() {
         assert!(poll(waiting.as_mut()).is_pending());
     } // cancelled here
     assert_eq!(
-        limiter.snapshot(&EmbassyClock).remaining,
+        limiter.snapshot(&EmbassyClock).remaining(),
         1,
         "the dropped waiter took nothing"
     );
     advance(T);
-    assert_eq!(limiter.snapshot(&EmbassyClock).remaining, 2);
+    assert_eq!(limiter.snapshot(&EmbassyClock).remaining(), 2);
     assert!(limiter.check_n(2, &EmbassyClock).is_ok());
 }
 
@@ -136,7 +136,7 @@ fn a_request_above_the_burst_fails_at_once() {
         other => panic!("expected ExceedsBurst at once, got {other:?}"),
     }
     assert_eq!(
-        limiter.snapshot(&EmbassyClock).remaining,
+        limiter.snapshot(&EmbassyClock).remaining(),
         2,
         "nothing charged"
     );

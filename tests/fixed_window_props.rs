@@ -10,7 +10,8 @@ mod window_support;
 use fixed_window_model::{FixedWindowModel, Outcome};
 use proptest::prelude::*;
 use ratecore::{
-    Algorithm, Decision, Denied, Duration, FixedWindow, Instant, Limiter, Quota, QuotaError, Refund,
+    Decision, Denied, Duration, FixedWindow, Instant, Limiter, Quota, QuotaError, Refund,
+    kernel::Algorithm,
 };
 use window_support::{Step, config, epochs, limits, steps, widths};
 
@@ -27,13 +28,13 @@ fn quota(limit: u32, width: u64) -> Quota {
 fn outcome(decision: Decision<1>) -> Outcome {
     match decision {
         Ok(s) => Outcome::Admitted {
-            remaining: s.remaining,
-            reset_after: s.reset_after.as_ticks(),
+            remaining: s.remaining(),
+            reset_after: s.reset_after().as_ticks(),
         },
         Err(Denied::RateLimited(r)) => Outcome::Limited {
-            remaining: r.remaining,
-            retry_after: r.retry_after.as_ticks(),
-            reset_after: r.reset_after.as_ticks(),
+            remaining: r.remaining(),
+            retry_after: r.retry_after().as_ticks(),
+            reset_after: r.reset_after().as_ticks(),
         },
         Err(Denied::ExceedsBurst(e)) => {
             assert!(e.requested > e.burst);
@@ -44,7 +45,7 @@ fn outcome(decision: Decision<1>) -> Outcome {
 }
 
 fn admitted(fw: &Fw, word: u64, n: u32, t: u64) -> bool {
-    fw.decide(word, n, at(t)).0.is_ok()
+    fw.decide(word, n, at(t)).split().0.is_ok()
 }
 
 /// The exactness properties of one answer, checked on the pure state word.
@@ -55,10 +56,10 @@ fn check_exact(fw: &Fw, word: u64, n: u32, now: u64, answer: Outcome) {
     let exact = |t: &u64| *t <= horizon && *t != u64::MAX;
     let limit = fw.limit();
     // `remaining = k`: exactly k single units pass at this instant.
-    let remaining = fw.status(word, at(now)).remaining;
+    let remaining = fw.status(word, at(now)).remaining();
     let mut w = word;
     for _ in 0..remaining.min(40) {
-        let (d, next) = fw.decide(w, 1, at(now));
+        let (d, next) = fw.decide(w, 1, at(now)).split();
         assert!(d.is_ok(), "a unit within `remaining` was denied");
         w = next.unwrap_or(w);
     }
@@ -69,16 +70,16 @@ fn check_exact(fw: &Fw, word: u64, n: u32, now: u64, answer: Outcome) {
         );
     }
     // `reset_after`: full then, not one tick before.
-    let reset = fw.status(word, at(now)).reset_after.as_ticks();
+    let reset = fw.status(word, at(now)).reset_after().as_ticks();
     if let Some(full) = now.checked_add(reset).filter(exact) {
         assert_eq!(
-            fw.status(word, at(full)).remaining,
+            fw.status(word, at(full)).remaining(),
             limit,
             "not full at reset_after"
         );
         if reset > 0 {
             assert!(
-                fw.status(word, at(full - 1)).remaining < limit,
+                fw.status(word, at(full - 1)).remaining() < limit,
                 "full before reset_after"
             );
         }
@@ -100,7 +101,7 @@ fn run(limit: u32, width: u64, epoch: u64, script: &[Step]) {
     let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
     let horizon = fw.horizon().as_ticks();
     let mut model = FixedWindowModel::new(limit, width, epoch, horizon);
-    let mut word = Fw::FRESH;
+    let mut word = 0;
     let mut now = 0u64;
     for &step in script {
         match step {
@@ -109,7 +110,7 @@ fn run(limit: u32, width: u64, epoch: u64, script: &[Step]) {
                 let answer = outcome(decision);
                 assert_eq!(answer, model.check(n, now), "check {n} at {now}");
                 check_exact(&fw, word, n, now, answer);
-                let (pure, next) = fw.decide(word, n, at(now));
+                let (pure, next) = fw.decide(word, n, at(now)).split();
                 assert_eq!(pure, decision, "Algorithm and Limiter disagree");
                 if pure.is_err() || n == 0 {
                     assert_eq!(next, None, "a denial or a zero check wrote a state");
@@ -119,19 +120,19 @@ fn run(limit: u32, width: u64, epoch: u64, script: &[Step]) {
             Step::Peek => {
                 let s = fw.snapshot_at(at(now));
                 assert_eq!(
-                    (s.remaining, s.reset_after.as_ticks()),
+                    (s.remaining(), s.reset_after().as_ticks()),
                     model.peek(now),
                     "peek at {now}"
                 );
                 assert_eq!(s, fw.status(word, at(now)));
-                assert_eq!(s.limit, limit);
+                assert_eq!(s.limit(), limit);
             }
             Step::Refund(n) => {
                 let s = fw.refund_n_at(n, at(now));
                 model.refund(n, now);
-                word = fw.refunded(word, n, at(now));
+                word = fw.refund(word, n, at(now));
                 assert_eq!(
-                    (s.remaining, s.reset_after.as_ticks()),
+                    (s.remaining(), s.reset_after().as_ticks()),
                     model.peek(now),
                     "refund at {now}"
                 );
@@ -237,10 +238,10 @@ fn boundaries_follow_the_epoch() {
     let denied = fw.check_at(at(12)).unwrap_err();
     assert_eq!(denied.retry_after().unwrap().as_ticks(), 1);
     let ok = fw.check_n_at(2, at(13)).unwrap();
-    assert_eq!((ok.remaining, ok.reset_after.as_ticks()), (0, 10));
+    assert_eq!((ok.remaining(), ok.reset_after().as_ticks()), (0, 10));
     // The first, partial window [0, 3).
     let fw = Fw::with_epoch(quota(1, 10), at(13)).unwrap();
-    assert_eq!(fw.check_at(at(0)).unwrap().reset_after.as_ticks(), 3);
+    assert_eq!(fw.check_at(at(0)).unwrap().reset_after().as_ticks(), 3);
 }
 
 #[test]
@@ -251,7 +252,7 @@ fn a_stale_instant_counts_in_the_latest_window() {
     // A stale reading from window 0 is charged to window 1, not to the
     // (full) window 0, and cannot reopen window 0 either.
     let ok = fw.check_at(at(9)).unwrap();
-    assert_eq!((ok.remaining, ok.reset_after.as_ticks()), (0, 11));
+    assert_eq!((ok.remaining(), ok.reset_after().as_ticks()), (0, 11));
     let denied = fw.check_at(at(9)).unwrap_err();
     assert_eq!(denied.retry_after().unwrap().as_ticks(), 11); // window 2 starts at 20
 }
@@ -300,7 +301,7 @@ fn quota_errors() {
 
 #[test]
 fn horizon_is_at_least_136_years_less_two_windows() {
-    const NS: u64 = ratecore::NANOS;
+    const NS: u64 = ratecore::time::NANOS;
     let h = 1u64 << 32; // seconds
     for (count, period_ms) in [
         (1u32, 1u64),
@@ -330,14 +331,14 @@ fn horizon_is_at_least_136_years_less_two_windows() {
 #[test]
 fn is_idle_means_fresh() {
     let fw = Fw::new(quota(3, 10)).unwrap();
-    let (_, word) = fw.decide(Fw::FRESH, 2, at(5));
+    let (_, word) = fw.decide(0, 2, at(5)).split();
     let word = word.unwrap();
     assert!(!fw.is_idle(word, at(9)));
     assert!(fw.is_idle(word, at(10)));
-    assert!(fw.is_idle(Fw::FRESH, at(0)));
+    assert!(fw.is_idle(0, at(0)));
     // A word from a later window is not idle at an earlier instant.
-    let (_, later) = fw.decide(Fw::FRESH, 1, at(25));
-    let later = fw.refunded(later.unwrap(), 1, at(25));
+    let (_, later) = fw.decide(0, 1, at(25)).split();
+    let later = fw.refund(later.unwrap(), 1, at(25));
     assert!(fw.is_idle(later, at(25)));
     assert!(!fw.is_idle(later, at(15)));
 }
@@ -354,18 +355,18 @@ proptest! {
         later in proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
     ) {
         let fw = Fw::new(quota(limit, width)).unwrap();
-        let mut word = Fw::FRESH;
+        let mut word = 0;
         let mut now = 0;
         for (n, dt) in prefix {
             now += dt;
-            word = fw.decide(word, n, at(now)).1.unwrap_or(word);
+            word = fw.decide(word, n, at(now)).split().1.unwrap_or(word);
         }
         if fw.is_idle(word, at(now)) {
-            let mut fresh = Fw::FRESH;
+            let mut fresh = 0;
             for (n, dt) in later {
                 now += dt;
-                let (a, na) = fw.decide(word, n, at(now));
-                let (b, nb) = fw.decide(fresh, n, at(now));
+                let (a, na) = fw.decide(word, n, at(now)).split();
+                let (b, nb) = fw.decide(fresh, n, at(now)).split();
                 prop_assert_eq!(a, b);
                 word = na.unwrap_or(word);
                 fresh = nb.unwrap_or(fresh);
@@ -384,9 +385,9 @@ proptest! {
         now in any::<u64>(),
     ) {
         let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
-        let _ = fw.decide(word, n, at(now));
+        let _ = fw.decide(word, n, at(now)).split();
         let _ = fw.status(word, at(now));
-        let _ = fw.refunded(word, n, at(now));
+        let _ = fw.refund(word, n, at(now));
         let _ = fw.is_idle(word, at(now));
     }
 }

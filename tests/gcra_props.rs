@@ -88,12 +88,16 @@ fn per_minute_100_burst_120_by_hand() {
     // First unit: 119 left, and full again when its 600 ms have passed.
     let first = limiter.check_at(at(0)).unwrap();
     assert_eq!(
-        (first.limit, first.remaining, first.reset_after.as_ticks()),
+        (
+            first.limit(),
+            first.remaining(),
+            first.reset_after().as_ticks()
+        ),
         (120, 119, 600)
     );
     for k in 2..=120 {
         let s = limiter.check_at(at(0)).unwrap();
-        assert_eq!(s.remaining, 120 - k);
+        assert_eq!(s.remaining(), 120 - k);
     }
     // tat = 120 * 600 = 72,000 ms: the 121st waits one interval.
     let Err(Denied::RateLimited(r)) = limiter.check_at(at(0)) else {
@@ -101,20 +105,20 @@ fn per_minute_100_burst_120_by_hand() {
     };
     assert_eq!(
         (
-            r.limit,
-            r.remaining,
-            r.retry_after.as_ticks(),
-            r.reset_after.as_ticks()
+            r.limit(),
+            r.remaining(),
+            r.retry_after().as_ticks(),
+            r.reset_after().as_ticks()
         ),
         (120, 0, 600, 72_000)
     );
     assert!(limiter.check_at(at(599)).is_err());
     let s = limiter.check_at(at(600)).unwrap();
     // tat = 72,600; at 600 the backlog is 72,000 = 120 units: none left.
-    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 72_000));
+    assert_eq!((s.remaining(), s.reset_after().as_ticks()), (0, 72_000));
     // Five units back: tat = 72,600 - 3,000 = 69,600, 69,000 ahead of 600.
     let s = limiter.refund_n_at(5, at(600));
-    assert_eq!((s.remaining, s.reset_after.as_ticks()), (5, 69_000));
+    assert_eq!((s.remaining(), s.reset_after().as_ticks()), (5, 69_000));
 }
 
 /// 3 per second with a burst of 2 at 1 kHz: T = 1000/3 ms, kept exact.
@@ -136,16 +140,16 @@ fn per_second_3_burst_2_by_hand() {
     };
     assert_eq!(
         (
-            r.remaining,
-            r.retry_after.as_ticks(),
-            r.reset_after.as_ticks()
+            r.remaining(),
+            r.retry_after().as_ticks(),
+            r.reset_after().as_ticks()
         ),
         (0, 334, 667)
     );
     assert!(limiter.check_at(at(333)).is_err());
     // At 334: tat = 1000, 666 ms ahead: 0.67 units spare, rounded down to 0.
     let s = limiter.check_at(at(334)).unwrap();
-    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 666));
+    assert_eq!((s.remaining(), s.reset_after().as_ticks()), (0, 666));
     // A check above the burst can never pass.
     let Err(Denied::ExceedsBurst(e)) = limiter.check_n_at(3, at(10_000)) else {
         panic!("3 > burst 2")
@@ -164,22 +168,16 @@ fn stale_reading_by_hand() {
     assert!(limiter.check_n_at(2, at(1_000)).is_ok()); // tat = 1,020
     // At 995 the backlog is 25 ms > tau = 20 ms: even a peek is over-committed.
     let s = limiter.snapshot_at(at(995));
-    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 25));
-    let Err(Denied::RateLimited(r)) = limiter.check_n_at(0, at(995)) else {
-        panic!("peek admitted")
-    };
-    assert_eq!(
-        (
-            r.remaining,
-            r.retry_after.as_ticks(),
-            r.reset_after.as_ticks()
-        ),
-        (0, 5, 25)
-    );
+    assert_eq!((s.remaining(), s.reset_after().as_ticks()), (0, 25));
+    // A check of zero units is always admitted and reports that state.
+    let peek = limiter
+        .check_n_at(0, at(995))
+        .expect("zero units are admitted");
+    assert_eq!((peek.remaining(), peek.reset_after().as_ticks()), (0, 25));
     let Err(Denied::RateLimited(r)) = limiter.check_at(at(995)) else {
         panic!("stale check admitted")
     };
-    assert_eq!(r.retry_after.as_ticks(), 15);
+    assert_eq!(r.retry_after().as_ticks(), 15);
 }
 
 /// 1 per second, burst 1, at 1 kHz, charged at the horizon `h`: `tat = h + 1,000`,
@@ -226,6 +224,6 @@ fn retry_after_past_the_horizon() {
         let Err(Denied::RateLimited(r)) = limiter.check_at(at(t)) else {
             panic!("admitted at {t}")
         };
-        assert_eq!(r.retry_after.as_ticks(), want, "at h - {before}");
+        assert_eq!(r.retry_after().as_ticks(), want, "at h - {before}");
     }
 }

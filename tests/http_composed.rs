@@ -3,7 +3,8 @@
 
 use ratecore::http::{Headers, Policy, ServiceLimit};
 use ratecore::{
-    Capped, Denied, Gcra, Instant, KeyedLimiter, Plan, Quota, Tier, Tiers, Unlimited, WhenFull,
+    Denied, Gcra, Instant, KeyedLimiter, Quota, Tiers, compose::Capped, compose::Tier,
+    compose::Unlimited, keyed::Plan, keyed::WhenFull,
 };
 
 const MS: u64 = 1_000;

@@ -10,7 +10,7 @@ use ratecore::{
     Decision, Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket,
 };
 
-const MS: u64 = ratecore::MILLIS;
+const MS: u64 = ratecore::time::MILLIS;
 /// The wall clock at limiter tick 0: 2023-11-14T22:13:20Z in Unix milliseconds.
 const WALL_ORIGIN_MS: u64 = 1_700_000_000_000;
 

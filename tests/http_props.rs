@@ -88,7 +88,7 @@ proptest! {
         extra_burst in 0_u32..=50,
         steps in prop::collection::vec((0_u64..5_000, 1_u32..=4), 1..80),
     ) {
-        const MS: u64 = ratecore::MILLIS;
+        const MS: u64 = ratecore::time::MILLIS;
         let quota = Quota::with_period(count, Duration::<MS>::from_ticks(period_secs * 1_000))
             .burst(count + extra_burst);
         let gcra = Gcra::<MS>::new(quota).unwrap();
@@ -102,7 +102,7 @@ proptest! {
                 Err(Denied::RateLimited(limited)) => {
                     let limit = ServiceLimit::rate_limited(policy, &limited, Instant::from_ticks(0));
                     let secs = limit.retry_after_secs().unwrap();
-                    assert_retry_after_bounds(secs, limited.retry_after.as_ticks(), MS)?;
+                    assert_retry_after_bounds(secs, limited.retry_after().as_ticks(), MS)?;
                     let early = now + (secs - 1) * 1_000;
                     prop_assert!(gcra.check_n_at(n, Instant::from_ticks(early)).is_err());
                     now += secs * 1_000;

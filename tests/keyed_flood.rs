@@ -21,7 +21,7 @@ mod keyed_gcra_model;
 use std::collections::VecDeque;
 
 use keyed_gcra_model::{Answer, PlanSpec, RefGcra, observe};
-use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Plan, Quota, WhenFull};
+use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Plan, keyed::WhenFull};
 
 const HZ: u64 = 1_000;
 const SLOTS: usize = 1_024;

@@ -7,7 +7,7 @@ mod keyed_gcra_model;
 
 use keyed_gcra_model::{Answer, KeyedModel, PlanSpec, Window, observe, observe_status};
 use proptest::prelude::*;
-use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Plan, Quota, WhenFull};
+use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Plan, keyed::WhenFull};
 
 const HZ: u64 = 1_000;
 const PLANS: usize = 3;
@@ -129,7 +129,9 @@ fn exact<const N: usize>(
                     full += 1;
                     let expected_shape = match when_full {
                         WhenFull::Deny => matches!(decision, Err(ratecore::Denied::TableFull(_))),
-                        WhenFull::Allow => matches!(decision, Ok(ratecore::Admitted::Unlimited)),
+                        WhenFull::Allow => {
+                            matches!(decision, Ok(ratecore::keyed::Admitted::Unlimited))
+                        }
                     };
                     prop_assert!(expected_shape, "{decision:?} under {when_full:?}");
                 }
@@ -292,10 +294,11 @@ fn a_full_two_slot_table_refuses_a_third_active_key_until_one_goes_idle() {
     // takes one of their slots.
     assert!(table.check_at(&3u64, plan(0), t(500)).is_ok());
     // Key 1 is either still there, idle, or takes key 2's idle slot: fresh.
-    let Ok(ratecore::Admitted::Limited(status)) = table.check_at(&1u64, plan(0), t(500)) else {
+    let Ok(ratecore::keyed::Admitted::Limited(status)) = table.check_at(&1u64, plan(0), t(500))
+    else {
         panic!("key 1 should find room")
     };
-    assert_eq!(status.remaining, 2);
+    assert_eq!(status.remaining(), 2);
     assert_eq!(table.occupancy_at(t(500)), 2);
 }
 

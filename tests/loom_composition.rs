@@ -7,7 +7,7 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
-use ratecore::{ConcurrencyLimit, Gcra, Instant, Limiter, Quota, Tier, Tiers};
+use ratecore::{ConcurrencyLimit, Gcra, Instant, Limiter, Quota, Tiers, compose::Tier};
 
 const HZ: u64 = 1_000;
 

@@ -12,7 +12,10 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use ratecore::{Admitted, Denied, Duration, Gcra, Instant, KeyedLimiter, Plan, Quota, WhenFull};
+use ratecore::{
+    Denied, Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Admitted, keyed::Plan,
+    keyed::WhenFull,
+};
 
 const HZ: u64 = 1_000;
 

@@ -10,7 +10,7 @@
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::{
-    Algorithm, Decision, Duration, FixedWindow, Instant, Limiter, Quota, SlidingWindow,
+    Decision, Duration, FixedWindow, Instant, Limiter, Quota, SlidingWindow, kernel::Algorithm,
 };
 
 fn at(t: u64) -> Instant<1> {
@@ -49,11 +49,11 @@ fn assert_linearizable<A: Algorithm<1>>(
 ) {
     let finals = limiter.snapshot_at(at(probe));
     let found = orders(ops.len()).into_iter().any(|order| {
-        let mut word = A::FRESH;
+        let mut word = 0;
         let mut answers = vec![None; ops.len()];
         for &i in &order {
             let (n, t) = ops[i];
-            let (decision, next) = algorithm.decide(word, n, at(t));
+            let (decision, next) = algorithm.decide(word, n, at(t)).split();
             answers[i] = Some(decision);
             word = next.unwrap_or(word);
         }

@@ -2,8 +2,8 @@
 //! every expected number computed by hand in the comments. Millisecond ticks.
 
 use ratecore::{
-    Capped, ConcurrencyLimit, Denied, Gcra, Instant, Limiter, Quota, Tier, TierDecision, Tiers,
-    Toggle, Unlimited,
+    ConcurrencyLimit, Denied, Gcra, Instant, Limiter, Quota, Tiers, compose::Capped, compose::Tier,
+    compose::TierDecision, compose::Toggle, compose::Unlimited,
 };
 
 const MS: u64 = 1_000;
@@ -14,13 +14,13 @@ fn at(ms: u64) -> Instant<MS> {
 
 fn admitted(decision: TierDecision<MS>) -> (&'static str, u32) {
     let answer = decision.expect("admitted");
-    (answer.name, answer.answer.remaining)
+    (answer.name, answer.answer.remaining())
 }
 
 fn rate_limited(decision: TierDecision<MS>) -> (&'static str, u32, u64) {
     match decision {
         Err(answer) => match answer.answer {
-            Denied::RateLimited(r) => (answer.name, r.remaining, r.retry_after.as_ticks()),
+            Denied::RateLimited(r) => (answer.name, r.remaining(), r.retry_after().as_ticks()),
             other => panic!("not rate limited: {other}"),
         },
         Ok(a) => panic!("admitted: {a:?}"),
@@ -53,9 +53,9 @@ fn per_minute_with_burst_plus_per_day() {
     );
     // It charged neither tier: 10,000 - 120 = 9,880 left today.
     let [burst, daily] = plan.snapshot_all_at(at(0));
-    assert_eq!((burst.remaining, daily.remaining), (0, 9_880));
+    assert_eq!((burst.remaining(), daily.remaining()), (0, 9_880));
     // Full again after 120 * 600 ms = 72 s.
-    assert_eq!(burst.reset_after.as_ticks(), 72_000);
+    assert_eq!(burst.reset_after().as_ticks(), 72_000);
     // At 600 ms exactly one more fits.
     assert_eq!(admitted(plan.check_tiered_n_at(1, at(600))), ("burst", 0));
     assert_eq!(
@@ -82,7 +82,7 @@ fn per_minute_with_burst_plus_per_day() {
         rate_limited(plan.check_tiered_n_at(1, at(0))),
         ("daily", 0, 8_640)
     );
-    assert_eq!(plan.snapshot_all_at(at(0))[0].remaining, 110); // not charged
+    assert_eq!(plan.snapshot_all_at(at(0))[0].remaining(), 110); // not charged
     // One tick early: still out; on time: one more, and the day binds again.
     assert_eq!(
         rate_limited(plan.check_tiered_n_at(1, at(8_639))),
@@ -91,7 +91,7 @@ fn per_minute_with_burst_plus_per_day() {
     assert_eq!(admitted(plan.check_tiered_n_at(1, at(8_640))), ("daily", 0));
     // The burst refilled meanwhile: 10 used at t = 0 were back after 6 s, so
     // it has 120 - 1 = 119 left.
-    assert_eq!(plan.snapshot_all_at(at(8_640))[0].remaining, 119);
+    assert_eq!(plan.snapshot_all_at(at(8_640))[0].remaining(), 119);
     // When both tiers deny, the longer wait is the answer: a request of 2 at
     // 8,640 ms needs two day units (17,280 ms) and fits the burst at once.
     assert_eq!(
@@ -110,7 +110,7 @@ fn per_minute_plus_concurrent() {
     let rate = Gcra::<MS>::new(Quota::per_minute(60)).unwrap();
     let running = ConcurrencyLimit::new(5).unwrap();
 
-    let start = |now: u64| -> Result<ratecore::Permit<'_>, String> {
+    let start = |now: u64| -> Result<ratecore::algorithms::Permit<'_>, String> {
         let permit = running
             .try_acquire(1)
             .map_err(|busy| format!("{}/{} predictions running", busy.active, busy.limit))?;
@@ -124,7 +124,7 @@ fn per_minute_plus_concurrent() {
     // The sixth at t = 0: refused for concurrency, and the rate is not charged
     // (60 - 5 = 55 left).
     assert_eq!(start(0).unwrap_err(), "5/5 predictions running");
-    assert_eq!(rate.snapshot_at(at(0)).remaining, 55);
+    assert_eq!(rate.snapshot_at(at(0)).remaining(), 55);
     // One finishes: the sixth runs.
     drop(five);
     let mut held = Vec::new();
@@ -196,7 +196,7 @@ fn per_minute_plus_per_day_plus_per_request_cap() {
         too_big.to_string(),
         "tier 2 (per-request): 10001 units requested but one request may ask for at most 10000"
     );
-    assert_eq!(plan.snapshot_all_at(at(0))[0].remaining, 4);
+    assert_eq!(plan.snapshot_all_at(at(0))[0].remaining(), 4);
     // Exactly the cap is fine.
     assert_eq!(admitted(request(10_000, 0)), ("minute", 3));
     for left in (0..3).rev() {
@@ -223,7 +223,7 @@ fn per_minute_plus_per_day_plus_per_request_cap() {
     // The fifth fits the minute (1 left) but not the day: 864 s to wait, and
     // the minute keeps its unit.
     assert_eq!(rate_limited(request(500, 0)), ("daily", 0, 864_000));
-    assert_eq!(plan.snapshot_all_at(at(0))[0].remaining, 1);
+    assert_eq!(plan.snapshot_all_at(at(0))[0].remaining(), 1);
 }
 
 /// `RATE_LIMIT_ENABLED=false`: the same plan behind a switch admits
@@ -239,11 +239,11 @@ fn deployment_switch_turns_a_plan_off() {
     );
     for _ in 0..1_000 {
         let status = plan.check_at(at(0)).unwrap();
-        assert_eq!((status.limit, status.remaining), (u32::MAX, u32::MAX));
+        assert_eq!((status.limit(), status.remaining()), (u32::MAX, u32::MAX));
     }
-    assert_eq!(plan.snapshot_at(at(0)).reset_after.as_ticks(), 0);
+    assert_eq!(plan.snapshot_at(at(0)).reset_after().as_ticks(), 0);
     plan.set_enabled(true);
-    assert_eq!(plan.check_at(at(0)).unwrap().remaining, 119);
+    assert_eq!(plan.check_at(at(0)).unwrap().remaining(), 119);
     // One tier switched off inside a set: the set reports the tiers still on.
     let day_off = Toggle::new(Gcra::<MS>::new(Quota::per_day(10_000)).unwrap(), false);
     let set = Tiers::new([Tier::new("daily", &day_off), Tier::new("burst", &minute)]);
@@ -273,11 +273,11 @@ fn fixed_window_tier_with_a_rate_tier() {
         rate_limited(plan.check_tiered_n_at(1, at(500))),
         ("second", 0, 500)
     );
-    assert_eq!(minute.snapshot_at(at(500)).remaining, 90);
+    assert_eq!(minute.snapshot_at(at(500)).remaining(), 90);
     // At the boundary the window is full again: 10 more, then the minute
     // tier has 80 left (600 ms per unit; 1 s earned 1 more, rounded down).
     for _ in 0..10 {
         assert!(plan.check_at(at(1_000)).is_ok());
     }
-    assert_eq!(minute.snapshot_at(at(1_000)).remaining, 81);
+    assert_eq!(minute.snapshot_at(at(1_000)).remaining(), 81);
 }

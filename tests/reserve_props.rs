@@ -84,8 +84,8 @@ impl Lim {
     /// Reserves; on success the booking can later be cancelled (`None`) or
     /// settled (`Some(used)`), returning the units given back.
     fn reserve(&self, n: u32, now: u64, max_wait: u64) -> Result<Booked<'_>, Denied<HZ>> {
-        fn finish<'a, const H: u64, A: ratecore::Algorithm<H>>(
-            r: ratecore::Reservation<'a, H, A>,
+        fn finish<'a, const H: u64, A: ratecore::kernel::Algorithm<H>>(
+            r: ratecore::kernel::Reservation<'a, H, A>,
         ) -> Booked<'a> {
             Booked {
                 n: r.units(),
@@ -327,7 +327,7 @@ proptest! {
                 }
             }
             Err(Denied::RateLimited(limited)) => {
-                prop_assert!(limited.retry_after.as_ticks() > max_wait);
+                prop_assert!(limited.retry_after().as_ticks() > max_wait);
                 prop_assert_eq!(a.probe(now), before, "refused, yet changed");
             }
             Err(Denied::ExceedsBurst(_)) => {

@@ -24,13 +24,13 @@ fn quota(limit: u32, width: u64) -> Quota {
 fn outcome(decision: Decision<1>) -> Outcome {
     match decision {
         Ok(s) => Outcome::Admitted {
-            remaining: s.remaining,
-            reset_after: s.reset_after.as_ticks(),
+            remaining: s.remaining(),
+            reset_after: s.reset_after().as_ticks(),
         },
         Err(Denied::RateLimited(r)) => Outcome::Limited {
-            remaining: r.remaining,
-            retry_after: r.retry_after.as_ticks(),
-            reset_after: r.reset_after.as_ticks(),
+            remaining: r.remaining(),
+            retry_after: r.retry_after().as_ticks(),
+            reset_after: r.reset_after().as_ticks(),
         },
         Err(Denied::ExceedsBurst(e)) => {
             assert!(e.requested > e.burst);
@@ -43,7 +43,7 @@ fn outcome(decision: Decision<1>) -> Outcome {
 /// The exactness properties of one answer, checked on copies of the log.
 fn check_exact<const M: usize>(log: &SlidingLog<1, M>, n: u32, now: u64, answer: Outcome) {
     let limit = log.limit();
-    let remaining = log.snapshot_at(at(now)).remaining;
+    let remaining = log.snapshot_at(at(now)).remaining();
     let mut copy = log.clone();
     for _ in 0..remaining {
         assert!(
@@ -57,16 +57,16 @@ fn check_exact<const M: usize>(log: &SlidingLog<1, M>, n: u32, now: u64, answer:
     );
     // Units admitted in the last `width` ticks of the line never expire.
     let exact = |t: &u64| *t != u64::MAX;
-    let reset = log.snapshot_at(at(now)).reset_after.as_ticks();
+    let reset = log.snapshot_at(at(now)).reset_after().as_ticks();
     if let Some(full) = now.checked_add(reset).filter(exact) {
         assert_eq!(
-            log.snapshot_at(at(full)).remaining,
+            log.snapshot_at(at(full)).remaining(),
             limit,
             "not full at reset_after"
         );
         if reset > 0 {
             assert!(
-                log.snapshot_at(at(full - 1)).remaining < limit,
+                log.snapshot_at(at(full - 1)).remaining() < limit,
                 "full before reset_after"
             );
         }
@@ -124,11 +124,11 @@ fn run<const M: usize>(limit: u32, width: u64, script: &[Step]) -> Vec<(u64, u64
             Step::Peek => {
                 let s = log.snapshot_at(at(now));
                 assert_eq!(
-                    (s.remaining, s.reset_after.as_ticks()),
+                    (s.remaining(), s.reset_after().as_ticks()),
                     model.peek(now),
                     "peek at {now}"
                 );
-                assert_eq!(s.limit, limit);
+                assert_eq!(s.limit(), limit);
             }
             Step::Refund(_) => {}
             Step::Move(m) => now = m.apply(now, u64::MAX - width),
@@ -213,10 +213,10 @@ fn retry_after_counts_the_units_that_must_expire() {
             .as_ticks(),
         3
     );
-    assert_eq!(log.snapshot_at(at(8)).reset_after.as_ticks(), 8);
+    assert_eq!(log.snapshot_at(at(8)).reset_after().as_ticks(), 8);
     assert!(log.check_n_at(2, at(11)).is_ok());
     // A stale reading is evaluated at the latest admitted instant, 11.
-    assert_eq!(log.snapshot_at(at(0)).remaining, 0);
+    assert_eq!(log.snapshot_at(at(0)).remaining(), 0);
     assert_eq!(
         log.check_at(at(0))
             .unwrap_err()
@@ -265,7 +265,7 @@ fn checks_at_one_instant_share_an_entry() {
 #[cfg(feature = "critical-section")]
 mod shared {
     use super::*;
-    use ratecore::{Limiter, SharedSlidingLog};
+    use ratecore::{Limiter, algorithms::SharedSlidingLog};
 
     static SHARED: SharedSlidingLog<1, 4> = ratecore::const_unwrap!(SharedSlidingLog::new(
         Quota::with_period(4, Duration::<1>::from_ticks(10))

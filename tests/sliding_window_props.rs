@@ -9,8 +9,8 @@ mod window_support;
 
 use proptest::prelude::*;
 use ratecore::{
-    Algorithm, Decision, Denied, Duration, Instant, Limiter, Quota, QuotaError, Refund,
-    SlidingWindow,
+    Decision, Denied, Duration, Instant, Limiter, Quota, QuotaError, Refund, SlidingWindow,
+    kernel::Algorithm,
 };
 use sliding_window_model::{Outcome, SlidingWindowModel};
 use window_support::{Step, config, epochs, limits, steps, widths};
@@ -47,13 +47,13 @@ fn span_bound(limit: u32, width: u64) -> u64 {
 fn outcome(decision: Decision<1>) -> Outcome {
     match decision {
         Ok(s) => Outcome::Admitted {
-            remaining: s.remaining,
-            reset_after: s.reset_after.as_ticks(),
+            remaining: s.remaining(),
+            reset_after: s.reset_after().as_ticks(),
         },
         Err(Denied::RateLimited(r)) => Outcome::Limited {
-            remaining: r.remaining,
-            retry_after: r.retry_after.as_ticks(),
-            reset_after: r.reset_after.as_ticks(),
+            remaining: r.remaining(),
+            retry_after: r.retry_after().as_ticks(),
+            reset_after: r.reset_after().as_ticks(),
         },
         Err(Denied::ExceedsBurst(e)) => {
             assert!(e.requested > e.burst);
@@ -64,7 +64,7 @@ fn outcome(decision: Decision<1>) -> Outcome {
 }
 
 fn admitted(sw: &Sw, word: u64, n: u32, t: u64) -> bool {
-    sw.decide(word, n, at(t)).0.is_ok()
+    sw.decide(word, n, at(t)).split().0.is_ok()
 }
 
 /// The exactness properties of one answer, checked on the pure state word.
@@ -74,10 +74,10 @@ fn check_exact(sw: &Sw, word: u64, n: u32, now: u64, answer: Outcome) {
     let horizon = sw.horizon().as_ticks();
     let exact = |t: &u64| *t <= horizon && *t != u64::MAX;
     let limit = sw.limit();
-    let remaining = sw.status(word, at(now)).remaining;
+    let remaining = sw.status(word, at(now)).remaining();
     let mut w = word;
     for _ in 0..remaining.min(40) {
-        let (d, next) = sw.decide(w, 1, at(now));
+        let (d, next) = sw.decide(w, 1, at(now)).split();
         assert!(d.is_ok(), "a unit within `remaining` was denied");
         w = next.unwrap_or(w);
     }
@@ -87,16 +87,16 @@ fn check_exact(sw: &Sw, word: u64, n: u32, now: u64, answer: Outcome) {
             "more than `remaining` units passed"
         );
     }
-    let reset = sw.status(word, at(now)).reset_after.as_ticks();
+    let reset = sw.status(word, at(now)).reset_after().as_ticks();
     if let Some(full) = now.checked_add(reset).filter(exact) {
         assert_eq!(
-            sw.status(word, at(full)).remaining,
+            sw.status(word, at(full)).remaining(),
             limit,
             "not full at reset_after"
         );
         if reset > 0 {
             assert!(
-                sw.status(word, at(full - 1)).remaining < limit,
+                sw.status(word, at(full - 1)).remaining() < limit,
                 "full before reset_after"
             );
         }
@@ -117,7 +117,7 @@ fn run(limit: u32, width: u64, epoch: u64, script: &[Step]) {
     let sw = Sw::with_epoch(quota(limit, width), at(epoch)).unwrap();
     let horizon = sw.horizon().as_ticks();
     let mut model = SlidingWindowModel::new(limit, width, epoch, horizon);
-    let mut word = Sw::FRESH;
+    let mut word = 0;
     let mut now = 0u64;
     for &step in script {
         match step {
@@ -126,7 +126,7 @@ fn run(limit: u32, width: u64, epoch: u64, script: &[Step]) {
                 let answer = outcome(decision);
                 assert_eq!(answer, model.check(n, now), "check {n} at {now}");
                 check_exact(&sw, word, n, now, answer);
-                let (pure, next) = sw.decide(word, n, at(now));
+                let (pure, next) = sw.decide(word, n, at(now)).split();
                 assert_eq!(pure, decision, "Algorithm and Limiter disagree");
                 if pure.is_err() || n == 0 {
                     assert_eq!(next, None, "a denial or a zero check wrote a state");
@@ -136,19 +136,19 @@ fn run(limit: u32, width: u64, epoch: u64, script: &[Step]) {
             Step::Peek => {
                 let s = sw.snapshot_at(at(now));
                 assert_eq!(
-                    (s.remaining, s.reset_after.as_ticks()),
+                    (s.remaining(), s.reset_after().as_ticks()),
                     model.peek(now),
                     "peek at {now}"
                 );
                 assert_eq!(s, sw.status(word, at(now)));
-                assert_eq!(s.limit, limit);
+                assert_eq!(s.limit(), limit);
             }
             Step::Refund(n) => {
                 let s = sw.refund_n_at(n, at(now));
                 model.refund(n, now);
-                word = sw.refunded(word, n, at(now));
+                word = sw.refund(word, n, at(now));
                 assert_eq!(
-                    (s.remaining, s.reset_after.as_ticks()),
+                    (s.remaining(), s.reset_after().as_ticks()),
                     model.peek(now),
                     "refund at {now}"
                 );
@@ -306,15 +306,15 @@ fn estimate_weighs_the_previous_window() {
     assert!(sw.check_n_at(10, at(50)).is_ok());
     // At 130, 70 of the previous window's 100 ticks are still trailing:
     // estimate = ceil(10 * 70 / 100) = 7.
-    assert_eq!(sw.snapshot_at(at(130)).remaining, 3);
+    assert_eq!(sw.snapshot_at(at(130)).remaining(), 3);
     // Rounding is up: at 131, ceil(6.9) = 7 still.
-    assert_eq!(sw.snapshot_at(at(131)).remaining, 3);
-    assert_eq!(sw.snapshot_at(at(140)).remaining, 4);
+    assert_eq!(sw.snapshot_at(at(131)).remaining(), 3);
+    assert_eq!(sw.snapshot_at(at(140)).remaining(), 4);
     // 5 units fit once ceil(10 * left / 100) <= 5: left <= 50, at 150.
     let denied = sw.check_n_at(5, at(130)).unwrap_err();
     assert_eq!(denied.retry_after().unwrap().as_ticks(), 20);
     // Full again when the previous window no longer weighs: at 200.
-    assert_eq!(sw.snapshot_at(at(130)).reset_after.as_ticks(), 70);
+    assert_eq!(sw.snapshot_at(at(130)).reset_after().as_ticks(), 70);
 }
 
 #[test]
@@ -326,12 +326,12 @@ fn a_stale_instant_is_evaluated_at_the_start_of_the_latest_window() {
     let denied = sw.check_at(at(3)).unwrap_err();
     // Fresh, one more unit fits once ceil(4 * left / 10) <= 2: left <= 5, at 15.
     assert_eq!(denied.retry_after().unwrap().as_ticks(), 15 - 3);
-    assert_eq!(sw.snapshot_at(at(3)).remaining, 0);
+    assert_eq!(sw.snapshot_at(at(3)).remaining(), 0);
 }
 
 #[test]
 fn largest_limits() {
-    const NS: u64 = ratecore::NANOS;
+    const NS: u64 = ratecore::time::NANOS;
     let per = |ms: u64| Quota::with_period(1, Duration::<1_000>::from_ticks(ms));
     let table = [
         (1, 2_047),
@@ -380,7 +380,7 @@ fn largest_limits() {
 
 #[test]
 fn horizon_is_at_least_136_years_less_two_windows() {
-    const NS: u64 = ratecore::NANOS;
+    const NS: u64 = ratecore::time::NANOS;
     let h = (1u64 << 32) * NS;
     for ms in [1u64, 100, 1_000, 60_000, 3_600_000, 86_400_000] {
         let max = SlidingWindow::<NS>::max_limit(Quota::with_period(
@@ -400,11 +400,11 @@ fn horizon_is_at_least_136_years_less_two_windows() {
 #[test]
 fn is_idle_means_fresh() {
     let sw = Sw::new(quota(3, 10)).unwrap();
-    let word = sw.decide(Sw::FRESH, 2, at(5)).1.unwrap();
+    let word = sw.decide(0, 2, at(5)).split().1.unwrap();
     assert!(!sw.is_idle(word, at(9)));
     assert!(!sw.is_idle(word, at(10))); // the previous window still weighs
     assert!(sw.is_idle(word, at(20)));
-    assert!(sw.is_idle(Sw::FRESH, at(0)));
+    assert!(sw.is_idle(0, at(0)));
 }
 
 proptest! {
@@ -419,18 +419,18 @@ proptest! {
         later in proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
     ) {
         let sw = Sw::new(quota(limit, width)).unwrap();
-        let mut word = Sw::FRESH;
+        let mut word = 0;
         let mut now = 0;
         for (n, dt) in prefix {
             now += dt;
-            word = sw.decide(word, n, at(now)).1.unwrap_or(word);
+            word = sw.decide(word, n, at(now)).split().1.unwrap_or(word);
         }
         if sw.is_idle(word, at(now)) {
-            let mut fresh = Sw::FRESH;
+            let mut fresh = 0;
             for (n, dt) in later {
                 now += dt;
-                let (a, na) = sw.decide(word, n, at(now));
-                let (b, nb) = sw.decide(fresh, n, at(now));
+                let (a, na) = sw.decide(word, n, at(now)).split();
+                let (b, nb) = sw.decide(fresh, n, at(now)).split();
                 prop_assert_eq!(a, b);
                 word = na.unwrap_or(word);
                 fresh = nb.unwrap_or(fresh);
@@ -448,9 +448,9 @@ proptest! {
         now in any::<u64>(),
     ) {
         let sw = Sw::with_epoch(quota(limit, width), at(epoch)).unwrap();
-        let _ = sw.decide(word, n, at(now));
+        let _ = sw.decide(word, n, at(now)).split();
         let _ = sw.status(word, at(now));
-        let _ = sw.refunded(word, n, at(now));
+        let _ = sw.refund(word, n, at(now));
         let _ = sw.is_idle(word, at(now));
     }
 }

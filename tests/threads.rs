@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use ratecore::clock::MonotonicClock;
-use ratecore::{Clock, Duration, Gcra, Limiter, NANOS, Quota, RefillMode, TokenBucket};
+use ratecore::{Clock, Duration, Gcra, Limiter, Quota, RefillMode, TokenBucket, time::NANOS};
 
 const THREADS: u64 = 4;
 const ITERATIONS: u64 = 20_000;

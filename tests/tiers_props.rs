@@ -6,7 +6,9 @@
 mod tier_gcra_model;
 
 use proptest::prelude::*;
-use ratecore::{Charge, Gcra, Instant, Limiter, Quota, RefillMode, Tier, Tiers, TokenBucket};
+use ratecore::{
+    Gcra, Instant, Limiter, Quota, RefillMode, Tiers, TokenBucket, compose::Tier, kernel::Charge,
+};
 use tier_gcra_model::{
     Answer, IntervalBucket, Model, check_tiers, from_decision, from_status, from_tiers,
 };
@@ -230,13 +232,13 @@ impl Charge<HZ> for Racing<'_> {
         &self,
         n: u32,
         now: Instant<HZ>,
-    ) -> Result<(ratecore::Status<HZ>, ratecore::Receipt), ratecore::Denied<HZ>> {
+    ) -> Result<(ratecore::Status<HZ>, ratecore::kernel::Receipt), ratecore::Denied<HZ>> {
         for (j, m) in self.interference.lock().unwrap().drain(..) {
             let _ = self.all[j].check_n_at(m, now);
         }
         self.inner.charge_n_at(n, now)
     }
-    fn undo(&self, receipt: ratecore::Receipt) -> bool {
+    fn undo(&self, receipt: ratecore::kernel::Receipt) -> bool {
         self.inner.undo(receipt)
     }
 }
@@ -331,7 +333,7 @@ fn rollback_of_an_idle_gcra_is_exact_where_a_refund_is_not() {
     let denied = tiers.check_tiered_n_at(1, now).unwrap_err();
     assert_eq!((denied.tier, denied.name), (1, "a again"));
     assert_eq!((g.snapshot_at(stale), g.snapshot_at(now)), before);
-    assert_eq!(before.0.reset_after.as_ticks(), 500);
+    assert_eq!(before.0.reset_after().as_ticks(), 500);
 
     // Charge and refund instead: exact at `now`, not at the stale instant.
     let twin = Gcra::<HZ>::new(Quota::per_second(1).burst(1)).unwrap();
@@ -339,5 +341,5 @@ fn rollback_of_an_idle_gcra_is_exact_where_a_refund_is_not() {
     twin.check_at(now).unwrap();
     ratecore::Refund::refund_n_at(&twin, 1, now);
     assert_eq!(twin.snapshot_at(now), before.1);
-    assert_eq!(twin.snapshot_at(stale).reset_after.as_ticks(), 4_500);
+    assert_eq!(twin.snapshot_at(stale).reset_after().as_ticks(), 4_500);
 }

@@ -126,16 +126,16 @@ fn greedy_per_minute_100_burst_120_by_hand() {
         TokenBucket::<1_000>::new(Quota::per_minute(100).burst(120), RefillMode::Greedy).unwrap();
     assert_eq!(bucket.available_at(at(0)), 120);
     for k in 1..=120 {
-        assert_eq!(bucket.check_at(at(0)).unwrap().remaining, 120 - k);
+        assert_eq!(bucket.check_at(at(0)).unwrap().remaining(), 120 - k);
     }
     let Err(Denied::RateLimited(r)) = bucket.check_at(at(0)) else {
         panic!("121st admitted")
     };
     assert_eq!(
         (
-            r.remaining,
-            r.retry_after.as_ticks(),
-            r.reset_after.as_ticks()
+            r.remaining(),
+            r.retry_after().as_ticks(),
+            r.reset_after().as_ticks()
         ),
         (0, 600, 72_000)
     );
@@ -145,11 +145,11 @@ fn greedy_per_minute_100_burst_120_by_hand() {
     // Ten tokens back: 13 at 1,800, and full again 107 tokens * 600 ms later.
     bucket.add_tokens(10);
     let s = bucket.snapshot_at(at(1_800));
-    assert_eq!((s.remaining, s.reset_after.as_ticks()), (13, 64_200));
+    assert_eq!((s.remaining(), s.reset_after().as_ticks()), (13, 64_200));
     // More than fits leaves the bucket full, not fuller.
     bucket.add_tokens(u32::MAX);
     assert_eq!(bucket.available_at(at(1_800)), 120);
-    assert_eq!(bucket.snapshot_at(at(1_800)).reset_after.as_ticks(), 0);
+    assert_eq!(bucket.snapshot_at(at(1_800)).reset_after().as_ticks(), 0);
 }
 
 /// 3 tokens at every whole second, at most 5 (the type's doc example, with
@@ -160,15 +160,15 @@ fn interval_3_per_second_burst_5_by_hand() {
         TokenBucket::<1_000>::new(Quota::per_second(3).burst(5), RefillMode::Interval).unwrap();
     // All 5 at 10 ms; the next lumps come at 1,000 (3) and 2,000 (2 more fit).
     let s = bucket.check_n_at(5, at(10)).unwrap();
-    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 1_990));
+    assert_eq!((s.remaining(), s.reset_after().as_ticks()), (0, 1_990));
     let Err(Denied::RateLimited(r)) = bucket.check_at(at(999)) else {
         panic!("no token before 1,000")
     };
     assert_eq!(
         (
-            r.remaining,
-            r.retry_after.as_ticks(),
-            r.reset_after.as_ticks()
+            r.remaining(),
+            r.retry_after().as_ticks(),
+            r.reset_after().as_ticks()
         ),
         (0, 1, 1_001)
     );
@@ -179,14 +179,14 @@ fn interval_3_per_second_burst_5_by_hand() {
     };
     assert_eq!(
         (
-            r.remaining,
-            r.retry_after.as_ticks(),
-            r.reset_after.as_ticks()
+            r.remaining(),
+            r.retry_after().as_ticks(),
+            r.reset_after().as_ticks()
         ),
         (3, 1_000, 1_000)
     );
     let s = bucket.check_n_at(3, at(1_999)).unwrap();
-    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 1_001));
+    assert_eq!((s.remaining(), s.reset_after().as_ticks()), (0, 1_001));
     // Lumps at 2,000 (3) and 3,000 (3, capped at 5).
     assert_eq!(bucket.available_at(at(2_000)), 3);
     assert_eq!(bucket.available_at(at(5_000)), 5);
@@ -201,7 +201,7 @@ fn interval_period_rounds_up_by_hand() {
     let Err(Denied::RateLimited(r)) = bucket.check_at(at(1)) else {
         panic!("burst is 1")
     };
-    assert_eq!(r.retry_after.as_ticks(), 1); // the lump at tick 2
+    assert_eq!(r.retry_after().as_ticks(), 1); // the lump at tick 2
     assert!(bucket.check_at(at(2)).is_ok());
     assert!(bucket.check_at(at(3)).is_err());
     assert!(bucket.check_at(at(4)).is_ok());
@@ -217,11 +217,11 @@ fn stale_reading_by_hand() {
     assert_eq!(bucket.available_at(at(1_100)), 1);
     // At 950 the bucket is 0.5 tokens in debt: nothing, and full 450 ms later.
     let s = bucket.snapshot_at(at(950));
-    assert_eq!((s.remaining, s.reset_after.as_ticks()), (0, 450));
+    assert_eq!((s.remaining(), s.reset_after().as_ticks()), (0, 450));
     let Err(Denied::RateLimited(r)) = bucket.check_at(at(950)) else {
         panic!("stale check admitted")
     };
-    assert_eq!(r.retry_after.as_ticks(), 150);
+    assert_eq!(r.retry_after().as_ticks(), 150);
 }
 
 /// Regression (as for `Gcra`, see `gcra_props.rs`): with greedy refill, a
@@ -236,7 +236,7 @@ fn greedy_retry_after_past_the_horizon() {
         let Err(Denied::RateLimited(r)) = bucket.check_at(at(t)) else {
             panic!("admitted at {t}")
         };
-        assert_eq!(r.retry_after.as_ticks(), want, "at {t}");
+        assert_eq!(r.retry_after().as_ticks(), want, "at {t}");
     }
 }
 
@@ -288,14 +288,14 @@ fn model_interval_waits_past_the_end() {
 fn interval_waits_past_the_end() {
     let bucket = TokenBucket::<1_000>::new(Quota::per_second(1), RefillMode::Interval).unwrap();
     let s = bucket.check_at(at(u64::MAX)).unwrap();
-    assert_eq!(u128::from(s.reset_after.as_ticks()), 385);
+    assert_eq!(u128::from(s.reset_after().as_ticks()), 385);
     for (before, want) in INTERVAL_PAST_THE_END {
         let Err(Denied::RateLimited(r)) = bucket.check_at(at(u64::MAX - before)) else {
             panic!("admitted")
         };
         let got = (
-            u128::from(r.retry_after.as_ticks()),
-            u128::from(r.reset_after.as_ticks()),
+            u128::from(r.retry_after().as_ticks()),
+            u128::from(r.reset_after().as_ticks()),
         );
         assert_eq!(got, (want, want), "at u64::MAX - {before}");
     }

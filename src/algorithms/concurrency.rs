@@ -1,12 +1,7 @@
 //! At most `k` units in flight.
 
-use crate::answer::{AtCapacity, Decision, Denied, ExceedsBurst, Status};
-use crate::kernel::algorithm::{
-    Algorithm, acquire_word, peek_word, release_word, status_word, undo_word,
-};
-use crate::kernel::charge::{Charge, Receipt};
-use crate::kernel::limiter::{Limiter, Refund};
-use crate::kernel::sync::{AtomicU64, Ordering};
+use crate::answer::{AtCapacity, Denied, ExceedsBurst, Status};
+use crate::kernel::{Algorithm, Limiter, Refund, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;
 use crate::quota::QuotaError;
 use crate::time::{Duration, Instant};
@@ -41,7 +36,7 @@ const ANY_HZ: u64 = 1;
 ///
 /// # As a limiter
 ///
-/// It also implements [`Limiter`], [`Refund`] and [`Charge`] (for every tick
+/// It also implements [`Limiter`], [`Refund`] and [`Charge`](crate::kernel::Charge) (for every tick
 /// rate: time plays no part), so it can stand with other limiters in generic
 /// code. There a check acquires units *without* a permit, and the caller
 /// gives them back with [`refund_n_at`](Refund::refund_n_at); prefer
@@ -49,7 +44,7 @@ const ANY_HZ: u64 = 1;
 /// reports `limit`, `remaining` = free units, and a `reset_after` of zero
 /// (it does not refill with time: units come back when they are released).
 /// A refusal is [`Denied::AtCapacity`], or [`Denied::ExceedsBurst`] when
-/// `n > limit`. Undoing a [`Charge`] is exact even when other units were
+/// `n > limit`. Undoing a [`Charge`](crate::kernel::Charge) is exact even when other units were
 /// acquired or released since: counts commute.
 ///
 /// # Progress
@@ -65,26 +60,28 @@ const ANY_HZ: u64 = 1;
 /// refund) a `Release`, so everything a holder did before releasing
 /// happens-before whatever the next holder of those units does. With a limit
 /// of 1 the holders' sections are ordered one after another, as under a
-/// lock. (Undoing a [`Charge`] releases nothing: the units were never used.)
-#[derive(Debug)]
-pub struct ConcurrencyLimit {
-    active: AtomicU64,
+/// lock. (Undoing a [`Charge`](crate::kernel::Charge) releases nothing: the units were never used.)
+pub type ConcurrencyLimit = WordLimiter<ConcurrencyConfig>;
+
+/// The configuration of a [`ConcurrencyLimit`]: the most units in flight.
+/// The state word is the count in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ConcurrencyConfig {
     limit: u32,
 }
 
-impl ConcurrencyLimit {
-    const_fn! {
-        /// A limit of `limit` units in flight, none taken.
-        ///
-        /// # Errors
-        ///
-        /// [`QuotaError::ZeroBurst`] for a limit of zero, which could admit nothing.
-        pub const fn new(limit: u32) -> Result<Self, QuotaError> {
-            if limit == 0 {
-                Err(QuotaError::ZeroBurst)
-            } else {
-                Ok(Self { active: AtomicU64::new(0), limit })
-            }
+impl ConcurrencyConfig {
+    /// At most `limit` units in flight.
+    ///
+    /// # Errors
+    ///
+    /// [`QuotaError::ZeroBurst`] for a zero limit.
+    pub const fn new(limit: u32) -> Result<Self, QuotaError> {
+        if limit == 0 {
+            Err(QuotaError::ZeroBurst)
+        } else {
+            Ok(Self { limit })
         }
     }
 
@@ -93,49 +90,64 @@ impl ConcurrencyLimit {
         self.limit
     }
 
-    /// Units in flight now.
-    pub fn active(&self) -> u32 {
-        // Relaxed: a read of the count alone (see the type's docs).
-        clamp(self.active.load(Ordering::Relaxed))
-    }
-
-    /// Takes `n` units, if that many are free, until the [`Permit`] is dropped.
-    ///
-    /// # Errors
-    ///
-    /// [`AtCapacity`] with the units in flight when fewer than `n` are free
-    /// (and `requested > limit` when `n` could never fit). Nothing is taken.
-    pub fn try_acquire(&self, n: u32) -> Result<Permit<'_>, AtCapacity> {
-        match acquire_word(&self.active, self, n, Instant::<ANY_HZ>::from_ticks(0)) {
-            Ok(_) => Ok(Permit { limit: self, n }),
-            Err(Denied::AtCapacity(busy)) => Err(busy),
-            Err(_) => Err(AtCapacity {
-                requested: n,
-                active: self.active(),
-                limit: self.limit,
-            }),
-        }
-    }
-
-    fn release(&self, n: u32) {
-        let _ = release_word(&self.active, self, n, Instant::<ANY_HZ>::from_ticks(0));
-    }
-
     const fn status<const HZ: u64>(&self, active: u32) -> Status<HZ> {
-        Status {
-            limit: self.limit,
-            remaining: self.limit.saturating_sub(active),
-            reset_after: Duration::<HZ>::from_ticks(0),
-        }
+        Status::new(
+            self.limit,
+            self.limit.saturating_sub(active),
+            Duration::<HZ>::from_ticks(0),
+        )
     }
 }
 
-/// A count read from a state word: at most `u32::MAX`.
 const fn clamp(state: u64) -> u32 {
     if state > u32::MAX as u64 {
         u32::MAX
     } else {
         state as u32
+    }
+}
+
+impl WordLimiter<ConcurrencyConfig> {
+    const_fn! {
+        /// At most `limit` units in flight, none in flight now.
+        ///
+        /// # Errors
+        ///
+        /// [`QuotaError::ZeroBurst`] for a zero limit.
+        pub const fn new(limit: u32) -> Result<Self, QuotaError> {
+            match ConcurrencyConfig::new(limit) {
+                Ok(config) => Ok(Self::from_algorithm(config)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// The most units in flight at once.
+    pub const fn limit(&self) -> u32 {
+        self.algorithm().limit()
+    }
+
+    /// Units in flight now.
+    pub fn active(&self) -> u32 {
+        clamp(self.state())
+    }
+
+    /// Takes `n` units, held until the [`Permit`] is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`AtCapacity`](crate::answer::AtCapacity) when fewer than `n` units are free (with
+    /// `requested > limit` when they can never be).
+    pub fn try_acquire(&self, n: u32) -> Result<Permit<'_>, AtCapacity> {
+        match self.check_n_at(n, Instant::<ANY_HZ>::from_ticks(0)) {
+            Ok(_) => Ok(Permit { limit: self, n }),
+            Err(Denied::AtCapacity(busy)) => Err(busy),
+            Err(_) => Err(AtCapacity::new(n, self.active(), self.limit())),
+        }
+    }
+
+    fn release(&self, n: u32) {
+        let _ = self.refund_n_at(n, Instant::<ANY_HZ>::from_ticks(0));
     }
 }
 
@@ -166,93 +178,52 @@ impl Drop for Permit<'_> {
 }
 
 /// The configuration alone (`limit`), applied to a state word holding the
-/// count in flight: for keyed tables of per-key concurrency limits.
-impl<const HZ: u64> Algorithm<HZ> for ConcurrencyLimit {
-    const FRESH: u64 = 0;
+/// count in flight: also for keyed tables of per-key concurrency limits.
+impl<const HZ: u64> Algorithm<HZ> for ConcurrencyConfig {
+    const NAME: &'static str = "concurrency";
+    const GUARDS_MEMORY: bool = true;
 
-    fn decide(&self, state: u64, n: u32, _now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
+    fn fingerprint(&self) -> u64 {
+        fingerprint(b"concurrency", &[self.limit as u64])
+    }
+
+    fn decide(&self, state: u64, n: u32, _now: Instant<HZ>) -> Step<HZ> {
         let active = clamp(state);
         if n > self.limit {
-            let denied = Denied::ExceedsBurst(ExceedsBurst {
-                requested: n,
-                burst: self.limit,
-            });
-            return (Err(denied), None);
+            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.limit)));
+        }
+        if n == 0 {
+            return Step::Keep(self.status(active));
         }
         match active.checked_add(n) {
             Some(after) if after <= self.limit => {
-                let next = if n == 0 { None } else { Some(after as u64) };
-                (Ok(self.status(after)), next)
+                Step::admit(state, after as u64, self.status(after))
             }
-            _ => {
-                let denied = Denied::AtCapacity(AtCapacity {
-                    requested: n,
-                    active,
-                    limit: self.limit,
-                });
-                (Err(denied), None)
-            }
+            _ => Step::Deny(Denied::AtCapacity(AtCapacity::new(n, active, self.limit))),
         }
     }
 
     fn status(&self, state: u64, _now: Instant<HZ>) -> Status<HZ> {
-        ConcurrencyLimit::status(self, clamp(state))
+        ConcurrencyConfig::status(self, clamp(state))
     }
 
-    fn refunded(&self, state: u64, n: u32, _now: Instant<HZ>) -> u64 {
+    fn refund(&self, state: u64, n: u32, _now: Instant<HZ>) -> u64 {
         state.saturating_sub(n as u64)
     }
 
-    fn is_idle(&self, state: u64, _now: Instant<HZ>) -> bool {
-        state == 0
+    fn idle_after(&self, state: u64, _now: Instant<HZ>) -> Option<Duration<HZ>> {
+        // Units come back when they are released, never with time.
+        if state == 0 {
+            Some(Duration::<HZ>::from_ticks(0))
+        } else {
+            None
+        }
     }
 
-    fn uncharged(&self, state: u64, n: u32, _at: Instant<HZ>) -> Option<u64> {
+    fn take_back(&self, state: u64, n: u32, _at: Instant<HZ>) -> Option<u64> {
         // Acquisitions and releases commute: taking our units out of the
         // count is exact whatever happened since.
         Some(state.saturating_sub(n as u64))
-    }
-}
-
-impl<const HZ: u64> Limiter<HZ> for ConcurrencyLimit {
-    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        acquire_word(&self.active, self, n, now).map(|(status, _)| status)
-    }
-
-    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
-        status_word(&self.active, self, now)
-    }
-}
-
-impl<const HZ: u64> Refund<HZ> for ConcurrencyLimit {
-    fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        release_word(&self.active, self, n, now)
-    }
-}
-
-impl<const HZ: u64> Charge<HZ> for ConcurrencyLimit {
-    fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        peek_word(&self.active, self, n, now)
-    }
-
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-        acquire_word(&self.active, self, n, now)
-    }
-
-    fn undo(&self, receipt: Receipt) -> bool {
-        undo_word::<HZ, _>(&self.active, self, receipt)
-    }
-}
-
-#[cfg(feature = "defmt")]
-impl defmt::Format for ConcurrencyLimit {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "ConcurrencyLimit {{ active: {=u32}, limit: {=u32} }}",
-            self.active(),
-            self.limit
-        );
     }
 }
 

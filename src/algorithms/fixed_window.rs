@@ -1,9 +1,8 @@
 //! The fixed window: at most `limit` units per aligned window.
 
 use crate::algorithms::window::{Grid, bits, mask, shl, shr, wait_until};
-use crate::answer::{Decision, Denied, ExceedsBurst, RateLimited, Status};
-use crate::kernel::algorithm::Algorithm;
-use crate::kernel::sync::{AtomicU64, Ordering};
+use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
+use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
@@ -25,7 +24,7 @@ use crate::time::{Duration, Instant, NANOS};
 /// assert!(limiter.check_n_at(3, t(999)).is_ok());
 /// let denied = limiter.check_at(t(999)).unwrap_err();
 /// assert_eq!(denied.retry_after().unwrap().as_ticks(), 1); // the next window starts at 1000
-/// assert_eq!(limiter.check_n_at(3, t(1_000)).unwrap().remaining, 0);
+/// assert_eq!(limiter.check_n_at(3, t(1_000)).unwrap().remaining(), 0);
 /// ```
 ///
 /// A fixed window is the cheapest limiter and the easiest to explain ("100 per
@@ -72,9 +71,11 @@ use crate::time::{Duration, Instant, NANOS};
 ///
 /// As [`Gcra`](crate::Gcra#progress): lock-free with a native 64-bit
 /// compare-and-swap, and a denied check writes nothing.
-#[derive(Debug)]
-pub struct FixedWindow<const HZ: u64 = NANOS> {
-    state: AtomicU64,
+pub type FixedWindow<const HZ: u64 = NANOS> = WordLimiter<FixedWindowConfig<HZ>>;
+
+/// The configuration of a [`FixedWindow`]: the window grid and the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FixedWindowConfig<const HZ: u64 = NANOS> {
     grid: Grid,
     limit: u32,
     /// Bits of the count, the low part of the state word.
@@ -88,41 +89,41 @@ struct Word {
     count: u64,
 }
 
-impl<const HZ: u64> FixedWindow<HZ> {
-    const_fn! {
-        /// An empty limiter for `quota` with windows aligned to tick 0, in
-        /// ticks of `1 / HZ` seconds.
-        ///
-        /// # Errors
-        ///
-        /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
-        /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
-        /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
-        /// or its rate is above what the state can number
-        /// ([`LimitTooLarge`](QuotaError::LimitTooLarge), see above).
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
-            Self::with_epoch(quota, Instant::<HZ>::from_ticks(0))
-        }
+impl<const HZ: u64> FixedWindowConfig<HZ> {
+    /// An empty limiter for `quota` with windows aligned to tick 0, in
+    /// ticks of `1 / HZ` seconds.
+    ///
+    /// # Errors
+    ///
+    /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
+    /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
+    /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
+    /// or its rate is above what the state can number
+    /// ([`LimitTooLarge`](QuotaError::LimitTooLarge), see above).
+    pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+        Self::with_epoch(quota, Instant::<HZ>::from_ticks(0))
     }
 
-    const_fn! {
-        /// An empty limiter for `quota` with a window boundary at `epoch` (and
-        /// so at every multiple of the window length from it, before and after).
-        ///
-        /// # Errors
-        ///
-        /// As [`new`](FixedWindow::new).
-        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
-            let count_bits = bits(quota.count());
-            match Grid::new(&quota, HZ, epoch.as_ticks(), u64::BITS.saturating_sub(count_bits)) {
-                Ok(grid) => Ok(Self {
-                    state: AtomicU64::new(0),
-                    grid,
-                    limit: quota.count(),
-                    count_bits,
-                }),
-                Err(e) => Err(e),
-            }
+    /// An empty limiter for `quota` with a window boundary at `epoch` (and
+    /// so at every multiple of the window length from it, before and after).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](FixedWindow::new).
+    pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
+        let count_bits = bits(quota.count());
+        match Grid::new(
+            &quota,
+            HZ,
+            epoch.as_ticks(),
+            u64::BITS.saturating_sub(count_bits),
+        ) {
+            Ok(grid) => Ok(Self {
+                grid,
+                limit: quota.count(),
+                count_bits,
+            }),
+            Err(e) => Err(e),
         }
     }
 
@@ -140,14 +141,6 @@ impl<const HZ: u64> FixedWindow<HZ> {
     /// evaluated as this one.
     pub const fn horizon(&self) -> Instant<HZ> {
         Instant::<HZ>::from_ticks(self.grid.horizon)
-    }
-
-    /// Empties the limiter, as if nothing had ever been admitted.
-    pub fn reset(&self) {
-        // Relaxed: a plain overwrite of the single state word; a check racing
-        // with it is ordered before or after it, like any other check.
-        self.state
-            .store(<Self as Algorithm<HZ>>::FRESH, Ordering::Relaxed);
     }
 
     const fn unpack(&self, state: u64) -> Word {
@@ -174,17 +167,17 @@ impl<const HZ: u64> FixedWindow<HZ> {
     }
 
     const fn status_of(&self, used: u64, window: u64, now: u64) -> Status<HZ> {
-        Status {
-            limit: self.limit,
+        Status::new(
+            self.limit,
             // `used <= limit` for every state this limiter writes; saturating
             // keeps a foreign word harmless.
-            remaining: (self.limit as u64).saturating_sub(used) as u32,
-            reset_after: Duration::<HZ>::from_ticks(if used == 0 {
+            (self.limit as u64).saturating_sub(used) as u32,
+            Duration::<HZ>::from_ticks(if used == 0 {
                 0
             } else {
                 wait_until(self.grid.end(window), now)
             }),
-        }
+        )
     }
 }
 
@@ -192,43 +185,44 @@ impl<const HZ: u64> FixedWindow<HZ> {
 /// tables and other containers of many states).
 ///
 /// The word holds the window index in its high bits and the window's count in
-/// the low bits; [`FRESH`](Algorithm::FRESH) is window 0 with a zero count.
-impl<const HZ: u64> Algorithm<HZ> for FixedWindow<HZ> {
-    const FRESH: u64 = 0;
+/// the low bits; the fresh state `0` is window 0 with a zero count.
+impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
+    const NAME: &'static str = "fixed-window";
 
-    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
+    fn fingerprint(&self) -> u64 {
+        self.fingerprint_words()
+    }
+
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
         if n > self.limit {
-            let never = ExceedsBurst {
-                requested: n,
-                burst: self.limit,
-            };
-            return (Err(Denied::ExceedsBurst(never)), None);
+            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.limit)));
         }
         let now = now.as_ticks();
         let current = self.current(state, now);
         // `count <= limit` for states written here; saturating otherwise.
         let after = current.count.saturating_add(n as u64);
         if after <= self.limit as u64 {
-            let next = if n == 0 {
-                None
+            let status = self.status_of(after, current.window, now);
+            if n == 0 {
+                Step::Keep(status)
             } else {
-                Some(self.pack(Word {
+                let next = self.pack(Word {
                     window: current.window,
                     count: after,
-                }))
-            };
-            (Ok(self.status_of(after, current.window, now)), next)
+                });
+                Step::admit(state, next, status)
+            }
         } else {
             // `used > 0` here (`used + n > limit >= n`), so the window must end first.
             let to_end = wait_until(self.grid.end(current.window), now);
-            let limited = RateLimited {
-                limit: self.limit,
-                remaining: (self.limit as u64).saturating_sub(current.count) as u32,
-                // At the next boundary the count restarts and `n <= limit` fits.
-                retry_after: Duration::<HZ>::from_ticks(to_end),
-                reset_after: Duration::<HZ>::from_ticks(to_end),
-            };
-            (Err(Denied::RateLimited(limited)), None)
+            // At the next boundary the count restarts and `n <= limit` fits.
+            let limited = RateLimited::new(
+                self.limit,
+                (self.limit as u64).saturating_sub(current.count) as u32,
+                Duration::<HZ>::from_ticks(to_end),
+                Duration::<HZ>::from_ticks(to_end),
+            );
+            Step::Deny(Denied::RateLimited(limited))
         }
     }
 
@@ -238,7 +232,7 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindow<HZ> {
         self.status_of(current.count, current.window, now)
     }
 
-    fn refunded(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
+    fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
         let stored = self.unpack(state);
         let (window, _) = self.grid.locate(now.as_ticks());
         if window > stored.window {
@@ -250,31 +244,81 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindow<HZ> {
         })
     }
 
-    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
+    fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
         // A later window, or the same one with nothing used, decides as a
         // fresh word from here on: both start every window at zero. (A word
         // from a *later* window is not idle: it makes stale instants stricter.)
         let stored = self.unpack(state);
-        let (window, _) = self.grid.locate(now.as_ticks());
-        window > stored.window || (window == stored.window && stored.count == 0)
+        let now = now.as_ticks();
+        let (window, _) = self.grid.locate(now);
+        if window > stored.window || (window == stored.window && stored.count == 0) {
+            return Some(Duration::<HZ>::from_ticks(0));
+        }
+        // Idle from the start of the window after the stored one.
+        if stored.window >= self.grid.last {
+            return None;
+        }
+        Some(Duration::<HZ>::from_ticks(wait_until(
+            self.grid.end(stored.window),
+            now,
+        )))
     }
 }
 
-crate::kernel::one_word::one_word_limiter!(FixedWindow, state, Self);
+impl<const HZ: u64> FixedWindowConfig<HZ> {
+    fn fingerprint_words(&self) -> u64 {
+        let [a, b, c] = self.grid.words();
+        fingerprint(
+            b"fixed-window",
+            &[HZ, self.limit as u64, self.count_bits as u64, a, b, c],
+        )
+    }
+}
 
-/// The configuration and the raw state word (window index and count).
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for FixedWindow<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        // Relaxed: a diagnostic read of the single state word.
-        let state = self.state.load(Ordering::Relaxed);
-        defmt::write!(
-            f,
-            "FixedWindow {{ limit: {=u32}, window: {=u64} ticks at {=u64} Hz, state: {=u64:#x} }}",
-            self.limit,
-            self.window().as_ticks(),
-            HZ,
-            state
-        );
+impl<const HZ: u64> WordLimiter<FixedWindowConfig<HZ>> {
+    const_fn! {
+        /// An empty limiter for `quota` with windows aligned to tick 0: see
+        /// [`FixedWindowConfig::new`].
+        ///
+        /// # Errors
+        ///
+        /// As [`FixedWindowConfig::new`].
+        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+            match FixedWindowConfig::new(quota) {
+                Ok(config) => Ok(Self::from_algorithm(config)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    const_fn! {
+        /// An empty limiter for `quota` with a window boundary at `epoch`: see
+        /// [`FixedWindowConfig::with_epoch`].
+        ///
+        /// # Errors
+        ///
+        /// As [`FixedWindowConfig::new`].
+        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
+            match FixedWindowConfig::with_epoch(quota, epoch) {
+                Ok(config) => Ok(Self::from_algorithm(config)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// The most units admitted per window (the quota's count).
+    pub const fn limit(&self) -> u32 {
+        self.algorithm().limit()
+    }
+
+    /// The window length `W`.
+    pub const fn window(&self) -> Duration<HZ> {
+        self.algorithm().window()
+    }
+
+    /// The start of the last window the state can number; later instants are
+    /// evaluated as this one.
+    pub const fn horizon(&self) -> Instant<HZ> {
+        self.algorithm().horizon()
     }
 }

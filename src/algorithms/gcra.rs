@@ -1,10 +1,8 @@
 //! The generic cell rate algorithm.
 
-use crate::algorithms::schedule::{Refill, Schedule};
-use crate::answer::Denied;
-use crate::kernel::algorithm::reserve_word;
-use crate::kernel::reservation::Reservation;
-use crate::kernel::sync::{AtomicU64, Ordering};
+use crate::algorithms::tat::{Refill, Schedule};
+use crate::answer::Status;
+use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
@@ -69,24 +67,29 @@ use crate::time::{Duration, Instant, NANOS};
 /// `critical-section` feature is required, and each operation runs inside a
 /// critical section: wait-free on a single core, and as good as the
 /// application's implementation elsewhere. See the README's table.
-#[derive(Debug)]
-pub struct Gcra<const HZ: u64 = NANOS> {
-    tat: AtomicU64,
+pub type Gcra<const HZ: u64 = NANOS> = WordLimiter<GcraConfig<HZ>>;
+
+/// The configuration of a [`Gcra`]: the quota in ticks of `1 / HZ` seconds,
+/// and the decision as a pure function over the theoretical arrival time.
+///
+/// A `const` of this type and a `static` [`AtomicU64`](crate::kernel::AtomicU64)
+/// make an 8-byte limiter ([`WordRef`](crate::kernel::WordRef)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GcraConfig<const HZ: u64 = NANOS> {
     schedule: Schedule,
 }
 
-impl<const HZ: u64> Gcra<HZ> {
-    const_fn! {
-        /// A full limiter for `quota`, in ticks of `1 / HZ` seconds.
-        ///
-        /// # Errors
-        ///
-        /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
-            match Schedule::continuous(&quota, HZ) {
-                Ok(schedule) => Ok(Self { tat: AtomicU64::new(0), schedule }),
-                Err(e) => Err(e),
-            }
+impl<const HZ: u64> GcraConfig<HZ> {
+    /// The configuration for `quota`, in ticks of `1 / HZ` seconds.
+    ///
+    /// # Errors
+    ///
+    /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
+    pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+        match Schedule::continuous(&quota, HZ) {
+            Ok(schedule) => Ok(Self { schedule }),
+            Err(e) => Err(e),
         }
     }
 
@@ -101,7 +104,7 @@ impl<const HZ: u64> Gcra<HZ> {
         let schedule = self.schedule;
         match schedule.refill {
             Refill::Continuous { scale } => (schedule.cost, scale),
-            // `Gcra` is always built continuous.
+            // `GcraConfig` is always built continuous.
             Refill::Interval { period, count } => (period, count),
         }
     }
@@ -110,12 +113,82 @@ impl<const HZ: u64> Gcra<HZ> {
     pub const fn horizon(&self) -> Instant<HZ> {
         Instant::<HZ>::from_ticks(self.schedule.horizon)
     }
+}
 
-    /// Makes the limiter full, as if it had been idle forever.
-    pub fn reset(&self) {
-        // Relaxed: a plain overwrite of the single state word; a check racing
-        // with it is ordered before or after it, like any other check.
-        self.tat.store(0, Ordering::Relaxed);
+/// The state word is the theoretical arrival time in `1 / scale` ticks; `0`
+/// is a limiter that has been full since tick 0.
+impl<const HZ: u64> Algorithm<HZ> for GcraConfig<HZ> {
+    const NAME: &'static str = "gcra";
+
+    fn fingerprint(&self) -> u64 {
+        let [a, b, c, d, e] = self.schedule.words();
+        fingerprint(b"gcra", &[HZ, a, b, c, d, e])
+    }
+
+    #[inline(always)]
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
+        self.schedule.decide(state, n, now.as_ticks())
+    }
+
+    #[inline]
+    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+        self.schedule.status(state, now.as_ticks())
+    }
+
+    #[inline]
+    fn refund(&self, state: u64, n: u32, _now: Instant<HZ>) -> u64 {
+        self.schedule.refund(state, n)
+    }
+
+    #[inline]
+    fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
+        self.schedule
+            .idle_after(state, now.as_ticks())
+            .map(Duration::<HZ>::from_ticks)
+    }
+
+    #[inline]
+    fn reserve(
+        &self,
+        state: u64,
+        n: u32,
+        now: Instant<HZ>,
+        max_wait: Duration<HZ>,
+    ) -> Step<HZ, Instant<HZ>> {
+        self.schedule
+            .reserve(state, n, now.as_ticks(), max_wait.as_ticks())
+    }
+}
+
+impl<const HZ: u64> WordLimiter<GcraConfig<HZ>> {
+    const_fn! {
+        /// A full limiter for `quota`, in ticks of `1 / HZ` seconds.
+        ///
+        /// # Errors
+        ///
+        /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
+        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+            match GcraConfig::new(quota) {
+                Ok(config) => Ok(Self::from_algorithm(config)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// The burst: the most units admitted at one instant.
+    pub const fn burst(&self) -> u32 {
+        self.algorithm().burst()
+    }
+
+    /// The emission interval `T` as `(units, scale)`: one admitted unit costs
+    /// `units / scale` ticks, exactly.
+    pub const fn emission_interval(&self) -> (u64, u64) {
+        self.algorithm().emission_interval()
+    }
+
+    /// The last instant evaluated as itself; later ones are evaluated as this one.
+    pub const fn horizon(&self) -> Instant<HZ> {
+        self.algorithm().horizon()
     }
 
     /// Changes the quota at `now`, carrying over the units in use (rounded up,
@@ -125,81 +198,12 @@ impl<const HZ: u64> Gcra<HZ> {
     ///
     /// A [`QuotaError`] for an invalid quota; the limiter is then unchanged.
     pub fn set_quota_at(&mut self, quota: Quota, now: Instant<HZ>) -> Result<(), QuotaError> {
-        let schedule = Schedule::continuous(&quota, HZ)?;
-        // Relaxed: `&mut self` excludes every other access.
-        let tat = self.tat.load(Ordering::Relaxed);
-        self.tat.store(
-            self.schedule.carry_over(tat, &schedule, now.as_ticks()),
-            Ordering::Relaxed,
-        );
-        self.schedule = schedule;
+        let next = GcraConfig::<HZ>::new(quota)?;
+        let state =
+            self.algorithm()
+                .schedule
+                .carry_over(self.state(), &next.schedule, now.as_ticks());
+        self.replace(next, state);
         Ok(())
     }
 }
-
-impl<const HZ: u64> Gcra<HZ> {
-    /// Books `n` units at `now` for the first instant at which they fit, if
-    /// that is at most `max_wait` away: shaping instead of rejecting.
-    ///
-    /// The booking counts the units at once and moves the limiter's state
-    /// past its capacity if need be; the returned [`Reservation`] says when
-    /// they may be used. A booking for instant `r` changes the limiter exactly
-    /// as a check admitted at `r` would, so the quota holds for the units by
-    /// the instants they are used at. With `max_wait` zero it is a check.
-    ///
-    /// ```
-    /// use ratecore::{Duration, Gcra, Instant, Limiter, Quota};
-    ///
-    /// let limiter = Gcra::<1_000>::new(Quota::per_second(10).burst(2)).unwrap();
-    /// let t0 = Instant::<1_000>::from_ticks(0);
-    /// let wait = Duration::<1_000>::from_ticks(1_000);
-    /// assert!(limiter.check_n_at(2, t0).is_ok()); // the burst is spent
-    /// let next = limiter.reserve_n_at(1, t0, wait).unwrap();
-    /// assert_eq!(next.ready_at().as_ticks(), 100); // one unit per 100 ms
-    /// let later = limiter.reserve_n_at(1, t0, wait).unwrap();
-    /// assert_eq!(later.ready_at().as_ticks(), 200);
-    /// // 2 more would be ready at 400 ms: further out than 300 ms, so
-    /// // refused, and nothing changes.
-    /// let short = Duration::<1_000>::from_ticks(300);
-    /// assert!(limiter.reserve_n_at(2, t0, short).is_err());
-    /// assert_eq!(later.cancel(), 1); // nothing booked since: given back exactly
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`Denied::RateLimited`] (with the exact `retry_after` a check would
-    /// get) when the units fit only later than `max_wait`;
-    /// [`Denied::ExceedsBurst`] when `n` is larger than the burst. A refusal
-    /// changes nothing.
-    pub fn reserve_n_at(
-        &self,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Result<Reservation<'_, HZ, Self>, Denied<HZ>> {
-        let (ready, receipt) = reserve_word(&self.tat, self, n, now, max_wait)?;
-        Ok(Reservation::new(&self.tat, self, receipt, ready))
-    }
-}
-
-/// The configuration and the raw state word (the theoretical arrival time, in
-/// `1 / scale` ticks).
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for Gcra<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        let (units, scale) = self.emission_interval();
-        // Relaxed: a diagnostic read of the single state word.
-        let tat = self.tat.load(Ordering::Relaxed);
-        defmt::write!(
-            f,
-            "Gcra {{ burst: {=u32}, emission_interval: {=u64}/{=u64} ticks at {=u64} Hz, tat: {=u64} }}",
-            self.burst(),
-            units,
-            scale,
-            HZ,
-            tat
-        );
-    }
-}
-
-crate::kernel::one_word::one_word_limiter!(Gcra, tat, schedule: Schedule);

@@ -1,10 +1,26 @@
-//! The algorithms layer: each limiter's decision over the kernel.
+//! The algorithms: each limiter's decision, in its own file, as an
+//! [`Algorithm`](crate::kernel::Algorithm) over one state word (the exact
+//! sliding log keeps a ring of instants instead).
+//!
+//! Each one-word limiter is a [`WordLimiter`](crate::kernel::WordLimiter)
+//! of its configuration (`Gcra<HZ>` is `WordLimiter<GcraConfig<HZ>>`): the
+//! configuration alone is what a keyed table, a `static` word
+//! ([`WordRef`](crate::kernel::WordRef)) or a remote store applies.
 
-pub(crate) mod concurrency;
-pub(crate) mod fixed_window;
-pub(crate) mod gcra;
-pub(crate) mod schedule;
-pub(crate) mod sliding_log;
-pub(crate) mod sliding_window;
-pub(crate) mod token_bucket;
-pub(crate) mod window;
+mod concurrency;
+mod fixed_window;
+mod gcra;
+mod sliding_log;
+mod sliding_window;
+mod tat;
+mod token_bucket;
+mod window;
+
+pub use concurrency::{ConcurrencyConfig, ConcurrencyLimit, Permit};
+pub use fixed_window::{FixedWindow, FixedWindowConfig};
+pub use gcra::{Gcra, GcraConfig};
+#[cfg(feature = "critical-section")]
+pub use sliding_log::SharedSlidingLog;
+pub use sliding_log::SlidingLog;
+pub use sliding_window::{SlidingWindow, SlidingWindowConfig};
+pub use token_bucket::{RefillMode, TokenBucket, TokenBucketConfig};

@@ -36,7 +36,7 @@ struct Entry {
 /// assert!(log.check_at(t(700)).is_ok());
 /// let denied = log.check_at(t(800)).unwrap_err();
 /// assert_eq!(denied.retry_after().unwrap().as_ticks(), 300); // the units of t=100 expire at 1100
-/// assert_eq!(log.check_n_at(2, t(1_100)).unwrap().remaining, 0);
+/// assert_eq!(log.check_n_at(2, t(1_100)).unwrap().remaining(), 0);
 /// ```
 ///
 /// # Memory
@@ -179,12 +179,12 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
     }
 
     fn status(&self, seen: &Seen, now: u64) -> Status<HZ> {
-        Status {
-            limit: self.limit,
-            // `counted <= limit`: every admitted check kept it so.
-            remaining: (self.limit as u64).saturating_sub(seen.counted) as u32,
-            reset_after: Duration::<HZ>::from_ticks(self.reset_after(seen, now)),
-        }
+        /* `counted <= limit`: every admitted check kept it so. */
+        Status::new(
+            self.limit,
+            (self.limit as u64).saturating_sub(seen.counted) as u32,
+            Duration::<HZ>::from_ticks(self.reset_after(seen, now)),
+        )
     }
 
     /// Checks `n` units at `now` and, if they are admitted, records them.
@@ -217,12 +217,12 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
             };
             Ok(self.status(&after, now))
         } else {
-            let limited = RateLimited {
-                limit: self.limit,
-                remaining: room as u32,
-                retry_after: Duration::<HZ>::from_ticks(self.retry_after(&seen, n, now)),
-                reset_after: Duration::<HZ>::from_ticks(self.reset_after(&seen, now)),
-            };
+            let limited = RateLimited::new(
+                self.limit,
+                room as u32,
+                Duration::<HZ>::from_ticks(self.retry_after(&seen, n, now)),
+                Duration::<HZ>::from_ticks(self.reset_after(&seen, now)),
+            );
             Err(Denied::RateLimited(limited))
         }
     }
@@ -309,7 +309,7 @@ mod shared {
 
     use super::SlidingLog;
     use crate::answer::{Decision, Denied, RateLimited, Status};
-    use crate::kernel::limiter::Limiter;
+    use crate::kernel::Limiter;
     use crate::quota::{Quota, QuotaError};
     use crate::time::{Duration, Instant};
 
@@ -325,7 +325,7 @@ mod shared {
     /// ```
     /// # fn main() {
     /// # #[cfg(feature = "critical-section")] {
-    /// use ratecore::{Instant, Limiter, Quota, SharedSlidingLog};
+    /// use ratecore::{Instant, Limiter, Quota, algorithms::SharedSlidingLog};
     ///
     /// static LOG: SharedSlidingLog<1_000, 10> =
     ///     ratecore::const_unwrap!(SharedSlidingLog::new(Quota::per_second(10)));
@@ -393,12 +393,12 @@ mod shared {
             match self.with(|log| log.check_n_at(n, now)) {
                 Some(decision) => decision,
                 // Unreachable (see `with`); deny, which never over-admits.
-                None => Err(Denied::RateLimited(RateLimited {
-                    limit: self.limit(),
-                    remaining: 0,
-                    retry_after: Duration::<HZ>::from_ticks(1),
-                    reset_after: Duration::<HZ>::from_ticks(1),
-                })),
+                None => Err(Denied::RateLimited(RateLimited::new(
+                    self.limit(),
+                    0,
+                    Duration::<HZ>::from_ticks(1),
+                    Duration::<HZ>::from_ticks(1),
+                ))),
             }
         }
 
@@ -406,11 +406,7 @@ mod shared {
             match self.with(|log| log.snapshot_at(now)) {
                 Some(status) => status,
                 // Unreachable (see `with`).
-                None => Status {
-                    limit: self.limit(),
-                    remaining: 0,
-                    reset_after: Duration::<HZ>::from_ticks(1),
-                },
+                None => Status::new(self.limit(), 0, Duration::<HZ>::from_ticks(1)),
             }
         }
     }

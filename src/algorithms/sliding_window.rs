@@ -2,9 +2,8 @@
 //! previous window's.
 
 use crate::algorithms::window::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
-use crate::answer::{Decision, Denied, ExceedsBurst, RateLimited, Status};
-use crate::kernel::algorithm::Algorithm;
-use crate::kernel::sync::{AtomicU64, Ordering};
+use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
+use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
@@ -35,7 +34,7 @@ use crate::time::{Duration, Instant, NANOS};
 /// assert!(limiter.check_n_at(10, t(999)).is_ok()); // 10 at the end of window 0
 /// // 250 ms into window 1, 3/4 of window 0 is still in the trailing second:
 /// // estimate = ceil(10 * 750 / 1000) = 8, so 2 more fit.
-/// assert_eq!(limiter.snapshot_at(t(1_250)).remaining, 2);
+/// assert_eq!(limiter.snapshot_at(t(1_250)).remaining(), 2);
 /// let denied = limiter.check_n_at(3, t(1_250)).unwrap_err();
 /// assert_eq!(denied.retry_after().unwrap().as_ticks(), 50); // at 1300: ceil(10 * 700 / 1000) = 7
 /// ```
@@ -113,9 +112,11 @@ use crate::time::{Duration, Instant, NANOS};
 ///
 /// As [`Gcra`](crate::Gcra#progress): lock-free with a native 64-bit
 /// compare-and-swap, and a denied check writes nothing.
-#[derive(Debug)]
-pub struct SlidingWindow<const HZ: u64 = NANOS> {
-    state: AtomicU64,
+pub type SlidingWindow<const HZ: u64 = NANOS> = WordLimiter<SlidingWindowConfig<HZ>>;
+
+/// The configuration of a [`SlidingWindow`]: the window grid and the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SlidingWindowConfig<const HZ: u64 = NANOS> {
     grid: Grid,
     limit: u32,
     /// Bits of each count; `curr` is the low field, `prev` the next.
@@ -144,41 +145,36 @@ const fn limit_of(count_bits: u32) -> u32 {
     mask(count_bits) as u32
 }
 
-impl<const HZ: u64> SlidingWindow<HZ> {
-    const_fn! {
-        /// An empty limiter for `quota` with windows aligned to tick 0, in
-        /// ticks of `1 / HZ` seconds.
-        ///
-        /// # Errors
-        ///
-        /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
-        /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
-        /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
-        /// or its count is above [`max_limit`](SlidingWindow::max_limit)
-        /// ([`LimitTooLarge`](QuotaError::LimitTooLarge)).
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
-            Self::with_epoch(quota, Instant::<HZ>::from_ticks(0))
-        }
+impl<const HZ: u64> SlidingWindowConfig<HZ> {
+    /// An empty limiter for `quota` with windows aligned to tick 0, in
+    /// ticks of `1 / HZ` seconds.
+    ///
+    /// # Errors
+    ///
+    /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
+    /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
+    /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
+    /// or its count is above [`max_limit`](SlidingWindow::max_limit)
+    /// ([`LimitTooLarge`](QuotaError::LimitTooLarge)).
+    pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+        Self::with_epoch(quota, Instant::<HZ>::from_ticks(0))
     }
 
-    const_fn! {
-        /// An empty limiter for `quota` with a window boundary at `epoch`.
-        ///
-        /// # Errors
-        ///
-        /// As [`new`](SlidingWindow::new).
-        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
-            let count_bits = bits(quota.count());
-            let index_bits = u64::BITS.saturating_sub(count_bits.saturating_mul(2));
-            match Grid::new(&quota, HZ, epoch.as_ticks(), index_bits) {
-                Ok(grid) => Ok(Self {
-                    state: AtomicU64::new(0),
-                    grid,
-                    limit: quota.count(),
-                    count_bits,
-                }),
-                Err(e) => Err(e),
-            }
+    /// An empty limiter for `quota` with a window boundary at `epoch`.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](SlidingWindow::new).
+    pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
+        let count_bits = bits(quota.count());
+        let index_bits = u64::BITS.saturating_sub(count_bits.saturating_mul(2));
+        match Grid::new(&quota, HZ, epoch.as_ticks(), index_bits) {
+            Ok(grid) => Ok(Self {
+                grid,
+                limit: quota.count(),
+                count_bits,
+            }),
+            Err(e) => Err(e),
         }
     }
 
@@ -228,14 +224,6 @@ impl<const HZ: u64> SlidingWindow<HZ> {
     /// evaluated as this one.
     pub const fn horizon(&self) -> Instant<HZ> {
         Instant::<HZ>::from_ticks(self.grid.horizon)
-    }
-
-    /// Empties the limiter, as if nothing had ever been admitted.
-    pub fn reset(&self) {
-        // Relaxed: a plain overwrite of the single state word; a check racing
-        // with it is ordered before or after it, like any other check.
-        self.state
-            .store(<Self as Algorithm<HZ>>::FRESH, Ordering::Relaxed);
     }
 
     const fn unpack(&self, state: u64) -> Word {
@@ -340,18 +328,22 @@ impl<const HZ: u64> SlidingWindow<HZ> {
 /// tables and other containers of many states).
 ///
 /// The word holds the window index in its high bits, then the previous and
-/// the current window's counts; [`FRESH`](Algorithm::FRESH) is window 0 with
+/// the current window's counts; the fresh state `0` is window 0 with
 /// zero counts.
-impl<const HZ: u64> Algorithm<HZ> for SlidingWindow<HZ> {
-    const FRESH: u64 = 0;
+impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
+    const NAME: &'static str = "sliding-window";
 
-    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
+    fn fingerprint(&self) -> u64 {
+        self.fingerprint_words()
+    }
+
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
         if n > self.limit {
-            let never = ExceedsBurst {
-                requested: n,
-                burst: self.limit,
-            };
-            return (Err(Denied::ExceedsBurst(never)), None);
+            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.limit)));
+        }
+        if n == 0 {
+            // Zero units: admitted, whatever the estimate, and nothing stored.
+            return Step::Keep(self.status(state, now));
         }
         let now = now.as_ticks();
         let view = self.view(state, now);
@@ -364,25 +356,24 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindow<HZ> {
                 curr: view.word.curr.saturating_add(n as u64),
                 ..view.word
             };
-            let status = Status {
-                limit: self.limit,
+            let status = Status::new(
+                self.limit,
                 // `after <= limit`: fits a `u32`.
-                remaining: limit.saturating_sub(after) as u32,
-                reset_after: Duration::<HZ>::from_ticks(self.reset_after(&word, now)),
-            };
-            let next = if n == 0 { None } else { Some(self.pack(word)) };
-            (Ok(status), next)
+                limit.saturating_sub(after) as u32,
+                Duration::<HZ>::from_ticks(self.reset_after(&word, now)),
+            );
+            Step::admit(state, self.pack(word), status)
         } else {
             // `n <= limit`: the room is not negative.
             let room = (self.limit as u64).saturating_sub(n as u64);
             let retry = wait_until(self.retry_at(&view, room), now);
-            let limited = RateLimited {
-                limit: self.limit,
-                remaining: limit.saturating_sub(estimate) as u32,
-                retry_after: Duration::<HZ>::from_ticks(retry),
-                reset_after: Duration::<HZ>::from_ticks(self.reset_after(&view.word, now)),
-            };
-            (Err(Denied::RateLimited(limited)), None)
+            let limited = RateLimited::new(
+                self.limit,
+                limit.saturating_sub(estimate) as u32,
+                Duration::<HZ>::from_ticks(retry),
+                Duration::<HZ>::from_ticks(self.reset_after(&view.word, now)),
+            );
+            Step::Deny(Denied::RateLimited(limited))
         }
     }
 
@@ -390,14 +381,14 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindow<HZ> {
         let now = now.as_ticks();
         let view = self.view(state, now);
         let estimate = self.weighted(&view).saturating_add(view.word.curr as u128);
-        Status {
-            limit: self.limit,
-            remaining: (self.limit as u128).saturating_sub(estimate) as u32,
-            reset_after: Duration::<HZ>::from_ticks(self.reset_after(&view.word, now)),
-        }
+        Status::new(
+            self.limit,
+            (self.limit as u128).saturating_sub(estimate) as u32,
+            Duration::<HZ>::from_ticks(self.reset_after(&view.word, now)),
+        )
     }
 
-    fn refunded(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
+    fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
         // Take from the evaluated window's count, then from the one before;
         // the stored window index never changes here, so a refund cannot
         // make a later stale instant looser.
@@ -424,33 +415,97 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindow<HZ> {
         self.pack(word)
     }
 
-    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
-        // From here on a fresh word sees zero counts in this window and the
-        // one before; so does this word if its counts have aged out. (A word
-        // from a *later* window is not idle: it makes stale instants stricter.)
+    fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
+        // From the window `idle` on, a fresh word sees zero counts in that
+        // window and the one before; so does this word, once its counts have
+        // aged out. (A word from a *later* window is not idle: it makes stale
+        // instants stricter.)
         let stored = self.unpack(state);
-        let (window, _) = self.grid.locate(now.as_ticks());
-        window > stored.window.saturating_add(1)
-            || (window == stored.window.saturating_add(1) && stored.curr == 0)
-            || (window == stored.window && stored.curr == 0 && stored.prev == 0)
+        let idle = if stored.curr == 0 && stored.prev == 0 {
+            stored.window
+        } else if stored.curr == 0 {
+            stored.window.saturating_add(1)
+        } else {
+            stored.window.saturating_add(2)
+        };
+        let now = now.as_ticks();
+        let (window, _) = self.grid.locate(now);
+        if window >= idle {
+            return Some(Duration::<HZ>::from_ticks(0));
+        }
+        if idle > self.grid.last {
+            return None;
+        }
+        // `idle > window >= 0`: window `idle` starts where `idle - 1` ends.
+        let end = self.grid.end(idle.saturating_sub(1));
+        Some(Duration::<HZ>::from_ticks(wait_until(end, now)))
     }
 }
 
-crate::kernel::one_word::one_word_limiter!(SlidingWindow, state, Self);
+impl<const HZ: u64> SlidingWindowConfig<HZ> {
+    fn fingerprint_words(&self) -> u64 {
+        let [a, b, c] = self.grid.words();
+        fingerprint(
+            b"sliding-window",
+            &[HZ, self.limit as u64, self.count_bits as u64, a, b, c],
+        )
+    }
+}
 
-/// The configuration and the raw state word (window index and both counts).
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for SlidingWindow<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        // Relaxed: a diagnostic read of the single state word.
-        let state = self.state.load(Ordering::Relaxed);
-        defmt::write!(
-            f,
-            "SlidingWindow {{ limit: {=u32}, window: {=u64} ticks at {=u64} Hz, state: {=u64:#x} }}",
-            self.limit,
-            self.window().as_ticks(),
-            HZ,
-            state
-        );
+impl<const HZ: u64> WordLimiter<SlidingWindowConfig<HZ>> {
+    /// The largest limit a sliding window can count for `quota`'s period:
+    /// see [`SlidingWindowConfig::max_limit`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SlidingWindowConfig::max_limit`].
+    pub const fn max_limit(quota: Quota) -> Result<u32, QuotaError> {
+        SlidingWindowConfig::<HZ>::max_limit(quota)
+    }
+
+    const_fn! {
+        /// An empty limiter for `quota` with windows aligned to tick 0: see
+        /// [`SlidingWindowConfig::new`].
+        ///
+        /// # Errors
+        ///
+        /// As [`SlidingWindowConfig::new`].
+        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+            match SlidingWindowConfig::new(quota) {
+                Ok(config) => Ok(Self::from_algorithm(config)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    const_fn! {
+        /// An empty limiter for `quota` with a window boundary at `epoch`: see
+        /// [`SlidingWindowConfig::with_epoch`].
+        ///
+        /// # Errors
+        ///
+        /// As [`SlidingWindowConfig::new`].
+        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
+            match SlidingWindowConfig::with_epoch(quota, epoch) {
+                Ok(config) => Ok(Self::from_algorithm(config)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// The most units admitted per window (the quota's count).
+    pub const fn limit(&self) -> u32 {
+        self.algorithm().limit()
+    }
+
+    /// The window length `W`.
+    pub const fn window(&self) -> Duration<HZ> {
+        self.algorithm().window()
+    }
+
+    /// The start of the last window the state can number; later instants are
+    /// evaluated as this one.
+    pub const fn horizon(&self) -> Instant<HZ> {
+        self.algorithm().horizon()
     }
 }

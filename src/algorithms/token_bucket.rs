@@ -1,10 +1,8 @@
 //! The token bucket, with greedy or interval refill.
 
-use crate::algorithms::schedule::Schedule;
-use crate::answer::Denied;
-use crate::kernel::algorithm::{refund_word, reserve_word, status_word};
-use crate::kernel::reservation::Reservation;
-use crate::kernel::sync::{AtomicU64, Ordering};
+use crate::algorithms::tat::Schedule;
+use crate::answer::Status;
+use crate::kernel::{Algorithm, Limiter, Refund, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
@@ -48,9 +46,13 @@ pub enum RefillMode {
 /// As for [`Gcra`](crate::Gcra#range): instants past the horizon are evaluated
 /// as the horizon, stale instants only make decisions stricter, and the word
 /// is lock-free where the target has a 64-bit compare-and-swap.
-#[derive(Debug)]
-pub struct TokenBucket<const HZ: u64 = NANOS> {
-    tat: AtomicU64,
+pub type TokenBucket<const HZ: u64 = NANOS> = WordLimiter<TokenBucketConfig<HZ>>;
+
+/// The configuration of a [`TokenBucket`]: the quota in ticks of `1 / HZ`
+/// seconds and the refill mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TokenBucketConfig<const HZ: u64 = NANOS> {
     schedule: Schedule,
     mode: RefillMode,
 }
@@ -62,18 +64,16 @@ const fn schedule(quota: &Quota, mode: RefillMode, hz: u64) -> Result<Schedule, 
     }
 }
 
-impl<const HZ: u64> TokenBucket<HZ> {
-    const_fn! {
-        /// A full bucket for `quota`, in ticks of `1 / HZ` seconds.
-        ///
-        /// # Errors
-        ///
-        /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
-        pub const fn new(quota: Quota, mode: RefillMode) -> Result<Self, QuotaError> {
-            match schedule(&quota, mode, HZ) {
-                Ok(schedule) => Ok(Self { tat: AtomicU64::new(0), schedule, mode }),
-                Err(e) => Err(e),
-            }
+impl<const HZ: u64> TokenBucketConfig<HZ> {
+    /// The configuration for `quota` with refill `mode`, in ticks of `1 / HZ` seconds.
+    ///
+    /// # Errors
+    ///
+    /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
+    pub const fn new(quota: Quota, mode: RefillMode) -> Result<Self, QuotaError> {
+        match schedule(&quota, mode, HZ) {
+            Ok(schedule) => Ok(Self { schedule, mode }),
+            Err(e) => Err(e),
         }
     }
 
@@ -82,7 +82,7 @@ impl<const HZ: u64> TokenBucket<HZ> {
         self.schedule.burst
     }
 
-    /// How the bucket refills.
+    /// The refill mode.
     pub const fn mode(&self) -> RefillMode {
         self.mode
     }
@@ -91,104 +91,106 @@ impl<const HZ: u64> TokenBucket<HZ> {
     pub const fn horizon(&self) -> Instant<HZ> {
         Instant::<HZ>::from_ticks(self.schedule.horizon)
     }
+}
 
-    /// Tokens in the bucket at `now` (whole tokens; a partly earned one does not count).
+/// The state word is the bucket's theoretical arrival time in virtual units
+/// (the GCRA machine read as tokens); `0` is a full bucket.
+impl<const HZ: u64> Algorithm<HZ> for TokenBucketConfig<HZ> {
+    const NAME: &'static str = "token-bucket";
+
+    fn fingerprint(&self) -> u64 {
+        let [a, b, c, d, e] = self.schedule.words();
+        fingerprint(b"token-bucket", &[HZ, a, b, c, d, e])
+    }
+
+    #[inline(always)]
+    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
+        self.schedule.decide(state, n, now.as_ticks())
+    }
+
+    #[inline]
+    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+        self.schedule.status(state, now.as_ticks())
+    }
+
+    #[inline]
+    fn refund(&self, state: u64, n: u32, _now: Instant<HZ>) -> u64 {
+        self.schedule.refund(state, n)
+    }
+
+    #[inline]
+    fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
+        self.schedule
+            .idle_after(state, now.as_ticks())
+            .map(Duration::<HZ>::from_ticks)
+    }
+
+    #[inline]
+    fn reserve(
+        &self,
+        state: u64,
+        n: u32,
+        now: Instant<HZ>,
+        max_wait: Duration<HZ>,
+    ) -> Step<HZ, Instant<HZ>> {
+        self.schedule
+            .reserve(state, n, now.as_ticks(), max_wait.as_ticks())
+    }
+}
+
+impl<const HZ: u64> WordLimiter<TokenBucketConfig<HZ>> {
+    const_fn! {
+        /// A full bucket for `quota` with refill `mode`, in ticks of `1 / HZ` seconds.
+        ///
+        /// # Errors
+        ///
+        /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
+        pub const fn new(quota: Quota, mode: RefillMode) -> Result<Self, QuotaError> {
+            match TokenBucketConfig::new(quota, mode) {
+                Ok(config) => Ok(Self::from_algorithm(config)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// The capacity: the most tokens the bucket holds.
+    pub const fn burst(&self) -> u32 {
+        self.algorithm().burst()
+    }
+
+    /// The refill mode.
+    pub const fn mode(&self) -> RefillMode {
+        self.algorithm().mode()
+    }
+
+    /// The last instant evaluated as itself; later ones are evaluated as this one.
+    pub const fn horizon(&self) -> Instant<HZ> {
+        self.algorithm().horizon()
+    }
+
+    /// Tokens available at `now`.
     pub fn available_at(&self, now: Instant<HZ>) -> u32 {
-        status_word(&self.tat, &self.schedule, now).remaining
+        self.snapshot_at(now).remaining()
     }
 
-    /// Puts `n` tokens into the bucket (never above the burst).
+    /// Puts `n` tokens back (never above the capacity): a refund.
     pub fn add_tokens(&self, n: u32) {
-        let _ = refund_word(&self.tat, &self.schedule, n, Instant::<HZ>::from_ticks(0));
+        let _ = self.refund_n_at(n, Instant::<HZ>::from_ticks(0));
     }
 
-    /// Fills the bucket.
-    pub fn reset(&self) {
-        // Relaxed: a plain overwrite of the single state word; a check racing
-        // with it is ordered before or after it, like any other check.
-        self.tat.store(0, Ordering::Relaxed);
-    }
-
-    /// Changes the quota (and keeps the refill mode) at `now`, carrying over
-    /// the tokens in use (rounded up, at most the new burst).
+    /// Changes the quota at `now`, carrying over the tokens in use (rounded
+    /// up, at most the new capacity). The refill mode stays.
     ///
     /// # Errors
     ///
     /// A [`QuotaError`] for an invalid quota; the bucket is then unchanged.
     pub fn set_quota_at(&mut self, quota: Quota, now: Instant<HZ>) -> Result<(), QuotaError> {
-        let schedule = schedule(&quota, self.mode, HZ)?;
-        // Relaxed: `&mut self` excludes every other access.
-        let tat = self.tat.load(Ordering::Relaxed);
-        self.tat.store(
-            self.schedule.carry_over(tat, &schedule, now.as_ticks()),
-            Ordering::Relaxed,
-        );
-        self.schedule = schedule;
+        let next = TokenBucketConfig::<HZ>::new(quota, self.mode())?;
+        let state =
+            self.algorithm()
+                .schedule
+                .carry_over(self.state(), &next.schedule, now.as_ticks());
+        self.replace(next, state);
         Ok(())
     }
 }
-
-impl<const HZ: u64> TokenBucket<HZ> {
-    /// Books `n` units at `now` for the first instant at which they fit, if
-    /// that is at most `max_wait` away: shaping instead of rejecting.
-    ///
-    /// The booking counts the units at once and moves the bucket's state
-    /// past its capacity if need be; the returned [`Reservation`] says when
-    /// they may be used. A booking for instant `r` changes the bucket exactly
-    /// as a check admitted at `r` would, so the quota holds for the units by
-    /// the instants they are used at. With `max_wait` zero it is a check.
-    ///
-    /// ```
-    /// use ratecore::{Duration, TokenBucket, Instant, Limiter, Quota, RefillMode};
-    ///
-    /// let bucket = TokenBucket::<1_000>::new(Quota::per_second(10).burst(2), RefillMode::Greedy).unwrap();
-    /// let t0 = Instant::<1_000>::from_ticks(0);
-    /// let wait = Duration::<1_000>::from_ticks(1_000);
-    /// assert!(bucket.check_n_at(2, t0).is_ok()); // the burst is spent
-    /// let next = bucket.reserve_n_at(1, t0, wait).unwrap();
-    /// assert_eq!(next.ready_at().as_ticks(), 100); // one unit per 100 ms
-    /// let later = bucket.reserve_n_at(1, t0, wait).unwrap();
-    /// assert_eq!(later.ready_at().as_ticks(), 200);
-    /// // 2 more would be ready at 400 ms: further out than 300 ms, so
-    /// // refused, and nothing changes.
-    /// let short = Duration::<1_000>::from_ticks(300);
-    /// assert!(bucket.reserve_n_at(2, t0, short).is_err());
-    /// assert_eq!(later.cancel(), 1); // nothing booked since: given back exactly
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`Denied::RateLimited`] (with the exact `retry_after` a check would
-    /// get) when the units fit only later than `max_wait`;
-    /// [`Denied::ExceedsBurst`] when `n` is larger than the burst. A refusal
-    /// changes nothing.
-    pub fn reserve_n_at(
-        &self,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Result<Reservation<'_, HZ, Self>, Denied<HZ>> {
-        let (ready, receipt) = reserve_word(&self.tat, self, n, now, max_wait)?;
-        Ok(Reservation::new(&self.tat, self, receipt, ready))
-    }
-}
-
-/// The configuration and the raw state word (the bucket's theoretical arrival
-/// time, in virtual units).
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for TokenBucket<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        // Relaxed: a diagnostic read of the single state word.
-        let tat = self.tat.load(Ordering::Relaxed);
-        defmt::write!(
-            f,
-            "TokenBucket {{ burst: {=u32}, mode: {}, at {=u64} Hz, tat: {=u64} }}",
-            self.burst(),
-            self.mode,
-            HZ,
-            tat
-        );
-    }
-}
-
-crate::kernel::one_word::one_word_limiter!(TokenBucket, tat, schedule: Schedule);

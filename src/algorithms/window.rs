@@ -185,6 +185,11 @@ impl Grid {
         (self.first as u128).saturating_add((i as u128).saturating_mul(self.width as u128))
     }
 
+    /// The numbers the decisions read, for a configuration fingerprint.
+    pub(crate) const fn words(&self) -> [u64; 3] {
+        [self.width, self.first, self.last]
+    }
+
     /// The instant evaluated for `now` (`now`, or the horizon if later) and
     /// its window.
     #[inline]

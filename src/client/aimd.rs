@@ -383,13 +383,13 @@ impl<const HZ: u64> AimdPacer<HZ> {
     /// Feeds back a [`Decision`] (from a ratecore limiter in a simulation, or
     /// one rebuilt from response headers): an admission is a response, a
     /// [`Denied::RateLimited`] a `429` with its `retry_after`. An
-    /// [`ExceedsBurst`](crate::ExceedsBurst) says nothing about the rate and
+    /// [`ExceedsBurst`](crate::answer::ExceedsBurst) says nothing about the rate and
     /// changes nothing.
     pub fn on_decision_at(&self, now: Instant<HZ>, decision: &Decision<HZ>) {
         match decision {
-            Ok(status) => self.on_response(status.remaining, status.limit),
+            Ok(status) => self.on_response(status.remaining(), status.limit()),
             Err(Denied::RateLimited(limited)) => {
-                self.on_throttled_at(now, Some(limited.retry_after));
+                self.on_throttled_at(now, Some(limited.retry_after()));
             }
             Err(_) => {}
         }

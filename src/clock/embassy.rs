@@ -17,7 +17,7 @@
 use embassy_time::Timer;
 
 use crate::answer::{Denied, Status};
-use crate::kernel::limiter::Limiter;
+use crate::kernel::Limiter;
 use crate::time::{Clock, Duration, Instant};
 
 /// embassy-time's tick rate, chosen by the application's `tick-hz-*` feature

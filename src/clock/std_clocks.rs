@@ -14,7 +14,7 @@ fn ticks<const HZ: u64>(elapsed: std::time::Duration) -> u64 {
 /// Use one clock for all limiters that share state: instants from two
 /// `MonotonicClock`s have different origins.
 #[derive(Clone, Copy, Debug)]
-pub struct MonotonicClock<const HZ: u64 = { crate::NANOS }> {
+pub struct MonotonicClock<const HZ: u64 = { crate::time::NANOS }> {
     origin: std::time::Instant,
 }
 

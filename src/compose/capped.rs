@@ -1,8 +1,8 @@
 //! A per-request cap in front of any limiter.
 
 use crate::answer::{Decision, Denied, ExceedsRequestCap, Status};
-use crate::kernel::charge::{Charge, Receipt};
-use crate::kernel::limiter::{Limiter, Refund};
+use crate::kernel::{Charge, Receipt};
+use crate::kernel::{Limiter, Refund};
 use crate::time::Instant;
 
 /// A limiter that refuses any single request of more than `cap` units,
@@ -13,10 +13,10 @@ use crate::time::Instant;
 /// per day": a request of 25,000 characters is refused even on a fresh day.
 /// Requests within the cap go to the inner limiter unchanged, and every
 /// answer but the cap's refusal is the inner limiter's. Wrap
-/// [`Unlimited`](crate::Unlimited) for a cap with no rate behind it.
+/// [`Unlimited`](crate::compose::Unlimited) for a cap with no rate behind it.
 ///
 /// ```
-/// use ratecore::{Capped, Denied, Gcra, Instant, Limiter, Quota};
+/// use ratecore::{compose::Capped, Denied, Gcra, Instant, Limiter, Quota};
 ///
 /// let daily = Gcra::<1_000>::new(Quota::per_day(1_000_000)).unwrap();
 /// let chars = Capped::new(daily, 20_000);

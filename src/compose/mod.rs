@@ -1,6 +1,13 @@
-//! The composition layer: limiters built from other limiters.
+//! Composition: limiters built from other limiters. All-or-nothing tiers
+//! ("100 per minute and 10,000 per day"), a per-request cap, an on/off
+//! switch, and the limiter that admits everything.
 
-pub(crate) mod capped;
-pub(crate) mod tiers;
-pub(crate) mod toggle;
-pub(crate) mod unlimited;
+mod capped;
+mod tiers;
+mod toggle;
+mod unlimited;
+
+pub use capped::Capped;
+pub use tiers::{Tier, TierAnswer, TierDecision, Tiers};
+pub use toggle::Toggle;
+pub use unlimited::Unlimited;

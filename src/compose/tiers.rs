@@ -4,9 +4,9 @@
 use core::fmt;
 
 use crate::answer::{Decision, Denied, Status};
-use crate::compose::unlimited::Unlimited;
-use crate::kernel::charge::{Charge, Receipt};
-use crate::kernel::limiter::Limiter;
+use crate::compose::Unlimited;
+use crate::kernel::Limiter;
+use crate::kernel::{Charge, Receipt};
 use crate::time::Instant;
 
 /// One member of a set of [`Tiers`]: a named limiter of any algorithm.
@@ -73,7 +73,7 @@ impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
 /// denies it, no tier keeps a charge.
 ///
 /// ```
-/// use ratecore::{Gcra, Instant, Quota, Tier, Tiers};
+/// use ratecore::{Gcra, Instant, Quota, compose::Tier, Tiers};
 ///
 /// static MINUTE: Gcra<1_000> = ratecore::const_unwrap!(Gcra::new(Quota::per_minute(100).burst(120)));
 /// static DAY: Gcra<1_000> = ratecore::const_unwrap!(Gcra::new(Quota::per_day(10_000)));
@@ -82,7 +82,7 @@ impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
 ///
 /// let now = Instant::<1_000>::from_ticks(0);
 /// let admitted = PLAN.check_tiered_n_at(1, now).unwrap();
-/// assert_eq!((admitted.name, admitted.answer.remaining), ("burst", 119));
+/// assert_eq!((admitted.name, admitted.answer.remaining()), ("burst", 119));
 /// for _ in 1..120 {
 ///     PLAN.check_tiered_n_at(1, now).unwrap();
 /// }
@@ -90,12 +90,12 @@ impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
 /// assert_eq!(denied.name, "burst");
 /// assert_eq!(denied.answer.retry_after().unwrap().as_ticks(), 600);
 /// // The denied check charged nothing, not even the daily tier.
-/// assert_eq!(PLAN.snapshot_all_at(now)[1].remaining, 10_000 - 120);
+/// assert_eq!(PLAN.snapshot_all_at(now)[1].remaining(), 10_000 - 120);
 /// ```
 ///
 /// Each tier is a `&dyn Charge<HZ>`: tiers mix algorithms ([`Gcra`](crate::Gcra),
 /// [`TokenBucket`](crate::TokenBucket), [`ConcurrencyLimit`](crate::ConcurrencyLimit),
-/// a [`Capped`](crate::Capped) or [`Toggle`](crate::Toggle) limiter, ...), and
+/// a [`Capped`](crate::compose::Capped) or [`Toggle`](crate::compose::Toggle) limiter, ...), and
 /// the set lives in an array: no allocation. `N` is at least 1 (checked at
 /// compile time); plans typically have 2 to 8 tiers. A check can charge each
 /// tier its own cost ([`check_costs_at`](Tiers::check_costs_at): one request
@@ -124,7 +124,7 @@ impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
 /// tier are refused there, before they have charged anything), each with
 /// the tier's own compare-and-swap. If a tier now denies because a
 /// concurrent caller took its capacity after the peek, the tiers already
-/// charged are rolled back with [`Charge::undo`], in reverse order.
+/// charged are rolled back with [`Charge::undo`](crate::kernel::Charge::undo), in reverse order.
 ///
 /// What that guarantees:
 ///
@@ -198,7 +198,7 @@ impl<'a, const HZ: u64, const N: usize> Tiers<'a, HZ, N> {
             .enumerate()
         {
             match tier.limiter.peek_n_at(cost, now) {
-                Ok(status) => *slot = (status.remaining, position),
+                Ok(status) => *slot = (status.remaining(), position),
                 Err(refusal) => {
                     denied = Some(more_restrictive(denied, answer(position, tier, refusal)));
                 }
@@ -303,8 +303,8 @@ fn severity<const HZ: u64>(denied: &Denied<HZ>) -> (u8, u64, u32) {
     } else if let Denied::RateLimited(limited) = denied {
         (
             1,
-            limited.retry_after.as_ticks(),
-            u32::MAX.saturating_sub(limited.remaining),
+            limited.retry_after().as_ticks(),
+            u32::MAX.saturating_sub(limited.remaining()),
         )
     } else {
         // Waiting helps, for a time no one knows (units in flight).
@@ -331,8 +331,8 @@ fn tighter<const HZ: u64>(
 ) -> TierAnswer<Status<HZ>> {
     let key = |a: &TierAnswer<Status<HZ>>| {
         (
-            u32::MAX.saturating_sub(a.answer.remaining),
-            a.answer.reset_after.as_ticks(),
+            u32::MAX.saturating_sub(a.answer.remaining()),
+            a.answer.reset_after().as_ticks(),
             usize::MAX.saturating_sub(a.tier),
         )
     };

@@ -1,10 +1,10 @@
 //! A deployment switch: a configured limiter that can be turned off.
 
 use crate::answer::{Decision, Denied, Status};
-use crate::compose::unlimited::Unlimited;
-use crate::kernel::charge::{Charge, Receipt};
-use crate::kernel::limiter::{Limiter, Refund};
+use crate::compose::Unlimited;
 use crate::kernel::sync::{AtomicBool, Ordering};
+use crate::kernel::{Charge, Receipt};
+use crate::kernel::{Limiter, Refund};
 use crate::macros::const_fn;
 use crate::time::Instant;
 
@@ -19,7 +19,7 @@ use crate::time::Instant;
 /// remembers what it had counted.
 ///
 /// ```
-/// use ratecore::{Gcra, Instant, Limiter, Quota, Toggle};
+/// use ratecore::{Gcra, Instant, Limiter, Quota, compose::Toggle};
 ///
 /// static API: Toggle<Gcra<1_000>> =
 ///     Toggle::new(ratecore::const_unwrap!(Gcra::new(Quota::per_minute(1))), true);

@@ -1,13 +1,13 @@
 //! The limiter that admits everything: rate limiting switched off.
 
 use crate::answer::{Decision, Denied, Status};
-use crate::kernel::charge::{Charge, Receipt};
-use crate::kernel::limiter::{Limiter, Refund};
+use crate::kernel::{Charge, Receipt};
+use crate::kernel::{Limiter, Refund};
 use crate::time::{Duration, Instant};
 
 /// A limiter that admits every check and charges nothing: rate limiting
 /// configured off (a deployment switch such as `RATE_LIMIT_ENABLED=false`;
-/// see [`Toggle`](crate::Toggle) to switch a configured limiter off).
+/// see [`Toggle`](crate::compose::Toggle) to switch a configured limiter off).
 ///
 /// # What it reports
 ///
@@ -22,11 +22,11 @@ use crate::time::{Duration, Instant};
 /// answer is that of the tiers still enforced.
 ///
 /// ```
-/// use ratecore::{Instant, Limiter, Unlimited};
+/// use ratecore::{Instant, Limiter, compose::Unlimited};
 ///
 /// let off = Unlimited::new();
 /// let status = off.check_n_at(1_000_000, Instant::<1_000>::from_ticks(0)).unwrap();
-/// assert_eq!((status.limit, status.remaining), (u32::MAX, u32::MAX));
+/// assert_eq!((status.limit(), status.remaining()), (u32::MAX, u32::MAX));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -40,11 +40,7 @@ impl Unlimited {
 
     /// The status it always reports.
     pub const fn status<const HZ: u64>() -> Status<HZ> {
-        Status {
-            limit: u32::MAX,
-            remaining: u32::MAX,
-            reset_after: Duration::<HZ>::from_ticks(0),
-        }
+        Status::new(u32::MAX, u32::MAX, Duration::<HZ>::from_ticks(0))
     }
 }
 

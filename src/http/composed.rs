@@ -2,7 +2,7 @@
 
 use super::{Policy, ServiceLimit};
 use crate::answer::Denied;
-use crate::compose::tiers::{TierDecision, Tiers};
+use crate::compose::{TierDecision, Tiers};
 use crate::keyed::{Admitted, KeyedDecision};
 use crate::time::Instant;
 
@@ -14,7 +14,7 @@ impl<'a> ServiceLimit<'a> {
     ///
     /// ```
     /// use ratecore::http::{Headers, Policy, ServiceLimit};
-    /// use ratecore::{Gcra, Instant, Quota, Tier, Tiers};
+    /// use ratecore::{Gcra, Instant, Quota, compose::Tier, Tiers};
     ///
     /// const MINUTE: Quota = Quota::per_minute(100).burst(120);
     /// const DAY: Quota = Quota::per_day(10_000);
@@ -76,7 +76,7 @@ impl<'a> ServiceLimit<'a> {
 
     /// The state after a [`KeyedLimiter`](crate::KeyedLimiter) check, or
     /// `None` for a check admitted [unlimited](Admitted::Unlimited) by a full
-    /// table's [`WhenFull::Allow`](crate::WhenFull::Allow) policy: no limit
+    /// table's [`WhenFull::Allow`](crate::keyed::WhenFull::Allow) policy: no limit
     /// was applied, so no rate-limit headers describe it.
     ///
     /// # Errors

@@ -110,9 +110,9 @@ impl<'a> ServiceLimit<'a> {
     ) -> Self {
         Self::new(
             policy,
-            status.limit,
-            status.remaining,
-            status.reset_after,
+            status.limit(),
+            status.remaining(),
+            status.reset_after(),
             None,
             unix_now,
         )
@@ -126,10 +126,10 @@ impl<'a> ServiceLimit<'a> {
     ) -> Self {
         Self::new(
             policy,
-            limited.limit,
-            limited.remaining,
-            limited.reset_after,
-            Some(limited.retry_after),
+            limited.limit(),
+            limited.remaining(),
+            limited.reset_after(),
+            Some(limited.retry_after()),
             unix_now,
         )
     }

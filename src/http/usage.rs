@@ -83,12 +83,12 @@ impl Usage {
 
 impl<const HZ: u64> From<Status<HZ>> for Usage {
     fn from(status: Status<HZ>) -> Self {
-        Self::new(status.limit, status.remaining)
+        Self::new(status.limit(), status.remaining())
     }
 }
 
 impl<const HZ: u64> From<RateLimited<HZ>> for Usage {
     fn from(limited: RateLimited<HZ>) -> Self {
-        Self::new(limited.limit, limited.remaining)
+        Self::new(limited.limit(), limited.remaining())
     }
 }

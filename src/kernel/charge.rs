@@ -2,7 +2,7 @@
 //! [`Tiers`](crate::Tiers) are built on.
 
 use crate::answer::{Decision, Denied, Status};
-use crate::kernel::limiter::Limiter;
+use crate::kernel::Limiter;
 use crate::time::Instant;
 
 /// What one admitted [`Charge::charge_n_at`] changed, so that
@@ -48,8 +48,8 @@ impl Receipt {
 ///
 /// Every one-word limiter of this crate implements it (on its single atomic
 /// word: [`undo`](Charge::undo) puts back the word the charge replaced, with
-/// a compare-and-swap), as do the wrappers ([`Capped`](crate::Capped),
-/// [`Toggle`](crate::Toggle)) and [`Unlimited`](crate::Unlimited). The trait
+/// a compare-and-swap), as do the wrappers ([`Capped`](crate::compose::Capped),
+/// [`Toggle`](crate::compose::Toggle)) and [`Unlimited`](crate::compose::Unlimited). The trait
 /// is dyn-compatible (`&dyn Charge<HZ>`), so tiers can mix algorithms.
 pub trait Charge<const HZ: u64>: Limiter<HZ> {
     /// What [`check_n_at(n, now)`](Limiter::check_n_at) would answer at this

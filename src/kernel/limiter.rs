@@ -22,7 +22,7 @@ pub trait Limiter<const HZ: u64> {
     /// [`Denied::ExceedsBurst`](crate::Denied::ExceedsBurst) when `n` is larger
     /// than the burst and can never be admitted. Some limiters have refusals
     /// of their own: [`Denied::ExceedsRequestCap`](crate::Denied::ExceedsRequestCap)
-    /// ([`Capped`](crate::Capped)), [`Denied::AtCapacity`](crate::Denied::AtCapacity)
+    /// ([`Capped`](crate::compose::Capped)), [`Denied::AtCapacity`](crate::Denied::AtCapacity)
     /// ([`ConcurrencyLimit`](crate::ConcurrencyLimit)).
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ>;
 

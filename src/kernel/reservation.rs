@@ -1,8 +1,9 @@
 //! Reservations: capacity booked now for an instant that may be later.
 
-use crate::kernel::algorithm::{Algorithm, restore_word};
-use crate::kernel::charge::Receipt;
+use crate::kernel::Receipt;
 use crate::kernel::sync::AtomicU64;
+use crate::kernel::word::restore;
+use crate::kernel::{Algorithm, Step};
 use crate::time::{Duration, Instant};
 
 /// Units booked on a limiter for the instant [`ready_at`](Reservation::ready_at)
@@ -74,7 +75,7 @@ impl<'a, const HZ: u64, A: Algorithm<HZ>> Reservation<'a, HZ, A> {
     /// Gives every unit back; returns how many were given back (all, or none:
     /// see [Cancelling](Reservation#cancelling)).
     pub fn cancel(self) -> u32 {
-        if restore_word(
+        if restore(
             self.word,
             self.algorithm,
             self.receipt,
@@ -103,13 +104,13 @@ impl<'a, const HZ: u64, A: Algorithm<HZ>> Reservation<'a, HZ, A> {
         // `used` units admitted at the ready instant from the state before:
         // admitted, since the larger booking was.
         let replacement = match self.algorithm.decide(self.receipt.before, used, self.ready) {
-            (Ok(_), Some(state)) => state,
-            (Ok(_), None) => self.receipt.before,
+            Step::Store(state, _) => state,
+            Step::Keep(_) => self.receipt.before,
             // Cannot happen for an algorithm whose admission is monotone in
             // `n`; keep the whole booking rather than guess.
-            (Err(_), _) => return 0,
+            Step::Deny(_) => return 0,
         };
-        if restore_word(self.word, self.algorithm, self.receipt, replacement, rest) {
+        if restore(self.word, self.algorithm, self.receipt, replacement, rest) {
             rest
         } else {
             0

@@ -13,7 +13,7 @@ use core::hash::Hash;
 use siphasher::sip128::{Hasher128, SipHasher13};
 
 use crate::answer::{Denied, Status};
-use crate::kernel::algorithm::Algorithm;
+use crate::kernel::Algorithm;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 use crate::macros::const_fn;
 use crate::time::{Clock, Instant};
@@ -38,7 +38,7 @@ use window::{MAX_WINDOW, Window};
 /// every key ever seen.
 ///
 /// ```
-/// use ratecore::{Admitted, Denied, Gcra, Instant, KeyedLimiter, Plan, Quota, WhenFull, MILLIS};
+/// use ratecore::{keyed::Admitted, Denied, Gcra, Instant, KeyedLimiter, keyed::Plan, Quota, keyed::WhenFull, time::MILLIS};
 ///
 /// const FREE: Plan<2> = ratecore::const_unwrap!(Plan::new(0));
 /// const PRO: Plan<2> = ratecore::const_unwrap!(Plan::new(1));
@@ -58,10 +58,10 @@ use window::{MAX_WINDOW, Window};
 ///     assert!(LIMITS.check_at("alice", FREE, now).is_ok());
 /// }
 /// let Err(Denied::RateLimited(limited)) = LIMITS.check_at("alice", FREE, now) else { panic!() };
-/// assert_eq!(limited.retry_after.as_ticks(), 6_000);
+/// assert_eq!(limited.retry_after().as_ticks(), 6_000);
 /// // Other keys and plans have their own limiters.
 /// let Ok(Admitted::Limited(status)) = LIMITS.check_at("bob", PRO, now) else { panic!() };
-/// assert_eq!(status.remaining, 99);
+/// assert_eq!(status.remaining(), 99);
 /// ```
 ///
 /// # Exactness
@@ -299,14 +299,14 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
             let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
-                    let decide = |state| algorithm.decide(state, n, at);
+                    let decide = |state| algorithm.decide(state, n, at).split();
                     if let Some(decision) = probe::update(slot, word, decide) {
                         return decision.map(Admitted::Limited);
                     }
                     // Reclaimed while idle, between the look-up and the update.
                 }
                 Found::Absent => {
-                    let (fresh, next) = algorithm.decide(A::FRESH, n, at);
+                    let (fresh, next) = algorithm.decide(0, n, at).split();
                     if next.is_none() {
                         // Nothing to store (a denial, `n = 0`): no slot needed.
                         return fresh.map(Admitted::Limited);
@@ -321,7 +321,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
                         &window,
                         id,
                         &seen,
-                        A::FRESH,
+                        0,
                         &self.floor,
                         at.as_ticks(),
                         is_idle,
@@ -338,7 +338,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
                     if probe::settle(&self.slots, &window, id, position, reservation) {
                         // Decided after the settling scan (see `probe`), and
                         // promoted already charged, in one compare-and-swap.
-                        let (decision, next) = algorithm.decide(A::FRESH, n, self.at(now));
+                        let (decision, next) = algorithm.decide(0, n, self.at(now)).split();
                         let Some(charged) = next else {
                             probe::withdraw(slot, reservation);
                             return decision.map(Admitted::Limited);
@@ -415,7 +415,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
         };
         match probe::find(&self.slots, &window, id, &mut Seen::new()) {
             Found::Live { word, .. } => algorithm.status(slot::state(word), now),
-            Found::Absent => algorithm.status(A::FRESH, now),
+            Found::Absent => algorithm.status(0, now),
         }
     }
 
@@ -449,14 +449,14 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
             match probe::find(&self.slots, &window, id, &mut seen) {
                 Found::Live { slot, word } => {
                     let refund = |state| {
-                        let next = algorithm.refunded(state, n, now);
+                        let next = algorithm.refund(state, n, now);
                         (algorithm.status(next, now), (next != state).then_some(next))
                     };
                     if let Some(status) = probe::update(slot, word, refund) {
                         return status;
                     }
                 }
-                Found::Absent => return algorithm.status(A::FRESH, now),
+                Found::Absent => return algorithm.status(0, now),
             }
         }
     }
@@ -487,11 +487,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
 /// cannot hold (it is checked below `P` when made): kept only so that every
 /// path is total.
 const fn unknown_plan<const HZ: u64>() -> Status<HZ> {
-    Status {
-        limit: 0,
-        remaining: 0,
-        reset_after: crate::Duration::<HZ>::from_ticks(0),
-    }
+    Status::new(0, 0, crate::Duration::<HZ>::from_ticks(0))
 }
 
 impl<A: fmt::Debug, const HZ: u64, const N: usize, const P: usize> fmt::Debug
@@ -543,7 +539,7 @@ mod tests {
         // As if a copy of "x" was reclaimed at 1,000 ms and an inserter then
         // reserved a slot for it and stalled.
         table.floor.store(1_000, Ordering::Relaxed);
-        let reservation = slot::inserting(id, <Gcra<HZ> as Algorithm<HZ>>::FRESH);
+        let reservation = slot::inserting(id, 0);
         table
             .slots
             .get(window.slot(0))
@@ -553,8 +549,14 @@ mod tests {
         let t = Instant::<HZ>::from_ticks;
         assert!(table.check_at(&"x", Plan::FIRST, t(500)).is_ok());
         // Charged at 1,000, not at 500: one unit still out at 1,500.
-        assert_eq!(table.snapshot_at(&"x", Plan::FIRST, t(1_500)).remaining, 1);
-        assert_eq!(table.snapshot_at(&"x", Plan::FIRST, t(2_000)).remaining, 2);
+        assert_eq!(
+            table.snapshot_at(&"x", Plan::FIRST, t(1_500)).remaining(),
+            1
+        );
+        assert_eq!(
+            table.snapshot_at(&"x", Plan::FIRST, t(2_000)).remaining(),
+            2
+        );
         assert_eq!(table.occupancy_at(t(1_500)), 1);
     }
 }

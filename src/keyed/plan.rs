@@ -11,7 +11,7 @@ use core::fmt;
 /// is idle.
 ///
 /// ```
-/// use ratecore::Plan;
+/// use ratecore::keyed::Plan;
 ///
 /// const PRO: Plan<3> = ratecore::const_unwrap!(Plan::new(1));
 /// assert_eq!(PRO.index(), 1);

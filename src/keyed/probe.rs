@@ -43,6 +43,7 @@
 //! progress), so the protocol is lock-free wherever the 128-bit
 //! compare-and-swap is.
 
+use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::slot::{Holder, Id, VACANT, holder, inserting, live, state};
@@ -293,27 +294,24 @@ pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
 /// the caller looks it up again.
 pub(crate) fn update<T>(
     slot: &AtomicU128,
-    mut word: u128,
+    word: u128,
     step: impl Fn(u64) -> (T, Option<u64>),
 ) -> Option<T> {
     let Holder::Live(id) = holder(word) else {
         return None;
     };
-    loop {
-        let (answer, next) = step(state(word));
-        let Some(next) = next else {
-            return Some(answer);
-        };
-        // Relaxed: the word is the key and its whole state, so the answer
-        // depends on nothing else, and this compare-and-swap orders all
-        // updates of it by itself. It is a read-modify-write, so it continues
-        // the release sequence of the claim that made the key live (which
-        // `find`'s acquire loads rely on).
-        match slot.compare_exchange_weak(word, live(id, next), Ordering::Relaxed, Ordering::Relaxed)
-        {
-            Ok(_) => return Some(answer),
-            Err(actual) if holder(actual) == Holder::Live(id) => word = actual,
-            Err(_) => return None,
+    // Relaxed both ways: the word is the key and its whole state, so the
+    // answer depends on nothing else, and the compare-and-swap orders all
+    // updates of it by itself. It is a read-modify-write, so it continues
+    // the release sequence of the claim that made the key live (which
+    // `find`'s acquire loads rely on).
+    let (answer, _, _) = update_wide(slot, word, Ordering::Relaxed, Ordering::Relaxed, |word| {
+        if holder(word) != Holder::Live(id) {
+            // Reclaimed while idle: the caller looks the key up again.
+            return (None, None);
         }
-    }
+        let (answer, next) = step(state(word));
+        (Some(answer), next.map(|next| live(id, next)))
+    });
+    answer
 }

@@ -6,34 +6,227 @@ use crate::time::Duration;
 
 /// The limiter's state as an HTTP server reports it: on an admitted check, and
 /// from a side-effect-free [`snapshot_at`](crate::Limiter::snapshot_at).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
+///
+/// An answer carries the numbers its fields are computed from, not the
+/// fields: a caller that only asks `is_ok()` pays for no division, and
+/// [`remaining`](Status::remaining) and [`reset_after`](Status::reset_after)
+/// are computed when read. An algorithm in another crate builds one with
+/// [`Status::new`] (plain values) or [`Status::scaled`] (the numbers behind
+/// them).
+#[derive(Clone, Copy)]
 pub struct Status<const HZ: u64> {
+    limit: u32,
+    /// Free capacity, in `1 / unit` of a unit.
+    room: u64,
+    /// What one unit costs in `room`'s scale (at least 1).
+    unit: u64,
+    /// Time until full, in `1 / scale` of a tick.
+    until_full: u64,
+    /// Parts of a tick `until_full` is counted in (at least 1).
+    scale: u64,
+}
+
+impl<const HZ: u64> Status<HZ> {
+    /// A status from plain values: `remaining` of `limit` units left, full
+    /// again after `reset_after`.
+    pub const fn new(limit: u32, remaining: u32, reset_after: Duration<HZ>) -> Self {
+        Self::scaled(limit, remaining as u64, 1, reset_after.as_ticks(), 1)
+    }
+
+    /// A status from the numbers an algorithm has at hand: `room / unit`
+    /// units remain (rounded down), and the limiter is full again after
+    /// `until_full / scale` ticks (rounded up). A zero `unit` or `scale` is
+    /// read as 1.
+    pub const fn scaled(limit: u32, room: u64, unit: u64, until_full: u64, scale: u64) -> Self {
+        Self {
+            limit,
+            room,
+            unit: if unit == 0 { 1 } else { unit },
+            until_full,
+            scale: if scale == 0 { 1 } else { scale },
+        }
+    }
+
     /// The most units that can ever be admitted at one instant (the burst).
-    pub limit: u32,
-    /// Exactly how many more single-unit checks would succeed at the same instant.
-    pub remaining: u32,
+    pub const fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Exactly how many more single-unit checks would succeed at the same
+    /// instant.
+    #[inline]
+    pub const fn remaining(&self) -> u32 {
+        let units = div_floor(self.room, self.unit);
+        if units > u32::MAX as u64 {
+            u32::MAX
+        } else {
+            units as u32
+        }
+    }
+
     /// Time until the limiter is full again (zero if it is full now).
-    pub reset_after: Duration<HZ>,
+    #[inline]
+    pub const fn reset_after(&self) -> Duration<HZ> {
+        Duration::<HZ>::from_ticks(div_ceil(self.until_full, self.scale))
+    }
+}
+
+/// `a / b` rounded down, skipping the division for the common `b == 1`.
+const fn div_floor(a: u64, b: u64) -> u64 {
+    if b == 1 {
+        return a;
+    }
+    match a.checked_div(b) {
+        Some(q) => q,
+        None => a,
+    }
+}
+
+/// `a / b` rounded up, skipping the division for the common `b == 1`.
+const fn div_ceil(a: u64, b: u64) -> u64 {
+    if b == 1 {
+        return a;
+    }
+    match a.checked_rem(b) {
+        Some(0) | None => div_floor(a, b),
+        Some(_) => div_floor(a, b).saturating_add(1),
+    }
+}
+
+impl<const HZ: u64> PartialEq for Status<HZ> {
+    /// Statuses are equal when they answer alike, whatever numbers they
+    /// were computed from.
+    fn eq(&self, other: &Self) -> bool {
+        self.limit == other.limit
+            && self.remaining() == other.remaining()
+            && self.reset_after() == other.reset_after()
+    }
+}
+
+impl<const HZ: u64> Eq for Status<HZ> {}
+
+impl<const HZ: u64> fmt::Debug for Status<HZ> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Status")
+            .field("limit", &self.limit)
+            .field("remaining", &self.remaining())
+            .field("reset_after", &self.reset_after())
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for Status<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Status {{ limit: {=u32}, remaining: {=u32}, reset_after: {=u64} ticks }}",
+            self.limit,
+            self.remaining(),
+            self.reset_after().as_ticks()
+        );
+    }
 }
 
 /// A check that can succeed later: the limiter has too little capacity now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
+///
+/// Like [`Status`], it carries the numbers its fields are computed from.
+#[derive(Clone, Copy)]
 pub struct RateLimited<const HZ: u64> {
+    status: Status<HZ>,
+    /// Time until the check fits, in `1 / status.scale` of a tick.
+    short: u64,
+}
+
+impl<const HZ: u64> RateLimited<HZ> {
+    /// A refusal from plain values. A zero `retry_after` is read as one tick.
+    pub const fn new(
+        limit: u32,
+        remaining: u32,
+        retry_after: Duration<HZ>,
+        reset_after: Duration<HZ>,
+    ) -> Self {
+        Self {
+            status: Status::new(limit, remaining, reset_after),
+            short: retry_after.as_ticks(),
+        }
+    }
+
+    /// A refusal from the numbers an algorithm has at hand: the state as a
+    /// [`Status::scaled`], and the time until the check fits, `until_fits /
+    /// scale` ticks (rounded up) in the status's `scale`.
+    pub const fn scaled(status: Status<HZ>, until_fits: u64) -> Self {
+        Self {
+            status,
+            short: until_fits,
+        }
+    }
+
     /// The most units that can ever be admitted at one instant (the burst).
-    pub limit: u32,
+    pub const fn limit(&self) -> u32 {
+        self.status.limit
+    }
+
     /// Units available now (fewer than were asked for).
-    pub remaining: u32,
+    #[inline]
+    pub const fn remaining(&self) -> u32 {
+        self.status.remaining()
+    }
+
     /// Exact wait: the same check at `now + retry_after` succeeds (if nothing
     /// else is admitted meanwhile) and at `now + retry_after - 1 tick` fails.
     /// Never zero. A wait longer than `u64::MAX` ticks (possible only at the
     /// very end of the time line) is reported as `u64::MAX` ticks.
-    pub retry_after: Duration<HZ>,
+    #[inline]
+    pub const fn retry_after(&self) -> Duration<HZ> {
+        let ticks = div_ceil(self.short, self.status.scale);
+        Duration::<HZ>::from_ticks(if ticks == 0 { 1 } else { ticks })
+    }
+
     /// Time until the limiter is full again.
-    pub reset_after: Duration<HZ>,
+    #[inline]
+    pub const fn reset_after(&self) -> Duration<HZ> {
+        self.status.reset_after()
+    }
+
+    /// The state the refusal saw, as a [`Status`].
+    pub const fn status(&self) -> Status<HZ> {
+        self.status
+    }
+}
+
+impl<const HZ: u64> PartialEq for RateLimited<HZ> {
+    /// Refusals are equal when they answer alike.
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status && self.retry_after() == other.retry_after()
+    }
+}
+
+impl<const HZ: u64> Eq for RateLimited<HZ> {}
+
+impl<const HZ: u64> fmt::Debug for RateLimited<HZ> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimited")
+            .field("limit", &self.limit())
+            .field("remaining", &self.remaining())
+            .field("retry_after", &self.retry_after())
+            .field("reset_after", &self.reset_after())
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<const HZ: u64> defmt::Format for RateLimited<HZ> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "RateLimited {{ limit: {=u32}, remaining: {=u32}, retry_after: {=u64} ticks, reset_after: {=u64} ticks }}",
+            self.limit(),
+            self.remaining(),
+            self.retry_after().as_ticks(),
+            self.reset_after().as_ticks()
+        );
+    }
 }
 
 /// A check that can never succeed: it asks for more units than the burst.
@@ -86,12 +279,12 @@ pub enum Denied<const HZ: u64> {
     /// Never: `n` is larger than the burst. Split the request or raise the burst.
     ExceedsBurst(ExceedsBurst),
     /// Never: `n` is larger than the per-request cap of a
-    /// [`Capped`](crate::Capped) limiter, whatever quota remains.
+    /// [`Capped`](crate::compose::Capped) limiter, whatever quota remains.
     ExceedsRequestCap(ExceedsRequestCap),
     /// Not now, for an unknown time: a [`ConcurrencyLimit`](crate::ConcurrencyLimit)
     /// has too few free units, and they free up when permits are released.
     AtCapacity(AtCapacity),
-    /// A [`KeyedLimiter`](crate::KeyedLimiter) with [`WhenFull::Deny`](crate::WhenFull::Deny)
+    /// A [`KeyedLimiter`](crate::KeyedLimiter) with [`WhenFull::Deny`](crate::keyed::WhenFull::Deny)
     /// had no slot for a new key: every slot it may use holds an active key.
     TableFull(TableFull),
 }
@@ -101,7 +294,7 @@ impl<const HZ: u64> Denied<HZ> {
     /// [`AtCapacity`](Denied::AtCapacity), the wait is not known).
     pub const fn retry_after(&self) -> Option<Duration<HZ>> {
         match self {
-            Self::RateLimited(r) => Some(r.retry_after),
+            Self::RateLimited(r) => Some(r.retry_after()),
             Self::ExceedsBurst(_)
             | Self::ExceedsRequestCap(_)
             | Self::AtCapacity(_)
@@ -118,9 +311,9 @@ impl<const HZ: u64> fmt::Display for RateLimited<HZ> {
         write!(
             f,
             "rate limited: {} of {} units available, retry after {} ticks of 1/{} s",
-            self.remaining,
-            self.limit,
-            self.retry_after.as_ticks(),
+            self.remaining(),
+            self.limit(),
+            self.retry_after().as_ticks(),
             HZ
         )
     }
@@ -196,3 +389,35 @@ impl fmt::Display for TableFull {
 }
 
 impl core::error::Error for TableFull {}
+
+impl ExceedsBurst {
+    /// `requested` units asked of a limiter whose burst is `burst`.
+    pub const fn new(requested: u32, burst: u32) -> Self {
+        Self { requested, burst }
+    }
+}
+
+impl ExceedsRequestCap {
+    /// `requested` units asked where one request may carry `cap`.
+    pub const fn new(requested: u32, cap: u32) -> Self {
+        Self { requested, cap }
+    }
+}
+
+impl AtCapacity {
+    /// `requested` units asked while `active` of `limit` are in flight.
+    pub const fn new(requested: u32, active: u32, limit: u32) -> Self {
+        Self {
+            requested,
+            active,
+            limit,
+        }
+    }
+}
+
+impl TableFull {
+    /// No room for a key among the `window` slots it may use.
+    pub const fn new(window: u32) -> Self {
+        Self { window }
+    }
+}

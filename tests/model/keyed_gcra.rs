@@ -117,6 +117,19 @@ impl RefGcra {
         }
         let now_f = self.fine(now);
         let start = self.tat.max(now_f);
+        if n == 0 {
+            // Zero units are always admitted and change nothing.
+            let backlog = start - now_f;
+            return Answer::Admitted {
+                limit,
+                remaining: if backlog > self.tau() {
+                    0
+                } else {
+                    self.remaining(backlog)
+                },
+                reset_after: self.ticks(backlog),
+            };
+        }
         let need = u128::from(n) * self.t();
         if start + need - now_f <= self.tau() {
             let tat = start + need;
@@ -265,20 +278,20 @@ impl KeyedModel {
 }
 
 /// A table's answer, in the model's terms.
-pub fn observe<const HZ: u64>(decision: &ratecore::KeyedDecision<HZ>) -> Answer {
-    use ratecore::{Admitted, Denied};
+pub fn observe<const HZ: u64>(decision: &ratecore::keyed::KeyedDecision<HZ>) -> Answer {
+    use ratecore::{Denied, keyed::Admitted};
     match decision {
         Ok(Admitted::Limited(s)) => Answer::Admitted {
-            limit: s.limit,
-            remaining: s.remaining,
-            reset_after: s.reset_after.as_ticks(),
+            limit: s.limit(),
+            remaining: s.remaining(),
+            reset_after: s.reset_after().as_ticks(),
         },
         Ok(Admitted::Unlimited) | Err(Denied::TableFull(_)) => Answer::NoRoom,
         Err(Denied::RateLimited(r)) => Answer::RateLimited {
-            limit: r.limit,
-            remaining: r.remaining,
-            retry_after: r.retry_after.as_ticks(),
-            reset_after: r.reset_after.as_ticks(),
+            limit: r.limit(),
+            remaining: r.remaining(),
+            retry_after: r.retry_after().as_ticks(),
+            reset_after: r.reset_after().as_ticks(),
         },
         Err(Denied::ExceedsBurst(e)) => Answer::ExceedsBurst {
             requested: e.requested,
@@ -292,8 +305,8 @@ pub fn observe<const HZ: u64>(decision: &ratecore::KeyedDecision<HZ>) -> Answer 
 /// A status, in the model's terms (as an admitted answer).
 pub fn observe_status<const HZ: u64>(status: &ratecore::Status<HZ>) -> Answer {
     Answer::Admitted {
-        limit: status.limit,
-        remaining: status.remaining,
-        reset_after: status.reset_after.as_ticks(),
+        limit: status.limit(),
+        remaining: status.remaining(),
+        reset_after: status.reset_after().as_ticks(),
     }
 }

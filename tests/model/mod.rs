@@ -74,9 +74,9 @@ impl Answer {
 /// The crate's status in plain numbers.
 pub fn status<const HZ: u64>(s: &ratecore::Status<HZ>) -> Status {
     Status {
-        limit: s.limit,
-        remaining: s.remaining,
-        reset_after: s.reset_after.as_ticks().into(),
+        limit: s.limit(),
+        remaining: s.remaining(),
+        reset_after: s.reset_after().as_ticks().into(),
     }
 }
 
@@ -85,10 +85,10 @@ pub fn answer<const HZ: u64>(d: &Decision<HZ>) -> Answer {
     match d {
         Ok(s) => Answer::Admitted(status(s)),
         Err(Denied::RateLimited(r)) => Answer::RateLimited {
-            limit: r.limit,
-            remaining: r.remaining,
-            retry_after: r.retry_after.as_ticks().into(),
-            reset_after: r.reset_after.as_ticks().into(),
+            limit: r.limit(),
+            remaining: r.remaining(),
+            retry_after: r.retry_after().as_ticks().into(),
+            reset_after: r.reset_after().as_ticks().into(),
         },
         Err(Denied::ExceedsBurst(e)) => Answer::ExceedsBurst {
             requested: e.requested,

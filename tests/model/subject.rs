@@ -1,7 +1,7 @@
 //! Everything a trace can drive: the crate's limiters, a state word driven
 //! through the `Algorithm` trait, and the models.
 
-use ratecore::{Algorithm, Gcra, Instant, Limiter, Refund, TokenBucket};
+use ratecore::{Gcra, Instant, Limiter, Refund, TokenBucket, kernel::Algorithm};
 
 use super::gcra::Gcra as GcraModel;
 use super::token_bucket::TokenBucket as BucketModel;
@@ -59,7 +59,7 @@ impl<const HZ: u64> Subject for Gcra<HZ> {
         let _ = self.refund_n_at(n, at(0));
     }
     fn available(&self, t: u64) -> u32 {
-        self.snapshot_at(at(t)).remaining
+        self.snapshot_at(at(t)).remaining()
     }
 }
 
@@ -90,10 +90,7 @@ pub struct Word<'a, A, const HZ: u64> {
 
 impl<'a, A: Algorithm<HZ>, const HZ: u64> Word<'a, A, HZ> {
     pub fn fresh(alg: &'a A) -> Self {
-        Self {
-            alg,
-            state: A::FRESH,
-        }
+        Self { alg, state: 0 }
     }
 }
 
@@ -108,7 +105,7 @@ impl<A, const HZ: u64> Clone for Word<'_, A, HZ> {
 
 impl<A: Algorithm<HZ>, const HZ: u64> Subject for Word<'_, A, HZ> {
     fn check(&mut self, n: u32, t: u64) -> Answer {
-        let (decision, next) = self.alg.decide(self.state, n, at(t));
+        let (decision, next) = self.alg.decide(self.state, n, at(t)).split();
         if let Some(state) = next {
             self.state = state;
         }
@@ -118,11 +115,11 @@ impl<A: Algorithm<HZ>, const HZ: u64> Subject for Word<'_, A, HZ> {
         status(&self.alg.status(self.state, at(t)))
     }
     fn refund(&mut self, n: u32, t: u64) -> Status {
-        self.state = self.alg.refunded(self.state, n, at(t));
+        self.state = self.alg.refund(self.state, n, at(t));
         self.snapshot(t)
     }
     fn add_tokens(&mut self, n: u32) {
-        self.state = self.alg.refunded(self.state, n, at(0));
+        self.state = self.alg.refund(self.state, n, at(0));
     }
     fn available(&self, t: u64) -> u32 {
         self.snapshot(t).remaining

@@ -79,6 +79,15 @@ impl Gcra {
         let start = self.tat.max(now_s);
         let capacity = self.burst as u128 * t;
         let need = n as u128 * t;
+        if n == 0 {
+            // Zero units are always admitted and change nothing.
+            let answer = Answer::Admit {
+                limit: self.burst,
+                remaining: (capacity.saturating_sub(start - now_s) / t) as u32,
+                reset_after: self.ticks_until(start, now),
+            };
+            return (answer, None);
+        }
         if start + need - now_s <= capacity {
             let tat = start + need;
             let remaining = ((capacity - (tat - now_s)) / t) as u32;
@@ -334,10 +343,10 @@ pub fn from_decision<const HZ: u64>(decision: &ratecore::Decision<HZ>) -> Answer
     match decision {
         Ok(status) => from_status(status),
         Err(ratecore::Denied::RateLimited(r)) => Answer::Deny {
-            limit: r.limit,
-            remaining: r.remaining,
-            retry_after: r.retry_after.as_ticks(),
-            reset_after: r.reset_after.as_ticks(),
+            limit: r.limit(),
+            remaining: r.remaining(),
+            retry_after: r.retry_after().as_ticks(),
+            reset_after: r.reset_after().as_ticks(),
         },
         Err(ratecore::Denied::ExceedsBurst(e)) => Answer::TooLarge {
             requested: e.requested,
@@ -350,14 +359,16 @@ pub fn from_decision<const HZ: u64>(decision: &ratecore::Decision<HZ>) -> Answer
 /// A status as plain numbers.
 pub fn from_status<const HZ: u64>(status: &ratecore::Status<HZ>) -> Answer {
     Answer::Admit {
-        limit: status.limit,
-        remaining: status.remaining,
-        reset_after: status.reset_after.as_ticks(),
+        limit: status.limit(),
+        remaining: status.remaining(),
+        reset_after: status.reset_after().as_ticks(),
     }
 }
 
 /// A tiered answer as plain numbers.
-pub fn from_tiers<const HZ: u64>(decision: &ratecore::TierDecision<HZ>) -> TierModelAnswer {
+pub fn from_tiers<const HZ: u64>(
+    decision: &ratecore::compose::TierDecision<HZ>,
+) -> TierModelAnswer {
     match decision {
         Ok(a) => Ok((a.tier, from_status(&a.answer))),
         Err(a) => Err((a.tier, from_decision::<HZ>(&Err(a.answer)))),

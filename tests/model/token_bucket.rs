@@ -119,6 +119,10 @@ impl TokenBucket {
                 burst: self.burst,
             };
         }
+        if n == 0 {
+            // Zero units are always admitted and change nothing.
+            return Answer::Admitted(self.snapshot(t));
+        }
         let t = t.min(self.horizon);
         let have = self.tokens(t);
         let want = i128::from(n) * self.token();

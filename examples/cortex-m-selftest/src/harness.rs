@@ -17,7 +17,7 @@
 
 use core::fmt;
 
-use ratecore::{Algorithm, Decision, Denied, Instant, Limiter};
+use ratecore::{kernel::Algorithm, Decision, Denied, Instant, Limiter};
 
 /// The first broken invariant.
 pub struct Failure {

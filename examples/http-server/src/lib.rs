@@ -26,7 +26,7 @@ use ratecore::http::{FixedBuf, Headers, PROBLEM_JSON, Policy, ServiceLimit};
 use ratecore::{Clock, Gcra, Limiter, Quota};
 
 /// The server's tick: milliseconds.
-pub const MS: u64 = ratecore::MILLIS;
+pub const MS: u64 = ratecore::time::MILLIS;
 
 /// A plan: its quota and how the RateLimit-Policy field names it.
 #[derive(Debug)]

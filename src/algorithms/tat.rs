@@ -19,10 +19,10 @@
 //! which keeps every sum below `u64::MAX` without any wrapping; it is over a
 //! century away for every quota a real clock can express (see `Gcra`'s docs).
 
-use crate::answer::{Decision, Denied, ExceedsBurst, RateLimited, Status};
-use crate::kernel::algorithm::Algorithm;
+use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
+use crate::kernel::Step;
 use crate::quota::{Quota, QuotaError};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 
 /// How clock ticks become virtual time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,42 +46,6 @@ pub(crate) struct Schedule {
     /// The last tick evaluated as itself.
     pub(crate) horizon: u64,
     pub(crate) refill: Refill,
-}
-
-/// The outcome of one decision, in ticks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Admitted; `tat` is the state to store.
-    Admit {
-        tat: u64,
-        remaining: u32,
-        reset_after: u64,
-    },
-    /// Not now; nothing is stored.
-    Deny {
-        remaining: u32,
-        retry_after: u64,
-        reset_after: u64,
-    },
-    /// `n` exceeds the burst.
-    TooLarge,
-}
-
-/// The outcome of one reservation, in ticks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Booking {
-    /// Booked for the tick `ready`: the same as a check admitted at `ready`,
-    /// made in advance; `tat` is the state to store.
-    Booked { tat: u64, ready: u64 },
-    /// Not booked within the wait allowed: the denial of a check now
-    /// (the fields of [`Verdict::Deny`]); nothing is stored.
-    Refused {
-        remaining: u32,
-        retry_after: u64,
-        reset_after: u64,
-    },
-    /// `n` exceeds the burst.
-    TooLarge,
 }
 
 const fn gcd(mut a: u128, mut b: u128) -> u128 {
@@ -248,48 +212,80 @@ impl Schedule {
         }
     }
 
-    /// Whole units that fit in the room left by `backlog`.
+    /// The answer for a backlog of `backlog` virtual units that drains at
+    /// virtual time `full`, at the evaluated tick `now` (virtual time `v`):
+    /// the numbers only, divided when read.
     #[inline(always)]
-    const fn units(&self, backlog: u64) -> u32 {
-        // At most `capacity / cost = burst`, so the cast cannot truncate.
-        div(self.capacity.saturating_sub(backlog), self.cost) as u32
+    const fn answer<const HZ: u64>(&self, backlog: u64, full: u64, now: u64, v: u64) -> Status<HZ> {
+        let room = self.capacity.saturating_sub(backlog);
+        match self.refill {
+            // `ceil(full / scale) - now == ceil((full - v) / scale)` since
+            // `v = now * scale`: the wait stays a numerator until read.
+            Refill::Continuous { scale } => {
+                Status::scaled(self.burst, room, self.cost, full.saturating_sub(v), scale)
+            }
+            Refill::Interval { .. } => {
+                Status::scaled(self.burst, room, self.cost, self.ticks_until(full, now), 1)
+            }
+        }
+    }
+
+    /// The time until virtual time `target`, in the answer's scale (see
+    /// [`answer`](Schedule::answer)).
+    #[inline(always)]
+    const fn wait<const HZ: u64>(&self, target: u64, now: u64, v: u64) -> u64 {
+        match self.refill {
+            Refill::Continuous { .. } => target.saturating_sub(v),
+            Refill::Interval { .. } => self.ticks_until(target, now),
+        }
     }
 
     /// The pure decision: may `n` units go at `now` given state `tat`?
+    ///
+    /// Admits iff `max(tat, v) + n*cost - v <= capacity`, storing
+    /// `max(tat, v) + n*cost`. Zero units are always admitted and store
+    /// nothing (storing `max(tat, v)` would make later stale readings
+    /// stricter for no admitted unit).
     #[inline(always)]
-    pub(crate) const fn decide(&self, tat: u64, n: u32, now: u64) -> Verdict {
+    pub(crate) const fn decide<const HZ: u64>(&self, tat: u64, n: u32, now: u64) -> Step<HZ> {
         if n > self.burst {
-            return Verdict::TooLarge;
+            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst)));
         }
         let (now, v) = self.virtual_now(now);
         // `n <= burst`, so `need <= capacity`.
         let need = (n as u64).saturating_mul(self.cost);
         let start = if tat > v { tat } else { v };
-        // `start >= v` and `need <= capacity`: neither subtraction saturates.
+        // `start >= v`: the subtraction cannot saturate.
         let backlog = start.saturating_sub(v);
+        if n == 0 {
+            return Step::Keep(self.answer(backlog, start, now, v));
+        }
         if backlog <= self.capacity.saturating_sub(need) {
             // `start + need <= v + capacity <= u64::MAX`: no saturation.
-            let tat = start.saturating_add(need);
-            Verdict::Admit {
-                tat,
-                remaining: self.units(backlog.saturating_add(need)),
-                reset_after: self.ticks_until(tat, now),
+            let next = start.saturating_add(need);
+            let status = self.answer(backlog.saturating_add(need), next, now, v);
+            if next == tat {
+                Step::Keep(status)
+            } else {
+                Step::Store(next, status)
             }
         } else {
-            // `start + need - capacity` is the virtual time at which it fits;
-            // it lies in (v, start].
-            Verdict::Deny {
-                remaining: self.units(backlog),
-                // The virtual time at which it fits is `start + need - capacity`,
-                // written so that nothing can saturate: `backlog > capacity - need`
-                // gives `start > capacity - need`, and the result is `> v`.
-                retry_after: self.ticks_until(
-                    start.saturating_sub(self.capacity.saturating_sub(need)),
-                    now,
-                ),
-                reset_after: self.ticks_until(start, now),
-            }
+            // The virtual time at which it fits is `start + need - capacity`,
+            // written so that nothing can saturate: `backlog > capacity - need`
+            // gives `start > capacity - need`, and the result is `> v`.
+            let fits = start.saturating_sub(self.capacity.saturating_sub(need));
+            let status = self.answer(backlog, start, now, v);
+            let limited = RateLimited::scaled(status, self.wait::<HZ>(fits, now, v));
+            Step::Deny(Denied::RateLimited(limited))
         }
+    }
+
+    /// The status at `now` of `tat`, changing nothing.
+    #[inline]
+    pub(crate) const fn status<const HZ: u64>(&self, tat: u64, now: u64) -> Status<HZ> {
+        let (now, v) = self.virtual_now(now);
+        let start = if tat > v { tat } else { v };
+        self.answer(start.saturating_sub(v), start, now, v)
     }
 
     /// The pure reservation: books `n` units at `now` for the first tick at
@@ -305,28 +301,28 @@ impl Schedule {
     /// `retry_after` stops being exact, the booking is refused rather than
     /// made for an instant that would not admit it.
     #[inline]
-    pub(crate) const fn reserve(&self, tat: u64, n: u32, now: u64, max_wait: u64) -> Booking {
-        match self.decide(tat, n, now) {
-            Verdict::Admit { tat, .. } => Booking::Booked { tat, ready: now },
-            Verdict::Deny {
-                remaining,
-                retry_after,
-                reset_after,
-            } => {
+    pub(crate) fn reserve<const HZ: u64>(
+        &self,
+        tat: u64,
+        n: u32,
+        now: u64,
+        max_wait: u64,
+    ) -> Step<HZ, Instant<HZ>> {
+        match self.decide::<HZ>(tat, n, now) {
+            Step::Store(next, _) => Step::Store(next, Instant::<HZ>::from_ticks(now)),
+            Step::Keep(_) => Step::Keep(Instant::<HZ>::from_ticks(now)),
+            Step::Deny(Denied::RateLimited(limited)) => {
+                let retry_after = limited.retry_after().as_ticks();
                 if retry_after <= max_wait {
                     let ready = now.saturating_add(retry_after);
-                    if let Verdict::Admit { tat, .. } = self.decide(tat, n, ready) {
-                        return Booking::Booked { tat, ready };
+                    if let Step::Store(next, _) = self.decide::<HZ>(tat, n, ready) {
+                        return Step::Store(next, Instant::<HZ>::from_ticks(ready));
                     }
                     // Past the horizon, where the wait is not exact: not booked.
                 }
-                Booking::Refused {
-                    remaining,
-                    retry_after,
-                    reset_after,
-                }
+                Step::Deny(Denied::RateLimited(limited))
             }
-            Verdict::TooLarge => Booking::TooLarge,
+            Step::Deny(denied) => Step::Deny(denied),
         }
     }
 
@@ -334,6 +330,28 @@ impl Schedule {
     #[inline]
     pub(crate) const fn refund(&self, tat: u64, n: u32) -> u64 {
         tat.saturating_sub((n as u64).saturating_mul(self.cost))
+    }
+
+    /// Ticks from `now` until `tat` is full (so idle: from a full state every
+    /// decision depends on `v` alone, exactly as from `0`, and virtual time
+    /// never decreases as `now` grows); `None` if that lies past the horizon,
+    /// where virtual time stops.
+    #[inline]
+    pub(crate) const fn idle_after(&self, tat: u64, now: u64) -> Option<u64> {
+        let (_, v) = self.virtual_now(now);
+        if tat <= v {
+            return Some(0);
+        }
+        let (_, v_end) = self.virtual_now(self.horizon);
+        if tat > v_end {
+            return None;
+        }
+        let real = if now > self.horizon {
+            self.horizon
+        } else {
+            now
+        };
+        Some(self.ticks_until(tat, real))
     }
 
     /// The state that carries the units in use under `self` at `now` over to
@@ -352,136 +370,12 @@ impl Schedule {
         v_new.saturating_add(used.saturating_mul(next.cost))
     }
 
-    fn status<const HZ: u64>(&self, verdict: Verdict) -> Status<HZ> {
-        let (remaining, reset_after) = match verdict {
-            Verdict::Admit {
-                remaining,
-                reset_after,
-                ..
-            }
-            | Verdict::Deny {
-                remaining,
-                reset_after,
-                ..
-            } => (remaining, reset_after),
-            Verdict::TooLarge => (0, 0),
+    /// The numbers the decision reads, for a configuration fingerprint.
+    pub(crate) const fn words(&self) -> [u64; 5] {
+        let (a, b) = match self.refill {
+            Refill::Continuous { scale } => (scale, 0),
+            Refill::Interval { period, count } => (period, count),
         };
-        Status {
-            limit: self.burst,
-            remaining,
-            reset_after: Duration::<HZ>::from_ticks(reset_after),
-        }
-    }
-
-    /// The decision for `verdict` on `n` units from `state`, and the state to
-    /// store.
-    #[inline(always)]
-    fn decision<const HZ: u64>(
-        &self,
-        verdict: Verdict,
-        state: u64,
-        n: u32,
-    ) -> (Decision<HZ>, Option<u64>) {
-        match verdict {
-            // Zero units are a peek: nothing to store (and storing `max(tat, v)`
-            // would make later stale readings stricter for no admitted unit).
-            Verdict::Admit { tat, .. } => {
-                let next = if n == 0 || tat == state {
-                    None
-                } else {
-                    Some(tat)
-                };
-                (Ok(self.status(verdict)), next)
-            }
-            Verdict::Deny {
-                remaining,
-                retry_after,
-                reset_after,
-            } => (
-                Err(self.rate_limited(remaining, retry_after, reset_after)),
-                None,
-            ),
-            Verdict::TooLarge => (Err(self.too_large(n)), None),
-        }
-    }
-
-    fn rate_limited<const HZ: u64>(
-        &self,
-        remaining: u32,
-        retry_after: u64,
-        reset_after: u64,
-    ) -> Denied<HZ> {
-        Denied::RateLimited(RateLimited {
-            limit: self.burst,
-            remaining,
-            retry_after: Duration::<HZ>::from_ticks(retry_after),
-            reset_after: Duration::<HZ>::from_ticks(reset_after),
-        })
-    }
-
-    fn too_large<const HZ: u64>(&self, n: u32) -> Denied<HZ> {
-        Denied::ExceedsBurst(ExceedsBurst {
-            requested: n,
-            burst: self.burst,
-        })
-    }
-}
-
-impl<const HZ: u64> Algorithm<HZ> for Schedule {
-    const FRESH: u64 = 0;
-
-    #[inline(always)]
-    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> (Decision<HZ>, Option<u64>) {
-        let verdict = Schedule::decide(self, state, n, now.as_ticks());
-        self.decision(verdict, state, n)
-    }
-
-    #[inline]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> (Result<Instant<HZ>, Denied<HZ>>, Option<u64>) {
-        match Schedule::reserve(self, state, n, now.as_ticks(), max_wait.as_ticks()) {
-            Booking::Booked { tat, ready } => {
-                // As in `decide`: zero units, or no change, store nothing.
-                let next = if n == 0 || tat == state {
-                    None
-                } else {
-                    Some(tat)
-                };
-                (Ok(Instant::<HZ>::from_ticks(ready)), next)
-            }
-            Booking::Refused {
-                remaining,
-                retry_after,
-                reset_after,
-            } => (
-                Err(self.rate_limited(remaining, retry_after, reset_after)),
-                None,
-            ),
-            Booking::TooLarge => (Err(self.too_large(n)), None),
-        }
-    }
-
-    #[inline]
-    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
-        Schedule::status(self, Schedule::decide(self, state, 0, now.as_ticks()))
-    }
-
-    #[inline]
-    fn refunded(&self, state: u64, n: u32, _now: Instant<HZ>) -> u64 {
-        self.refund(state, n)
-    }
-
-    #[inline]
-    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
-        // Full at `now` means `tat <= v(now)`; virtual time never decreases
-        // as `now` grows, so the state stays full, and from a full state every
-        // decision depends on `v` alone, exactly as from `FRESH`.
-        let (_, v) = self.virtual_now(now.as_ticks());
-        state <= v
+        [self.burst as u64, self.cost, self.horizon, a, b]
     }
 }

@@ -1,0 +1,69 @@
+//! The one compare-and-swap loop per word width.
+//!
+//! Every update of a shared state word in the crate goes through
+//! [`update`] (64-bit words: the one-word limiters, the circuit breaker, the
+//! AIMD pacer) or [`update_wide`] (the keyed table's 128-bit slots), so loom
+//! checks each loop once.
+
+use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
+
+/// Applies `step` to the state in `word` until the state it returns is
+/// stored (or it returns none), storing with the ordering `stored`.
+///
+/// Returns `step`'s result and the states before and after it (equal when
+/// nothing was stored). Lock-free where the target has a native 64-bit
+/// compare-and-swap: an iteration fails only because another thread stored
+/// a new state.
+///
+/// A rate limiter passes `Relaxed`: the word is its only shared datum, so a
+/// decision depends on nothing else, and the compare-exchange orders all
+/// updates of the word by itself (no other memory is published through
+/// it). A semaphore passes `Acquire` for a charge, pairing with the
+/// `Release` of its refunds, and `Release` for a refund.
+#[inline(always)]
+pub(crate) fn update<R>(
+    word: &AtomicU64,
+    stored: Ordering,
+    mut step: impl FnMut(u64) -> (R, Option<u64>),
+) -> (R, u64, u64) {
+    // Relaxed: a first guess; only the successful compare-exchange below
+    // takes part in any synchronization (with the ordering `stored`).
+    let mut state = word.load(Ordering::Relaxed);
+    loop {
+        let (result, next) = step(state);
+        let Some(next) = next else {
+            return (result, state, state);
+        };
+        // `stored` on success (see above); Relaxed on failure: a failure
+        // hands back the state that won, and we decide again on it.
+        match word.compare_exchange_weak(state, next, stored, Ordering::Relaxed) {
+            Ok(_) => return (result, state, next),
+            Err(actual) => state = actual,
+        }
+    }
+}
+
+/// [`update`] for a 128-bit word, starting from `state`, a value of the word
+/// the caller has already read (with the ordering its protocol needs).
+///
+/// The keyed table's slots pass `AcqRel` for `stored` and `Acquire` for
+/// `reread`: see the table's protocol in `keyed/README.md`.
+#[inline(always)]
+pub(crate) fn update_wide<R>(
+    word: &AtomicU128,
+    mut state: u128,
+    stored: Ordering,
+    reread: Ordering,
+    mut step: impl FnMut(u128) -> (R, Option<u128>),
+) -> (R, u128, u128) {
+    loop {
+        let (result, next) = step(state);
+        let Some(next) = next else {
+            return (result, state, state);
+        };
+        match word.compare_exchange_weak(state, next, stored, reread) {
+            Ok(_) => return (result, state, next),
+            Err(actual) => state = actual,
+        }
+    }
+}
