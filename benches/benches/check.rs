@@ -45,8 +45,9 @@ use ratecore::clock::MonotonicClock;
 use std::cell::Cell;
 
 use ratecore::{
-    Clock, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, NANOS, Plan, Quota, RefillMode,
-    SharedSlidingLog, SlidingWindow, Tier, Tiers, TokenBucket, WhenFull,
+    Clock, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow,
+    Tiers, TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, keyed::WhenFull,
+    time::NANOS,
 };
 use ratecore_bench::{Contender, NOW_NANOS, Shape, bench_matrix, floor, limiter};
 
@@ -227,7 +228,7 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         limiter("ratecore::TokenBucket interval", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Interval).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::FixedWindow", |s| FixedWindow::<NANOS>::new(window_quota(s, Quota::per_hour(u32::MAX))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::SlidingWindow", |s| SlidingWindow::<NANOS>::new(window_quota(s, sliding_admit())).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
-        limiter("ratecore::SharedSlidingLog (N = 1,024)", log, log_check),
+        limiter("ratecore::algorithms::SharedSlidingLog (N = 1,024)", log, log_check),
         limiter("ratecore::Tiers (2 x Gcra)", two_tiers, |l, now| black_box(l.check_tiered_n_at(1, at(now))).is_ok()),
         limiter("ratecore::KeyedLimiter 25% full", |s| keyed(s, 25), keyed_check),
         limiter("ratecore::KeyedLimiter 50% full", |s| keyed(s, 50), keyed_check),

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use model::{Answer, KeyedModel, PlanSpec, Window, observe, observe_status};
-use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Plan, Quota, WhenFull};
+use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Plan, keyed::WhenFull};
 
 const HZ: u64 = 1_000;
 const PLANS: usize = 2;

@@ -34,13 +34,13 @@ enum Op {
 fn outcome(decision: Decision<1>) -> Outcome {
     match decision {
         Ok(s) => Outcome::Admitted {
-            remaining: s.remaining,
-            reset_after: s.reset_after.as_ticks(),
+            remaining: s.remaining(),
+            reset_after: s.reset_after().as_ticks(),
         },
         Err(Denied::RateLimited(r)) => Outcome::Limited {
-            remaining: r.remaining,
-            retry_after: r.retry_after.as_ticks(),
-            reset_after: r.reset_after.as_ticks(),
+            remaining: r.remaining(),
+            retry_after: r.retry_after().as_ticks(),
+            reset_after: r.reset_after().as_ticks(),
         },
         Err(Denied::ExceedsBurst(_)) => Outcome::Never,
         Err(other) => panic!("unexpected denial {other:?}"),
@@ -72,7 +72,7 @@ fuzz_target!(|input: Input| {
             }
             Op::Peek => {
                 let s = log.snapshot_at(t);
-                assert_eq!((s.remaining, s.reset_after.as_ticks()), model.peek(now));
+                assert_eq!((s.remaining(), s.reset_after().as_ticks()), model.peek(now));
             }
             Op::Forward(d) => now = now.saturating_add(u64::from(d)),
             Op::Back(d) => now = now.saturating_sub(u64::from(d)),

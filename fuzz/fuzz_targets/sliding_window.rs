@@ -10,7 +10,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use model::{Outcome, SlidingWindowModel};
 use ratecore::{
-    Algorithm, Decision, Denied, Duration, Instant, Limiter, Quota, Refund, SlidingWindow,
+    Decision, Denied, Duration, Instant, Limiter, Quota, Refund, SlidingWindow, kernel::Algorithm,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -36,13 +36,13 @@ enum Op {
 fn outcome(decision: Decision<1>) -> Outcome {
     match decision {
         Ok(s) => Outcome::Admitted {
-            remaining: s.remaining,
-            reset_after: s.reset_after.as_ticks(),
+            remaining: s.remaining(),
+            reset_after: s.reset_after().as_ticks(),
         },
         Err(Denied::RateLimited(r)) => Outcome::Limited {
-            remaining: r.remaining,
-            retry_after: r.retry_after.as_ticks(),
-            reset_after: r.reset_after.as_ticks(),
+            remaining: r.remaining(),
+            retry_after: r.retry_after().as_ticks(),
+            reset_after: r.reset_after().as_ticks(),
         },
         Err(Denied::ExceedsBurst(_)) => Outcome::Never,
         Err(other) => panic!("unexpected denial {other:?}"),
@@ -70,7 +70,7 @@ fuzz_target!(|input: Input| {
     let sw = SlidingWindow::<1>::with_epoch(quota, Instant::<1>::from_ticks(input.epoch)).unwrap();
     let horizon = sw.horizon().as_ticks();
     let mut model = SlidingWindowModel::new(limit, width, input.epoch, horizon);
-    let mut word = <SlidingWindow<1> as Algorithm<1>>::FRESH;
+    let mut word = 0;
     let mut now = 0u64;
     for op in input.ops.into_iter().take(256) {
         let t = Instant::<1>::from_ticks(now);
@@ -83,21 +83,21 @@ fuzz_target!(|input: Input| {
                 };
                 let decision = sw.check_n_at(n, t);
                 assert_eq!(outcome(decision), model.check(n, now), "check {n} at {now}");
-                let (pure, next) = sw.decide(word, n, t);
+                let (pure, next) = sw.decide(word, n, t).split();
                 assert_eq!(pure, decision);
                 assert!(next.is_none() || (pure.is_ok() && n > 0));
                 word = next.unwrap_or(word);
             }
             Op::Peek => {
                 let s = sw.snapshot_at(t);
-                assert_eq!((s.remaining, s.reset_after.as_ticks()), model.peek(now));
+                assert_eq!((s.remaining(), s.reset_after().as_ticks()), model.peek(now));
             }
             Op::Refund(n) => {
                 let n = n % (limit.saturating_add(2));
                 let s = sw.refund_n_at(n, t);
                 model.refund(n, now);
-                word = sw.refunded(word, n, t);
-                assert_eq!((s.remaining, s.reset_after.as_ticks()), model.peek(now));
+                word = sw.refund(word, n, t);
+                assert_eq!((s.remaining(), s.reset_after().as_ticks()), model.peek(now));
             }
             Op::Forward(d) => now = now.saturating_add(u64::from(d)),
             Op::Back(d) => now = now.saturating_sub(u64::from(d)),

@@ -17,7 +17,7 @@
 
 use core::fmt;
 
-use ratecore::{kernel::Algorithm, Decision, Denied, Instant, Limiter};
+use ratecore::{Decision, Denied, Instant, Limiter, kernel::Algorithm};
 
 /// The first broken invariant.
 pub struct Failure {
@@ -127,7 +127,7 @@ pub fn run<const HZ: u64, L: Limiter<HZ> + Algorithm<HZ>>(
         steps,
     } = *run;
     let mut rng = Rng::new(seed);
-    let mut shadow = L::FRESH;
+    let mut shadow = 0;
     let mut clock = 1_000 * spacing;
     let mut recent = Recent::new();
     let (mut admitted, mut first, mut last) = (0u64, u64::MAX, 0u64);
@@ -159,14 +159,14 @@ pub fn run<const HZ: u64, L: Limiter<HZ> + Algorithm<HZ>>(
             n,
         };
 
-        let (expected, next) = limiter.decide(shadow, n, now);
+        let (expected, next) = limiter.decide(shadow, n, now).split();
         let decision = limiter.check_n_at(n, now);
         if decision != expected {
             return Err(fail("the limiter and Algorithm::decide disagree"));
         }
         match decision {
             Ok(status) => {
-                if n > burst || status.limit != burst {
+                if n > burst || status.limit() != burst {
                     return Err(fail("admitted above the burst, or a wrong limit"));
                 }
                 if next.is_none() != (n == 0) {
@@ -175,7 +175,7 @@ pub fn run<const HZ: u64, L: Limiter<HZ> + Algorithm<HZ>>(
                 if let Some(next) = next {
                     shadow = next;
                 }
-                if !exactly_remaining(limiter, shadow, now, status.remaining) {
+                if !exactly_remaining(limiter, shadow, now, status.remaining()) {
                     return Err(fail(
                         "remaining is not the number of unit checks that succeed",
                     ));
@@ -202,13 +202,14 @@ pub fn run<const HZ: u64, L: Limiter<HZ> + Algorithm<HZ>>(
                 if (n == 0 && at >= clock) || n > burst || next.is_some() {
                     return Err(fail("RateLimited for n = 0 now, or for n above the burst"));
                 }
-                let retry = limited.retry_after.as_ticks();
+                let retry = limited.retry_after().as_ticks();
                 if retry == 0 {
                     return Err(fail("retry_after is zero"));
                 }
                 let then = |ticks| {
                     limiter
                         .decide(shadow, n, Instant::<HZ>::from_ticks(ticks))
+                        .split()
                         .0
                 };
                 if then(at + retry - 1).is_ok() || then(at + retry).is_err() {
@@ -232,12 +233,12 @@ fn exactly_remaining<const HZ: u64, A: Algorithm<HZ>>(
     remaining: u32,
 ) -> bool {
     for _ in 0..remaining {
-        match algorithm.decide(state, 1, now) {
+        match algorithm.decide(state, 1, now).split() {
             (Ok(_), Some(next)) => state = next,
             _ => return false,
         }
     }
-    algorithm.decide(state, 1, now).0.is_err()
+    algorithm.decide(state, 1, now).split().0.is_err()
 }
 
 /// Two limiters decide identically on the same pseudo-random trace.

@@ -53,7 +53,7 @@ impl Limiter<TICK_HZ> for Logged {
                 (now.as_ticks() - start) as f64 / 1_000.0,
                 self.who,
                 sent.len() + 1,
-                status.remaining
+                status.remaining()
             );
             sent.push((now.as_ticks(), self.who));
         }
