@@ -178,7 +178,9 @@ impl<const HZ: u64> Algorithm<HZ> for ConcurrencyLimit {
             return (Err(denied), None);
         }
         match active.checked_add(n) {
-            Some(after) if after <= self.limit => {
+            // Zero units are always admitted: a check of nothing reports
+            // the state.
+            Some(after) if n == 0 || after <= self.limit => {
                 let next = if n == 0 { None } else { Some(after as u64) };
                 (Ok(self.status(after)), next)
             }

@@ -208,7 +208,9 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindow<HZ> {
         let current = self.current(state, now);
         // `count <= limit` for states written here; saturating otherwise.
         let after = current.count.saturating_add(n as u64);
-        if after <= self.limit as u64 {
+        // Zero units are always admitted (a check of nothing reports the
+        // state), whatever word it is given.
+        if n == 0 || after <= self.limit as u64 {
             let next = if n == 0 {
                 None
             } else {

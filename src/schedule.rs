@@ -393,6 +393,10 @@ impl Schedule {
                 };
                 (Ok(self.status(verdict)), next)
             }
+            // Zero units are always admitted, even where the backlog is past
+            // the capacity (after a reservation, or at a stale instant): a
+            // check of nothing reports the state and changes nothing.
+            Verdict::Deny { .. } if n == 0 => (Ok(self.status(verdict)), None),
             Verdict::Deny {
                 remaining,
                 retry_after,
@@ -444,6 +448,10 @@ impl<const HZ: u64> Algorithm<HZ> for Schedule {
         now: Instant<HZ>,
         max_wait: Duration<HZ>,
     ) -> (Result<Instant<HZ>, Denied<HZ>>, Option<u64>) {
+        if n == 0 {
+            // Nothing to book: ready now, and nothing stored.
+            return (Ok(now), None);
+        }
         match Schedule::reserve(self, state, n, now.as_ticks(), max_wait.as_ticks()) {
             Booking::Booked { tat, ready } => {
                 // As in `decide`: zero units, or no change, store nothing.

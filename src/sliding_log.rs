@@ -392,7 +392,10 @@ mod shared {
         fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
             match self.with(|log| log.check_n_at(n, now)) {
                 Some(decision) => decision,
-                // Unreachable (see `with`); deny, which never over-admits.
+                // Unreachable (see `with`). Zero units are always admitted
+                // (nothing is charged); anything else is denied, which never
+                // over-admits.
+                None if n == 0 => Ok(self.snapshot_at(now)),
                 None => Err(Denied::RateLimited(RateLimited {
                     limit: self.limit(),
                     remaining: 0,

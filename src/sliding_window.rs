@@ -358,7 +358,10 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindow<HZ> {
         let limit = self.limit as u128;
         let estimate = self.weighted(&view).saturating_add(view.word.curr as u128);
         let after = estimate.saturating_add(n as u128);
-        if after <= limit {
+        // Zero units are always admitted (a stale instant can weigh the
+        // previous count fully and see more than the limit): a check of
+        // nothing reports the state and changes nothing.
+        if n == 0 || after <= limit {
             let word = Word {
                 // `curr + n <= after <= limit`: fits its field.
                 curr: view.word.curr.saturating_add(n as u64),

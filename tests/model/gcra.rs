@@ -64,6 +64,10 @@ impl Gcra {
                 burst: self.burst,
             };
         }
+        if n == 0 {
+            // A check of nothing is always admitted and reports the state.
+            return Answer::Admitted(self.snapshot(t));
+        }
         let now = self.now(t);
         let start = self.tat.max(now);
         let new_tat = start + i128::from(n) * self.cost;

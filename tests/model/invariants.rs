@@ -208,11 +208,9 @@ pub fn invariants<S: Subject + Clone>(
                         reset_after,
                     } => {
                         assert!(n <= cfg.burst);
+                        assert!(n > 0, "a check of 0 units was denied at {t}");
                         assert_eq!(limit, cfg.burst);
-                        assert!(
-                            remaining < n || (n == 0 && remaining == 0),
-                            "denied {n} with {remaining} remaining"
-                        );
+                        assert!(remaining < n, "denied {n} with {remaining} remaining");
                         same_state(&before, &subject, t, cfg);
                         exact_remaining(&before, t, remaining, "denied");
                         if !wait_unchecked(t, reset_after, cfg.horizon) {

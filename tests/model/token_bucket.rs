@@ -119,6 +119,10 @@ impl TokenBucket {
                 burst: self.burst,
             };
         }
+        if n == 0 {
+            // A check of nothing is always admitted and reports the state.
+            return Answer::Admitted(self.snapshot(t));
+        }
         let t = t.min(self.horizon);
         let have = self.tokens(t);
         let want = i128::from(n) * self.token();
