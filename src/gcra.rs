@@ -121,6 +121,12 @@ impl<const HZ: u64> Gcra<HZ> {
     /// Changes the quota at `now`, carrying over the units in use (rounded up,
     /// at most the new burst).
     ///
+    /// The units in use are counted at `now`, or, for a stale `now` (earlier
+    /// than the state has seen) or a state booked ahead by reservations, at
+    /// the first instant at which the old state is back within its burst: a
+    /// stale instant never forgives units, and the change is never looser
+    /// than the old quota kept at the state's instants.
+    ///
     /// # Errors
     ///
     /// A [`QuotaError`] for an invalid quota; the limiter is then unchanged.

@@ -112,6 +112,12 @@ impl<const HZ: u64> TokenBucket<HZ> {
     /// Changes the quota (and keeps the refill mode) at `now`, carrying over
     /// the tokens in use (rounded up, at most the new burst).
     ///
+    /// The tokens in use are counted at `now`, or, for a stale `now` (earlier
+    /// than the state has seen) or a bucket booked ahead by reservations, at
+    /// the first instant at which the old state is back within its burst: a
+    /// stale instant never forgives tokens, and the change is never looser
+    /// than the old quota kept at the state's instants.
+    ///
     /// # Errors
     ///
     /// A [`QuotaError`] for an invalid quota; the bucket is then unchanged.
