@@ -134,12 +134,12 @@ pub(crate) fn check_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
 /// [`check_word`], also returning a [`Receipt`] that [`undo_word`] can take
 /// back exactly.
 #[inline]
-pub(crate) fn charge_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
-    word: &AtomicU64,
+pub(crate) fn charge_word<'w, const HZ: u64, A: Algorithm<HZ> + ?Sized>(
+    word: &'w AtomicU64,
     algorithm: &A,
     n: u32,
     now: Instant<HZ>,
-) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+) -> Result<(Status<HZ>, Receipt<'w>), Denied<HZ>> {
     // Relaxed: as in `check_word`.
     charge_with(word, algorithm, n, now, Ordering::Relaxed)
 }
@@ -149,23 +149,23 @@ pub(crate) fn charge_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
 /// holder did before giving its units back happens-before whatever the next
 /// holder of those units does.
 #[inline]
-pub(crate) fn acquire_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
-    word: &AtomicU64,
+pub(crate) fn acquire_word<'w, const HZ: u64, A: Algorithm<HZ> + ?Sized>(
+    word: &'w AtomicU64,
     algorithm: &A,
     n: u32,
     now: Instant<HZ>,
-) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+) -> Result<(Status<HZ>, Receipt<'w>), Denied<HZ>> {
     charge_with(word, algorithm, n, now, Ordering::Acquire)
 }
 
 #[inline]
-fn charge_with<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
-    word: &AtomicU64,
+fn charge_with<'w, const HZ: u64, A: Algorithm<HZ> + ?Sized>(
+    word: &'w AtomicU64,
     algorithm: &A,
     n: u32,
     now: Instant<HZ>,
     stored: Ordering,
-) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+) -> Result<(Status<HZ>, Receipt<'w>), Denied<HZ>> {
     let (decision, before, after) = apply(word, stored, |state| algorithm.decide(state, n, now));
     decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
 }
@@ -185,13 +185,13 @@ pub(crate) fn peek_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
 /// Books `n` units with [`Algorithm::reserve`]: the instant they may be used,
 /// and a receipt for the booking (made for that instant).
 #[inline]
-pub(crate) fn reserve_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
-    word: &AtomicU64,
+pub(crate) fn reserve_word<'w, const HZ: u64, A: Algorithm<HZ> + ?Sized>(
+    word: &'w AtomicU64,
     algorithm: &A,
     n: u32,
     now: Instant<HZ>,
     max_wait: Duration<HZ>,
-) -> Result<(Instant<HZ>, Receipt), Denied<HZ>> {
+) -> Result<(Instant<HZ>, Receipt<'w>), Denied<HZ>> {
     let (booking, before, after) = apply(word, Ordering::Relaxed, |state| {
         algorithm.reserve(state, n, now, max_wait)
     });
@@ -203,7 +203,7 @@ pub(crate) fn reserve_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
 pub(crate) fn undo_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     word: &AtomicU64,
     algorithm: &A,
-    receipt: Receipt,
+    receipt: Receipt<'_>,
 ) -> bool {
     restore_word(word, algorithm, receipt, receipt.before, receipt.n)
 }
@@ -218,13 +218,16 @@ pub(crate) fn undo_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
 /// [`Algorithm::uncharged`] says is safe, else left alone (the charge is
 /// kept: stricter, never looser). Returns whether the units were given back.
 ///
-/// (A word that left the charged state and came back to it through
-/// operations that cancel out, an ABA, is treated as untouched; those
-/// operations' net effect on the state was nil.)
+/// A word that left the charged state and came back to it (an ABA) is
+/// treated as untouched. Only units operations can bring it back while the
+/// receipt exists (checks, refunds, undos: their net effect on the state was
+/// nil): the operations that rebuild a state without charging (`reset`,
+/// `set_quota_at`) take `&mut self`, which the receipt's borrow of the
+/// limiter rules out.
 pub(crate) fn restore_word<const HZ: u64, A: Algorithm<HZ> + ?Sized>(
     word: &AtomicU64,
     algorithm: &A,
-    receipt: Receipt,
+    receipt: Receipt<'_>,
     replacement: u64,
     give_back: u32,
 ) -> bool {

@@ -143,9 +143,13 @@ impl<const HZ: u64> FixedWindow<HZ> {
     }
 
     /// Empties the limiter, as if nothing had ever been admitted.
-    pub fn reset(&self) {
-        // Relaxed: a plain overwrite of the single state word; a check racing
-        // with it is ordered before or after it, like any other check.
+    ///
+    /// Takes `&mut self`: a reset rebuilds states that earlier charges
+    /// stored, so no [`Receipt`](crate::Receipt) may outlive it (an undo after it
+    /// could give back units that later checks took). See
+    /// [`Receipt`](crate::Receipt#why-a-receipt-borrows-its-limiter).
+    pub fn reset(&mut self) {
+        // Relaxed: `&mut self` excludes every other access.
         self.state
             .store(<Self as Algorithm<HZ>>::FRESH, Ordering::Relaxed);
     }

@@ -112,13 +112,13 @@ macro_rules! one_word_limiter {
                 &self,
                 n: u32,
                 now: $crate::Instant<HZ>,
-            ) -> Result<($crate::Status<HZ>, $crate::Receipt), $crate::Denied<HZ>> {
+            ) -> Result<($crate::Status<HZ>, $crate::Receipt<'_>), $crate::Denied<HZ>> {
                 let (word, algorithm) = self.word_parts();
                 $crate::algorithm::charge_word(word, algorithm, n, now)
             }
 
             #[inline]
-            fn undo(&self, receipt: $crate::Receipt) -> bool {
+            fn undo(&self, receipt: $crate::Receipt<'_>) -> bool {
                 let (word, algorithm) = self.word_parts();
                 $crate::algorithm::undo_word::<HZ, _>(word, algorithm, receipt)
             }

@@ -103,9 +103,14 @@ impl<const HZ: u64> TokenBucket<HZ> {
     }
 
     /// Fills the bucket.
-    pub fn reset(&self) {
-        // Relaxed: a plain overwrite of the single state word; a check racing
-        // with it is ordered before or after it, like any other check.
+    ///
+    /// Takes `&mut self`: a reset rebuilds states that earlier charges
+    /// stored, so no [`Receipt`](crate::Receipt) or
+    /// [`Reservation`](crate::Reservation) may outlive it (an undo after it
+    /// could give back units that later checks took). See
+    /// [`Receipt`](crate::Receipt#why-a-receipt-borrows-its-limiter).
+    pub fn reset(&mut self) {
+        // Relaxed: `&mut self` excludes every other access.
         self.tat.store(0, Ordering::Relaxed);
     }
 

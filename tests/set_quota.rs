@@ -96,7 +96,7 @@ fn an_interval_bucket_keeps_its_mode_and_its_tokens_in_use() {
 
 #[test]
 fn reset_fills_the_limiter() {
-    let limiter = Gcra::<MS>::new(Quota::per_minute(100).burst(120)).unwrap();
+    let mut limiter = Gcra::<MS>::new(Quota::per_minute(100).burst(120)).unwrap();
     limiter.check_n_at(120, at(0)).unwrap();
     assert!(limiter.check_at(at(0)).is_err());
     limiter.reset();
