@@ -96,7 +96,10 @@ fn undo_then_reset_is_exact() {
     assert!(w.undo(rc));
     w.reset();
     w.check_at(t(10)).unwrap();
-    assert!(w.check_at(t(10)).is_err(), "2 in window 0 with a limit of 1");
+    assert!(
+        w.check_at(t(10)).is_err(),
+        "2 in window 0 with a limit of 1"
+    );
 }
 
 #[test]

@@ -43,6 +43,11 @@ impl Gcra {
         }
     }
 
+    /// Full again, as if idle forever (no arrival is due after tick 0).
+    pub fn reset(&mut self) {
+        self.tat = 0;
+    }
+
     fn tau(&self) -> i128 {
         i128::from(self.burst) * self.cost
     }
