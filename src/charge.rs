@@ -102,8 +102,11 @@ pub trait Charge<const HZ: u64>: Limiter<HZ> {
     /// As [`check_n_at`](Limiter::check_n_at); a denial charges nothing.
     ///
     /// The receipt borrows `self`: see [`Receipt`] for why.
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>)
-    -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>>;
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>>;
 
     /// Takes back the charge of `receipt`; returns whether it was taken back.
     ///

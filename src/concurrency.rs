@@ -235,7 +235,11 @@ impl<const HZ: u64> Charge<HZ> for ConcurrencyLimit {
         peek_word(&self.active, self, n, now)
     }
 
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
         acquire_word(&self.active, self, n, now)
     }
 

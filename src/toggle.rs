@@ -102,7 +102,11 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Toggle<L> {
         }
     }
 
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
         if self.is_enabled() {
             self.limiter.charge_n_at(n, now)
         } else {

@@ -69,7 +69,11 @@ impl<const HZ: u64> Charge<HZ> for Unlimited {
         Ok(Self::status())
     }
 
-    fn charge_n_at(&self, _n: u32, _now: Instant<HZ>) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+    fn charge_n_at(
+        &self,
+        _n: u32,
+        _now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
         Ok((Self::status(), Receipt::NOTHING))
     }
 
