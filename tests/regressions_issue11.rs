@@ -211,9 +211,11 @@ fn a_tier_asked_for_nothing_does_not_veto() {
 fn a_failed_write_leaves_the_buffer_as_it_was() {
     let mut buf = FixedBuf::<8>::new();
     write!(buf, "ab").unwrap();
-    assert!(write!(buf, "{}: {}", "Ret", "ry-After").is_err());
+    let (name, value) = ("Ret", "ry-After");
+    assert!(write!(buf, "{name}: {value}").is_err());
     assert_eq!(buf.as_str(), "ab");
     // What fits is written whole.
-    write!(buf, "{}: {}", "R", "12").unwrap();
+    let (name, value) = ("R", 12);
+    write!(buf, "{name}: {value}").unwrap();
     assert_eq!(buf.as_str(), "abR: 12");
 }
