@@ -232,13 +232,13 @@ impl Charge<HZ> for Racing<'_> {
         &self,
         n: u32,
         now: Instant<HZ>,
-    ) -> Result<(ratecore::Status<HZ>, ratecore::kernel::Receipt), ratecore::Denied<HZ>> {
+    ) -> Result<(ratecore::Status<HZ>, ratecore::kernel::Receipt<'_>), ratecore::Denied<HZ>> {
         for (j, m) in self.interference.lock().unwrap().drain(..) {
             let _ = self.all[j].check_n_at(m, now);
         }
         self.inner.charge_n_at(n, now)
     }
-    fn undo(&self, receipt: ratecore::kernel::Receipt) -> bool {
+    fn undo(&self, receipt: ratecore::kernel::Receipt<'_>) -> bool {
         self.inner.undo(receipt)
     }
 }

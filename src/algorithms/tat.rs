@@ -354,10 +354,21 @@ impl Schedule {
         Some(self.ticks_until(tat, real))
     }
 
-    /// The state that carries the units in use under `self` at `now` over to
-    /// `next` (rounded up, at most the new burst), so that a change of plan
-    /// neither forgives nor invents usage.
+    /// The state that carries the units in use under `self` over to `next`
+    /// (rounded up, at most the new burst), so that a change of plan neither
+    /// forgives nor invents usage.
+    ///
+    /// The units are counted at `now`, or at the first tick at which the
+    /// backlog of `tat` fits the old capacity if that is later: a stale
+    /// `now`, or a state booked ahead by reservations. Counting them at an
+    /// earlier instant would see more than the burst in use, cap it at the
+    /// burst, and so forgive the excess (the units admitted at the state's
+    /// own, later, instants). Counted at that later tick, the new state holds
+    /// at every later instant at least the units the old state would, under
+    /// the same quota, and it is stricter still at the instants before it.
     pub(crate) const fn carry_over(&self, tat: u64, next: &Schedule, now: u64) -> u64 {
+        let settled = self.ticks_until(tat.saturating_sub(self.capacity), 0);
+        let now = if settled > now { settled } else { now };
         let (_, v_old) = self.virtual_now(now);
         let used = div_ceil(tat.saturating_sub(v_old), self.cost);
         let used = if used > next.burst as u64 {

@@ -84,9 +84,15 @@ pub async fn until_ready<L: Limiter<TICK_HZ> + ?Sized>(
 ///
 /// # Errors
 ///
-/// Returns the [`Denied`] answer only when waiting cannot help, i.e. when its
-/// [`retry_after`](Denied::retry_after) is `None`:
-/// [`ExceedsBurst`](Denied::ExceedsBurst) for `n` above the burst.
+/// Returns the [`Denied`] answer at once, without waiting, whenever it has no
+/// [`retry_after`](Denied::retry_after) (no instant at which time alone
+/// admits the check): [`ExceedsBurst`](Denied::ExceedsBurst) for `n` above
+/// the burst, [`ExceedsRequestCap`](Denied::ExceedsRequestCap) for `n` above
+/// a [`Capped`](crate::Capped) limiter's cap, [`AtCapacity`](Denied::AtCapacity)
+/// from a [`ConcurrencyLimit`](crate::ConcurrencyLimit) (units in flight come
+/// back when they are released, not with time), and
+/// [`TableFull`](Denied::TableFull) from a limiter that reports a full keyed
+/// table. Only [`RateLimited`](Denied::RateLimited) is waited on.
 pub async fn until_n_ready<L: Limiter<TICK_HZ> + ?Sized>(
     limiter: &L,
     n: u32,

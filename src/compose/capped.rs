@@ -91,14 +91,18 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Capped<L> {
         }
     }
 
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
         match self.refusal(n) {
             Some(denied) => Err(denied),
             None => self.limiter.charge_n_at(n, now),
         }
     }
 
-    fn undo(&self, receipt: Receipt) -> bool {
+    fn undo(&self, receipt: Receipt<'_>) -> bool {
         self.limiter.undo(receipt)
     }
 }

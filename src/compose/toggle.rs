@@ -102,7 +102,11 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Toggle<L> {
         }
     }
 
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
         if self.is_enabled() {
             self.limiter.charge_n_at(n, now)
         } else {
@@ -110,7 +114,7 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Toggle<L> {
         }
     }
 
-    fn undo(&self, receipt: Receipt) -> bool {
+    fn undo(&self, receipt: Receipt<'_>) -> bool {
         // Whatever the switch says now: a receipt from the inner limiter is
         // given back to it, and `Receipt::NOTHING` (a charge made while
         // switched off) changes nothing.

@@ -65,11 +65,15 @@ impl<const HZ: u64> Charge<HZ> for Unlimited {
         Ok(Self::status())
     }
 
-    fn charge_n_at(&self, _n: u32, _now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
+    fn charge_n_at(
+        &self,
+        _n: u32,
+        _now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
         Ok((Self::status(), Receipt::NOTHING))
     }
 
-    fn undo(&self, _receipt: Receipt) -> bool {
+    fn undo(&self, _receipt: Receipt<'_>) -> bool {
         true
     }
 }

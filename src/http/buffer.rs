@@ -5,8 +5,13 @@ use core::fmt;
 /// A `core::fmt::Write` target of `N` bytes on the stack, for formatting a
 /// header value without allocation and handing its bytes to an HTTP stack.
 ///
-/// A write either fits whole or fails with [`fmt::Error`] and leaves the
-/// buffer as it was, so the contents are always whole UTF-8 text.
+/// Every write is all or nothing: it fits whole or fails with
+/// [`fmt::Error`] and leaves the buffer as it was, so the contents are
+/// always whole UTF-8 text. That holds for one `write_str` and for one whole
+/// formatted value: a `write!(buf, "{}: {}", a, b)` is many `write_str`s
+/// (`"Ret"`, `": "`, ...), and if any of them does not fit, the buffer's
+/// `write_fmt` takes back the ones that did (it remembers the length before
+/// the value and restores it; no allocation).
 ///
 /// ```
 /// use core::fmt::Write;
@@ -16,6 +21,9 @@ use core::fmt;
 /// write!(buf, "{}", 12_345).unwrap();
 /// assert_eq!(buf.as_str(), "12345");
 /// assert!(write!(buf, "6789").is_err()); // would not fit: nothing written
+/// assert_eq!(buf.as_str(), "12345");
+/// // A value of several pieces: the pieces that fitted are taken back too.
+/// assert!(write!(buf, "{}{}", "6", "789").is_err());
 /// assert_eq!(buf.as_str(), "12345");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -74,6 +82,17 @@ impl<const N: usize> fmt::Write for FixedBuf<N> {
         target.copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
+    }
+
+    /// Writes one formatted value, all or nothing: on an error, the pieces
+    /// already written are taken back and the buffer is as it was.
+    fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
+        let mark = self.len;
+        let written = fmt::write(self, args);
+        if written.is_err() {
+            self.len = mark;
+        }
+        written
     }
 }
 

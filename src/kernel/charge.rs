@@ -1,6 +1,8 @@
 //! Charges that can be taken back exactly: what all-or-nothing
 //! [`Tiers`](crate::Tiers) are built on.
 
+use core::marker::PhantomData;
+
 use crate::answer::{Decision, Denied, Status};
 use crate::kernel::Limiter;
 use crate::time::Instant;
@@ -10,9 +12,37 @@ use crate::time::Instant;
 ///
 /// A receipt belongs to the limiter that issued it: give it back to another
 /// one and the undo is meaningless (it changes nothing, or the wrong state).
+///
+/// # Why a receipt borrows its limiter
+///
+/// An undo restores the state the charge replaced only if the limiter still
+/// holds the state the charge stored. That test cannot tell "nothing
+/// happened since" from "the state was rebuilt": after a `reset`, new checks
+/// can store the very same word again (an ABA), and restoring then would
+/// give back units that another check took. So the lifetime `'a` is that of
+/// the `&self` borrow the charge was made through, and every operation that
+/// can rebuild a word without charging or giving back units (`reset`,
+/// `set_quota_at`) takes `&mut self`: while a receipt (or a
+/// [`Reservation`](crate::kernel::Reservation)) exists, the limiter cannot be reset,
+/// and the compiler says so. This costs nothing at run time.
+///
+/// ```compile_fail
+/// // Issue 11 (ABA): a reset between a charge and its undo would let the
+/// // undo give back units another check took. It does not compile.
+/// use ratecore::{FixedWindow, Instant, Limiter, Quota, kernel::Charge};
+///
+/// let t = |ms| Instant::<1_000>::from_ticks(ms);
+/// let mut w = FixedWindow::<1_000>::new(Quota::per_second(1)).unwrap();
+/// let (_, receipt) = w.charge_n_at(1, t(10)).unwrap();
+/// w.reset();
+/// w.check_at(t(10)).unwrap();
+/// w.undo(receipt);
+/// ```
+///
+/// [`Receipt::NOTHING`] is a receipt of any lifetime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Receipt {
+pub struct Receipt<'a> {
     /// The state the charge replaced.
     pub(crate) before: u64,
     /// The state the charge stored (equal to `before` if it stored nothing).
@@ -21,11 +51,14 @@ pub struct Receipt {
     pub(crate) n: u32,
     /// The tick the units were charged for.
     pub(crate) at: u64,
+    /// The borrow of the limiter that issued it (see above).
+    limiter: PhantomData<&'a ()>,
 }
 
-impl Receipt {
+impl<'a> Receipt<'a> {
     /// The receipt of a charge that changed nothing (an unlimited limiter's,
-    /// or a charge of zero units): undoing it does nothing.
+    /// or a charge of zero units): undoing it does nothing. Usable at any
+    /// lifetime.
     pub const NOTHING: Self = Self::new(0, 0, 0, 0);
 
     pub(crate) const fn new(before: u64, after: u64, n: u32, at: u64) -> Self {
@@ -34,6 +67,7 @@ impl Receipt {
             after,
             n,
             at,
+            limiter: PhantomData,
         }
     }
 
@@ -66,7 +100,13 @@ pub trait Charge<const HZ: u64>: Limiter<HZ> {
     /// # Errors
     ///
     /// As [`check_n_at`](Limiter::check_n_at); a denial charges nothing.
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>>;
+    ///
+    /// The receipt borrows `self`: see [`Receipt`] for why.
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>>;
 
     /// Takes back the charge of `receipt`; returns whether it was taken back.
     ///
@@ -79,5 +119,10 @@ pub trait Charge<const HZ: u64>: Limiter<HZ> {
     /// buckets: no), and otherwise the charge is kept and this returns
     /// `false`: stricter, never looser. Undoing [`Receipt::NOTHING`], or the
     /// receipt of a charge that stored nothing, does nothing.
-    fn undo(&self, receipt: Receipt) -> bool;
+    ///
+    /// No undo gives back units it did not take: the operations that could
+    /// rebuild the charged state without charging (`reset`, `set_quota_at`)
+    /// take `&mut self`, which the receipt's borrow rules out until it is
+    /// gone.
+    fn undo(&self, receipt: Receipt<'_>) -> bool;
 }

@@ -32,12 +32,30 @@ use crate::time::{Duration, Instant};
 /// The units then stay counted (stricter, never looser) and the cancel
 /// reports that it gave back nothing. A booking refused for `max_wait`
 /// changed nothing in the first place.
+///
+/// A reservation borrows its limiter, whose `reset` and `set_quota_at` take
+/// `&mut self`: neither can happen while it exists, so a cancel never gives
+/// back units that checks after a reset took (see
+/// [`Receipt`](crate::kernel::Receipt#why-a-receipt-borrows-its-limiter)).
+///
+/// ```compile_fail
+/// // Issue 11 (ABA): a reset between a reservation and its cancel would let
+/// // the cancel give back units another check took. It does not compile.
+/// use ratecore::{Duration, Gcra, Instant, Limiter, Quota};
+///
+/// let t = |ms| Instant::<1_000>::from_ticks(ms);
+/// let mut g = Gcra::<1_000>::new(Quota::per_second(1).burst(2)).unwrap();
+/// let r = g.reserve_n_at(2, t(0), Duration::<1_000>::from_ticks(0)).unwrap();
+/// g.reset();
+/// g.check_n_at(2, t(0)).unwrap();
+/// r.cancel();
+/// ```
 #[must_use = "the units are counted: use them at `ready_at`, or cancel the reservation"]
 #[derive(Debug)]
 pub struct Reservation<'a, const HZ: u64, A: Algorithm<HZ>> {
     word: &'a AtomicU64,
     algorithm: &'a A,
-    receipt: Receipt,
+    receipt: Receipt<'a>,
     ready: Instant<HZ>,
 }
 
@@ -45,7 +63,7 @@ impl<'a, const HZ: u64, A: Algorithm<HZ>> Reservation<'a, HZ, A> {
     pub(crate) const fn new(
         word: &'a AtomicU64,
         algorithm: &'a A,
-        receipt: Receipt,
+        receipt: Receipt<'a>,
         ready: Instant<HZ>,
     ) -> Self {
         Self {

@@ -87,6 +87,25 @@ const fn give_back_ordering(guards_memory: bool) -> Ordering {
 }
 
 impl<'w, A> WordRef<'w, A> {
+    /// [`Charge::charge_n_at`] with a receipt that lives as long as the word's
+    /// borrow.
+    #[inline]
+    fn charge<const HZ: u64>(
+        self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'w>), Denied<HZ>>
+    where
+        A: Algorithm<HZ>,
+    {
+        let algorithm = self.algorithm;
+        let (decision, before, after) =
+            update(self.word, charge_ordering(A::GUARDS_MEMORY), |state| {
+                algorithm.decide(state, n, now).split()
+            });
+        decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
+    }
+
     /// Books `n` units at `now` for the first instant at which they fit, if
     /// that is at most `max_wait` away: see [`Algorithm::reserve`]. The
     /// returned [`Reservation`] says when they may be used.
@@ -159,17 +178,16 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordRef<'_, A> {
     }
 
     #[inline]
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-        let algorithm = self.algorithm;
-        let (decision, before, after) =
-            update(self.word, charge_ordering(A::GUARDS_MEMORY), |state| {
-                algorithm.decide(state, n, now).split()
-            });
-        decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+        self.charge(n, now)
     }
 
     #[inline]
-    fn undo(&self, receipt: Receipt) -> bool {
+    fn undo(&self, receipt: Receipt<'_>) -> bool {
         restore(
             self.word,
             self.algorithm,
@@ -197,7 +215,7 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordRef<'_, A> {
 pub(crate) fn restore<const HZ: u64, A: Algorithm<HZ>>(
     word: &AtomicU64,
     algorithm: &A,
-    receipt: Receipt,
+    receipt: Receipt<'_>,
     replacement: u64,
     give_back: u32,
 ) -> bool {
@@ -328,12 +346,16 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordLimiter<A> {
     }
 
     #[inline]
-    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Result<(Status<HZ>, Receipt), Denied<HZ>> {
-        self.as_word_ref().charge_n_at(n, now)
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+        self.as_word_ref().charge(n, now)
     }
 
     #[inline]
-    fn undo(&self, receipt: Receipt) -> bool {
+    fn undo(&self, receipt: Receipt<'_>) -> bool {
         self.as_word_ref().undo(receipt)
     }
 }

@@ -43,6 +43,11 @@ impl Gcra {
         }
     }
 
+    /// Full again, as if idle forever (no arrival is due after tick 0).
+    pub fn reset(&mut self) {
+        self.tat = 0;
+    }
+
     fn tau(&self) -> i128 {
         i128::from(self.burst) * self.cost
     }
@@ -65,7 +70,7 @@ impl Gcra {
             };
         }
         if n == 0 {
-            // Zero units are always admitted and change nothing.
+            // A check of nothing is always admitted and reports the state.
             return Answer::Admitted(self.snapshot(t));
         }
         let now = self.now(t);

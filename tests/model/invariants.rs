@@ -208,11 +208,9 @@ pub fn invariants<S: Subject + Clone>(
                         reset_after,
                     } => {
                         assert!(n <= cfg.burst);
+                        assert!(n > 0, "a check of 0 units was denied at {t}");
                         assert_eq!(limit, cfg.burst);
-                        assert!(
-                            remaining < n || (n == 0 && remaining == 0),
-                            "denied {n} with {remaining} remaining"
-                        );
+                        assert!(remaining < n, "denied {n} with {remaining} remaining");
                         same_state(&before, &subject, t, cfg);
                         exact_remaining(&before, t, remaining, "denied");
                         if !wait_unchecked(t, reset_after, cfg.horizon) {
@@ -267,6 +265,50 @@ pub fn invariants<S: Subject + Clone>(
                     "available is the snapshot's remaining"
                 );
                 Outcome::Tokens(k)
+            }
+            Action::Reserve(n, max_wait, t) => {
+                let before = subject.clone();
+                match subject.reserve(n, t, max_wait) {
+                    Ok(ready) => {
+                        assert!(
+                            ready >= t && ready - t <= max_wait,
+                            "{n} units booked for {ready} at {t}, max_wait {max_wait}"
+                        );
+                        if n == 0 {
+                            assert_eq!(ready, t, "nothing to book, yet not ready at once");
+                            same_state(&before, &subject, t, cfg);
+                        }
+                        // The first instant at which a check of `n` succeeds.
+                        assert!(before.clone().check(n, ready).is_admitted());
+                        if ready > t {
+                            assert!(!before.clone().check(n, ready - 1).is_admitted());
+                        }
+                        assert_eq!(
+                            shadow.reserve(n, t, max_wait),
+                            Ok(ready),
+                            "the shadow limiter parted at a reservation of {n} at {t}"
+                        );
+                        if n > 0 {
+                            span.record(ready, n.into());
+                        }
+                        Outcome::Ready(ready)
+                    }
+                    Err(denied) => {
+                        assert!(n > 0, "a reservation of 0 units was refused at {t}");
+                        // A refusal is the denial of a check now, and changes nothing.
+                        assert_eq!(before.clone().check(n, t), denied);
+                        same_state(&before, &subject, t, cfg);
+                        Outcome::Answer(denied)
+                    }
+                }
+            }
+            Action::Reset => {
+                subject.reset();
+                shadow.reset();
+                // A reset forgives everything before it: a new span log.
+                span.check();
+                span.events.clear();
+                Outcome::Nothing
             }
             Action::Moved => Outcome::Nothing,
         };

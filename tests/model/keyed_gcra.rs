@@ -131,6 +131,15 @@ impl RefGcra {
             };
         }
         let need = u128::from(n) * self.t();
+        if n == 0 {
+            // A check of nothing is always admitted and reports the state.
+            let backlog = start - now_f;
+            return Answer::Admitted {
+                limit,
+                remaining: u32::try_from(self.tau().saturating_sub(backlog) / self.t()).unwrap(),
+                reset_after: self.ticks(backlog),
+            };
+        }
         if start + need - now_f <= self.tau() {
             let tat = start + need;
             if n > 0 {

@@ -163,19 +163,13 @@ impl SlidingWindowModel {
         let t = self.evaluated_at(now);
         let limit = self.limit as u128;
         let estimate = self.estimate(t);
-        if n == 0 {
-            // Zero units are always admitted and change nothing.
-            return Outcome::Admitted {
-                remaining: limit.saturating_sub(estimate) as u32,
-                reset_after: self.reset_after(t, now),
-            };
-        }
-        if estimate + n as u128 <= limit {
+        // A check of nothing is always admitted and reports the state.
+        if n == 0 || estimate + n as u128 <= limit {
             if n > 0 {
                 self.charges.push((self.index(t) as u64, n as i64));
             }
             Outcome::Admitted {
-                remaining: (limit - estimate - n as u128) as u32,
+                remaining: limit.saturating_sub(estimate + n as u128) as u32,
                 reset_after: self.reset_after(t, now),
             }
         } else {

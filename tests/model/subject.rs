@@ -15,6 +15,49 @@ pub trait Subject {
     fn refund(&mut self, n: u32, t: u64) -> Status;
     fn add_tokens(&mut self, n: u32);
     fn available(&self, t: u64) -> u32;
+    /// Books `n` units at `t` if they fit within `max_wait`; the units are
+    /// used at the returned ready instant. A refusal is a check's denial.
+    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer>;
+    /// Full again, as if idle forever.
+    fn reset(&mut self);
+}
+
+/// A reservation as a model makes it: a check at `t`, or, if it is denied
+/// with a wait of at most `max_wait`, the same check at `t + retry_after`
+/// (the first instant it is admitted at). Waits are `Duration`s, saturated
+/// at `u64::MAX` ticks; a check that is not admitted at that instant (past
+/// the horizon, where waits are not exact) is a refusal.
+fn reserve_by_checks(s: &mut dyn Subject, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+    match s.check(n, t) {
+        Answer::Admitted(_) => Ok(t),
+        denied @ Answer::RateLimited { retry_after, .. } => {
+            let wait = u64::try_from(retry_after).unwrap_or(u64::MAX);
+            if wait > max_wait {
+                return Err(denied);
+            }
+            let ready = t.saturating_add(wait);
+            let mut trial = s.check(n, ready);
+            if trial.is_admitted() {
+                return Ok(ready);
+            }
+            // Denied again: nothing changed; report the first denial.
+            trial = denied;
+            Err(trial)
+        }
+        other => Err(other),
+    }
+}
+
+fn decided<const HZ: u64, A>(
+    booked: Result<ratecore::kernel::Reservation<'_, HZ, A>, ratecore::Denied<HZ>>,
+) -> Result<u64, Answer>
+where
+    A: Algorithm<HZ>,
+{
+    // The reservation is dropped: its units stay counted, used at `ready`.
+    booked
+        .map(|r| r.ready_at().as_ticks())
+        .map_err(|denied| answer(&Err(denied)))
 }
 
 /// What an action returned.
@@ -23,6 +66,8 @@ pub enum Outcome {
     Answer(Answer),
     Status(Status),
     Tokens(u32),
+    /// A reservation's ready instant.
+    Ready(u64),
     Nothing,
 }
 
@@ -36,6 +81,14 @@ pub fn apply(subject: &mut dyn Subject, action: Action) -> Outcome {
             Outcome::Nothing
         }
         Action::Available(t) => Outcome::Tokens(subject.available(t)),
+        Action::Reserve(n, max_wait, t) => match subject.reserve(n, t, max_wait) {
+            Ok(ready) => Outcome::Ready(ready),
+            Err(denied) => Outcome::Answer(denied),
+        },
+        Action::Reset => {
+            subject.reset();
+            Outcome::Nothing
+        }
         Action::Moved => Outcome::Nothing,
     }
 }
@@ -61,6 +114,12 @@ impl<const HZ: u64> Subject for Gcra<HZ> {
     fn available(&self, t: u64) -> u32 {
         self.snapshot_at(at(t)).remaining()
     }
+    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+        decided(self.reserve_n_at(n, at(t), ratecore::Duration::<HZ>::from_ticks(max_wait)))
+    }
+    fn reset(&mut self) {
+        Gcra::reset(self);
+    }
 }
 
 impl<const HZ: u64> Subject for TokenBucket<HZ> {
@@ -78,6 +137,12 @@ impl<const HZ: u64> Subject for TokenBucket<HZ> {
     }
     fn available(&self, t: u64) -> u32 {
         self.available_at(at(t))
+    }
+    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+        decided(self.reserve_n_at(n, at(t), ratecore::Duration::<HZ>::from_ticks(max_wait)))
+    }
+    fn reset(&mut self) {
+        TokenBucket::reset(self);
     }
 }
 
@@ -124,6 +189,19 @@ impl<A: Algorithm<HZ>, const HZ: u64> Subject for Word<'_, A, HZ> {
     fn available(&self, t: u64) -> u32 {
         self.snapshot(t).remaining
     }
+    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+        let wait = ratecore::Duration::<HZ>::from_ticks(max_wait);
+        let (booked, next) = self.alg.reserve(self.state, n, at(t), wait).split();
+        if let Some(state) = next {
+            self.state = state;
+        }
+        booked
+            .map(|ready| ready.as_ticks())
+            .map_err(|denied| answer(&Err(denied)))
+    }
+    fn reset(&mut self) {
+        self.state = 0;
+    }
 }
 
 impl Subject for GcraModel {
@@ -142,6 +220,12 @@ impl Subject for GcraModel {
     fn available(&self, t: u64) -> u32 {
         GcraModel::snapshot(self, t).remaining
     }
+    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+        reserve_by_checks(self, n, t, max_wait)
+    }
+    fn reset(&mut self) {
+        GcraModel::reset(self);
+    }
 }
 
 impl Subject for BucketModel {
@@ -159,5 +243,11 @@ impl Subject for BucketModel {
     }
     fn available(&self, t: u64) -> u32 {
         BucketModel::available(self, t)
+    }
+    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+        reserve_by_checks(self, n, t, max_wait)
+    }
+    fn reset(&mut self) {
+        BucketModel::reset(self);
     }
 }

@@ -100,6 +100,15 @@ impl Gcra {
         } else {
             // A stale `now` can see a backlog above the capacity: nothing left.
             let remaining = (capacity.saturating_sub(start - now_s) / t) as u32;
+            if n == 0 {
+                // A check of nothing is always admitted and reports the state.
+                let answer = Answer::Admit {
+                    limit: self.burst,
+                    remaining,
+                    reset_after: self.ticks_until(start, now),
+                };
+                return (answer, None);
+            }
             let answer = Answer::Deny {
                 limit: self.burst,
                 remaining,

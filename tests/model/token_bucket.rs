@@ -65,6 +65,12 @@ impl TokenBucket {
         bucket
     }
 
+    /// Full again, as if idle forever: full at tick 0, and so at every tick.
+    pub fn reset(&mut self) {
+        self.level = self.capacity();
+        self.since = 0;
+    }
+
     /// One token in fine units.
     fn token(&self) -> i128 {
         match self.refill {
@@ -120,7 +126,7 @@ impl TokenBucket {
             };
         }
         if n == 0 {
-            // Zero units are always admitted and change nothing.
+            // A check of nothing is always admitted and reports the state.
             return Answer::Admitted(self.snapshot(t));
         }
         let t = t.min(self.horizon);

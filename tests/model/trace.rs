@@ -41,6 +41,11 @@ pub enum Op {
     NearEnd(u32),
     /// Clock to within two units' time of the horizon.
     NearHorizon(i32),
+    /// Reserve `n` (sized as `Check`) with a `max_wait` sized as `Forward`,
+    /// and use the units at the ready instant (the reservation is kept).
+    Reserve(u32, u32),
+    /// `reset`: full again, as if idle forever.
+    Reset,
 }
 
 /// What the limiter under test looks like to the driver and the invariants.
@@ -69,6 +74,9 @@ pub enum Action {
     Refund(u32, u64),
     AddTokens(u32),
     Available(u64),
+    /// Reserve `n` at `t` with this `max_wait`.
+    Reserve(u32, u64, u64),
+    Reset,
     /// Only the clock moved.
     Moved,
 }
@@ -124,6 +132,11 @@ impl Driver {
             Op::Refund(raw) => return Action::Refund(amount(raw, cfg.burst), self.now),
             Op::AddTokens(raw) => return Action::AddTokens(amount(raw, cfg.burst)),
             Op::Available => return Action::Available(self.now),
+            Op::Reserve(raw, wait) => {
+                let n = reduce(raw, u64::from(cfg.burst) + 3);
+                return Action::Reserve(n, span(wait, unit), self.now);
+            }
+            Op::Reset => return Action::Reset,
             Op::Forward(raw) => self.now = self.now.saturating_add(span(raw, unit)),
             Op::Tick(raw) => self.now = self.now.saturating_add(u64::from(raw % 4)),
             Op::Back(raw) => self.now = self.now.saturating_sub(span(raw, unit)),
@@ -215,7 +228,7 @@ impl Bytes<'_> {
     pub fn ops(&mut self, limit: usize) -> Vec<Op> {
         let mut ops = Vec::new();
         while !self.is_empty() && ops.len() < limit {
-            ops.push(match self.u8() % 14 {
+            ops.push(match self.u8() % 16 {
                 0 => Op::Check(self.u32()),
                 1 => Op::CheckRaw(self.u32()),
                 2 => Op::Peek,
@@ -229,7 +242,9 @@ impl Bytes<'_> {
                 10 => Op::WaitReset(self.u8() as i8),
                 11 => Op::Jump(self.u64()),
                 12 => Op::NearEnd(self.u32()),
-                _ => Op::NearHorizon(self.u32() as i32),
+                13 => Op::NearHorizon(self.u32() as i32),
+                14 => Op::Reserve(self.u32(), self.u32()),
+                _ => Op::Reset,
             });
         }
         ops

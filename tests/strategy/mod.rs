@@ -66,6 +66,8 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => any::<u64>().prop_map(Op::Jump),
         1 => any::<u32>().prop_map(Op::NearEnd),
         1 => any::<i32>().prop_map(Op::NearHorizon),
+        2 => (any::<u32>(), any::<u32>()).prop_map(|(n, wait)| Op::Reserve(n, wait)),
+        1 => Just(Op::Reset),
     ]
 }
 
