@@ -14,10 +14,14 @@
 //! | `Retry-After` | delay-seconds, the exact wait rounded up, never 0; only on a refusal | [`Headers::retry_after`] |
 //! | `RateLimit-Policy` | `"name";q=..;w=..` items (`qu`, `pk` if set) | [`Headers::ratelimit_policy`] |
 //! | `RateLimit` | `"name";r=..;t=..` items | [`Headers::ratelimit`] |
+
 //!
 //! plus the data of a 429 body ([`TooManyRequests`], with an RFC 9457 JSON
 //! rendering and an [`Rfc3339`] timestamp) and a [`Usage`] snapshot for
 //! monitoring ("alert at 80 %").
+//!
+//! Each name constant has a lower-case twin (`RATELIMIT_POLICY_LOWER`, ...),
+//! the form HTTP/2 and HTTP/3 send and `http::HeaderName::from_static` takes.
 //!
 //! # The IETF fields
 //!
@@ -57,6 +61,10 @@ pub use buffer::FixedBuf;
 pub use headers::{
     HeaderIter, HeaderValue, Headers, PolicyList, RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER,
     RateLimitList, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
+};
+pub use headers::{
+    RATELIMIT_LOWER, RATELIMIT_POLICY_LOWER, RETRY_AFTER_LOWER, X_RATELIMIT_LIMIT_LOWER,
+    X_RATELIMIT_REMAINING_LOWER, X_RATELIMIT_RESET_LOWER,
 };
 pub use policy::{Policy, PolicyError, QuotaUnit};
 pub use rfc3339::{CivilTime, RFC3339_MAX_UNIX_SECS, Rfc3339};
