@@ -14,7 +14,6 @@
 //! | `Retry-After` | delay-seconds, the exact wait rounded up, never 0; only on a refusal | [`Headers::retry_after`] |
 //! | `RateLimit-Policy` | `"name";q=..;w=..` items (`qu`, `pk` if set) | [`Headers::ratelimit_policy`] |
 //! | `RateLimit` | `"name";r=..;t=..` items | [`Headers::ratelimit`] |
-
 //!
 //! plus the data of a 429 body ([`TooManyRequests`], with an RFC 9457 JSON
 //! rendering and an [`Rfc3339`] timestamp) and a [`Usage`] snapshot for
