@@ -368,10 +368,12 @@ impl InMemoryStore {
         };
         let limits = plan.limits();
 
-        // Phase 1: peek at every limit; nothing is written.
+        // Phase 1: peek at every limit; nothing is written. A plan of one
+        // limit needs no peek: its check alone is all or nothing.
         let mut peeked = [(0u32, 0usize); MAX_LIMITS];
         let mut refusal: Option<(usize, Tick)> = None;
-        for (position, (limit, table)) in limits.iter().zip(&tables.rates).enumerate() {
+        let peek = if limits.len() > 1 { limits.len() } else { 0 };
+        for (position, (limit, table)) in limits.iter().zip(&tables.rates).enumerate().take(peek) {
             let Some(t) = table.shards.get(shard) else {
                 continue;
             };
@@ -397,6 +399,11 @@ impl InMemoryStore {
 
         // Phase 2: charge, scarcest first; refund on a lost race.
         let count = limits.len().min(MAX_LIMITS);
+        if peek == 0 {
+            for (position, slot) in peeked.iter_mut().enumerate() {
+                *slot = (0, position);
+            }
+        }
         let order = peeked.get_mut(..count).unwrap_or(&mut []);
         order.sort_unstable();
         let mut charged = [None::<crate::rc::State>; MAX_LIMITS];
