@@ -17,6 +17,28 @@ pub const RATELIMIT: &str = "RateLimit";
 /// `Retry-After` (RFC 9110, section 10.2.3), as delay-seconds.
 pub const RETRY_AFTER: &str = "Retry-After";
 
+// The same names in lower case: HTTP/2 and HTTP/3 send names in lower case,
+// and `http::HeaderName::from_static` accepts only lower case (it panics on
+// an upper-case letter). Each is its mixed-case name above, lower-cased.
+
+/// [`X_RATELIMIT_LIMIT`] in lower case, for `http::HeaderName::from_static`.
+pub const X_RATELIMIT_LIMIT_LOWER: &str = "x-ratelimit-limit";
+/// [`X_RATELIMIT_REMAINING`] in lower case, for `http::HeaderName::from_static`.
+pub const X_RATELIMIT_REMAINING_LOWER: &str = "x-ratelimit-remaining";
+/// [`X_RATELIMIT_RESET`] in lower case, for `http::HeaderName::from_static`.
+pub const X_RATELIMIT_RESET_LOWER: &str = "x-ratelimit-reset";
+/// [`RATELIMIT_POLICY`] in lower case, for `http::HeaderName::from_static`.
+pub const RATELIMIT_POLICY_LOWER: &str = "ratelimit-policy";
+/// [`RATELIMIT`] in lower case, for `http::HeaderName::from_static`.
+///
+/// ```
+/// use ratecore::http::{RATELIMIT, RATELIMIT_LOWER};
+/// assert_eq!(RATELIMIT_LOWER, RATELIMIT.to_ascii_lowercase());
+/// ```
+pub const RATELIMIT_LOWER: &str = "ratelimit";
+/// [`RETRY_AFTER`] in lower case, for `http::HeaderName::from_static`.
+pub const RETRY_AFTER_LOWER: &str = "retry-after";
+
 /// The rate-limit headers of one response, over the states of every policy
 /// that applied to the request (one limiter, or every tier of a tiered one).
 ///
@@ -292,5 +314,33 @@ impl fmt::Display for RateLimitList<'_> {
             separator = ", ";
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each lower-case name is its mixed-case name lower-cased, byte for byte.
+    #[test]
+    fn lower_case_names_are_the_names_lower_cased() {
+        let pairs = [
+            (X_RATELIMIT_LIMIT, X_RATELIMIT_LIMIT_LOWER),
+            (X_RATELIMIT_REMAINING, X_RATELIMIT_REMAINING_LOWER),
+            (X_RATELIMIT_RESET, X_RATELIMIT_RESET_LOWER),
+            (RATELIMIT_POLICY, RATELIMIT_POLICY_LOWER),
+            (RATELIMIT, RATELIMIT_LOWER),
+            (RETRY_AFTER, RETRY_AFTER_LOWER),
+        ];
+        for (mixed, lower) in pairs {
+            assert_eq!(mixed.len(), lower.len(), "{mixed}");
+            assert!(
+                mixed
+                    .bytes()
+                    .zip(lower.bytes())
+                    .all(|(m, l)| m.to_ascii_lowercase() == l),
+                "{mixed} / {lower}"
+            );
+        }
     }
 }

@@ -19,6 +19,9 @@
 //! rendering and an [`Rfc3339`] timestamp) and a [`Usage`] snapshot for
 //! monitoring ("alert at 80 %").
 //!
+//! Each name constant has a lower-case twin (`RATELIMIT_POLICY_LOWER`, ...),
+//! the form HTTP/2 and HTTP/3 send and `http::HeaderName::from_static` takes.
+//!
 //! # The IETF fields
 //!
 //! `RateLimit-Policy` and `RateLimit` follow
@@ -57,6 +60,10 @@ pub use buffer::FixedBuf;
 pub use headers::{
     HeaderIter, HeaderValue, Headers, PolicyList, RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER,
     RateLimitList, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
+};
+pub use headers::{
+    RATELIMIT_LOWER, RATELIMIT_POLICY_LOWER, RETRY_AFTER_LOWER, X_RATELIMIT_LIMIT_LOWER,
+    X_RATELIMIT_REMAINING_LOWER, X_RATELIMIT_RESET_LOWER,
 };
 pub use policy::{Policy, PolicyError, QuotaUnit};
 pub use rfc3339::{CivilTime, RFC3339_MAX_UNIX_SECS, Rfc3339};

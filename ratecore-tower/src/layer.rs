@@ -1,0 +1,830 @@
+//! The tower layer and its service.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Request, Response, StatusCode};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::RateLimitBody;
+use crate::headers::{HeaderOptions, write_headers};
+use crate::key::{Extracted, Key, KeyExtractor, NoKey, RequestInfo};
+use crate::metrics::{Event, Metrics};
+use crate::plan::{ConfigError, Plan, PlanId, Plans};
+use crate::rc::{self, Clock, MS, MonotonicClock, RcHeaders, WallClock, WhenFull};
+use crate::store::{InMemoryStore, LimitState, LimitStates, Outcome, Store, StoreRequest, Verdict};
+
+/// A clock in milliseconds, shared by the layer's clones.
+pub type SharedClock = Arc<dyn Clock<MS> + Send + Sync>;
+
+/// What a store failure does to the request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnStoreError {
+    /// Admit it, without rate-limit headers (the default).
+    #[default]
+    Admit,
+    /// Answer `503 Service Unavailable` with `Retry-After: 1`.
+    Refuse,
+}
+
+struct Config<St> {
+    plans: Plans,
+    extractor: Box<dyn KeyExtractor>,
+    store: St,
+    metrics: Arc<dyn Metrics>,
+    clock: SharedClock,
+    wall: SharedClock,
+    dry_run: bool,
+    headers: HeaderOptions,
+    near_limit_per_mille: u32,
+    no_key_status: StatusCode,
+    on_store_error: OnStoreError,
+}
+
+/// Builds a [`RateLimitLayer`]; see [`RateLimitLayer::builder`].
+pub struct Builder {
+    plans: Plans,
+    extractor: Box<dyn KeyExtractor>,
+    metrics: Arc<dyn Metrics>,
+    clock: Option<SharedClock>,
+    wall: Option<SharedClock>,
+    dry_run: bool,
+    headers: HeaderOptions,
+    near_limit_per_mille: u32,
+    no_key_status: StatusCode,
+    on_store_error: OnStoreError,
+    capacity: usize,
+    when_full: WhenFull,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("plans", &self.plans)
+            .field("dry_run", &self.dry_run)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// Keys held at once by the in-memory store (default 65,536; rounded up
+    /// to a multiple of 1,024). Memory: 16 bytes per key per limit position.
+    #[must_use]
+    pub fn capacity(mut self, keys: usize) -> Self {
+        self.capacity = keys;
+        self
+    }
+
+    /// What the in-memory store does with a new key when it has no room
+    /// (default [`WhenFull::Deny`]: `503` with `Retry-After: 1`).
+    #[must_use]
+    pub fn when_full(mut self, when_full: WhenFull) -> Self {
+        self.when_full = when_full;
+        self
+    }
+
+    /// Dry-run mode: decide and report (headers, metrics) but never refuse,
+    /// as nginx's `limit_req_dry_run`. A request that would have been refused
+    /// charges nothing, as a refusal would.
+    #[must_use]
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Also write the legacy `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
+    #[must_use]
+    pub fn legacy_headers(mut self, legacy: bool) -> Self {
+        self.headers.legacy = legacy;
+        self
+    }
+
+    /// Report [`Event::NearLimit`] when an admitted request leaves its
+    /// binding limit at least `percent` % used (default 80).
+    #[must_use]
+    pub fn near_limit_percent(mut self, percent: u32) -> Self {
+        self.near_limit_per_mille = percent.saturating_mul(10);
+        self
+    }
+
+    /// The metrics hook (default: none).
+    #[must_use]
+    pub fn metrics(mut self, metrics: impl Metrics) -> Self {
+        self.metrics = Arc::new(metrics);
+        self
+    }
+
+    /// The clocks: `clock` monotonic, `wall` in Unix milliseconds (default
+    /// ratecore's `MonotonicClock` and `WallClock`). Tests pass manual ones.
+    #[must_use]
+    pub fn clocks(mut self, clock: SharedClock, wall: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self.wall = Some(wall);
+        self
+    }
+
+    /// The status of a request with no key (default `401 Unauthorized`).
+    /// For a shared anonymous quota instead, wrap the extractor with
+    /// [`KeyExtractorExt::or_anonymous`](crate::KeyExtractorExt::or_anonymous).
+    #[must_use]
+    pub fn no_key_status(mut self, status: StatusCode) -> Self {
+        self.no_key_status = status;
+        self
+    }
+
+    /// What a store failure does (default: admit).
+    #[must_use]
+    pub fn on_store_error(mut self, on_error: OnStoreError) -> Self {
+        self.on_store_error = on_error;
+        self
+    }
+
+    /// The layer, on the in-memory store.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoPlans`] if there are no plans.
+    pub fn build(self) -> Result<RateLimitLayer<InMemoryStore>, ConfigError> {
+        let store = InMemoryStore::new(&self.plans, self.capacity, self.when_full);
+        self.build_with_store(store)
+    }
+
+    /// The layer, on `store` (built for the same plans).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoPlans`] if there are no plans.
+    pub fn build_with_store<St: Store>(self, store: St) -> Result<RateLimitLayer<St>, ConfigError> {
+        if self.plans.is_empty() {
+            return Err(ConfigError::NoPlans);
+        }
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(MonotonicClock::<MS>::new()));
+        let wall = self.wall.unwrap_or_else(|| Arc::new(WallClock));
+        Ok(RateLimitLayer {
+            config: Arc::new(Config {
+                plans: self.plans,
+                extractor: self.extractor,
+                store,
+                metrics: self.metrics,
+                clock,
+                wall,
+                dry_run: self.dry_run,
+                headers: self.headers,
+                near_limit_per_mille: self.near_limit_per_mille,
+                no_key_status: self.no_key_status,
+                on_store_error: self.on_store_error,
+            }),
+        })
+    }
+}
+
+/// Rate limits per key as a tower [`Layer`]: the services it makes are
+/// `Clone` and share one limiter state, decide in `call`, answer a refusal
+/// with an ordinary response (429 with `Retry-After` and an
+/// `application/problem+json` body; the inner service's error type is
+/// unchanged), and add `RateLimit-Policy` and `RateLimit` to every response.
+///
+/// ```
+/// use ratecore_tower::{GlobalKey, Plan, Plans, Quota, RateLimitLayer};
+///
+/// let mut plans = Plans::new();
+/// let all = plans.add(Plan::new("all").limit("per-second", Quota::per_second(100)))?;
+/// let layer = RateLimitLayer::builder(plans, GlobalKey(all)).build()?;
+/// # let _ = layer;
+/// # Ok::<(), ratecore_tower::ConfigError>(())
+/// ```
+pub struct RateLimitLayer<St = InMemoryStore> {
+    config: Arc<Config<St>>,
+}
+
+impl<St> Clone for RateLimitLayer<St> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<St> fmt::Debug for RateLimitLayer<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitLayer")
+            .field("plans", &self.config.plans)
+            .field("dry_run", &self.config.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimitLayer<InMemoryStore> {
+    /// A builder for `plans`, finding each request's key with `extractor`.
+    pub fn builder(plans: Plans, extractor: impl KeyExtractor) -> Builder {
+        Builder {
+            plans,
+            extractor: Box::new(extractor),
+            metrics: Arc::new(()),
+            clock: None,
+            wall: None,
+            dry_run: false,
+            headers: HeaderOptions::default(),
+            near_limit_per_mille: 800,
+            no_key_status: StatusCode::UNAUTHORIZED,
+            on_store_error: OnStoreError::Admit,
+            capacity: 65_536,
+            when_full: WhenFull::Deny,
+        }
+    }
+}
+
+impl<St> RateLimitLayer<St> {
+    /// The layer's store.
+    pub fn store(&self) -> &St {
+        &self.config.store
+    }
+
+    /// The layer's plans.
+    pub fn plans(&self) -> &Plans {
+        &self.config.plans
+    }
+}
+
+impl<S, St> Layer<S> for RateLimitLayer<St> {
+    type Service = RateLimit<S, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// The service of a [`RateLimitLayer`]. Cloning it shares the limiter state.
+pub struct RateLimit<S, St = InMemoryStore> {
+    inner: S,
+    config: Arc<Config<St>>,
+}
+
+impl<S: Clone, St> Clone for RateLimit<S, St> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<S: fmt::Debug, St> fmt::Debug for RateLimit<S, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to add to the inner service's response: the plan's headers.
+struct After<St> {
+    config: Arc<Config<St>>,
+    plan: PlanId,
+    states: LimitStates,
+    unix_ms: u64,
+}
+
+impl<St> After<St> {
+    fn apply<B>(&self, response: &mut Response<B>) {
+        if let Some(plan) = self.config.plans.get(self.plan) {
+            write_plan_headers(
+                response.headers_mut(),
+                plan,
+                &self.states,
+                self.unix_ms,
+                self.config.headers,
+            );
+        }
+    }
+}
+
+/// Writes `plan`'s headers for `states` into `map`.
+fn write_plan_headers(
+    map: &mut http::HeaderMap,
+    plan: &Plan,
+    states: &LimitStates,
+    unix_ms: u64,
+    options: HeaderOptions,
+) {
+    let limits = plan.limits();
+    let states = states.as_slice();
+    let count = limits.len().min(states.len());
+    let (Some(first), Some(first_state)) = (limits.first(), states.first()) else {
+        return;
+    };
+    let Ok(first_policy) = rc::policy(first.name(), first.quota()) else {
+        return;
+    };
+    let service_limits: [rc::RcServiceLimit<'_>; crate::plan::MAX_LIMITS] =
+        std::array::from_fn(|i| match (limits.get(i), states.get(i)) {
+            (Some(limit), Some(state)) => match rc::policy(limit.name(), limit.quota()) {
+                Ok(policy) => rc::service_limit(policy, state, unix_ms),
+                Err(_) => rc::service_limit(first_policy, first_state, unix_ms),
+            },
+            _ => rc::service_limit(first_policy, first_state, unix_ms),
+        });
+    let Some(used) = service_limits.get(..count) else {
+        return;
+    };
+    write_headers(map, &RcHeaders::new(used), options);
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Response<Bytes> {
+    // `title` and `detail` are constants of this crate or validated names.
+    let body = format!(
+        r#"{{"type":"about:blank","title":"{title}","status":{},"detail":"{detail}"}}"#,
+        status.as_u16()
+    );
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
+    response
+}
+
+fn with_retry_after(mut response: Response<Bytes>, secs: u64) -> Response<Bytes> {
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    response
+}
+
+/// The layer's decision on a request.
+enum Decision<P> {
+    /// Answer without calling the inner service.
+    Respond(Response<Bytes>),
+    /// Call the inner service, holding `permit`, and add the headers.
+    Pass {
+        permit: Option<P>,
+        headers: Option<(PlanId, LimitStates)>,
+    },
+}
+
+impl<St: Store> Config<St> {
+    fn no_key(&self, why: NoKey) -> Response<Bytes> {
+        self.metrics.record(&Event::NoKey);
+        match why {
+            NoKey::Missing => problem(self.no_key_status, "No Key", "the request carries no key"),
+            _ => problem(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "the request's key is malformed or unknown",
+            ),
+        }
+    }
+
+    fn refuse(
+        &self,
+        key: &Key,
+        plan: &Plan,
+        limit: &str,
+        response: Response<Bytes>,
+    ) -> Decision<St::Permit> {
+        self.metrics.record(&Event::Refused {
+            key,
+            plan: plan.name(),
+            limit,
+            dry_run: self.dry_run,
+        });
+        Decision::Respond(response)
+    }
+
+    /// Decides on a request of `extracted` whose store check answered `verdict`.
+    fn decide(
+        &self,
+        extracted: &Extracted,
+        verdict: Result<Verdict<St::Permit>, St::Error>,
+        unix_ms: u64,
+    ) -> Decision<St::Permit> {
+        let Some(plan) = self.plans.get(extracted.plan) else {
+            return Decision::Respond(self.no_key(NoKey::Invalid));
+        };
+        let key = &extracted.key;
+        let verdict = match verdict {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                self.metrics.record(&Event::StoreError { error: &error });
+                return match self.on_store_error {
+                    OnStoreError::Admit => Decision::Pass {
+                        permit: None,
+                        headers: None,
+                    },
+                    OnStoreError::Refuse => Decision::Respond(with_retry_after(
+                        problem(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "Service Unavailable",
+                            "the rate-limit store is unavailable",
+                        ),
+                        1,
+                    )),
+                };
+            }
+        };
+        let Verdict {
+            outcome,
+            states,
+            permit,
+        } = verdict;
+        let limit_name = |position: usize| plan.limits().get(position).map_or("", |l| l.name());
+        let (refused_by, response) = match outcome {
+            Outcome::Admitted => {
+                self.metrics.record(&Event::Admitted {
+                    key,
+                    plan: plan.name(),
+                });
+                self.near_limit(key, plan, &states, unix_ms);
+                return Decision::Pass {
+                    permit,
+                    headers: Some((extracted.plan, states)),
+                };
+            }
+            Outcome::Unlimited => {
+                self.metrics.record(&Event::Admitted {
+                    key,
+                    plan: plan.name(),
+                });
+                return Decision::Pass {
+                    permit,
+                    headers: None,
+                };
+            }
+            Outcome::RateLimited { limit, .. } => {
+                (limit_name(limit), self.too_many(plan, &states, unix_ms))
+            }
+            Outcome::TooLarge { limit, max } => (
+                limit_name(limit),
+                too_large(limit_name(limit), extracted.cost, max),
+            ),
+            Outcome::AtCapacity { limit } => {
+                let unix_secs = rc::unix_secs_after(unix_ms, 1_000);
+                let body = rc::problem_json("concurrency", limit, 0, 1, unix_secs);
+                let mut response = Response::new(Bytes::from(body));
+                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
+                ("concurrency", with_retry_after(response, 1))
+            }
+            Outcome::NoRoom => (
+                "no-room",
+                with_retry_after(
+                    problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Service Unavailable",
+                        "no room for a new key in the rate-limit store",
+                    ),
+                    1,
+                ),
+            ),
+        };
+        if self.dry_run {
+            self.metrics.record(&Event::Refused {
+                key,
+                plan: plan.name(),
+                limit: refused_by,
+                dry_run: true,
+            });
+            // Report the state as it is, without a refusal's wait.
+            let mut reported = LimitStates::new();
+            for state in states.as_slice() {
+                reported.push(LimitState {
+                    retry_after_ms: None,
+                    ..*state
+                });
+            }
+            return Decision::Pass {
+                permit,
+                headers: Some((extracted.plan, reported)),
+            };
+        }
+        self.refuse(key, plan, refused_by, response)
+    }
+
+    fn near_limit(&self, key: &Key, plan: &Plan, states: &LimitStates, _unix_ms: u64) {
+        // The binding limit: the fewest units left relative to its size.
+        let per_mille = states
+            .as_slice()
+            .iter()
+            .map(|s| {
+                let used = u64::from(s.limit.saturating_sub(s.remaining));
+                u16::try_from(used * 1_000 / u64::from(s.limit.max(1))).unwrap_or(1_000)
+            })
+            .max();
+        if let Some(per_mille) = per_mille {
+            if u32::from(per_mille) >= self.near_limit_per_mille {
+                self.metrics.record(&Event::NearLimit {
+                    key,
+                    plan: plan.name(),
+                    per_mille,
+                });
+            }
+        }
+    }
+
+    fn too_many(&self, plan: &Plan, states: &LimitStates, unix_ms: u64) -> Response<Bytes> {
+        let mut map = http::HeaderMap::new();
+        write_plan_headers(&mut map, plan, states, unix_ms, self.headers);
+        let body = problem_body(plan, states, unix_ms);
+        let mut response = Response::new(Bytes::from(body));
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        *response.headers_mut() = map;
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
+        response
+    }
+}
+
+/// The problem document of a rate-limited request, by ratecore's writer.
+fn problem_body(plan: &Plan, states: &LimitStates, unix_ms: u64) -> String {
+    let limits = plan.limits();
+    let states = states.as_slice();
+    let mut parts: Vec<rc::RcServiceLimit<'_>> = Vec::with_capacity(states.len());
+    for (limit, state) in limits.iter().zip(states) {
+        if let Ok(policy) = rc::policy(limit.name(), limit.quota()) {
+            parts.push(rc::service_limit(policy, state, unix_ms));
+        }
+    }
+    rc::too_many_requests_json(&RcHeaders::new(&parts)).unwrap_or_default()
+}
+
+fn too_large(limit: &str, requested: u32, max: u32) -> Response<Bytes> {
+    let body = format!(
+        concat!(
+            r#"{{"type":"about:blank","title":"Request Too Large","status":413,"#,
+            r#""violated-policies":["{}"],"limit":{},"requested":{}}}"#
+        ),
+        limit, max, requested
+    );
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
+    response
+}
+
+impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S, St>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    St: Store,
+    ReqBody: http_body::Body,
+    ResBody: http_body::Body,
+    ResBody::Data: From<Bytes>,
+{
+    type Response = Response<RateLimitBody<ResBody, St::Permit>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, St>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        let extracted = match config.extractor.extract(&RequestInfo::new(&request)) {
+            Ok(extracted) => extracted,
+            Err(why) => return ResponseFuture::respond(config.no_key(why)),
+        };
+        let Some(plan) = config.plans.get(extracted.plan) else {
+            return ResponseFuture::respond(config.no_key(NoKey::Invalid));
+        };
+        let unix_ms = rc::now_ms(config.wall.as_ref());
+        if let Some((name, max)) = plan.max_cost_limit() {
+            if extracted.cost > max && !config.dry_run {
+                let response = too_large(name, extracted.cost, max);
+                config.metrics.record(&Event::Refused {
+                    key: &extracted.key,
+                    plan: plan.name(),
+                    limit: name,
+                    dry_run: false,
+                });
+                return ResponseFuture::respond(response);
+            }
+        }
+        let mut check = config.store.check(StoreRequest {
+            key: extracted.key.clone(),
+            plan: extracted.plan,
+            cost: extracted.cost,
+            now_ms: rc::now_ms(config.clock.as_ref()),
+        });
+        // An in-memory store answers at once: decide here, in `call`.
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut check).poll(&mut cx) {
+            Poll::Ready(verdict) => {
+                let decision = config.decide(&extracted, verdict, unix_ms);
+                self.start(decision, request, unix_ms)
+            }
+            Poll::Pending => {
+                // A remote store: decide when it answers, with the service
+                // that was made ready for this call.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture {
+                    state: State::Deciding {
+                        check,
+                        request: Some(request),
+                        inner: Some(inner),
+                        extracted: Some(extracted),
+                        config: Arc::clone(&self.config),
+                        unix_ms,
+                    },
+                }
+            }
+        }
+    }
+}
+
+impl<S, St> RateLimit<S, St> {
+    fn start<ReqBody, ResBody>(
+        &mut self,
+        decision: Decision<St::Permit>,
+        request: Request<ReqBody>,
+        unix_ms: u64,
+    ) -> ResponseFuture<S, ReqBody, St>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        St: Store,
+    {
+        match decision {
+            Decision::Respond(response) => ResponseFuture::respond(response),
+            Decision::Pass { permit, headers } => ResponseFuture {
+                state: State::Calling {
+                    future: self.inner.call(request),
+                    permit,
+                    after: headers.map(|(plan, states)| After {
+                        config: Arc::clone(&self.config),
+                        plan,
+                        states,
+                        unix_ms,
+                    }),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`RateLimit`]'s responses.
+    pub struct ResponseFuture<S, ReqBody, St>
+    where
+        S: Service<Request<ReqBody>>,
+        St: Store,
+    {
+        #[pin]
+        state: State<S, ReqBody, St>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody, St>
+    where
+        S: Service<Request<ReqBody>>,
+        St: Store,
+    {
+        Respond {
+            response: Option<Response<Bytes>>,
+        },
+        Deciding {
+            check: St::Future,
+            request: Option<Request<ReqBody>>,
+            inner: Option<S>,
+            extracted: Option<Extracted>,
+            config: Arc<Config<St>>,
+            unix_ms: u64,
+        },
+        Calling {
+            #[pin]
+            future: S::Future,
+            permit: Option<St::Permit>,
+            after: Option<After<St>>,
+        },
+    }
+}
+
+impl<S, ReqBody, St> ResponseFuture<S, ReqBody, St>
+where
+    S: Service<Request<ReqBody>>,
+    St: Store,
+{
+    fn respond(response: Response<Bytes>) -> Self {
+        Self {
+            state: State::Respond {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, St> fmt::Debug for ResponseFuture<S, ReqBody, St>
+where
+    S: Service<Request<ReqBody>>,
+    St: Store,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody, St> Future for ResponseFuture<S, ReqBody, St>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    St: Store,
+    ResBody: http_body::Body,
+    ResBody::Data: From<Bytes>,
+{
+    type Output = Result<Response<RateLimitBody<ResBody, St::Permit>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Respond { response } => {
+                    let response = response.take().unwrap_or_else(|| {
+                        problem(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "Polled After Completion",
+                            "",
+                        )
+                    });
+                    return Poll::Ready(Ok(response.map(RateLimitBody::full)));
+                }
+                StateProj::Deciding {
+                    check,
+                    request,
+                    inner,
+                    extracted,
+                    config,
+                    unix_ms,
+                } => {
+                    let verdict = match Pin::new(check).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(verdict) => verdict,
+                    };
+                    let (Some(request), Some(mut inner), Some(extracted)) =
+                        (request.take(), inner.take(), extracted.take())
+                    else {
+                        return Poll::Ready(Ok(problem(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "Polled After Completion",
+                            "",
+                        )
+                        .map(RateLimitBody::full)));
+                    };
+                    let config = Arc::clone(config);
+                    let unix_ms = *unix_ms;
+                    let next = match config.decide(&extracted, verdict, unix_ms) {
+                        Decision::Respond(response) => State::Respond {
+                            response: Some(response),
+                        },
+                        Decision::Pass { permit, headers } => State::Calling {
+                            future: inner.call(request),
+                            permit,
+                            after: headers.map(|(plan, states)| After {
+                                config: Arc::clone(&config),
+                                plan,
+                                states,
+                                unix_ms,
+                            }),
+                        },
+                    };
+                    this.state.set(next);
+                }
+                StateProj::Calling {
+                    future,
+                    permit,
+                    after,
+                } => {
+                    let mut response = match future.poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                        Poll::Ready(Ok(response)) => response,
+                    };
+                    if let Some(after) = after.take() {
+                        after.apply(&mut response);
+                    }
+                    let permit = permit.take();
+                    return Poll::Ready(
+                        Ok(response.map(|body| RateLimitBody::inner(body, permit))),
+                    );
+                }
+            }
+        }
+    }
+}

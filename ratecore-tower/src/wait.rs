@@ -1,0 +1,168 @@
+//! Waiting until a limiter admits: async on tokio, and blocking for threads.
+//!
+//! Every wait is cancel-safe in the same way: each attempt is a check that
+//! either admits (and charges, in the same poll that returns) or is denied
+//! (and charges nothing); on a denial it sleeps the exact `retry_after` and
+//! checks again. Dropping a future between attempts leaves the limiter as
+//! if it had never been polled. Waiters are not queued fairly: another
+//! caller may take the capacity first, and the wait then repeats.
+
+use std::hash::Hash;
+
+use ratecore::{Admitted, Clock, Denied, KeyedLimiter, Limiter, Plan, Status};
+
+/// The std duration of `ticks` at `HZ` ticks per second, rounded up (a
+/// sleep that ends early would only be denied again).
+fn to_std<const HZ: u64>(ticks: u64) -> std::time::Duration {
+    let hz = u128::from(HZ.max(1));
+    let nanos = (u128::from(ticks) * 1_000_000_000).div_ceil(hz);
+    std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// The wait of a denial, or the denial itself when waiting cannot help.
+fn wait_of<const HZ: u64>(denied: Denied<HZ>) -> Result<std::time::Duration, Denied<HZ>> {
+    match denied.retry_after() {
+        Some(wait) => Ok(to_std::<HZ>(wait.as_ticks().max(1))),
+        None => Err(denied),
+    }
+}
+
+/// Waits on tokio's timer until `limiter` admits `n` units at `clock`'s
+/// time, then charges them and returns the admitted check's status.
+///
+/// # Errors
+///
+/// The denial, when waiting cannot help (`n` above the burst: its
+/// `retry_after` is `None`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use ratecore::{Gcra, Quota, clock::MonotonicClock};
+///
+/// let limiter = Gcra::<1_000>::new(Quota::per_second(1_000)).unwrap();
+/// let clock = MonotonicClock::<1_000>::new();
+/// ratecore_tower::wait::until_n_ready(&limiter, &clock, 1).await.unwrap();
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub async fn until_n_ready<L, C, const HZ: u64>(
+    limiter: &L,
+    clock: &C,
+    n: u32,
+) -> Result<Status<HZ>, Denied<HZ>>
+where
+    L: Limiter<HZ> + ?Sized,
+    C: Clock<HZ> + ?Sized,
+{
+    loop {
+        match limiter.check_n_at(n, clock.now()) {
+            Ok(status) => return Ok(status),
+            Err(denied) => tokio::time::sleep(wait_of(denied)?).await,
+        }
+    }
+}
+
+/// Waits on tokio's timer until `table` admits `n` units for `key` under
+/// `plan`, then charges them. `Ok(None)` is an admission without a limit (a
+/// full table whose policy is `WhenFull::Allow`).
+///
+/// # Errors
+///
+/// The denial, when waiting cannot help: `n` above the plan's burst, or a
+/// full table under `WhenFull::Deny` (its wait is not known).
+#[cfg(feature = "tokio")]
+pub async fn until_key_ready<A, K, C, const HZ: u64, const N: usize, const P: usize>(
+    table: &KeyedLimiter<A, HZ, N, P>,
+    key: &K,
+    plan: Plan<P>,
+    clock: &C,
+    n: u32,
+) -> Result<Option<Status<HZ>>, Denied<HZ>>
+where
+    A: ratecore::Algorithm<HZ>,
+    K: Hash + ?Sized,
+    C: Clock<HZ> + ?Sized,
+{
+    loop {
+        match table.check_n_at(key, plan, n, clock.now()) {
+            Ok(admitted) => return Ok(status_of(admitted)),
+            Err(denied) => tokio::time::sleep(wait_of(denied)?).await,
+        }
+    }
+}
+
+fn status_of<const HZ: u64>(admitted: Admitted<HZ>) -> Option<Status<HZ>> {
+    admitted.status()
+}
+
+/// Blocks the thread until `limiter` admits `n` units at `clock`'s time,
+/// then charges them. See [`until_n_ready`].
+///
+/// # Errors
+///
+/// The denial, when waiting cannot help.
+///
+/// ```
+/// use ratecore::{Gcra, Quota, clock::MonotonicClock};
+///
+/// let limiter = Gcra::<1_000>::new(Quota::per_second(100)).unwrap();
+/// let clock = MonotonicClock::<1_000>::new();
+/// for _ in 0..101 {
+///     // The 101st waits about 10 ms.
+///     ratecore_tower::wait::blocking_until_n_ready(&limiter, &clock, 1).unwrap();
+/// }
+/// ```
+pub fn blocking_until_n_ready<L, C, const HZ: u64>(
+    limiter: &L,
+    clock: &C,
+    n: u32,
+) -> Result<Status<HZ>, Denied<HZ>>
+where
+    L: Limiter<HZ> + ?Sized,
+    C: Clock<HZ> + ?Sized,
+{
+    loop {
+        match limiter.check_n_at(n, clock.now()) {
+            Ok(status) => return Ok(status),
+            Err(denied) => std::thread::sleep(wait_of(denied)?),
+        }
+    }
+}
+
+/// Blocks the thread until `table` admits `n` units for `key` under `plan`.
+/// See [`until_key_ready`].
+///
+/// # Errors
+///
+/// As [`until_key_ready`].
+pub fn blocking_until_key_ready<A, K, C, const HZ: u64, const N: usize, const P: usize>(
+    table: &KeyedLimiter<A, HZ, N, P>,
+    key: &K,
+    plan: Plan<P>,
+    clock: &C,
+    n: u32,
+) -> Result<Option<Status<HZ>>, Denied<HZ>>
+where
+    A: ratecore::Algorithm<HZ>,
+    K: Hash + ?Sized,
+    C: Clock<HZ> + ?Sized,
+{
+    loop {
+        match table.check_n_at(key, plan, n, clock.now()) {
+            Ok(admitted) => return Ok(status_of(admitted)),
+            Err(denied) => std::thread::sleep(wait_of(denied)?),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_up() {
+        assert_eq!(to_std::<1_000>(1), std::time::Duration::from_millis(1));
+        assert_eq!(to_std::<3>(1), std::time::Duration::from_nanos(333_333_334));
+    }
+}

@@ -1,0 +1,109 @@
+//! A raw HTTP/1.1 client over 127.0.0.1 and shared plans for the tests.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ratecore_tower::{MS, ManualClock, Plan, PlanId, Plans, Quota, SharedClock};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// 2023-11-14T22:13:20Z in Unix milliseconds.
+pub const UNIX_MS: u64 = 1_700_000_000_000;
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One request on its own connection; `headers` as `(name, value)`.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        text += &format!("{name}: {value}\r\n");
+    }
+    if !body.is_empty() || method == "POST" {
+        text += &format!("Content-Length: {}\r\n", body.len());
+    }
+    text += "\r\n";
+    text += body;
+    stream.write_all(text.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+pub async fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> Reply {
+    request(addr, "GET", "/", headers, "").await
+}
+
+/// Manual clocks: monotonic at 0, wall at `UNIX_MS`.
+pub fn clocks() -> (Arc<ManualClock<MS>>, SharedClock, SharedClock) {
+    let mono = Arc::new(ManualClock::<MS>::new(0));
+    let wall: SharedClock = Arc::new(ManualClock::<MS>::new(UNIX_MS));
+    (mono.clone(), mono, wall)
+}
+
+/// free: 5/min, 100/day, at most 10,000 per request, 5 at once.
+/// pro: 60/min, 1,000/day, at most 20,000 per request, 5 at once.
+pub fn plans() -> (Plans, PlanId, PlanId) {
+    let mut plans = Plans::new();
+    let free = plans
+        .add(
+            Plan::new("free")
+                .limit("free-minute", Quota::per_minute(5))
+                .limit("free-day", Quota::per_day(100))
+                .max_cost("free-request", 10_000)
+                .concurrency(5),
+        )
+        .unwrap();
+    let pro = plans
+        .add(
+            Plan::new("pro")
+                .limit("pro-minute", Quota::per_minute(60))
+                .limit("pro-day", Quota::per_day(1_000))
+                .max_cost("pro-request", 20_000)
+                .concurrency(5),
+        )
+        .unwrap();
+    (plans, free, pro)
+}
