@@ -7,14 +7,14 @@
 use std::hash::Hash;
 
 use ratecore::http::{Headers, Policy, ServiceLimit, TooManyRequests};
-use ratecore::{Admitted, ConcurrencyLimit, Denied, Gcra, KeyedDecision, KeyedLimiter, Status};
+use ratecore::{keyed::Admitted, ConcurrencyLimit, Denied, Gcra, keyed::KeyedDecision, KeyedLimiter, Status};
 
-pub(crate) use ratecore::Algorithm;
+pub(crate) use ratecore::kernel::Algorithm;
 pub use ratecore::clock::{ManualClock, MonotonicClock, WallClock};
-pub use ratecore::{Clock, Duration, Instant, Quota, WhenFull};
+pub use ratecore::{Clock, Duration, Instant, Quota, keyed::WhenFull};
 
 /// The tick of every limiter in this crate: milliseconds.
-pub const MS: u64 = ratecore::MILLIS;
+pub const MS: u64 = ratecore::time::MILLIS;
 
 /// Slots in one shard of a keyed table (16 bytes each).
 pub(crate) const SHARD_SLOTS: usize = 1_024;
@@ -86,15 +86,15 @@ pub(crate) fn shard<A>(
     Box::new(KeyedLimiter::new(plans, seed, when_full))
 }
 
-fn plan(index: u8) -> ratecore::Plan<MAX_PLANS> {
-    ratecore::Plan::new(usize::from(index)).unwrap_or_default()
+fn plan(index: u8) -> ratecore::keyed::Plan<MAX_PLANS> {
+    ratecore::keyed::Plan::new(usize::from(index)).unwrap_or_default()
 }
 
 fn state(status: &Status<MS>) -> State {
     State {
-        limit: status.limit,
-        remaining: status.remaining,
-        reset_after_ms: status.reset_after.as_ticks(),
+        limit: status.limit(),
+        remaining: status.remaining(),
+        reset_after_ms: status.reset_after().as_ticks(),
     }
 }
 
@@ -104,11 +104,11 @@ fn tick(decision: KeyedDecision<MS>) -> Tick {
         Ok(_) => Tick::Unlimited,
         Err(Denied::RateLimited(limited)) => Tick::Limited {
             state: State {
-                limit: limited.limit,
-                remaining: limited.remaining,
-                reset_after_ms: limited.reset_after.as_ticks(),
+                limit: limited.limit(),
+                remaining: limited.remaining(),
+                reset_after_ms: limited.reset_after().as_ticks(),
             },
-            retry_after_ms: limited.retry_after.as_ticks(),
+            retry_after_ms: limited.retry_after().as_ticks(),
         },
         Err(Denied::ExceedsBurst(e)) => Tick::TooLarge { burst: e.burst },
         Err(Denied::ExceedsRequestCap(e)) => Tick::TooLarge { burst: e.cap },

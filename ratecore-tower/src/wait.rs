@@ -9,7 +9,7 @@
 
 use std::hash::Hash;
 
-use ratecore::{Admitted, Clock, Denied, KeyedLimiter, Limiter, Plan, Status};
+use ratecore::{keyed::Admitted, Clock, Denied, KeyedLimiter, Limiter, keyed::Plan, Status};
 
 /// The std duration of `ticks` at `HZ` ticks per second, rounded up (a
 /// sleep that ends early would only be denied again).
@@ -80,7 +80,7 @@ pub async fn until_key_ready<A, K, C, const HZ: u64, const N: usize, const P: us
     n: u32,
 ) -> Result<Option<Status<HZ>>, Denied<HZ>>
 where
-    A: ratecore::Algorithm<HZ>,
+    A: ratecore::kernel::Algorithm<HZ>,
     K: Hash + ?Sized,
     C: Clock<HZ> + ?Sized,
 {
@@ -144,7 +144,7 @@ pub fn blocking_until_key_ready<A, K, C, const HZ: u64, const N: usize, const P:
     n: u32,
 ) -> Result<Option<Status<HZ>>, Denied<HZ>>
 where
-    A: ratecore::Algorithm<HZ>,
+    A: ratecore::kernel::Algorithm<HZ>,
     K: Hash + ?Sized,
     C: Clock<HZ> + ?Sized,
 {
