@@ -93,8 +93,8 @@ fn two_tiers_race_for_the_last_unit() {
         assert_eq!(mine.is_ok() as u32 + theirs.is_ok() as u32, 1);
         let denied = mine.err().or(theirs.err()).unwrap();
         assert_eq!(denied.name, "day");
-        assert_eq!(minute.snapshot_at(t0()).remaining, 1);
-        assert_eq!(day.snapshot_at(t0()).remaining, 0);
+        assert_eq!(minute.snapshot_at(t0()).remaining(), 1);
+        assert_eq!(day.snapshot_at(t0()).remaining(), 0);
     });
 }
 
@@ -122,7 +122,7 @@ fn double_race(on_a_cost: u32, seen: &Seen) {
     let tiered = tiers.check_tiered_n_at(1, t0());
     let (on_b, on_a) = other.join().unwrap();
 
-    let used = |l: &Gcra<HZ>| 2 - l.snapshot_at(t0()).remaining;
+    let used = |l: &Gcra<HZ>| 2 - l.snapshot_at(t0()).remaining();
     let admitted_a = tiered.is_ok() as u32 + on_a as u32 * on_a_cost;
     let admitted_b = tiered.is_ok() as u32 + 2 * on_b as u32;
     assert!(admitted_b <= 2 && admitted_a <= 2);

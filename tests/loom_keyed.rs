@@ -111,7 +111,7 @@ fn two_keys_race_for_the_last_slot() {
             table.check_at(&winner, PLAN, at(0)),
             Err(Denied::RateLimited(_))
         ));
-        assert_eq!(table.snapshot_at(&loser, PLAN, at(0)).remaining, 1);
+        assert_eq!(table.snapshot_at(&loser, PLAN, at(0)).remaining(), 1);
     });
 }
 

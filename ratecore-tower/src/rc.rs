@@ -7,10 +7,12 @@
 use std::hash::Hash;
 
 use ratecore::http::{Headers, Policy, ServiceLimit, TooManyRequests};
-use ratecore::{keyed::Admitted, ConcurrencyLimit, Denied, Gcra, keyed::KeyedDecision, KeyedLimiter, Status};
+use ratecore::{
+    ConcurrencyLimit, Denied, Gcra, KeyedLimiter, Status, keyed::Admitted, keyed::KeyedDecision,
+};
 
-pub(crate) use ratecore::kernel::Algorithm;
 pub use ratecore::clock::{ManualClock, MonotonicClock, WallClock};
+pub(crate) use ratecore::kernel::Algorithm;
 pub use ratecore::{Clock, Duration, Instant, Quota, keyed::WhenFull};
 
 /// The tick of every limiter in this crate: milliseconds.

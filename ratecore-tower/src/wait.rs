@@ -9,7 +9,7 @@
 
 use std::hash::Hash;
 
-use ratecore::{keyed::Admitted, Clock, Denied, KeyedLimiter, Limiter, keyed::Plan, Status};
+use ratecore::{Clock, Denied, KeyedLimiter, Limiter, Status, keyed::Admitted, keyed::Plan};
 
 /// The std duration of `ticks` at `HZ` ticks per second, rounded up (a
 /// sleep that ends early would only be denied again).
