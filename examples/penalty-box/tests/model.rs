@@ -249,7 +249,10 @@ fn fresh_state_and_zero_units() {
         config.decide(0, 0, at(5)),
         ratecore::kernel::Step::Keep(_)
     ));
-    assert_eq!(config.idle_after(0, at(5)), Some(Duration::<HZ>::from_ticks(0)));
+    assert_eq!(
+        config.idle_after(0, at(5)),
+        Some(Duration::<HZ>::from_ticks(0))
+    );
     let status = config.status(0, at(5));
     assert_eq!(status.limit(), 3);
     assert_eq!(status.remaining(), 1); // one check, then the spacing holds
