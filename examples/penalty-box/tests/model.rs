@@ -305,3 +305,17 @@ fn tier_with_gcra_is_all_or_nothing() {
     assert_eq!(denied.name, "hourly");
     assert_eq!(spacing.state(), before);
 }
+
+#[test]
+fn past_the_horizon_is_stricter_never_looser() {
+    use ratecore_penalty_box::HORIZON;
+    let config = config(10, 100, 3);
+    let limiter = WordLimiter::from_algorithm(config);
+    assert!(limiter.check_at(at(HORIZON + 5)).is_ok());
+    // Decided at the horizon, where the spacing never runs out.
+    assert!(limiter.check_at(at(HORIZON + 1_000)).is_err());
+    assert_eq!(
+        config.idle_after(limiter.state(), at(HORIZON + 1_000)),
+        None
+    );
+}
