@@ -8,7 +8,7 @@ use ratecore::compose::Tier;
 use ratecore::kernel::{Algorithm, AtomicU64, WordLimiter, WordRef};
 use ratecore::keyed::{Admitted, Plan, WhenFull};
 use ratecore::{Denied, Duration, Gcra, Instant, KeyedLimiter, Limiter, Quota, Tiers};
-use ratecore_penalty_box::MinSpacing;
+use ratecore_min_spacing::MinSpacing;
 
 const HZ: u64 = 1_000;
 
@@ -308,7 +308,7 @@ fn tier_with_gcra_is_all_or_nothing() {
 
 #[test]
 fn past_the_horizon_is_stricter_never_looser() {
-    use ratecore_penalty_box::HORIZON;
+    use ratecore_min_spacing::HORIZON;
     let config = config(10, 100, 3);
     let limiter = WordLimiter::from_algorithm(config);
     assert!(limiter.check_at(at(HORIZON + 5)).is_ok());

@@ -50,7 +50,7 @@
 //! ```
 //! use ratecore::kernel::WordLimiter;
 //! use ratecore::{Duration, Instant, Limiter};
-//! use ratecore_penalty_box::MinSpacing;
+//! use ratecore_min_spacing::MinSpacing;
 //!
 //! // At most one press per 200 ms, at most 3 per second.
 //! let config = MinSpacing::<1_000>::new(Duration::<1_000>::from_ticks(200), Duration::<1_000>::from_ticks(1_000), 3).unwrap();
@@ -72,7 +72,7 @@
 //! ```
 //! use ratecore::kernel::{AtomicU64, WordRef};
 //! use ratecore::{Duration, Instant, Limiter};
-//! use ratecore_penalty_box::MinSpacing;
+//! use ratecore_min_spacing::MinSpacing;
 //!
 //! static STATE: AtomicU64 = AtomicU64::new(0);
 //! const CONFIG: MinSpacing<1_000> = ratecore::const_unwrap!(MinSpacing::new(
@@ -93,7 +93,7 @@
 //! ```
 //! use ratecore::keyed::{Plan, WhenFull};
 //! use ratecore::{Duration, Instant, KeyedLimiter};
-//! use ratecore_penalty_box::MinSpacing;
+//! use ratecore_min_spacing::MinSpacing;
 //!
 //! const ONE: Plan<1> = ratecore::const_unwrap!(Plan::new(0));
 //! static PER_USER: KeyedLimiter<MinSpacing<1_000>, 1_000, 64> = KeyedLimiter::new(
@@ -120,7 +120,7 @@
 //! use ratecore::compose::Tier;
 //! use ratecore::kernel::WordLimiter;
 //! use ratecore::{Duration, Gcra, Instant, Limiter, Quota, Tiers};
-//! use ratecore_penalty_box::MinSpacing;
+//! use ratecore_min_spacing::MinSpacing;
 //!
 //! let spacing = WordLimiter::from_algorithm(
 //!     MinSpacing::<1_000>::new(Duration::<1_000>::from_ticks(100), Duration::<1_000>::from_ticks(1_000), 10).unwrap(),
