@@ -1,6 +1,6 @@
 //! The fixed window: at most `limit` units per aligned window.
 
-use crate::algorithms::window::{Grid, bits, mask, shl, shr, wait_until};
+use crate::algorithms::grid::{Grid, bits, mask, shl, shr, wait_until};
 use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
 use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;

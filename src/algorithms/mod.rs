@@ -14,7 +14,7 @@ mod sliding_log;
 mod sliding_window;
 mod tat;
 mod token_bucket;
-mod window;
+mod grid;
 
 pub use concurrency::{ConcurrencyConfig, ConcurrencyLimit, Permit};
 pub use fixed_window::{FixedWindow, FixedWindowConfig};

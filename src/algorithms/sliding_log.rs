@@ -4,7 +4,7 @@ use core::mem::ManuallyDrop;
 
 use heapless::Deque;
 
-use crate::algorithms::window::{wait_until, window_ticks};
+use crate::algorithms::grid::{wait_until, window_ticks};
 use crate::answer::{Decision, Denied, ExceedsBurst, RateLimited, Status};
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant};

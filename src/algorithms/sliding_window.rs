@@ -1,7 +1,7 @@
 //! The sliding-window counter: a fixed window's count, smoothed by the
 //! previous window's.
 
-use crate::algorithms::window::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
+use crate::algorithms::grid::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
 use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
 use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;

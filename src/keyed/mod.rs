@@ -5,7 +5,7 @@ mod admitted;
 mod plan;
 mod probe;
 mod slot;
-mod window;
+mod probe_window;
 
 use core::fmt;
 use core::hash::Hash;
@@ -24,7 +24,7 @@ pub use plan::{Plan, PlanError};
 
 use probe::{Found, Reserved, Seen};
 use slot::Id;
-use window::{MAX_WINDOW, Window};
+use probe_window::{MAX_WINDOW, Window};
 
 /// A limiter per key, for up to `N` keys at once, in a fixed table with no
 /// allocation: per API key, per organization, per IP address.
