@@ -1,0 +1,739 @@
+//! The limiter: batching, compare-and-set retries, the deny cache and the fail policy.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration as StdDuration;
+
+use ratecore::{Decision, Instant, Status};
+use tokio::sync::oneshot;
+use tokio::time::Instant as TokioInstant;
+
+use crate::algorithm_glue::{SharedAlgorithm, Step};
+use crate::store::{
+    CasOutcome, Read, Store, StoreError, duration_to_ticks, ns_to_ticks, ticks_to_duration, ttl_ms,
+};
+
+/// What a check answers when the store cannot decide within the time budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailPolicy {
+    /// Admit: availability over the quota (a store outage lifts the limit).
+    Open,
+    /// Deny: the quota over availability (a store outage stops traffic).
+    Closed,
+}
+
+/// How a [`RedisLimiter`] talks to its store.
+#[derive(Clone, Debug)]
+pub struct Config {
+    prefix: String,
+    fail_policy: FailPolicy,
+    time_budget: StdDuration,
+    deny_cache: Option<StdDuration>,
+    max_batch: usize,
+}
+
+impl Config {
+    /// Keys under `prefix`, [`FailPolicy::Closed`], a 50 ms time budget, a
+    /// deny cache of at most 1 s, batches of at most 1,024 operations.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            fail_policy: FailPolicy::Closed,
+            time_budget: StdDuration::from_millis(50),
+            deny_cache: Some(StdDuration::from_secs(1)),
+            max_batch: 1_024,
+        }
+    }
+
+    /// What a check answers when the store cannot decide in time.
+    #[must_use]
+    pub fn fail_policy(mut self, policy: FailPolicy) -> Self {
+        self.fail_policy = policy;
+        self
+    }
+
+    /// The longest a check waits for the store (reads, compare-and-set
+    /// retries, reconnections) before the fail policy answers it.
+    #[must_use]
+    pub fn time_budget(mut self, budget: StdDuration) -> Self {
+        self.time_budget = budget;
+        self
+    }
+
+    /// Answers a key that was denied locally, without the store, while the
+    /// state read for that denial still denies (evaluated at the store's time
+    /// then plus the local time since), for at most `max_age` (`None`: no
+    /// deny cache, every check goes to the store).
+    ///
+    /// Other clients only ever add to a state's usage, so a local denial is
+    /// one the store would give too, except after a refund by another
+    /// process, which `max_age` bounds.
+    #[must_use]
+    pub fn deny_cache(mut self, max_age: Option<StdDuration>) -> Self {
+        self.deny_cache = max_age;
+        self
+    }
+
+    /// The most operations on one key decided together with one
+    /// compare-and-set (at least 1).
+    #[must_use]
+    pub fn max_batch(mut self, max: usize) -> Self {
+        self.max_batch = max.max(1);
+        self
+    }
+}
+
+/// Why the store did not decide.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed, and kept failing until the time budget ran out.
+    Store(StoreError),
+    /// The time budget ran out (a slow store, or a key contended beyond what
+    /// the budget allows).
+    TimedOut,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => e.fmt(f),
+            Self::TimedOut => {
+                f.write_str("the rate-limit store did not decide within the time budget")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::TimedOut => None,
+        }
+    }
+}
+
+/// The answer to a check.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Answer<const HZ: u64> {
+    /// Decided on the shared state, exactly as the in-memory limiter would.
+    Decided {
+        /// ratecore's own answer (its HTTP headers work unchanged).
+        decision: Decision<HZ>,
+        /// The store's time the decision was made at, in ticks since the
+        /// Unix epoch.
+        at: Instant<HZ>,
+    },
+    /// The store could not decide in time: the [`FailPolicy`] answered.
+    Failed {
+        /// Whether the policy admitted the check ([`FailPolicy::Open`]).
+        admitted: bool,
+        /// Why the store did not decide.
+        error: Error,
+    },
+}
+
+impl<const HZ: u64> Answer<HZ> {
+    /// Whether the check may go ahead.
+    pub fn is_admitted(&self) -> bool {
+        match self {
+            Self::Decided { decision, .. } => decision.is_ok(),
+            Self::Failed { admitted, .. } => *admitted,
+        }
+    }
+
+    /// The decision, when the store made one.
+    pub fn decision(&self) -> Option<&Decision<HZ>> {
+        match self {
+            Self::Decided { decision, .. } => Some(decision),
+            Self::Failed { .. } => None,
+        }
+    }
+}
+
+/// Counters of a limiter since it was built (all clones share them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Checks asked for.
+    pub checks: u64,
+    /// Checks admitted by a decision.
+    pub admitted: u64,
+    /// Checks denied by a decision (including the deny cache's).
+    pub denied: u64,
+    /// Denials answered from the deny cache, without the store.
+    pub denied_locally: u64,
+    /// Checks admitted by [`FailPolicy::Open`].
+    pub failed_open: u64,
+    /// Checks denied by [`FailPolicy::Closed`].
+    pub failed_closed: u64,
+    /// Batches sent to the store (one read and at most one successful
+    /// compare-and-set each).
+    pub batches: u64,
+    /// Operations in those batches.
+    pub batched_ops: u64,
+    /// Reads sent to the store.
+    pub reads: u64,
+    /// Compare-and-sets that stored.
+    pub cas_stored: u64,
+    /// Compare-and-sets refused because another client wrote first.
+    pub cas_conflicts: u64,
+    /// Store errors (each retried while the budget lasts).
+    pub store_errors: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    checks: AtomicU64,
+    admitted: AtomicU64,
+    denied: AtomicU64,
+    denied_locally: AtomicU64,
+    failed_open: AtomicU64,
+    failed_closed: AtomicU64,
+    batches: AtomicU64,
+    batched_ops: AtomicU64,
+    reads: AtomicU64,
+    cas_stored: AtomicU64,
+    cas_conflicts: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Check(u32),
+    Refund(u32),
+}
+
+type Reply<const HZ: u64> = Result<(Decision<HZ>, Instant<HZ>), Error>;
+
+struct Pending<const HZ: u64> {
+    op: Op,
+    deadline: TokioInstant,
+    tx: oneshot::Sender<Reply<HZ>>,
+}
+
+/// A denial's state, kept to answer the same key locally for a while.
+#[derive(Clone, Copy)]
+struct DenyEntry {
+    state: u64,
+    /// The store's time of `state`, in ticks.
+    at: u64,
+    /// The local time the store's answer arrived.
+    read_local: std::time::Instant,
+    until: std::time::Instant,
+}
+
+const DENY_CACHE_CAPACITY: usize = 65_536;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave these maps inconsistent (every update
+    // is a single insert or remove), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct Inner<A, const HZ: u64, S> {
+    algorithm: A,
+    store: S,
+    config: Config,
+    /// `:{name}:{fingerprint}`, the end of every key.
+    suffix: String,
+    /// Keys with a batch in flight, and the operations waiting for the next.
+    queues: Mutex<HashMap<String, Vec<Pending<HZ>>>>,
+    deny: Mutex<HashMap<String, DenyEntry>>,
+    counters: Counters,
+}
+
+/// A rate limiter whose state lives in a shared [`Store`] (Redis by
+/// default), deciding with ratecore's own algorithm `A` at tick rate `HZ`.
+///
+/// Every process that builds a `RedisLimiter` with the same algorithm
+/// configuration, prefix and store shares one quota per key. Decisions are
+/// those of the in-memory limiter fed the same `(instant, n)` sequence, the
+/// instants being the store's clock. Clones share everything (batches, deny
+/// cache, metrics). Needs a tokio runtime: each key's batches are driven by
+/// a spawned task.
+///
+/// ```no_run
+/// use ratecore::{Gcra, Quota};
+/// use ratecore_redis::{Config, RedisLimiter, RedisStore};
+/// use std::time::Duration;
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::open("redis://127.0.0.1:6379/", Duration::from_millis(50))?;
+/// let quota = Gcra::<{ ratecore::NANOS }>::new(Quota::per_second(100).burst(20))?;
+/// let limiter = RedisLimiter::new(quota, store, Config::new("api"));
+/// if limiter.check_n("user-42", 1).await.is_admitted() {
+///     // serve the request
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct RedisLimiter<A, const HZ: u64, S = crate::RedisStore> {
+    inner: Arc<Inner<A, HZ, S>>,
+}
+
+impl<A, const HZ: u64, S> Clone for RedisLimiter<A, HZ, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<A, const HZ: u64, S> fmt::Debug for RedisLimiter<A, HZ, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisLimiter")
+            .field("config", &self.inner.config)
+            .field("suffix", &self.inner.suffix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, const HZ: u64, S> RedisLimiter<A, HZ, S>
+where
+    A: SharedAlgorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    /// A limiter deciding with `algorithm` (its configuration; its own
+    /// in-memory state is never used) on states in `store`.
+    pub fn new(algorithm: A, store: S, config: Config) -> Self {
+        let suffix = format!(":{}:{:016x}", A::NAME, algorithm.fingerprint());
+        Self {
+            inner: Arc::new(Inner {
+                algorithm,
+                store,
+                config,
+                suffix,
+                queues: Mutex::new(HashMap::new()),
+                deny: Mutex::new(HashMap::new()),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// The store key of `user_key`: `{prefix}:{{user_key}}:{name}:{fingerprint}`,
+    /// the user part in a cluster hash tag, the algorithm's name and a hash
+    /// of its configuration at the end (so a changed configuration starts
+    /// from fresh states instead of misreading old ones).
+    pub fn key(&self, user_key: &str) -> String {
+        format!(
+            "{}:{{{}}}{}",
+            self.inner.config.prefix, user_key, self.inner.suffix
+        )
+    }
+
+    /// The algorithm (configuration) this limiter decides with.
+    pub fn algorithm(&self) -> &A {
+        &self.inner.algorithm
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// The counters so far.
+    pub fn metrics(&self) -> Metrics {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Metrics {
+            checks: get(&c.checks),
+            admitted: get(&c.admitted),
+            denied: get(&c.denied),
+            denied_locally: get(&c.denied_locally),
+            failed_open: get(&c.failed_open),
+            failed_closed: get(&c.failed_closed),
+            batches: get(&c.batches),
+            batched_ops: get(&c.batched_ops),
+            reads: get(&c.reads),
+            cas_stored: get(&c.cas_stored),
+            cas_conflicts: get(&c.cas_conflicts),
+            store_errors: get(&c.store_errors),
+        }
+    }
+
+    /// Checks one unit for `key`. See [`check_n`](RedisLimiter::check_n).
+    pub async fn check(&self, key: &str) -> Answer<HZ> {
+        self.check_n(key, 1).await
+    }
+
+    /// Checks `n` units for `key` and, if admitted, charges them, in the
+    /// shared state.
+    ///
+    /// Concurrent checks of one key in this process are decided together,
+    /// one after another on the state read, and stored with one
+    /// compare-and-set. A key denied recently may be answered from the deny
+    /// cache (see [`Config::deny_cache`]). When the store cannot decide
+    /// within the time budget, the [`FailPolicy`] answers.
+    pub async fn check_n(&self, key: &str, n: u32) -> Answer<HZ> {
+        let inner = &self.inner;
+        bump(&inner.counters.checks, 1);
+        let key = self.key(key);
+        if let Some(answer) = inner.denied_locally(&key, n) {
+            bump(&inner.counters.denied_locally, 1);
+            bump(&inner.counters.denied, 1);
+            return answer;
+        }
+        match self.submit(key, Op::Check(n)).await {
+            Ok((decision, at)) => {
+                let counter = if decision.is_ok() {
+                    &inner.counters.admitted
+                } else {
+                    &inner.counters.denied
+                };
+                bump(counter, 1);
+                Answer::Decided { decision, at }
+            }
+            Err(error) => {
+                let admitted = inner.config.fail_policy == FailPolicy::Open;
+                let counter = if admitted {
+                    &inner.counters.failed_open
+                } else {
+                    &inner.counters.failed_closed
+                };
+                bump(counter, 1);
+                Answer::Failed { admitted, error }
+            }
+        }
+    }
+
+    /// What a check of `n` units for `key` would decide now, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot answer within the time budget.
+    pub async fn peek_n(&self, key: &str, n: u32) -> Result<Decision<HZ>, Error> {
+        let (state, now) = self.read_state(key).await?;
+        Ok(match self.inner.algorithm.decide(state, n, now) {
+            Step::Store(_, status) | Step::Keep(status) => Ok(status),
+            Step::Deny(denied) => Err(denied),
+        })
+    }
+
+    /// The status of `key` now, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot answer within the time budget.
+    pub async fn status(&self, key: &str) -> Result<Status<HZ>, Error> {
+        let (state, now) = self.read_state(key).await?;
+        Ok(self.inner.algorithm.status(state, now))
+    }
+
+    /// Gives back `n` units of `key` (never above the burst), and reports
+    /// the new status.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot answer within the time budget; the
+    /// refund may or may not have been stored then.
+    pub async fn refund(&self, key: &str, n: u32) -> Result<Status<HZ>, Error> {
+        let key = self.key(key);
+        lock(&self.inner.deny).remove(&key);
+        match self.submit(key, Op::Refund(n)).await? {
+            (Ok(status), _) => Ok(status),
+            // A refund is always answered with a status.
+            (Err(_), _) => Err(Error::TimedOut),
+        }
+    }
+
+    async fn read_state(&self, key: &str) -> Result<(u64, Instant<HZ>), Error> {
+        let inner = &self.inner;
+        let deadline = TokioInstant::now() + inner.config.time_budget;
+        let (read, _) = inner.read(&self.key(key), deadline).await?;
+        Ok((
+            read.value.unwrap_or(A::FRESH),
+            Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns)),
+        ))
+    }
+
+    /// Queues `op` for `key`'s next batch (starting a driver task if none
+    /// runs) and waits for its answer until the time budget runs out.
+    async fn submit(&self, key: String, op: Op) -> Reply<HZ> {
+        let deadline = TokioInstant::now() + self.inner.config.time_budget;
+        let (tx, rx) = oneshot::channel();
+        let pending = Pending { op, deadline, tx };
+        let start_driver = {
+            let mut queues = lock(&self.inner.queues);
+            match queues.get_mut(&key) {
+                Some(queue) => {
+                    queue.push(pending);
+                    false
+                }
+                None => {
+                    queues.insert(key.clone(), vec![pending]);
+                    true
+                }
+            }
+        };
+        if start_driver {
+            let inner = Arc::clone(&self.inner);
+            tokio::spawn(async move { inner.drive(key).await });
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(reply)) => reply,
+            // The driver was dropped (the runtime is shutting down), or the
+            // budget ran out while waiting.
+            Ok(Err(_)) | Err(_) => Err(Error::TimedOut),
+        }
+    }
+}
+
+/// Per-task pseudo-random jitter, seeded from the clock: good enough to
+/// spread retries apart.
+fn jitter(max: StdDuration) -> StdDuration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX).max(1);
+    StdDuration::from_nanos(h.finish() % nanos)
+}
+
+impl<A, const HZ: u64, S> Inner<A, HZ, S>
+where
+    A: SharedAlgorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    fn denied_locally(&self, key: &str, n: u32) -> Option<Answer<HZ>> {
+        self.config.deny_cache?;
+        let entry = *lock(&self.deny).get(key)?;
+        let local = std::time::Instant::now();
+        if local >= entry.until {
+            return None;
+        }
+        let at = entry.at.saturating_add(duration_to_ticks::<HZ>(
+            local.saturating_duration_since(entry.read_local),
+        ));
+        let at = Instant::<HZ>::from_ticks(at);
+        match self.algorithm.decide(entry.state, n, at) {
+            Step::Deny(denied) => Some(Answer::Decided {
+                decision: Err(denied),
+                at,
+            }),
+            Step::Store(..) | Step::Keep(_) => None,
+        }
+    }
+
+    /// Drives `key`'s batches until its queue is empty.
+    async fn drive(self: Arc<Self>, key: String) {
+        loop {
+            let batch: Vec<Pending<HZ>> = {
+                let mut queues = lock(&self.queues);
+                let Some(queue) = queues.get_mut(&key) else {
+                    return;
+                };
+                if queue.is_empty() {
+                    queues.remove(&key);
+                    return;
+                }
+                let take = queue.len().min(self.config.max_batch);
+                queue.drain(..take).collect()
+            };
+            self.run_batch(&key, batch).await;
+        }
+    }
+
+    async fn run_batch(&self, key: &str, mut batch: Vec<Pending<HZ>>) {
+        // Callers that gave up (budget spent) are not decided for.
+        batch.retain(|p| !p.tx.is_closed());
+        let Some(deadline) = batch.iter().map(|p| p.deadline).max() else {
+            return;
+        };
+        bump(&self.counters.batches, 1);
+        bump(&self.counters.batched_ops, batch.len() as u64);
+        let ops: Vec<Op> = batch.iter().map(|p| p.op).collect();
+        match self.settle(key, &ops, deadline).await {
+            Ok((answers, at)) => {
+                for (pending, decision) in batch.into_iter().zip(answers) {
+                    let _ = pending.tx.send(Ok((decision, at)));
+                }
+            }
+            Err(error) => {
+                for pending in batch {
+                    let _ = pending.tx.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// Decides `ops` in order on `state` at `now`: the answers and the final state.
+    fn decide_all(&self, mut state: u64, ops: &[Op], now: Instant<HZ>) -> (Vec<Decision<HZ>>, u64) {
+        let answers = ops
+            .iter()
+            .map(|op| match *op {
+                Op::Check(n) => match self.algorithm.decide(state, n, now) {
+                    Step::Store(next, status) => {
+                        state = next;
+                        Ok(status)
+                    }
+                    Step::Keep(status) => Ok(status),
+                    Step::Deny(denied) => Err(denied),
+                },
+                Op::Refund(n) => {
+                    state = self.algorithm.refund(state, n, now);
+                    Ok(self.algorithm.status(state, now))
+                }
+            })
+            .collect();
+        (answers, state)
+    }
+
+    /// Reads `key`, retrying store errors with jittered backoff until `deadline`.
+    async fn read(
+        &self,
+        key: &str,
+        deadline: TokioInstant,
+    ) -> Result<(Read, std::time::Instant), Error> {
+        let mut attempt = 0u32;
+        let mut last = None;
+        loop {
+            bump(&self.counters.reads, 1);
+            match tokio::time::timeout_at(deadline, self.store.read(key)).await {
+                Ok(Ok(read)) => return Ok((read, std::time::Instant::now())),
+                Ok(Err(e)) => {
+                    bump(&self.counters.store_errors, 1);
+                    last = Some(e);
+                }
+                Err(_) => return Err(last.map_or(Error::TimedOut, Error::Store)),
+            }
+            attempt = attempt.saturating_add(1);
+            self.backoff(attempt, deadline).await;
+            if TokioInstant::now() >= deadline {
+                return Err(last.map_or(Error::TimedOut, Error::Store));
+            }
+        }
+    }
+
+    /// Sleeps a jittered, exponentially growing while (1 ms to 32 ms), never past `deadline`.
+    async fn backoff(&self, attempt: u32, deadline: TokioInstant) {
+        let cap = StdDuration::from_millis(1u64 << attempt.min(5));
+        let wake = (TokioInstant::now() + cap / 2 + jitter(cap / 2)).min(deadline);
+        tokio::time::sleep_until(wake).await;
+    }
+
+    /// One batch: read, decide, compare-and-set, and on a conflict decide
+    /// again on the value the refusal returned, until stored or `deadline`.
+    async fn settle(
+        &self,
+        key: &str,
+        ops: &[Op],
+        deadline: TokioInstant,
+    ) -> Result<(Vec<Decision<HZ>>, Instant<HZ>), Error> {
+        let (mut read, mut read_local) = self.read(key, deadline).await?;
+        let mut attempt = 0u32;
+        loop {
+            let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
+            let start = read.value.unwrap_or(A::FRESH);
+            let (answers, end) = self.decide_all(start, ops, now);
+            if end == start {
+                // Nothing to store: all denied, or no change (a missing key
+                // stays missing, which is FRESH).
+                self.remember(key, &answers, end, now, read_local);
+                return Ok((answers, now));
+            }
+            let ttl = self
+                .algorithm
+                .idle_after(end, now)
+                .map(|d| ttl_ms::<HZ>(d.as_ticks()));
+            let cas = self.store.compare_and_set(key, read.value, end, ttl);
+            match tokio::time::timeout_at(deadline, cas).await {
+                Ok(Ok(CasOutcome::Stored)) => {
+                    bump(&self.counters.cas_stored, 1);
+                    self.remember(key, &answers, end, now, read_local);
+                    return Ok((answers, now));
+                }
+                Ok(Ok(CasOutcome::Conflict(current))) => {
+                    // Another client wrote first: decide again on its value,
+                    // at the time the refusal carries. Each conflict means
+                    // some client's write succeeded, so the key progresses.
+                    bump(&self.counters.cas_conflicts, 1);
+                    read = current;
+                    read_local = std::time::Instant::now();
+                }
+                Ok(Err(e)) => {
+                    // The outcome is unknown: the write may have landed
+                    // before the connection failed. Read again; if the key
+                    // holds exactly our word, it did. Otherwise decide again
+                    // (if it lands later still, our retry's compare fails on
+                    // it: charged twice, admitted once — stricter, never looser).
+                    bump(&self.counters.store_errors, 1);
+                    attempt = attempt.saturating_add(1);
+                    self.backoff(attempt, deadline).await;
+                    let (again, local) = self.read(key, deadline).await.map_err(|timeout| {
+                        if matches!(timeout, Error::TimedOut) {
+                            Error::Store(e)
+                        } else {
+                            timeout
+                        }
+                    })?;
+                    if again.value == Some(end) {
+                        bump(&self.counters.cas_stored, 1);
+                        self.remember(key, &answers, end, now, read_local);
+                        return Ok((answers, now));
+                    }
+                    read = again;
+                    read_local = local;
+                }
+                Err(_) => return Err(Error::TimedOut),
+            }
+            if TokioInstant::now() >= deadline {
+                return Err(Error::TimedOut);
+            }
+        }
+    }
+
+    /// Keeps the state of a batch with a timed denial in the deny cache, or
+    /// forgets the key's entry otherwise.
+    fn remember(
+        &self,
+        key: &str,
+        answers: &[Decision<HZ>],
+        state: u64,
+        now: Instant<HZ>,
+        read_local: std::time::Instant,
+    ) {
+        let Some(max_age) = self.config.deny_cache else {
+            return;
+        };
+        let wait = answers
+            .iter()
+            .filter_map(|a| a.as_ref().err().and_then(|d| d.retry_after()))
+            .map(|d| d.as_ticks())
+            .max();
+        let mut cache = lock(&self.deny);
+        let Some(wait) = wait else {
+            cache.remove(key);
+            return;
+        };
+        let until = read_local + ticks_to_duration::<HZ>(wait).min(max_age);
+        if cache.len() >= DENY_CACHE_CAPACITY {
+            let local = std::time::Instant::now();
+            cache.retain(|_, e| e.until > local);
+            if cache.len() >= DENY_CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            key.to_owned(),
+            DenyEntry {
+                state,
+                at: now.as_ticks(),
+                read_local,
+                until,
+            },
+        );
+    }
+}
