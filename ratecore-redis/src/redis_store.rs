@@ -88,10 +88,17 @@ impl RedisStore {
     /// Responses are awaited at most `response_timeout`; the limiter's own
     /// time budget bounds every decision in any case.
     ///
+    /// Must be called inside a tokio runtime (the connection's tasks run on it).
+    ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] for a malformed URL.
+    /// [`StoreError::Backend`] for a malformed URL, or outside a tokio runtime.
     pub fn open(url: &str, response_timeout: Duration) -> Result<Self, StoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::Backend(Arc::new(std::io::Error::other(
+                "RedisStore::open must be called inside a tokio runtime",
+            ))));
+        }
         let client = redis::Client::open(url).map_err(backend)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(response_timeout))
