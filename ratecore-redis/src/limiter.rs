@@ -737,3 +737,200 @@ where
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The batching logic against a fake store (the Redis store is tested
+    //! against a real server in `tests/`).
+    use super::*;
+    use ratecore::{Gcra, Limiter, Quota};
+    use std::sync::atomic::AtomicBool;
+
+    #[derive(Default)]
+    struct Fake {
+        words: Mutex<HashMap<String, u64>>,
+        now_ns: AtomicU64,
+        reads: AtomicU64,
+        cas_calls: AtomicU64,
+        read_delay_ms: AtomicU64,
+        /// Units another client charges just before the next compare-and-set.
+        meddle: Mutex<Option<(Gcra<1_000>, u32)>>,
+        broken: AtomicBool,
+        hang: AtomicBool,
+    }
+
+    impl Store for Arc<Fake> {
+        async fn read(&self, key: &str) -> Result<Read, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.hang.load(Ordering::SeqCst) {
+                tokio::time::sleep(StdDuration::from_secs(3600)).await;
+            }
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(StoreError::BadReply("broken".into()));
+            }
+            let delay = self.read_delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(StdDuration::from_millis(delay)).await;
+            }
+            Ok(Read {
+                value: lock(&self.words).get(key).copied(),
+                server_now_ns: self.now_ns.load(Ordering::SeqCst),
+            })
+        }
+
+        async fn compare_and_set(
+            &self,
+            key: &str,
+            expected: Option<u64>,
+            new: u64,
+            _ttl_ms: Option<u64>,
+        ) -> Result<CasOutcome, StoreError> {
+            self.cas_calls.fetch_add(1, Ordering::SeqCst);
+            let now_ns = self.now_ns.load(Ordering::SeqCst);
+            let mut words = lock(&self.words);
+            if let Some((other, n)) = lock(&self.meddle).take() {
+                let state = words.get(key).copied().unwrap_or(0);
+                let now = Instant::<1_000>::from_ticks(ns_to_ticks::<1_000>(now_ns));
+                if let Step::Store(next, _) = SharedAlgorithm::decide(&other, state, n, now) {
+                    words.insert(key.to_owned(), next);
+                }
+            }
+            let current = words.get(key).copied();
+            if current == expected {
+                words.insert(key.to_owned(), new);
+                Ok(CasOutcome::Stored)
+            } else {
+                Ok(CasOutcome::Conflict(Read {
+                    value: current,
+                    server_now_ns: now_ns,
+                }))
+            }
+        }
+    }
+
+    fn gcra() -> Gcra<1_000> {
+        Gcra::<1_000>::new(Quota::per_second(10).burst(20)).unwrap()
+    }
+
+    const T0_MS: u64 = 1_700_000_000_000;
+
+    fn setup(config: Config) -> (Arc<Fake>, RedisLimiter<Gcra<1_000>, 1_000, Arc<Fake>>) {
+        let fake = Arc::new(Fake::default());
+        fake.now_ns.store(T0_MS * 1_000_000, Ordering::SeqCst);
+        let limiter = RedisLimiter::new(gcra(), Arc::clone(&fake), config);
+        (fake, limiter)
+    }
+
+    /// Spawns `ns.len()` checks in order and collects their answers in order.
+    async fn concurrent_checks(
+        limiter: &RedisLimiter<Gcra<1_000>, 1_000, Arc<Fake>>,
+        ns: &[u32],
+    ) -> Vec<Answer<1_000>> {
+        let handles: Vec<_> = ns
+            .iter()
+            .map(|&n| {
+                let l = limiter.clone();
+                tokio::spawn(async move { l.check_n("k", n).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for h in handles {
+            answers.push(h.await.unwrap());
+        }
+        answers
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_batch_decides_as_the_calls_in_sequence_with_one_cas() {
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        fake.read_delay_ms.store(5, Ordering::SeqCst);
+        let ns: Vec<u32> = (0..40).map(|i| [1, 3, 0, 2, 25][i % 5]).collect();
+        let answers = concurrent_checks(&limiter, &ns).await;
+        let memory = gcra();
+        let now = Instant::<1_000>::from_ticks(T0_MS);
+        for (&n, answer) in ns.iter().zip(&answers) {
+            assert_eq!(answer.decision(), Some(&memory.check_n_at(n, now)));
+        }
+        let m = limiter.metrics();
+        assert_eq!((m.batches, m.batched_ops, m.cas_stored), (1, 40, 1));
+        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_conflict_decides_again_on_the_returned_value() {
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        fake.read_delay_ms.store(2, Ordering::SeqCst);
+        *lock(&fake.meddle) = Some((gcra(), 15));
+        let ns = [2u32, 2, 2, 2];
+        let answers = concurrent_checks(&limiter, &ns).await;
+        // Another client's 15 units came first, then the batch.
+        let memory = gcra();
+        let now = Instant::<1_000>::from_ticks(T0_MS);
+        assert!(memory.check_n_at(15, now).is_ok());
+        for (&n, answer) in ns.iter().zip(&answers) {
+            assert_eq!(answer.decision(), Some(&memory.check_n_at(n, now)));
+        }
+        let admitted = answers.iter().filter(|a| a.is_admitted()).count();
+        assert_eq!(admitted, 2);
+        let m = limiter.metrics();
+        assert_eq!((m.cas_conflicts, m.cas_stored, m.reads), (1, 1, 1));
+        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_denied_key_is_answered_locally_until_it_could_pass() {
+        let (fake, limiter) = setup(Config::new("t"));
+        assert!(limiter.check_n("k", 20).await.is_admitted());
+        let denied = limiter.check_n("k", 1).await;
+        assert!(!denied.is_admitted());
+        let reads = fake.reads.load(Ordering::SeqCst);
+        for _ in 0..100 {
+            let again = limiter.check_n("k", 1).await;
+            let Some(Err(d)) = again.decision() else {
+                panic!("{again:?}")
+            };
+            assert!(d.retry_after().is_some());
+        }
+        assert_eq!(
+            fake.reads.load(Ordering::SeqCst),
+            reads,
+            "no store round trip"
+        );
+        assert_eq!(limiter.metrics().denied_locally, 100);
+        // A refund by this process forgets the cached denial.
+        limiter.refund("k", 1).await.unwrap();
+        assert!(limiter.check_n("k", 1).await.is_admitted());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_fail_policy_answers_within_the_budget() {
+        for policy in [FailPolicy::Open, FailPolicy::Closed] {
+            for hang in [false, true] {
+                let budget = StdDuration::from_millis(30);
+                let (fake, limiter) =
+                    setup(Config::new("t").fail_policy(policy).time_budget(budget));
+                fake.broken.store(!hang, Ordering::SeqCst);
+                fake.hang.store(hang, Ordering::SeqCst);
+                let started = std::time::Instant::now();
+                let answer = limiter.check("k").await;
+                assert!(started.elapsed() < budget + StdDuration::from_millis(25));
+                assert!(matches!(answer, Answer::Failed { .. }));
+                assert_eq!(answer.is_admitted(), policy == FailPolicy::Open);
+                let m = limiter.metrics();
+                assert_eq!(m.failed_open + m.failed_closed, 1);
+                assert!(limiter.status("k").await.is_err());
+                // Recovery: the next check after the store returns is decided.
+                fake.broken.store(false, Ordering::SeqCst);
+                fake.hang.store(false, Ordering::SeqCst);
+                assert!(matches!(
+                    limiter.check("k").await,
+                    Answer::Decided {
+                        decision: Ok(_),
+                        ..
+                    }
+                ));
+            }
+        }
+    }
+}
