@@ -217,3 +217,46 @@ impl Store for TestClock {
         }
     }
 }
+
+/// A store wrapper that records the TTL of every stored compare-and-set.
+#[derive(Clone)]
+pub struct Recording {
+    pub inner: RedisStore,
+    pub ttls: Arc<Mutex<Vec<Option<u64>>>>,
+}
+
+impl Recording {
+    pub fn new(inner: RedisStore) -> Self {
+        Self {
+            inner,
+            ttls: Arc::default(),
+        }
+    }
+
+    pub fn last_ttl(&self) -> Option<u64> {
+        self.ttls.lock().unwrap().last().copied().flatten()
+    }
+}
+
+impl Store for Recording {
+    async fn read(&self, key: &str) -> Result<StoreRead, StoreError> {
+        self.inner.read(key).await
+    }
+
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        new: u64,
+        ttl_ms: Option<u64>,
+    ) -> Result<CasOutcome, StoreError> {
+        let out = self
+            .inner
+            .compare_and_set(key, expected, new, ttl_ms)
+            .await?;
+        if out == CasOutcome::Stored {
+            self.ttls.lock().unwrap().push(ttl_ms);
+        }
+        Ok(out)
+    }
+}
