@@ -31,18 +31,21 @@ pub struct Config {
     fail_policy: FailPolicy,
     time_budget: StdDuration,
     deny_cache: Option<StdDuration>,
+    optimistic: Option<StdDuration>,
     max_batch: usize,
 }
 
 impl Config {
     /// Keys under `prefix`, [`FailPolicy::Closed`], a 50 ms time budget, a
-    /// deny cache of at most 1 s, batches of at most 1,024 operations.
+    /// deny cache of at most 1 s, optimistic writes from states at most 1 s
+    /// old, batches of at most 1,024 operations.
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
             fail_policy: FailPolicy::Closed,
             time_budget: StdDuration::from_millis(50),
             deny_cache: Some(StdDuration::from_secs(1)),
+            optimistic: Some(StdDuration::from_secs(1)),
             max_batch: 1_024,
         }
     }
@@ -73,6 +76,20 @@ impl Config {
     #[must_use]
     pub fn deny_cache(mut self, max_age: Option<StdDuration>) -> Self {
         self.deny_cache = max_age;
+        self
+    }
+
+    /// Skips the read of a batch when this process read or wrote the key at
+    /// most `max_age` ago: the batch is decided on the word it last saw, at
+    /// the store's time then plus the local time since (never later than the
+    /// store's time now), and sent with one compare-and-set. If another
+    /// client wrote meanwhile, the refusal returns its word and the store's
+    /// time, and the batch is decided again on them: so a hot key costs one
+    /// round trip per batch instead of two. A batch that would write nothing
+    /// (all denied) is confirmed with a real read. `None`: always read first.
+    #[must_use]
+    pub fn optimistic(mut self, max_age: Option<StdDuration>) -> Self {
+        self.optimistic = max_age;
         self
     }
 
@@ -178,6 +195,8 @@ pub struct Metrics {
     pub batched_ops: u64,
     /// Reads sent to the store.
     pub reads: u64,
+    /// Batches sent without a read, on the last word seen (see [`Config::optimistic`]).
+    pub reads_skipped: u64,
     /// Compare-and-sets that stored.
     pub cas_stored: u64,
     /// Compare-and-sets refused because another client wrote first.
@@ -197,6 +216,7 @@ struct Counters {
     batches: AtomicU64,
     batched_ops: AtomicU64,
     reads: AtomicU64,
+    reads_skipped: AtomicU64,
     cas_stored: AtomicU64,
     cas_conflicts: AtomicU64,
     store_errors: AtomicU64,
@@ -231,7 +251,18 @@ struct DenyEntry {
     until: std::time::Instant,
 }
 
+/// The last word this process saw for a key, and when.
+#[derive(Clone, Copy)]
+struct Known {
+    value: Option<u64>,
+    /// The store's time of that sighting, in ns.
+    server_ns: u64,
+    /// The local time the store's answer arrived.
+    local: std::time::Instant,
+}
+
 const DENY_CACHE_CAPACITY: usize = 65_536;
+const KNOWN_CAPACITY: usize = 65_536;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere cannot leave these maps inconsistent (every update
@@ -248,6 +279,7 @@ struct Inner<A, const HZ: u64, S> {
     /// Keys with a batch in flight, and the operations waiting for the next.
     queues: Mutex<HashMap<String, Vec<Pending<HZ>>>>,
     deny: Mutex<HashMap<String, DenyEntry>>,
+    known: Mutex<HashMap<String, Known>>,
     counters: Counters,
 }
 
@@ -314,6 +346,7 @@ where
                 suffix,
                 queues: Mutex::new(HashMap::new()),
                 deny: Mutex::new(HashMap::new()),
+                known: Mutex::new(HashMap::new()),
                 counters: Counters::default(),
             }),
         }
@@ -354,6 +387,7 @@ where
             batches: get(&c.batches),
             batched_ops: get(&c.batched_ops),
             reads: get(&c.reads),
+            reads_skipped: get(&c.reads_skipped),
             cas_stored: get(&c.cas_stored),
             cas_conflicts: get(&c.cas_conflicts),
             store_errors: get(&c.store_errors),
@@ -378,6 +412,10 @@ where
         bump(&inner.counters.checks, 1);
         let key = self.key(key);
         if let Some(answer) = inner.denied_locally(&key, n) {
+            // Answered without awaiting anything: let tokio's cooperative
+            // budget preempt a task that loops on local denials, so it
+            // cannot starve the tasks that drive the store's batches.
+            tokio::task::consume_budget().await;
             bump(&inner.counters.denied_locally, 1);
             bump(&inner.counters.denied, 1);
             return answer;
@@ -624,21 +662,93 @@ where
         tokio::time::sleep_until(wake).await;
     }
 
-    /// One batch: read, decide, compare-and-set, and on a conflict decide
-    /// again on the value the refusal returned, until stored or `deadline`.
+    /// The word this process last saw for `key`, as a read at the store's
+    /// time estimated now, if it is at most `max_age` old.
+    fn estimate(&self, key: &str, max_age: StdDuration) -> Option<(Read, std::time::Instant)> {
+        let known = *lock(&self.known).get(key)?;
+        let local = std::time::Instant::now();
+        let age = local.saturating_duration_since(known.local);
+        if age > max_age {
+            return None;
+        }
+        // The store's clock has run at least `age` since it stamped the
+        // sighting (the reply then took some time to arrive): the estimate
+        // is never later than the store's time now.
+        let elapsed = u64::try_from(age.as_nanos()).unwrap_or(u64::MAX);
+        let read = Read {
+            value: known.value,
+            server_now_ns: known.server_ns.saturating_add(elapsed),
+        };
+        Some((read, local))
+    }
+
+    fn saw(&self, key: &str, value: Option<u64>, server_ns: u64, local: std::time::Instant) {
+        if self.config.optimistic.is_none() {
+            return;
+        }
+        let mut known = lock(&self.known);
+        if known.len() >= KNOWN_CAPACITY && !known.contains_key(key) {
+            let max_age = self.config.optimistic.unwrap_or_default();
+            known.retain(|_, k| k.local.elapsed() <= max_age);
+            if known.len() >= KNOWN_CAPACITY {
+                known.clear();
+            }
+        }
+        known.insert(
+            key.to_owned(),
+            Known {
+                value,
+                server_ns,
+                local,
+            },
+        );
+    }
+
+    /// A real read, remembered as the key's last sighting.
+    async fn fresh_read(
+        &self,
+        key: &str,
+        deadline: TokioInstant,
+    ) -> Result<(Read, std::time::Instant), Error> {
+        let (read, local) = self.read(key, deadline).await?;
+        self.saw(key, read.value, read.server_now_ns, local);
+        Ok((read, local))
+    }
+
+    /// One batch: read (or estimate, see [`Config::optimistic`]), decide,
+    /// compare-and-set, and on a conflict decide again on the value the
+    /// refusal returned, until stored or `deadline`.
     async fn settle(
         &self,
         key: &str,
         ops: &[Op],
         deadline: TokioInstant,
     ) -> Result<(Vec<Decision<HZ>>, Instant<HZ>), Error> {
-        let (mut read, mut read_local) = self.read(key, deadline).await?;
+        let estimated = self
+            .config
+            .optimistic
+            .and_then(|age| self.estimate(key, age));
+        let mut estimated_read = estimated.is_some();
+        let (mut read, mut read_local) = match estimated {
+            Some(estimate) => {
+                bump(&self.counters.reads_skipped, 1);
+                estimate
+            }
+            None => self.fresh_read(key, deadline).await?,
+        };
         let mut attempt = 0u32;
         loop {
             let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
             let start = read.value.unwrap_or(A::FRESH);
             let (answers, end) = self.decide_all(start, ops, now);
             if end == start {
+                if estimated_read {
+                    // Nothing to write, so no compare-and-set would check
+                    // the word this was decided on: read it for real.
+                    (read, read_local) = self.fresh_read(key, deadline).await?;
+                    estimated_read = false;
+                    continue;
+                }
                 // Nothing to store: all denied, or no change (a missing key
                 // stays missing, which is FRESH).
                 self.remember(key, &answers, end, now, read_local);
@@ -652,33 +762,39 @@ where
             match tokio::time::timeout_at(deadline, cas).await {
                 Ok(Ok(CasOutcome::Stored)) => {
                     bump(&self.counters.cas_stored, 1);
+                    self.saw(key, Some(end), read.server_now_ns, read_local);
                     self.remember(key, &answers, end, now, read_local);
                     return Ok((answers, now));
                 }
                 Ok(Ok(CasOutcome::Conflict(current))) => {
-                    // Another client wrote first: decide again on its value,
-                    // at the time the refusal carries. Each conflict means
-                    // some client's write succeeded, so the key progresses.
+                    // Another client wrote first (or the key expired): decide
+                    // again on the current value, at the time the refusal
+                    // carries. Each conflict means some client's write
+                    // succeeded, so the key as a whole always progresses.
                     bump(&self.counters.cas_conflicts, 1);
                     read = current;
                     read_local = std::time::Instant::now();
+                    estimated_read = false;
+                    self.saw(key, read.value, read.server_now_ns, read_local);
                 }
                 Ok(Err(e)) => {
                     // The outcome is unknown: the write may have landed
                     // before the connection failed. Read again; if the key
                     // holds exactly our word, it did. Otherwise decide again
                     // (if it lands later still, our retry's compare fails on
-                    // it: charged twice, admitted once — stricter, never looser).
+                    // it: charged twice, admitted once; stricter, never looser).
                     bump(&self.counters.store_errors, 1);
+                    lock(&self.known).remove(key);
                     attempt = attempt.saturating_add(1);
                     self.backoff(attempt, deadline).await;
-                    let (again, local) = self.read(key, deadline).await.map_err(|timeout| {
-                        if matches!(timeout, Error::TimedOut) {
-                            Error::Store(e)
-                        } else {
-                            timeout
-                        }
-                    })?;
+                    let (again, local) =
+                        self.fresh_read(key, deadline).await.map_err(|failure| {
+                            if matches!(failure, Error::TimedOut) {
+                                Error::Store(e)
+                            } else {
+                                failure
+                            }
+                        })?;
                     if again.value == Some(end) {
                         bump(&self.counters.cas_stored, 1);
                         self.remember(key, &answers, end, now, read_local);
@@ -686,8 +802,12 @@ where
                     }
                     read = again;
                     read_local = local;
+                    estimated_read = false;
                 }
-                Err(_) => return Err(Error::TimedOut),
+                Err(_) => {
+                    lock(&self.known).remove(key);
+                    return Err(Error::TimedOut);
+                }
             }
             if TokioInstant::now() >= deadline {
                 return Err(Error::TimedOut);
@@ -876,6 +996,38 @@ mod tests {
         let m = limiter.metrics();
         assert_eq!((m.cas_conflicts, m.cas_stored, m.reads), (1, 1, 1));
         assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn optimistic_batches_skip_the_read_and_recover_from_conflicts() {
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        let memory = gcra();
+        // Optimistic batches are decided at the store's last time plus the
+        // local time since: replay each at the instant it reports.
+        let same = |answer: &Answer<1_000>, n: u32, memory: &Gcra<1_000>| {
+            let Answer::Decided { decision, at } = answer else {
+                panic!("{answer:?}")
+            };
+            assert_eq!(decision, &memory.check_n_at(n, *at));
+        };
+        let now = Instant::<1_000>::from_ticks(T0_MS);
+        for _ in 0..3 {
+            same(&limiter.check_n("k", 2).await, 2, &memory);
+        }
+        let m = limiter.metrics();
+        assert_eq!((m.reads, m.reads_skipped, m.cas_stored), (1, 2, 3));
+        // Another client charges 10: the optimistic write is refused and
+        // the batch is decided again on the returned word.
+        *lock(&fake.meddle) = Some((gcra(), 10));
+        assert!(memory.check_n_at(10, now).is_ok());
+        for n in [5, 1] {
+            same(&limiter.check_n("k", n).await, n, &memory);
+        }
+        let m = limiter.metrics();
+        assert_eq!((m.cas_conflicts, m.reads), (1, 1));
+        // A batch that writes nothing is confirmed with a real read.
+        same(&limiter.check_n("k", 5).await, 5, &memory);
+        assert_eq!(limiter.metrics().reads, 2);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -60,6 +60,7 @@ where
     let prefix = format!("diff{}", CASE.fetch_add(1, Ordering::Relaxed));
     let config = Config::new(prefix)
         .deny_cache(None)
+        .optimistic(None)
         .time_budget(Duration::from_secs(5));
     let limiter = RedisLimiter::<A, HZ, TestClock>::new(make(), server_store.clone(), config);
     let memory: Vec<A> = (0..3).map(|_| make()).collect();
