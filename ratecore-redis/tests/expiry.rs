@@ -132,7 +132,8 @@ async fn ttls_at_10k_per_second_and_above_round_up_to_whole_ms() {
         assert!(limiter.check_n(&key, n).await.is_admitted());
         assert_eq!(store.last_ttl(), Some(expected), "{rate}/s");
         let held = pttl(&server, &limiter.key(&key));
-        assert!((0..=expected as i64).contains(&held), "PTTL {held}");
+        // -2: already expired (a 1 ms TTL can run out before PTTL arrives).
+        assert!(held == -2 || (0..=expected as i64).contains(&held), "PTTL {held}");
         keys.push(limiter.key(&key));
     }
     // Idle keys vanish.
