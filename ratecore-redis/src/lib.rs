@@ -21,8 +21,10 @@ mod algorithm_glue;
 mod limiter;
 mod redis_store;
 mod store;
+mod tiers;
 
 pub use algorithm_glue::{SharedAlgorithm, Step};
 pub use limiter::{Answer, Config, Error, FailPolicy, Metrics, RedisLimiter};
 pub use redis_store::{CAS_SCRIPT, READ_SCRIPT, RedisStore};
-pub use store::{CasOutcome, Read, Store, StoreError};
+pub use store::{CasOutcome, Read, ReadWords, Store, StoreError, WordsOutcome, WordsStore};
+pub use tiers::{RedisTiers, Tiered, TieredAnswer, TieredDecision};

@@ -27,9 +27,9 @@ pub enum FailPolicy {
 /// How a [`RedisLimiter`] talks to its store.
 #[derive(Clone, Debug)]
 pub struct Config {
-    prefix: String,
-    fail_policy: FailPolicy,
-    time_budget: StdDuration,
+    pub(crate) prefix: String,
+    pub(crate) fail_policy: FailPolicy,
+    pub(crate) time_budget: StdDuration,
     deny_cache: Option<StdDuration>,
     optimistic: Option<StdDuration>,
     max_batch: usize,
@@ -527,7 +527,7 @@ where
 
 /// Per-task pseudo-random jitter, seeded from the clock: good enough to
 /// spread retries apart.
-fn jitter(max: StdDuration) -> StdDuration {
+pub(crate) fn jitter(max: StdDuration) -> StdDuration {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

@@ -7,7 +7,10 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Value};
 
-use crate::store::{CasOutcome, Read, Store, StoreError, decode, encode, time_ns};
+use crate::store::{
+    CasOutcome, Read, ReadWords, Store, StoreError, WordsOutcome, WordsStore, decode, decode_words,
+    encode, encode_words, time_ns,
+};
 
 /// Reads the word and the server's clock in one atomic step.
 ///
@@ -187,17 +190,32 @@ fn bad(what: &Value) -> StoreError {
     StoreError::BadReply(format!("{what:?}"))
 }
 
-/// `{value, secs, micros}` into a [`Read`].
-fn parse_read(key: &str, items: &[Value]) -> Result<Read, StoreError> {
+/// `{value, secs, micros}` into the raw value and the time in ns.
+fn parse_raw(items: &[Value]) -> Result<(&[u8], u64), StoreError> {
     let [v, secs, micros] = items else {
         return Err(StoreError::BadReply(format!("{items:?}")));
     };
-    let value = decode(key, bulk(v).ok_or_else(|| bad(v))?)?;
+    let value = bulk(v).ok_or_else(|| bad(v))?;
     let secs = number(secs).ok_or_else(|| bad(secs))?;
     let micros = number(micros).ok_or_else(|| bad(micros))?;
+    Ok((value, time_ns(secs, micros)))
+}
+
+/// `{value, secs, micros}` into a [`Read`].
+fn parse_read(key: &str, items: &[Value]) -> Result<Read, StoreError> {
+    let (value, server_now_ns) = parse_raw(items)?;
     Ok(Read {
-        value,
-        server_now_ns: time_ns(secs, micros),
+        value: decode(key, value)?,
+        server_now_ns,
+    })
+}
+
+/// `{value, secs, micros}` into a [`ReadWords`].
+fn parse_read_words(key: &str, items: &[Value]) -> Result<ReadWords, StoreError> {
+    let (value, server_now_ns) = parse_raw(items)?;
+    Ok(ReadWords {
+        value: decode_words(key, value)?,
+        server_now_ns,
     })
 }
 
@@ -226,6 +244,40 @@ impl Store for RedisStore {
                 Some((flag, [])) if number(flag) == Some(1) => Ok(CasOutcome::Stored),
                 Some((flag, rest)) if number(flag) == Some(0) => {
                     Ok(CasOutcome::Conflict(parse_read(key, rest)?))
+                }
+                _ => Err(StoreError::BadReply(format!("{items:?}"))),
+            },
+            other => Err(bad(&other)),
+        }
+    }
+}
+
+/// The same two scripts: they compare values as strings, whatever they encode.
+impl WordsStore for RedisStore {
+    async fn read_words(&self, key: &str) -> Result<ReadWords, StoreError> {
+        let (read, _) = &*self.scripts;
+        match self.eval(read, key, &[]).await? {
+            Value::Array(items) => parse_read_words(key, &items),
+            other => Err(bad(&other)),
+        }
+    }
+
+    async fn compare_and_set_words(
+        &self,
+        key: &str,
+        expected: Option<&[u64]>,
+        new: &[u64],
+        ttl_ms: Option<u64>,
+    ) -> Result<WordsOutcome, StoreError> {
+        let (_, cas) = &*self.scripts;
+        let expected = expected.map(encode_words).unwrap_or_default();
+        let new = encode_words(new);
+        let ttl = ttl_ms.map(|t| t.max(1).to_string()).unwrap_or_default();
+        match self.eval(cas, key, &[&expected, &new, &ttl]).await? {
+            Value::Array(items) => match items.split_first() {
+                Some((flag, [])) if number(flag) == Some(1) => Ok(WordsOutcome::Stored),
+                Some((flag, rest)) if number(flag) == Some(0) => {
+                    Ok(WordsOutcome::Conflict(parse_read_words(key, rest)?))
                 }
                 _ => Err(StoreError::BadReply(format!("{items:?}"))),
             },

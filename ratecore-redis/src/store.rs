@@ -47,6 +47,42 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<CasOutcome, StoreError>> + Send;
 }
 
+/// Several state words as read (one per tier), with the store's clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadWords {
+    /// The stored words; `None` when the key does not exist.
+    pub value: Option<Vec<u64>>,
+    /// The store's time in nanoseconds since the Unix epoch, read in the
+    /// same atomic operation as `value`.
+    pub server_now_ns: u64,
+}
+
+/// The result of a [`WordsStore::compare_and_set_words`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WordsOutcome {
+    /// The key held the expected words and now holds the new ones.
+    Stored,
+    /// The key held something else; nothing was written.
+    Conflict(ReadWords),
+}
+
+/// A [`Store`] for values of several words (one per tier of a
+/// [`RedisTiers`](crate::RedisTiers)), read and compared as one value.
+pub trait WordsStore: Send + Sync + 'static {
+    /// Reads the words at `key` and the store's time, atomically.
+    fn read_words(&self, key: &str) -> impl Future<Output = Result<ReadWords, StoreError>> + Send;
+
+    /// Sets `key` to `new` (expiring after `ttl_ms`; `None`: never) iff it
+    /// holds `expected` (`None`: iff it does not exist).
+    fn compare_and_set_words(
+        &self,
+        key: &str,
+        expected: Option<&[u64]>,
+        new: &[u64],
+        ttl_ms: Option<u64>,
+    ) -> impl Future<Output = Result<WordsOutcome, StoreError>> + Send;
+}
+
 /// A store that could not answer.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -113,6 +149,36 @@ pub(crate) fn decode(key: &str, text: &[u8]) -> Result<Option<u64>, StoreError> 
     Ok(Some(word))
 }
 
+/// Encodes several words as stored: canonical decimals joined by commas.
+pub(crate) fn encode_words(words: &[u64]) -> String {
+    words
+        .iter()
+        .map(|w| encode(*w))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Decodes several words: `""` is a missing key; anything else must be the
+/// canonical form of [`encode_words`].
+pub(crate) fn decode_words(key: &str, text: &[u8]) -> Result<Option<Vec<u64>>, StoreError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let mut words = Vec::new();
+    for part in text.split(|&b| b == b',') {
+        match decode(key, part)? {
+            Some(word) => words.push(word),
+            None => {
+                return Err(StoreError::Corrupt {
+                    key: key.to_owned(),
+                    value: String::from_utf8_lossy(text.get(..64).unwrap_or(text)).into_owned(),
+                });
+            }
+        }
+    }
+    Ok(Some(words))
+}
+
 /// Nanoseconds since the Unix epoch from Redis `TIME` (seconds, microseconds),
 /// saturating (it fits `u64` until the year 2554).
 pub(crate) fn time_ns(secs: u64, micros: u64) -> u64 {
@@ -171,6 +237,22 @@ mod tests {
             b"\xff",
         ] {
             assert!(matches!(decode("k", bad), Err(StoreError::Corrupt { .. })));
+        }
+    }
+
+    #[test]
+    fn word_lists_round_trip_canonically() {
+        let words = [0, 7, u64::MAX];
+        assert_eq!(encode_words(&words), "0,7,18446744073709551615");
+        assert_eq!(
+            decode_words("k", b"0,7,18446744073709551615")
+                .unwrap()
+                .unwrap(),
+            words
+        );
+        assert_eq!(decode_words("k", b"").unwrap(), None);
+        for bad in [&b"1,"[..], b",1", b"1,,2", b"1, 2", b"01,2"] {
+            assert!(decode_words("k", bad).is_err());
         }
     }
 

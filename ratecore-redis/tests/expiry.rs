@@ -133,7 +133,10 @@ async fn ttls_at_10k_per_second_and_above_round_up_to_whole_ms() {
         assert_eq!(store.last_ttl(), Some(expected), "{rate}/s");
         let held = pttl(&server, &limiter.key(&key));
         // -2: already expired (a 1 ms TTL can run out before PTTL arrives).
-        assert!(held == -2 || (0..=expected as i64).contains(&held), "PTTL {held}");
+        assert!(
+            held == -2 || (0..=expected as i64).contains(&held),
+            "PTTL {held}"
+        );
         keys.push(limiter.key(&key));
     }
     // Idle keys vanish.

@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ratecore_redis::{CasOutcome, Read as StoreRead, RedisStore, Store, StoreError};
+use ratecore_redis::{
+    CasOutcome, Read as StoreRead, ReadWords, RedisStore, Store, StoreError, WordsOutcome,
+    WordsStore,
+};
 
 /// A running `redis-server`, killed (and its directory removed) on drop.
 pub struct RedisServer {
@@ -211,6 +214,57 @@ impl Store for TestClock {
                 Ok(CasOutcome::Stored)
             }
             CasOutcome::Conflict(read) => Ok(CasOutcome::Conflict(StoreRead {
+                server_now_ns: self.now_ns.load(Ordering::SeqCst),
+                ..read
+            })),
+        }
+    }
+}
+
+impl TestClock {
+    fn stored(&self, key: &str, ttl_ms: Option<u64>) {
+        self.ttls.lock().unwrap().push(ttl_ms);
+        let mut expiries = self.expiries.lock().unwrap();
+        match ttl_ms {
+            Some(ms) => {
+                let now = self.now_ns.load(Ordering::SeqCst);
+                expiries.insert(key.to_owned(), now + ms * 1_000_000);
+            }
+            None => {
+                expiries.remove(key);
+            }
+        }
+    }
+}
+
+impl WordsStore for TestClock {
+    async fn read_words(&self, key: &str) -> Result<ReadWords, StoreError> {
+        self.expire(key).await?;
+        let read = self.inner.read_words(key).await?;
+        Ok(ReadWords {
+            server_now_ns: self.now_ns.load(Ordering::SeqCst),
+            ..read
+        })
+    }
+
+    async fn compare_and_set_words(
+        &self,
+        key: &str,
+        expected: Option<&[u64]>,
+        new: &[u64],
+        ttl_ms: Option<u64>,
+    ) -> Result<WordsOutcome, StoreError> {
+        self.expire(key).await?;
+        let out = self
+            .inner
+            .compare_and_set_words(key, expected, new, ttl_ms.map(|_| 3_600_000))
+            .await?;
+        match out {
+            WordsOutcome::Stored => {
+                self.stored(key, ttl_ms);
+                Ok(WordsOutcome::Stored)
+            }
+            WordsOutcome::Conflict(read) => Ok(WordsOutcome::Conflict(ReadWords {
                 server_now_ns: self.now_ns.load(Ordering::SeqCst),
                 ..read
             })),
