@@ -111,6 +111,8 @@ pub enum Error {
     /// The time budget ran out (a slow store, or a key contended beyond what
     /// the budget allows).
     TimedOut,
+    /// Called outside a tokio runtime, which drives the store's batches.
+    NoRuntime,
 }
 
 impl fmt::Display for Error {
@@ -120,6 +122,7 @@ impl fmt::Display for Error {
             Self::TimedOut => {
                 f.write_str("the rate-limit store did not decide within the time budget")
             }
+            Self::NoRuntime => f.write_str("ratecore-redis needs a tokio runtime"),
         }
     }
 }
@@ -128,7 +131,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Store(e) => Some(e),
-            Self::TimedOut => None,
+            Self::TimedOut | Self::NoRuntime => None,
         }
     }
 }
@@ -142,7 +145,9 @@ pub enum Answer<const HZ: u64> {
         /// ratecore's own answer (its HTTP headers work unchanged).
         decision: Decision<HZ>,
         /// The store's time the decision was made at, in ticks since the
-        /// Unix epoch.
+        /// Unix epoch: read with the state, or, for a local denial or an
+        /// optimistic batch, estimated as the store's time last seen plus
+        /// the local time since (never later than the store's time).
         at: Instant<HZ>,
     },
     /// The store could not decide in time: the [`FailPolicy`] answered.
@@ -484,6 +489,9 @@ where
     }
 
     async fn read_state(&self, key: &str) -> Result<(u64, Instant<HZ>), Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
         let inner = &self.inner;
         let deadline = TokioInstant::now() + inner.config.time_budget;
         let (read, _) = inner.read(&self.key(key), deadline).await?;
@@ -496,6 +504,9 @@ where
     /// Queues `op` for `key`'s next batch (starting a driver task if none
     /// runs) and waits for its answer until the time budget runs out.
     async fn submit(&self, key: String, op: Op) -> Reply<HZ> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(Error::NoRuntime);
+        };
         let deadline = TokioInstant::now() + self.inner.config.time_budget;
         let (tx, rx) = oneshot::channel();
         let pending = Pending { op, deadline, tx };
@@ -514,7 +525,7 @@ where
         };
         if start_driver {
             let inner = Arc::clone(&self.inner);
-            tokio::spawn(async move { inner.drive(key).await });
+            runtime.spawn(async move { inner.drive(key).await });
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(reply)) => reply,
@@ -958,6 +969,35 @@ mod tests {
             answers.push(h.await.unwrap());
         }
         answers
+    }
+
+    #[test]
+    fn outside_a_runtime_the_policy_answers() {
+        let (_fake, limiter) = setup(Config::new("t").fail_policy(FailPolicy::Open));
+        let answer = futures_lite_block_on(limiter.check("k"));
+        assert!(matches!(
+            answer,
+            Answer::Failed {
+                admitted: true,
+                error: Error::NoRuntime
+            }
+        ));
+        assert!(matches!(
+            futures_lite_block_on(limiter.status("k")),
+            Err(Error::NoRuntime)
+        ));
+    }
+
+    /// A minimal executor that is not tokio's.
+    fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+        use std::task::{Context, Poll, Waker};
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]

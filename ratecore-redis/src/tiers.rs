@@ -252,6 +252,9 @@ where
     ///
     /// [`Error`] when the store cannot answer within the time budget.
     pub async fn status(&self, key: &str) -> Result<Vec<Status<HZ>>, Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
         let key = self.key(key);
         let deadline = TokioInstant::now() + self.config.time_budget;
         let read = self.read(&key, deadline).await?;
@@ -286,6 +289,9 @@ where
         key: &str,
         n: u32,
     ) -> Result<(TieredDecision<HZ>, Instant<HZ>), Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
         let deadline = TokioInstant::now() + self.config.time_budget;
         let mut read = self.read(key, deadline).await?;
         loop {
