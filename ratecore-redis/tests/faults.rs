@@ -134,7 +134,7 @@ async fn a_stopped_server_gets_the_fail_policy_within_the_budget_then_recovers()
             let started = std::time::Instant::now();
             let answer = limiter.check("k").await;
             let took = started.elapsed();
-            assert!(took <= BUDGET + Duration::from_millis(50), "took {took:?}");
+            assert!(took <= BUDGET + Duration::from_millis(100), "took {took:?}");
             match answer {
                 Answer::Failed { admitted, .. } => assert_eq!(admitted, policy_admits),
                 other => panic!("{other:?}"),
