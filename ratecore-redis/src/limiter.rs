@@ -796,6 +796,10 @@ where
                     // holds exactly our word, it did. Otherwise decide again
                     // (if it lands later still, our retry's compare fails on
                     // it: charged twice, admitted once; stricter, never looser).
+                    // (Another client writing the very same word meanwhile,
+                    // the same transition from the same state at the same
+                    // tick, would be taken for ours: an ABA we accept, as it
+                    // needs a lost reply and an identical concurrent charge.)
                     bump(&self.counters.store_errors, 1);
                     lock(&self.known).remove(key);
                     attempt = attempt.saturating_add(1);

@@ -138,3 +138,42 @@ async fn all_tiers_live_in_one_value() {
     // The slowest tier: 2 units of 30/min are idle after 4 s.
     assert!((3_900..=4_000).contains(&ttl), "{ttl}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_tasks_charge_every_tier_exactly_once() {
+    // Two counters (1 per hour, bursts 50 and 80): 16 tasks race on one key
+    // through the compare-and-set loop; exactly 50 checks pass, and both
+    // tiers are charged for exactly those.
+    let server = RedisServer::start();
+    let counter = |burst| Gcra::<HZ>::new(Quota::per_hour(1).burst(burst)).unwrap();
+    let redis = std::sync::Arc::new(RedisTiers::new(
+        [("small", counter(50)), ("large", counter(80))],
+        server.store(),
+        Config::new("race").time_budget(Duration::from_secs(2)),
+    ));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let redis = std::sync::Arc::clone(&redis);
+            tokio::spawn(async move {
+                let mut admitted = 0;
+                for _ in 0..10 {
+                    match redis.check_n("hot", 1).await {
+                        TieredAnswer::Decided { decision, .. } => {
+                            admitted += u32::from(decision.is_ok())
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+                admitted
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += t.await.unwrap();
+    }
+    assert_eq!(admitted, 50);
+    let statuses = redis.status("hot").await.unwrap();
+    assert_eq!((statuses[0].remaining, statuses[1].remaining), (0, 30));
+    assert_eq!(redis.failed(), 0);
+}
