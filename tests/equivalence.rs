@@ -1,6 +1,6 @@
 //! Greedy `TokenBucket` and `Gcra` are the same machine: with the same quota
 //! they decide identically, and so do their two independently written models
-//! (virtual scheduling and token counting). The models also pass the DESIGN
+//! (virtual scheduling and token counting). The models also pass the architecture's
 //! invariants on their own, which checks the invariant checks.
 
 mod model;

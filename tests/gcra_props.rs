@@ -1,4 +1,4 @@
-//! `Gcra` against its reference model and the DESIGN invariants.
+//! `Gcra` against its reference model and the architecture's invariants.
 
 mod model;
 mod strategy;

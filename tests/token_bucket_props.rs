@@ -1,5 +1,5 @@
 //! `TokenBucket` (greedy and interval refill) against its reference model and
-//! the DESIGN invariants.
+//! the architecture's invariants.
 
 mod model;
 mod strategy;

@@ -2,7 +2,7 @@
 //!
 //! - [`differential`] runs a trace through a reference and several subjects
 //!   and demands identical answers;
-//! - [`invariants`] checks the DESIGN invariants along a trace;
+//! - [`invariants`] checks the architecture's invariants along a trace;
 //! - [`run_gcra`] and [`run_bucket`] do both for a quota, as the property
 //!   tests and the fuzz targets use them.
 

@@ -1,4 +1,4 @@
-//! The DESIGN invariants, checked on one subject that can be cloned (a state
+//! The architecture's invariants, checked on one subject that can be cloned (a state
 //! word driven through the `Algorithm` trait, or a model), with a second,
 //! real limiter as a "shadow" that never sees the denied checks and peeks:
 //! if a denial or a peek changed anything, the two part.
@@ -147,7 +147,7 @@ fn same_state<S: Subject>(a: &S, b: &S, t: u64, cfg: &Config) {
     }
 }
 
-/// Runs `ops` through `subject`, checking the DESIGN invariants at every step;
+/// Runs `ops` through `subject`, checking the architecture's invariants at every step;
 /// `shadow` is a fresh limiter of the same configuration that gets only the
 /// steps that may change state (admitted checks of `n > 0`, refunds).
 pub fn invariants<S: Subject + Clone>(

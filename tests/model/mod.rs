@@ -1,6 +1,6 @@
 //! Reference models of the limiters, and the harness that drives them.
 //!
-//! The models are written from `DESIGN.md` and the semantics alone,
+//! The models are written from the documented semantics alone (ARCHITECTURE.md and the docs),
 //! not from `src/`: plain exact integer arithmetic (`i128`), no atomics, no
 //! saturation, nothing clever. Where the model and the crate disagree, one of
 //! them is wrong, and the model is the one that is easy to read.
@@ -14,7 +14,7 @@
 //! - [`trace`]: operation sequences, from proptest values or fuzz bytes;
 //! - [`subject`]: what a trace drives (limiters, state words, models);
 //! - [`harness`]: limiters and models side by side on one trace;
-//! - [`invariants`]: the DESIGN invariants, checked along a trace.
+//! - [`invariants`]: the architecture's invariants, checked along a trace.
 //!
 //! The fuzz crate includes this module with
 //! `#[path = "../../tests/model/mod.rs"] mod model;`, so nothing here may
