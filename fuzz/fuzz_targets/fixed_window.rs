@@ -9,7 +9,9 @@ mod model;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use model::{FixedWindowModel, Outcome};
-use ratecore::{Decision, Denied, Duration, FixedWindow, Instant, Limiter, Quota, Refund, kernel::Algorithm};
+use ratecore::{
+    Decision, Denied, Duration, FixedWindow, Instant, Limiter, Quota, Refund, kernel::Algorithm,
+};
 
 #[derive(Arbitrary, Debug)]
 struct Input {

@@ -9,7 +9,9 @@ mod model;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use model::{Outcome, SlidingWindowModel};
-use ratecore::{Decision, Denied, Duration, Instant, Limiter, Quota, Refund, SlidingWindow, kernel::Algorithm};
+use ratecore::{
+    Decision, Denied, Duration, Instant, Limiter, Quota, Refund, SlidingWindow, kernel::Algorithm,
+};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
