@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 use ratecore::answer::Denied;
 use ratecore::keyed::{Plan, WhenFull};
