@@ -3,8 +3,7 @@
 //! server's unknown rate within the band stated in `AimdPacer`'s docs, in a
 //! deterministic simulation on a manual clock.
 
-#[path = "model/aimd.rs"]
-mod aimd_model;
+use ratecore_testkit::model::aimd as aimd_model;
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

@@ -2,8 +2,7 @@
 //! retry index up to `u32::MAX`; never below `Retry-After`; the iterator equal
 //! to the stateless form.
 
-#[path = "model/backoff.rs"]
-mod backoff_model;
+use ratecore_testkit::model::backoff as backoff_model;
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

@@ -3,8 +3,7 @@
 //! states on random sequences of calls, outcomes and clock moves (forwards,
 //! backwards, and huge jumps near the end of the 62-bit open-until range).
 
-#[path = "model/breaker.rs"]
-mod breaker_model;
+use ratecore_testkit::model::breaker as breaker_model;
 
 use breaker_model::{Admit, State};
 use proptest::prelude::*;

@@ -3,8 +3,7 @@
 //! (virtual scheduling and token counting). The models also pass the DESIGN
 //! invariants on their own, which checks the invariant checks.
 
-mod model;
-mod strategy;
+use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

@@ -1,7 +1,6 @@
 //! `Gcra` against its reference model and the DESIGN invariants.
 
-mod model;
-mod strategy;
+use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

@@ -2,8 +2,7 @@
 //! (tests/model/keyed_gcra.rs): random keys, plans, unit counts, peeks,
 //! refunds, clock moves, seeds, policies and capacities.
 
-#[path = "model/keyed_gcra.rs"]
-mod keyed_gcra_model;
+use ratecore_testkit::model::keyed_gcra as keyed_gcra_model;
 
 use keyed_gcra_model::{Answer, KeyedModel, PlanSpec, Window, observe, observe_status};
 use proptest::prelude::*;

@@ -12,8 +12,7 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --test loom_client`.
 #![cfg(loom)]
 
-#[path = "model/breaker.rs"]
-mod breaker_model;
+use ratecore_testkit::model::breaker as breaker_model;
 
 use breaker_model::{Admit, State};
 use loom::sync::Arc;

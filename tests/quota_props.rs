@@ -3,8 +3,7 @@
 //! zero rates and bursts are refused with the matching error, overflows with
 //! `TooLarge`; `const_unwrap!` builds limiters in statics.
 
-mod model;
-mod strategy;
+use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

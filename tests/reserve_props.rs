@@ -3,8 +3,7 @@
 //! limiter still holds the state the reservation left); a refusal for
 //! `max_wait` changes nothing.
 
-#[path = "model/tier_gcra.rs"]
-mod tier_gcra_model;
+use ratecore_testkit::model::tier_gcra as tier_gcra_model;
 
 use proptest::prelude::*;
 use ratecore::{

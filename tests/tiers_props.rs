@@ -2,8 +2,7 @@
 //! bound, and its numbers) under random operation sequences, and a denied
 //! tiered check leaves every tier exactly as it was.
 
-#[path = "model/tier_gcra.rs"]
-mod tier_gcra_model;
+use ratecore_testkit::model::tier_gcra as tier_gcra_model;
 
 use proptest::prelude::*;
 use ratecore::{

@@ -1,8 +1,7 @@
 //! `TokenBucket` (greedy and interval refill) against its reference model and
 //! the DESIGN invariants.
 
-mod model;
-mod strategy;
+use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

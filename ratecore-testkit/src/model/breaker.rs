@@ -13,7 +13,6 @@
 //!   The first call at `now >= until` is admitted as a probe (half-open, one probe).
 //! - Half-open: at most `m` probes are admitted; the rest are rejected. A
 //!   success closes (all counts zero), a failure opens again from `now`.
-#![allow(dead_code)]
 
 /// The largest open-until instant the breaker's state word can hold (62 bits).
 pub const MAX_UNTIL: u64 = (1 << 62) - 1;
