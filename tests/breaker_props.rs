@@ -7,7 +7,6 @@ use ratecore_testkit::model::breaker as breaker_model;
 
 use breaker_model::{Admit, State};
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use ratecore::client::{
     Admission, BreakerConfig, BreakerError, BreakerRejected, BreakerState, CircuitBreaker,
 };
@@ -112,11 +111,7 @@ fn admit_as_model(answer: Result<Admission, BreakerRejected<HZ>>) -> Admit {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(512))]
 
     #[test]
     fn transitions_equal_the_model(

@@ -233,7 +233,7 @@ macro_rules! capacities {
         mod exact_time {
             use super::*;
             proptest! {
-                #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+                #![proptest_config(ratecore_testkit::config(48))]
                 $(
                     #[test]
                     fn $name(
@@ -249,7 +249,7 @@ macro_rules! capacities {
         mod stale_time {
             use super::*;
             proptest! {
-                #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+                #![proptest_config(ratecore_testkit::config(48))]
                 $(
                     #[test]
                     fn $name(

@@ -213,7 +213,7 @@ struct ModelBooking {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ratecore_testkit::config(400))]
 
     /// Every answer (ready instants, refusals, units given back, statuses)
     /// equals the reference GCRA's, where a booking for `r` is a check

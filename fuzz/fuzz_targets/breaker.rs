@@ -5,8 +5,7 @@
 //! a configuration the breaker refuses must be one the spec calls invalid.
 #![no_main]
 
-#[path = "../../tests/model/breaker.rs"]
-mod model;
+use ratecore_testkit::model::breaker as model;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
