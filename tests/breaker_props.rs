@@ -5,7 +5,7 @@
 
 use ratecore_testkit::model::breaker as breaker_model;
 
-use breaker_model::{Admit, State};
+use breaker_model::{Admit, State, observe as as_model};
 use proptest::prelude::*;
 use ratecore::client::{
     Admission, BreakerConfig, BreakerError, BreakerRejected, BreakerState, CircuitBreaker,
@@ -78,24 +78,6 @@ fn build(config: &breaker_model::Config) -> CircuitBreaker<HZ> {
         c = c.failure_ratio(w, num, den);
     }
     CircuitBreaker::new(c).unwrap()
-}
-
-fn as_model(state: BreakerState<HZ>) -> State {
-    match state {
-        BreakerState::Closed {
-            consecutive_failures,
-            window_calls,
-            window_failures,
-        } => State::Closed {
-            consecutive: consecutive_failures,
-            calls: window_calls,
-            failures: window_failures,
-        },
-        BreakerState::Open { until } => State::Open {
-            until: until.as_ticks(),
-        },
-        BreakerState::HalfOpen { probes } => State::HalfOpen { probes },
-    }
 }
 
 fn admit_as_model(answer: Result<Admission, BreakerRejected<HZ>>) -> Admit {

@@ -165,3 +165,23 @@ impl Breaker {
         }
     }
 }
+
+/// The crate's breaker state in the model's terms.
+pub fn observe<const HZ: u64>(state: ratecore::client::BreakerState<HZ>) -> State {
+    use ratecore::client::BreakerState;
+    match state {
+        BreakerState::Closed {
+            consecutive_failures,
+            window_calls,
+            window_failures,
+        } => State::Closed {
+            consecutive: consecutive_failures,
+            calls: window_calls,
+            failures: window_failures,
+        },
+        BreakerState::Open { until } => State::Open {
+            until: until.as_ticks(),
+        },
+        BreakerState::HalfOpen { probes } => State::HalfOpen { probes },
+    }
+}
