@@ -5,7 +5,6 @@
 //! Times are whole ticks. A GCRA with `count` units per `period` ticks has
 //! the emission interval `T = period / count` ticks; every time is kept
 //! multiplied by `count`, so `T` is the integer `period` and nothing rounds.
-#![allow(dead_code)]
 
 /// One answer, in plain numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,8 +24,6 @@
 //! be full for it if at least as many *other* keys as the key's probe window
 //! are active. When the window is the whole table, that is also sufficient.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 
 /// One plan: `count` units per `period` ticks, burst `burst`.
