@@ -10,11 +10,11 @@
 mod concurrency;
 mod fixed_window;
 mod gcra;
+mod grid;
 mod sliding_log;
 mod sliding_window;
 mod tat;
 mod token_bucket;
-mod grid;
 
 pub use concurrency::{ConcurrencyConfig, ConcurrencyLimit, Permit};
 pub use fixed_window::{FixedWindow, FixedWindowConfig};

@@ -113,7 +113,11 @@ fn keyed_hits(percent: usize, n: u64) {
     let mut i = 0;
     for _ in 0..n {
         i = (i + 1) % keys.len();
-        black_box(black_box(&*table).check_at(&keys[i], Plan::FIRST, black_box(at(NOW))).is_ok());
+        black_box(
+            black_box(&*table)
+                .check_at(&keys[i], Plan::FIRST, black_box(at(NOW)))
+                .is_ok(),
+        );
     }
 }
 
@@ -122,15 +126,29 @@ fn keyed_hits(percent: usize, n: u64) {
 /// check and takes a slot again (the idle slot it left, or another).
 fn keyed_inserts(n: u64) {
     let table = Box::new(KeyedLimiter::<Gcra<NANOS>, NANOS, 1_024>::new(
-        [gcra(Quota::with_period(1, ratecore::Duration::<NANOS>::from_ticks(2)))],
+        [gcra(Quota::with_period(
+            1,
+            ratecore::Duration::<NANOS>::from_ticks(2),
+        ))],
         [0x1234, 0x5678],
         WhenFull::Deny,
     ));
     let mut now = NOW;
     for i in 0..n {
         now += 2;
-        black_box(black_box(&*table).check_at(&(i % 256), Plan::FIRST, black_box(at(now))).is_ok());
+        black_box(
+            black_box(&*table)
+                .check_at(&(i % 256), Plan::FIRST, black_box(at(now)))
+                .is_ok(),
+        );
     }
+}
+
+/// A check out of line: the same check as `gcra_admit` plus a call, and a
+/// function to read in the disassembly (`objdump -d target/release/instructions`).
+#[inline(never)]
+fn gcra_is_ok(limiter: &Gcra<NANOS>, now: Instant<NANOS>) -> bool {
+    limiter.check_n_at(1, now).is_ok()
 }
 
 const SHAPES: &[&str] = &[
@@ -142,6 +160,7 @@ const SHAPES: &[&str] = &[
     "gcra_admit_whole",
     "gcra_admit_100_per_minute",
     "gcra_admit_100_per_minute_whole",
+    "gcra_admit_call",
     "gcra_deny",
     "gcra_deny_whole",
     "wordref_admit",
@@ -200,7 +219,11 @@ fn main() {
                 }
             };
             for _ in 0..n {
-                black_box(black_box(&limiter).check_n_at(1, black_box(at(NOW))).is_ok());
+                black_box(
+                    black_box(&limiter)
+                        .check_n_at(1, black_box(at(NOW)))
+                        .is_ok(),
+                );
             }
         }
         "gcra_admit_whole" | "gcra_admit_100_per_minute_whole" | "gcra_deny_whole" => {
@@ -217,10 +240,17 @@ fn main() {
                 black_box(whole(black_box(&limiter).check_n_at(1, black_box(at(NOW)))));
             }
         }
+        "gcra_admit_call" => {
+            let limiter = gcra(admit_quota());
+            for _ in 0..n {
+                black_box(gcra_is_ok(black_box(&limiter), black_box(at(NOW))));
+            }
+        }
         "wordref_admit" => {
             static WORD: ratecore::kernel::AtomicU64 = ratecore::kernel::AtomicU64::new(0);
-            const CONFIG: GcraConfig<NANOS> =
-                ratecore::const_unwrap!(GcraConfig::new(Quota::per_second(1_000_000_000).burst(u32::MAX)));
+            const CONFIG: GcraConfig<NANOS> = ratecore::const_unwrap!(GcraConfig::new(
+                Quota::per_second(1_000_000_000).burst(u32::MAX)
+            ));
             for _ in 0..n {
                 let limiter = WordRef::new(black_box(&WORD), &CONFIG);
                 black_box(limiter.check_n_at(1, black_box(at(NOW))).is_ok());
