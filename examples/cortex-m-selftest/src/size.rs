@@ -82,11 +82,7 @@ pub fn fixed_window_check(limiter: &FixedWindow<HZ>, n: u32, now: Instant<HZ>) -
 
 /// One `SlidingWindow` check.
 #[inline(never)]
-pub fn sliding_window_check(
-    limiter: &SlidingWindow<HZ>,
-    n: u32,
-    now: Instant<HZ>,
-) -> Decision<HZ> {
+pub fn sliding_window_check(limiter: &SlidingWindow<HZ>, n: u32, now: Instant<HZ>) -> Decision<HZ> {
     limiter.check_n_at(n, now)
 }
 
