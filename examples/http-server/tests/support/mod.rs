@@ -40,7 +40,14 @@ impl RedisServer {
         let port = free_port();
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -146,7 +153,9 @@ impl ServerProcess {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: String::new(),
         };
-        let first = receiver.recv_timeout(START).expect("the server prints its address");
+        let first = receiver
+            .recv_timeout(START)
+            .expect("the server prints its address");
         process.addr = first
             .trim()
             .strip_prefix("listening on http://")
