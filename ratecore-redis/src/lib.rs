@@ -26,4 +26,4 @@ mod tiers;
 pub use limiter::{Answer, Config, Error, FailPolicy, Metrics, RedisLimiter};
 pub use redis_store::{CAS_SCRIPT, READ_SCRIPT, RedisStore};
 pub use store::{CasOutcome, Read, ReadWords, Store, StoreError, WordsOutcome, WordsStore};
-pub use tiers::{RedisTiers, Tiered, TieredAnswer, TieredDecision};
+pub use tiers::{RedisTiers, Tiered, TieredAnswer, TieredCheck, TieredDecision};

@@ -61,6 +61,19 @@ impl<const HZ: u64> TieredAnswer<HZ> {
     }
 }
 
+/// A [`RedisTiers::check_costs`] answer: the decision, and every tier's
+/// status after it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TieredCheck<const HZ: u64> {
+    /// The answer, as [`RedisTiers::check_n`] gives it.
+    pub answer: TieredAnswer<HZ>,
+    /// Every tier's status at the decision's instant, in the tiers' order:
+    /// after the charge if admitted, unchanged if denied. Empty when the
+    /// fail policy answered.
+    pub statuses: Vec<Status<HZ>>,
+}
+
 /// All-or-nothing over `N` limits of one key ("100 per minute with a burst
 /// of 120, and 10,000 per day"), their `N` state words kept in **one** store
 /// value (comma-separated decimals) and changed with one compare-and-set:
@@ -152,17 +165,22 @@ where
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Decides `n` units in every tier, from `states` at `now`.
+    /// Decides `costs[i]` units in tier `i`, from `states` at `now`.
     fn decide(
         &self,
         states: &[u64],
-        n: u32,
+        costs: &[u32; N],
         now: Instant<HZ>,
     ) -> Option<(TieredDecision<HZ>, Vec<u64>)> {
         let mut next = states.to_vec();
         let mut binding: Option<Tiered<Status<HZ>>> = None;
         let mut denied: Option<Tiered<Denied<HZ>>> = None;
-        for (tier, ((name, algorithm), slot)) in self.tiers.iter().zip(next.iter_mut()).enumerate()
+        for (tier, (((name, algorithm), slot), &n)) in self
+            .tiers
+            .iter()
+            .zip(next.iter_mut())
+            .zip(costs)
+            .enumerate()
         {
             match algorithm.decide(*slot, n, now) {
                 Step::Store(state, status) => {
@@ -235,13 +253,33 @@ where
     /// Checks `n` units in every tier for `key` and, if every tier admits
     /// them, charges every tier, with one compare-and-set.
     pub async fn check_n(&self, key: &str, n: u32) -> TieredAnswer<HZ> {
-        match self.try_check(&self.key(key), n).await {
-            Ok((decision, at)) => TieredAnswer::Decided { decision, at },
+        self.check_costs(key, [n; N]).await.answer
+    }
+
+    /// Checks `costs[i]` units in tier `i` for `key` (tiers that count
+    /// different things: requests in one, characters in another) and, if
+    /// every tier admits its cost, charges every tier, with one
+    /// compare-and-set: all or nothing, exactly as [`check_n`](Self::check_n).
+    /// The answer comes with every tier's status after the check.
+    pub async fn check_costs(&self, key: &str, costs: [u32; N]) -> TieredCheck<HZ> {
+        match self.try_check(&self.key(key), &costs).await {
+            Ok((decision, at, words)) => TieredCheck {
+                statuses: self
+                    .tiers
+                    .iter()
+                    .zip(words)
+                    .map(|((_, a), w)| a.status(w, at))
+                    .collect(),
+                answer: TieredAnswer::Decided { decision, at },
+            },
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                TieredAnswer::Failed {
-                    admitted: self.config.fail_policy == FailPolicy::Open,
-                    error,
+                TieredCheck {
+                    answer: TieredAnswer::Failed {
+                        admitted: self.config.fail_policy == FailPolicy::Open,
+                        error,
+                    },
+                    statuses: Vec::new(),
                 }
             }
         }
@@ -285,11 +323,12 @@ where
         }
     }
 
+    /// The decision, its instant and the tiers' words after it.
     async fn try_check(
         &self,
         key: &str,
-        n: u32,
-    ) -> Result<(TieredDecision<HZ>, Instant<HZ>), Error> {
+        costs: &[u32; N],
+    ) -> Result<(TieredDecision<HZ>, Instant<HZ>, Vec<u64>), Error> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
@@ -298,7 +337,7 @@ where
         loop {
             let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
             let start = self.states(key, &read)?;
-            let Some((decision, end)) = self.decide(&start, n, now) else {
+            let Some((decision, end)) = self.decide(&start, costs, now) else {
                 return Err(Error::Store(StoreError::BadReply("no tiers".into())));
             };
             let unchanged = match &read.value {
@@ -306,7 +345,7 @@ where
                 None => end == self.fresh(),
             };
             if unchanged {
-                return Ok((decision, now));
+                return Ok((decision, now, end));
             }
             let ttl = self
                 .idle_after(&end, now)
@@ -315,14 +354,14 @@ where
                 .store
                 .compare_and_set_words(key, read.value.as_deref(), &end, ttl);
             match tokio::time::timeout_at(deadline, cas).await {
-                Ok(Ok(WordsOutcome::Stored)) => return Ok((decision, now)),
+                Ok(Ok(WordsOutcome::Stored)) => return Ok((decision, now, end)),
                 // Another client wrote first: decide again on its words.
                 Ok(Ok(WordsOutcome::Conflict(current))) => read = current,
                 Ok(Err(_)) => {
                     // Unknown outcome: read; our exact words mean it landed.
                     let again = self.read(key, deadline).await?;
                     if again.value.as_deref() == Some(&end[..]) {
-                        return Ok((decision, now));
+                        return Ok((decision, now, end));
                     }
                     read = again;
                 }

@@ -119,6 +119,92 @@ fn tiers_match_ratecore_tiers() {
     }
 }
 
+/// As above, with a different cost per tier ("1 request and 4,000
+/// characters"): `check_costs` answers as ratecore's `Tiers::check_costs_at`.
+#[test]
+fn tiers_with_costs_match_ratecore_check_costs() {
+    let server = RedisServer::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let clock = {
+        let _guard = rt.enter();
+        TestClock::new(server.store())
+    };
+    let case = AtomicU64::new(0);
+    let mut runner = TestRunner::new(PropConfig {
+        cases: 32,
+        failure_persistence: None,
+        ..PropConfig::default()
+    });
+    let dt = prop_oneof![Just(0u64), 0..80u64, 0..2_000u64, 0..30_000u64];
+    let steps = prop::collection::vec((dt, prop::array::uniform4(0..=5u32), 0..2usize), 1..50);
+    let result = runner.run(&steps, |steps| {
+        let prefix = format!("costs{}", case.fetch_add(1, Ordering::Relaxed));
+        let config = Config::new(prefix).time_budget(Duration::from_secs(5));
+        let [a, b, c, d] = tiers();
+        let redis = RedisTiers::new(
+            [(NAMES[0], a), (NAMES[1], b), (NAMES[2], c), (NAMES[3], d)],
+            clock.clone(),
+            config,
+        );
+        let memory: Vec<[Gcra<HZ>; 4]> = (0..2).map(|_| tiers()).collect();
+        let sets: Vec<Tiers<'_, HZ, 4>> = memory
+            .iter()
+            .map(|m| {
+                Tiers::new([
+                    Tier::new(NAMES[0], &m[0]),
+                    Tier::new(NAMES[1], &m[1]),
+                    Tier::new(NAMES[2], &m[2]),
+                    Tier::new(NAMES[3], &m[3]),
+                ])
+            })
+            .collect();
+        let mut t = 1_700_000_000_000u64;
+        rt.block_on(async {
+            for (dt, n, k) in steps {
+                t += dt;
+                clock.set_ns(t * 1_000_000);
+                let now = Instant::<HZ>::from_ticks(t);
+                let expected = sets[k].check_costs_at(n, now);
+                let check = redis.check_costs(["a", "b"][k], n).await;
+                // The statuses that come with the answer are the tiers' after it.
+                prop_assert_eq!(&check.statuses[..], &sets[k].snapshot_all_at(now)[..]);
+                match check.answer {
+                    TieredAnswer::Decided { decision, at } => {
+                        prop_assert_eq!(at, now);
+                        match (decision, expected) {
+                            (Ok(got), Ok(want)) => {
+                                prop_assert_eq!(
+                                    (got.tier, got.name, got.answer),
+                                    (want.tier, want.name, want.answer)
+                                );
+                            }
+                            (Err(got), Err(want)) => {
+                                prop_assert_eq!(
+                                    (got.tier, got.name, got.answer),
+                                    (want.tier, want.name, want.answer)
+                                );
+                            }
+                            (got, want) => {
+                                return Err(TestCaseError::fail(format!("{got:?} vs {want:?}")));
+                            }
+                        }
+                    }
+                    other => return Err(TestCaseError::fail(format!("{other:?}"))),
+                }
+                let statuses = redis.status(["a", "b"][k]).await.unwrap();
+                prop_assert_eq!(&statuses[..], &sets[k].snapshot_all_at(now)[..]);
+            }
+            Ok(())
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn all_tiers_live_in_one_value() {
     let server = RedisServer::start();
