@@ -10,16 +10,17 @@
 mod concurrency;
 mod fixed_window;
 mod gcra;
+mod grid;
 mod sliding_log;
 mod sliding_window;
 mod tat;
 mod token_bucket;
-mod grid;
 
 pub use concurrency::{ConcurrencyConfig, ConcurrencyLimit, Permit};
 pub use fixed_window::{FixedWindow, FixedWindowConfig};
 pub use gcra::{Gcra, GcraConfig};
 #[cfg(feature = "critical-section")]
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub use sliding_log::SharedSlidingLog;
 pub use sliding_log::SlidingLog;
 pub use sliding_window::{SlidingWindow, SlidingWindowConfig};
