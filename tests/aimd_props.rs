@@ -72,7 +72,7 @@ fn build(c: &aimd_model::Config) -> AimdPacer<HZ> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: cases(512),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         ..ProptestConfig::default()
     })]
@@ -192,7 +192,7 @@ fn check_band(rate: u32, burst: u32, step: u64) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 24,
+        cases: cases(24),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         ..ProptestConfig::default()
     })]
@@ -287,4 +287,13 @@ fn a_retry_after_pushes_the_next_send() {
     );
     assert_eq!(pacer.reserve_at(t).as_ticks(), 3_001_000);
     assert_eq!(pacer.next_send_at().as_ticks(), 3_501_000);
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

@@ -69,7 +69,7 @@ fn backoff(base: u64, cap: u64, (n, d): (u32, u32), jitter: Jitter) -> Backoff<1
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: cases(512),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         ..ProptestConfig::default()
     })]
@@ -254,4 +254,13 @@ fn a_closure_is_a_random_source() {
     let delays: Vec<u64> = b.schedule(source).map(|d| d.as_ticks()).collect();
     assert_eq!(delays, [10, 20, 40]);
     assert_eq!(counter, 3);
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

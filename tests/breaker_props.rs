@@ -114,7 +114,7 @@ fn admit_as_model(answer: Result<Admission, BreakerRejected<HZ>>) -> Admit {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: cases(512),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         ..ProptestConfig::default()
     })]
@@ -256,4 +256,13 @@ fn an_open_until_past_62_bits_is_clamped() {
         breaker.try_acquire_at(Instant::from_ticks(until)),
         Ok(Admission::Probe)
     );
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

@@ -36,7 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(400), ..ProptestConfig::default() })]
 
     #[test]
     fn count_matches_a_counter(limit in 1u32..=6, ops in prop::collection::vec(op(), 1..80)) {
@@ -190,4 +190,13 @@ fn threads_never_exceed_the_limit() {
     });
     assert!(most.load(Ordering::SeqCst) <= LIMIT);
     assert_eq!(conc.active(), 0);
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

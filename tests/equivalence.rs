@@ -81,7 +81,7 @@ fn gcra_model(cfg: &Config) -> GcraModel {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        cases: cases(64),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/equivalence.txt"))),
         ..ProptestConfig::default()
     })]
@@ -123,4 +123,13 @@ proptest! {
         let fresh = || BucketModel::new(cfg.rate, cfg.burst, cfg.horizon);
         invariants(&ops, &cfg, fresh(), &mut fresh());
     }
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

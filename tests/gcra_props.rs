@@ -26,7 +26,7 @@ fn case<const HZ: u64>(spec: &QuotaSpec, ops: &[model::trace::Op]) -> Result<(),
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 96,
+        cases: cases(96),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/gcra_props.txt"))),
         ..ProptestConfig::default()
     })]
@@ -225,4 +225,13 @@ fn retry_after_past_the_horizon() {
         };
         assert_eq!(r.retry_after().as_ticks(), want, "at h - {before}");
     }
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

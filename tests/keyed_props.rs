@@ -234,7 +234,7 @@ macro_rules! capacities {
         mod exact_time {
             use super::*;
             proptest! {
-                #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+                #![proptest_config(ProptestConfig { cases: cases(48), ..ProptestConfig::default() })]
                 $(
                     #[test]
                     fn $name(
@@ -250,7 +250,7 @@ macro_rules! capacities {
         mod stale_time {
             use super::*;
             proptest! {
-                #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+                #![proptest_config(ProptestConfig { cases: cases(48), ..ProptestConfig::default() })]
                 $(
                     #[test]
                     fn $name(
@@ -325,4 +325,13 @@ fn a_reclaimed_key_checked_with_a_stale_instant_gets_no_extra_burst() {
         more <= 3,
         "A got {more} more units after its burst of 3 (at most 3 fit)"
     );
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

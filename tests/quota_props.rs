@@ -153,7 +153,7 @@ fn conversion<const HZ: u64>(spec: &QuotaSpec) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: cases(512),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/quota_props.txt"))),
         ..ProptestConfig::default()
     })]
@@ -336,4 +336,13 @@ fn wide_multiplication_is_right() {
     assert_eq!(wide(u128::MAX, u128::MAX), (u128::MAX - 1, 1));
     assert_eq!(wide(u128::MAX, 2), (1, u128::MAX - 1));
     assert_eq!(add_wide((0, u128::MAX), 1), (1, 0));
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

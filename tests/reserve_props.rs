@@ -214,7 +214,7 @@ struct ModelBooking {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(400), ..ProptestConfig::default() })]
 
     /// Every answer (ready instants, refusals, units given back, statuses)
     /// equals the reference GCRA's, where a booking for `r` is a check
@@ -570,4 +570,13 @@ fn bookings_past_the_horizon_are_refused_not_wrapped() {
         assert!(lim.reserve_n_at(n, late, wait(u64::MAX)).is_err());
         assert_eq!(lim.snapshot_at(late), before);
     }
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

@@ -153,7 +153,7 @@ fn run<const N: usize>(specs: [Spec; N], ops: Vec<Op>) -> Result<(), TestCaseErr
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
 
     #[test]
     fn two_tiers_match_the_model(specs in [spec(), spec()], ops in prop::collection::vec(op(2), 1..60)) {
@@ -167,7 +167,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(60), ..ProptestConfig::default() })]
 
     #[test]
     fn eight_tiers_match_the_model(
@@ -249,7 +249,7 @@ fn small_spec() -> impl Strategy<Value = Spec> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(400), ..ProptestConfig::default() })]
 
     /// Races between the peek and the charge: answers, rollbacks and kept
     /// charges are those documented (the model of the protocol), a rollback
@@ -342,4 +342,13 @@ fn rollback_of_an_idle_gcra_is_exact_where_a_refund_is_not() {
     ratecore::Refund::refund_n_at(&twin, 1, now);
     assert_eq!(twin.snapshot_at(now), before.1);
     assert_eq!(twin.snapshot_at(stale).reset_after().as_ticks(), 4_500);
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

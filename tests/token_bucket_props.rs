@@ -34,7 +34,7 @@ fn case<const HZ: u64>(
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        cases: cases(64),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/token_bucket_props.txt"))),
         ..ProptestConfig::default()
     })]
@@ -299,4 +299,13 @@ fn interval_waits_past_the_end() {
         );
         assert_eq!(got, (want, want), "at u64::MAX - {before}");
     }
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }

@@ -102,7 +102,7 @@ fn a_limiter_on_the_extended_clock_spans_the_wrap() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     /// Read at least once per wrap period (every step is below 2^32), the clock
     /// is the true time minus the base of its first reading's wrap period.
@@ -144,4 +144,13 @@ proptest! {
             previous = now;
         }
     }
+}
+
+/// `PROPTEST_CASES`, when set, replaces this file's case counts (for long
+/// runs: see the README's "Testing harder").
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }
