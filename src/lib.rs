@@ -15,6 +15,8 @@
     )
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// `loom` is a test configuration, not something users choose: no label.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 
 // Every limiter is a compare-and-swap loop. On cores with none (Cortex-M0,
 // riscv32imc), 64-bit atomics go through a critical section, which ratecore's

@@ -19,7 +19,8 @@ fn gcra() -> Gcra<HZ> {
     Gcra::new(Quota::per_second(10).burst(5)).unwrap()
 }
 
-/// The sizes the keyed table's docs give ("Stack and heap").
+/// The sizes the keyed table's docs give ("Stack and heap"), on 64-bit hosts.
+#[cfg(target_pointer_width = "64")]
 #[test]
 fn sizes_in_the_docs() {
     type Table<const N: usize> = KeyedLimiter<Gcra<HZ>, HZ, N>;
