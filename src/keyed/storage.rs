@@ -3,6 +3,10 @@
 //! `alloc` feature, in one heap allocation made by
 //! [`KeyedLimiter::new_boxed`](super::KeyedLimiter::new_boxed).
 
+// Under loom the slot type is the crate's own model of a 128-bit atomic,
+// which the sealed trait names: unreachable from outside all the same.
+#![cfg_attr(loom, allow(private_interfaces))]
+
 use crate::kernel::sync::AtomicU128;
 
 use super::slot;
