@@ -246,8 +246,9 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P,
     /// An empty table as [`new`](KeyedLimiter::new) makes it, with its `N`
     /// slots in one heap allocation, made slot by slot: building it puts no
     /// `16 * N`-byte value on the stack, whatever the optimization level.
-    /// The table itself is small (see "Stack and heap" above), so moving it
-    /// into an `Arc` or a `Box` costs nothing either.
+    /// The table itself is small (see
+    /// [Stack and heap](KeyedLimiter#stack-and-heap)), so moving it into an
+    /// `Arc` or a `Box` costs nothing either.
     ///
     /// ```
     /// use std::sync::Arc;
