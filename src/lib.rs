@@ -15,7 +15,22 @@
     )
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// `loom` is a test configuration, not something users choose: no label.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 
+// Every limiter is a compare-and-swap loop. On cores with none (Cortex-M0,
+// riscv32imc), 64-bit atomics go through a critical section, which ratecore's
+// `critical-section` feature turns on.
+#[cfg(all(not(target_has_atomic = "ptr"), not(feature = "critical-section")))]
+compile_error!(
+    "ratecore: this target has no atomic compare-and-swap (Cortex-M0, riscv32imc, ...): \
+     enable ratecore's `critical-section` feature (`ratecore = { version = \"0.1\", \
+     features = [\"critical-section\"] }`) and link a critical-section implementation \
+     for your platform (e.g. cortex-m's `critical-section-single-core`)"
+);
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 

@@ -20,6 +20,7 @@ pub use concurrency::{ConcurrencyConfig, ConcurrencyLimit, Permit};
 pub use fixed_window::{FixedWindow, FixedWindowConfig};
 pub use gcra::{Gcra, GcraConfig};
 #[cfg(feature = "critical-section")]
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub use sliding_log::SharedSlidingLog;
 pub use sliding_log::SlidingLog;
 pub use sliding_window::{SlidingWindow, SlidingWindowConfig};

@@ -316,6 +316,8 @@ mod shared {
     /// A [`SlidingLog`] shared through a `critical_section::Mutex`: the
     /// [`Limiter`] for the exact log.
     ///
+    /// Needs the `critical-section` feature.
+    ///
     /// Each operation runs in one critical section, as long as the log's walk
     /// over its expired entries (or, on a denial, its counted ones). The
     /// application provides the critical-section implementation, as for the
@@ -334,6 +336,7 @@ mod shared {
     /// # }
     /// # }
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
     pub struct SharedSlidingLog<const HZ: u64, const N: usize> {
         log: critical_section::Mutex<RefCell<SlidingLog<HZ, N>>>,
     }

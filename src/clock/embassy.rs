@@ -5,6 +5,18 @@
 //! application picks both, as for any embassy-time user, and the limiters
 //! work in its ticks ([`TICK_HZ`]), so nothing is converted on a check.
 //!
+//! # Interrupts on Cortex-M3/M4 (ARMv7-M)
+//!
+//! These cores have 32-bit but no 64-bit compare-and-swap, so every check
+//! (including those [`until_ready`] makes) takes portable-atomic's spin lock
+//! on the limiter's 64-bit word. Never check a limiter from an interrupt
+//! handler (or a higher-priority interrupt executor) that can preempt a
+//! check of the same limiter on the same core: the handler would spin on a
+//! lock its own core holds, forever. Check from thread mode, or from tasks of
+//! one executor priority. (On Cortex-M0 with the `critical-section` feature,
+//! each check is one critical section instead, and on cores with 64-bit
+//! compare-and-swap it is lock-free.)
+//!
 //! ```
 //! use ratecore::clock::embassy::{EmbassyClock, TICK_HZ};
 //! use ratecore::{Gcra, Limiter, Quota};
@@ -22,12 +34,14 @@ use crate::time::{Clock, Duration, Instant};
 
 /// embassy-time's tick rate, chosen by the application's `tick-hz-*` feature
 /// (or its driver); limiters meant for [`EmbassyClock`] use it as their `HZ`.
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
 pub const TICK_HZ: u64 = embassy_time::TICK_HZ;
 
 /// The embassy time driver's clock, at [`TICK_HZ`].
 ///
 /// `embassy_time::Instant` is already a monotonic `u64` tick count, so this
 /// clock is exact and costs one driver read.
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EmbassyClock;
@@ -57,9 +71,14 @@ impl Clock<TICK_HZ> for EmbassyClock {
 
 /// Waits until `limiter` admits one unit, then charges it. See [`until_n_ready`].
 ///
+/// On Cortex-M3/M4 a check takes portable-atomic's spin lock: never call it
+/// from an interrupt executor that can preempt a check of the same limiter on
+/// the same core (see [the module docs](self#interrupts-on-cortex-m3m4-armv7-m)).
+///
 /// # Errors
 ///
 /// As [`until_n_ready`].
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
 pub async fn until_ready<L: Limiter<TICK_HZ> + ?Sized>(
     limiter: &L,
 ) -> Result<Status<TICK_HZ>, Denied<TICK_HZ>> {
@@ -74,6 +93,11 @@ pub async fn until_ready<L: Limiter<TICK_HZ> + ?Sized>(
 /// `embassy_time::Timer` until exactly `now + retry_after`, and checks again
 /// (other users of the limiter may have taken the capacity meanwhile, so it
 /// can sleep more than once; waiters are not queued fairly).
+///
+/// On Cortex-M3/M4 each attempt takes portable-atomic's spin lock on the
+/// limiter's 64-bit word: never wait from an interrupt executor that can
+/// preempt a check of the same limiter on the same core (see
+/// [the module docs](self#interrupts-on-cortex-m3m4-armv7-m)).
 ///
 /// # Cancel safety
 ///
@@ -93,6 +117,7 @@ pub async fn until_ready<L: Limiter<TICK_HZ> + ?Sized>(
 /// back when they are released, not with time), and
 /// [`TableFull`](Denied::TableFull) from a limiter that reports a full keyed
 /// table. Only [`RateLimited`](Denied::RateLimited) is waited on.
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
 pub async fn until_n_ready<L: Limiter<TICK_HZ> + ?Sized>(
     limiter: &L,
     n: u32,

@@ -13,6 +13,7 @@ fn ticks<const HZ: u64>(elapsed: std::time::Duration) -> u64 {
 ///
 /// Use one clock for all limiters that share state: instants from two
 /// `MonotonicClock`s have different origins.
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[derive(Clone, Copy, Debug)]
 pub struct MonotonicClock<const HZ: u64 = { crate::time::NANOS }> {
     origin: std::time::Instant,
@@ -59,6 +60,7 @@ impl<const HZ: u64> Clock<HZ> for MonotonicClock<HZ> {
 /// The system clock can be stepped backwards, which breaks the [`Clock`]
 /// contract's monotonicity: limiters then decide as for a stale reading
 /// (stricter, never looser). Times before 1970 read as tick 0.
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[derive(Clone, Copy, Debug, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct WallClock;

@@ -5,7 +5,10 @@ mod admitted;
 mod plan;
 mod probe;
 mod probe_window;
+#[cfg(feature = "std")]
+mod seed;
 mod slot;
+mod storage;
 
 use core::fmt;
 use core::hash::Hash;
@@ -21,6 +24,13 @@ use crate::time::{Clock, Instant};
 pub use crate::answer::TableFull;
 pub use admitted::{Admitted, KeyedDecision, WhenFull};
 pub use plan::{Plan, PlanError};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use seed::random_seed;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use storage::BoxedSlots;
+pub use storage::{InlineSlots, SlotStorage};
 
 use probe::{Found, Reserved, Seen};
 use probe_window::{MAX_WINDOW, Window};
@@ -119,14 +129,33 @@ use slot::Id;
 ///
 /// 16 bytes per slot (one 128-bit word: the key's 64-bit tag and the
 /// algorithm's 64-bit state), plus the `P` algorithm configurations (a
-/// [`Gcra`](crate::Gcra) is 64 bytes) and 48 bytes: with `N = 1_024` and one
-/// `Gcra` plan, 16,496 bytes. A check of a key that is in the table loads at
+/// [`Gcra`](crate::Gcra) is 48 bytes) and 48 bytes: with `N = 1_024` and one
+/// `Gcra` plan, 16,480 bytes. A check of a key that is in the table loads at
 /// most 32 slots (fewer when it is found early) and makes one
 /// compare-and-swap (more only when it races another check of the same key).
 /// A check that inserts a key loads its window twice (the look-up, whose view
 /// also chooses the slot, and the duplicate check) and makes two
 /// compare-and-swaps (reserve the slot, then make it live already charged); a
 /// refused one loads it once.
+///
+/// # Stack and heap
+///
+/// [`new`](Self::new) makes the whole table as one value, slots inline. In a
+/// `static` it is placed by the compiler and costs no stack at all. Built at
+/// run time (`let`, `Box::new`, `Arc::new`), it is a temporary on the stack
+/// first, often more than once in a debug build: `size_of` the table, with
+/// one `Gcra` plan (tests/keyed_boxed.rs checks these figures on x86_64):
+///
+/// | `N` | 1 | 32 | 1,024 | 4,096 | 65,536 |
+/// | --- | ---: | ---: | ---: | ---: | ---: |
+/// | bytes | 112 | 608 | 16,480 | 65,632 | 1,048,672 |
+///
+/// A spawned thread has 2 MiB of stack by default, an async task often less.
+/// For large tables built at run time, use `KeyedLimiter::new_boxed` (the
+/// `alloc` feature): the slots are allocated one by one on the heap, and the
+/// table value (a `BoxedKeyedLimiter`, 104 bytes with one `Gcra` plan,
+/// whatever `N`) holds a pointer to them. Seed it with `keyed::random_seed`
+/// (the `std` feature).
 ///
 /// # Progress
 ///
@@ -161,7 +190,13 @@ use slot::Id;
 /// caller reading the clock afresh; and it never exceeds the latest `now`
 /// seen, so while instants do not go backwards, every decision is made at
 /// exactly `now`.
-pub struct KeyedLimiter<A, const HZ: u64, const N: usize, const P: usize = 1> {
+pub struct KeyedLimiter<
+    A,
+    const HZ: u64,
+    const N: usize,
+    const P: usize = 1,
+    S: SlotStorage<N> = InlineSlots<N>,
+> {
     plans: [A; P],
     seed: [u64; 2],
     when_full: WhenFull,
@@ -169,18 +204,15 @@ pub struct KeyedLimiter<A, const HZ: u64, const N: usize, const P: usize = 1> {
     floor: AtomicU64,
     /// Checks answered by the `when_full` policy.
     full: AtomicU64,
-    slots: [AtomicU128; N],
+    slots: S,
 }
 
-#[cfg(not(loom))]
-const fn vacant_slots<const N: usize>() -> [AtomicU128; N] {
-    [const { AtomicU128::new(slot::VACANT) }; N]
-}
-
-#[cfg(loom)]
-fn vacant_slots<const N: usize>() -> [AtomicU128; N] {
-    core::array::from_fn(|_| AtomicU128::new(slot::VACANT))
-}
+/// A [`KeyedLimiter`] whose slots are on the heap, built by
+/// [`KeyedLimiter::new_boxed`]: for large tables made at run time.
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub type BoxedKeyedLimiter<A, const HZ: u64, const N: usize, const P: usize = 1> =
+    KeyedLimiter<A, HZ, N, P, BoxedSlots<N>>;
 
 impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P> {
     const_fn! {
@@ -202,11 +234,58 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P>
                 when_full,
                 floor: AtomicU64::new(0),
                 full: AtomicU64::new(0),
-                slots: vacant_slots(),
+                slots: InlineSlots::vacant(),
             }
         }
     }
+}
 
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P, BoxedSlots<N>> {
+    /// An empty table as [`new`](KeyedLimiter::new) makes it, with its `N`
+    /// slots in one heap allocation, made slot by slot: building it puts no
+    /// `16 * N`-byte value on the stack, whatever the optimization level.
+    /// The table itself is small (see
+    /// [Stack and heap](KeyedLimiter#stack-and-heap)), so moving it into an
+    /// `Arc` or a `Box` costs nothing either.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ratecore::keyed::{BoxedKeyedLimiter, Plan, WhenFull, random_seed};
+    /// use ratecore::{Gcra, Instant, Quota, time::MILLIS};
+    ///
+    /// // 65,536 keys (1 MiB of slots), built at start-up with a fresh seed.
+    /// let table: Arc<BoxedKeyedLimiter<Gcra<MILLIS>, MILLIS, 65_536>> =
+    ///     Arc::new(BoxedKeyedLimiter::new_boxed(
+    ///         [Gcra::new(Quota::per_minute(60)).unwrap()],
+    ///         random_seed(),
+    ///         WhenFull::Deny,
+    ///     ));
+    /// assert!(table.check_at("alice", Plan::FIRST, Instant::from_ticks(0)).is_ok());
+    /// ```
+    ///
+    /// `N` must be at least 1 and `P` from 1 to 256: anything else is a
+    /// compile error.
+    pub fn new_boxed(plans: [A; P], seed: [u64; 2], when_full: WhenFull) -> Self {
+        const {
+            assert!(N >= 1, "a keyed table needs at least one slot");
+            assert!(P >= 1 && P <= 256, "a keyed table has 1 to 256 plans");
+        }
+        Self {
+            plans,
+            seed,
+            when_full,
+            floor: AtomicU64::new(0),
+            full: AtomicU64::new(0),
+            slots: BoxedSlots::vacant(),
+        }
+    }
+}
+
+impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
+    KeyedLimiter<A, HZ, N, P, S>
+{
     /// The number of slots, `N`: the most keys held at once.
     pub const fn capacity(&self) -> usize {
         N
@@ -272,7 +351,9 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P>
     }
 }
 
-impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P> {
+impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
+    KeyedLimiter<A, HZ, N, P, S>
+{
     /// Checks `n` units for `key` under `plan` at `now` and, if they are
     /// admitted, charges them to the key.
     ///
@@ -295,7 +376,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
         };
         let mut seen = Seen::new();
         loop {
-            let found = probe::find(&self.slots, &window, id, &mut seen);
+            let found = probe::find(self.slots.words(), &window, id, &mut seen);
             let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
@@ -317,7 +398,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
                             .is_some_and(|plan| plan.is_idle(state, at))
                     };
                     let reserved = probe::reserve(
-                        &self.slots,
+                        self.slots.words(),
                         &window,
                         id,
                         &seen,
@@ -335,7 +416,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
                         Reserved::Retry => continue,
                         Reserved::Full => return self.refuse(&window),
                     };
-                    if probe::settle(&self.slots, &window, id, position, reservation) {
+                    if probe::settle(self.slots.words(), &window, id, position, reservation) {
                         // Decided after the settling scan (see `probe`), and
                         // promoted already charged, in one compare-and-swap.
                         let (decision, next) = algorithm.decide(0, n, self.at(now)).split();
@@ -413,7 +494,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
         let Some(algorithm) = self.plans.get(plan.index()) else {
             return unknown_plan();
         };
-        match probe::find(&self.slots, &window, id, &mut Seen::new()) {
+        match probe::find(self.slots.words(), &window, id, &mut Seen::new()) {
             Found::Live { word, .. } => algorithm.status(slot::state(word), now),
             Found::Absent => algorithm.status(0, now),
         }
@@ -446,7 +527,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
         };
         let mut seen = Seen::new();
         loop {
-            match probe::find(&self.slots, &window, id, &mut seen) {
+            match probe::find(self.slots.words(), &window, id, &mut seen) {
                 Found::Live { slot, word } => {
                     let refund = |state| {
                         let next = algorithm.refund(state, n, now);
@@ -466,6 +547,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize> KeyedLimit
     /// the count is approximate.
     pub fn occupancy_at(&self, now: Instant<HZ>) -> usize {
         self.slots
+            .words()
             .iter()
             .filter(|slot| {
                 // Relaxed: a statistic over independent words.
@@ -490,8 +572,8 @@ const fn unknown_plan<const HZ: u64>() -> Status<HZ> {
     Status::new(0, 0, crate::Duration::<HZ>::from_ticks(0))
 }
 
-impl<A: fmt::Debug, const HZ: u64, const N: usize, const P: usize> fmt::Debug
-    for KeyedLimiter<A, HZ, N, P>
+impl<A: fmt::Debug, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>> fmt::Debug
+    for KeyedLimiter<A, HZ, N, P, S>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The slots are left out: `N` of them, and the seed is a secret.
@@ -506,7 +588,9 @@ impl<A: fmt::Debug, const HZ: u64, const N: usize, const P: usize> fmt::Debug
 
 /// The table's shape and counters (not its slots, and never the seed).
 #[cfg(feature = "defmt")]
-impl<A, const HZ: u64, const N: usize, const P: usize> defmt::Format for KeyedLimiter<A, HZ, N, P> {
+impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>> defmt::Format
+    for KeyedLimiter<A, HZ, N, P, S>
+{
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
             f,
@@ -521,6 +605,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize> defmt::Format for KeyedLi
 
 #[cfg(test)]
 mod tests {
+    use super::storage::Sealed as _;
     use super::*;
     use crate::{Gcra, Quota};
 
@@ -542,6 +627,7 @@ mod tests {
         let reservation = slot::inserting(id, 0);
         table
             .slots
+            .words()
             .get(window.slot(0))
             .unwrap()
             .store(reservation, Ordering::Relaxed);

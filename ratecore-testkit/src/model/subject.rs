@@ -15,7 +15,7 @@ use super::{Answer, Status, answer, status};
 /// Anything that can be driven by a trace: a limiter, a state word, a
 /// reference model. `check` and `snapshot` are what every limiter has; the
 /// rest is what some support (a trace for a limiter without them never asks:
-/// see [`Caps`](super::trace::Caps)).
+/// see the trace's capabilities).
 pub trait Model {
     /// Checks `n` units at tick `t`.
     fn check(&mut self, n: u32, t: u64) -> Answer;
