@@ -10,15 +10,17 @@
 mod concurrency;
 mod fixed_window;
 mod gcra;
+mod grid;
+mod log_limit;
 mod sliding_log;
 mod sliding_window;
 mod tat;
 mod token_bucket;
-mod grid;
 
 pub use concurrency::{ConcurrencyConfig, ConcurrencyLimit, Permit};
 pub use fixed_window::{FixedWindow, FixedWindowConfig};
 pub use gcra::{Gcra, GcraConfig};
+pub use log_limit::{LogLimitConfig, LogLimiter, LogVerdict, MAX_LOG_BURST};
 #[cfg(feature = "critical-section")]
 pub use sliding_log::SharedSlidingLog;
 pub use sliding_log::SlidingLog;

@@ -4,8 +4,8 @@
 mod admitted;
 mod plan;
 mod probe;
-mod slot;
 mod probe_window;
+mod slot;
 
 use core::fmt;
 use core::hash::Hash;
@@ -23,8 +23,8 @@ pub use admitted::{Admitted, KeyedDecision, WhenFull};
 pub use plan::{Plan, PlanError};
 
 use probe::{Found, Reserved, Seen};
-use slot::Id;
 use probe_window::{MAX_WINDOW, Window};
+use slot::Id;
 
 /// A limiter per key, for up to `N` keys at once, in a fixed table with no
 /// allocation: per API key, per organization, per IP address.

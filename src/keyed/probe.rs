@@ -46,8 +46,8 @@
 use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
-use super::slot::{Holder, Id, VACANT, holder, inserting, live, state};
 use super::probe_window::{MAX_WINDOW, Window};
+use super::slot::{Holder, Id, VACANT, holder, inserting, live, state};
 
 /// Where a key is.
 pub(crate) enum Found<'a> {
