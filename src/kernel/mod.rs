@@ -13,6 +13,7 @@
 pub(crate) mod cas;
 mod charge;
 mod limiter;
+mod reconfigurable;
 mod reservation;
 mod step;
 pub(crate) mod sync;
@@ -20,6 +21,7 @@ mod word;
 
 pub use charge::{Charge, Receipt};
 pub use limiter::{Limiter, Refund};
+pub use reconfigurable::{Carry, MAX_PLANS, Reconfigurable, Reconfigure, ReconfigureError};
 pub use reservation::Reservation;
 pub use step::{Algorithm, Step, fingerprint};
 pub use word::{WordLimiter, WordRef};
