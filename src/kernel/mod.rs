@@ -15,6 +15,7 @@ mod charge;
 mod limiter;
 mod reconfigurable;
 mod reservation;
+mod saved;
 mod step;
 pub(crate) mod sync;
 mod word;
@@ -23,6 +24,7 @@ pub use charge::{Charge, Receipt};
 pub use limiter::{Limiter, Refund};
 pub use reconfigurable::{Carry, MAX_PLANS, Reconfigurable, Reconfigure, ReconfigureError};
 pub use reservation::Reservation;
+pub use saved::{RestoreError, Saved};
 pub use step::{Algorithm, Step, fingerprint};
 pub use word::{WordLimiter, WordRef};
 

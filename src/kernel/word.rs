@@ -301,6 +301,13 @@ impl<A> WordLimiter<A> {
         self.word.store(0, Ordering::Relaxed);
     }
 
+    /// Replaces the state (`&mut self`: nothing else sees the limiter
+    /// meanwhile).
+    pub(crate) fn set_state(&mut self, state: u64) {
+        // Relaxed: `&mut self` excludes every other access.
+        self.word.store(state, Ordering::Relaxed);
+    }
+
     /// Replaces the algorithm and the state together (`&mut self`: nothing
     /// else sees the limiter meanwhile).
     pub(crate) fn replace(&mut self, algorithm: A, state: u64) {
