@@ -10,4 +10,4 @@ mod unlimited;
 pub use capped::Capped;
 pub use tiers::{Tier, TierAnswer, TierDecision, Tiers};
 pub use toggle::Toggle;
-pub use unlimited::Unlimited;
+pub use unlimited::{OrUnlimited, Unlimited};

@@ -6,6 +6,7 @@ mod plan;
 mod probe;
 mod probe_window;
 mod slot;
+mod switch;
 
 use core::fmt;
 use core::hash::Hash;
