@@ -5,7 +5,7 @@
 use ratecore::algorithms::{GcraConfig, LogLimiter, LogVerdict};
 use ratecore::compose::{OrUnlimited, Toggle};
 use ratecore::kernel::{Carry, Reconfigurable, Saved};
-use ratecore::keyed::{Admitted, Plan, WhenFull};
+use ratecore::keyed::{Admitted, KeyedTier, KeyedTiers, Plan, WhenFull};
 use ratecore::{Denied, Duration, Gcra, Instant, KeyedLimiter, Limiter, Quota, const_unwrap};
 
 const MS: u64 = 1_000;
@@ -227,4 +227,87 @@ fn a_minute_limit_across_a_restart() {
     assert_eq!(restarted.check_at(at(12_000)).unwrap().remaining(), 1);
     let mut pro = Gcra::<MS>::new(Quota::per_minute(60)).unwrap();
     assert!(pro.restore(Saved::from_bytes(bytes)).is_err());
+}
+
+/// "Standard: 100 per minute with a burst of 120 and 10,000 per day, per API
+/// key; Premium ten times that": two tiers per key, two plans per tier.
+///
+/// Standard minute: 600 ms per request, 120 at once; Standard day: 8,640 ms
+/// per request, 10,000 at once. Premium: 60 ms, 1,200; 864 ms, 100,000.
+#[test]
+fn minute_and_day_tiers_per_api_key() {
+    const STANDARD: Plan<2> = const_unwrap!(Plan::new(0));
+    const PREMIUM: Plan<2> = const_unwrap!(Plan::new(1));
+    let minute: KeyedLimiter<Gcra<MS>, MS, 64, 2> = KeyedLimiter::new(
+        [
+            Gcra::new(Quota::per_minute(100).burst(120)).unwrap(),
+            Gcra::new(Quota::per_minute(1_000).burst(1_200)).unwrap(),
+        ],
+        [41, 42],
+        WhenFull::Deny,
+    );
+    let day: KeyedLimiter<Gcra<MS>, MS, 64, 2> = KeyedLimiter::new(
+        [
+            Gcra::new(Quota::per_day(10_000)).unwrap(),
+            Gcra::new(Quota::per_day(100_000)).unwrap(),
+        ],
+        [43, 44],
+        WhenFull::Deny,
+    );
+    let plan = KeyedTiers::new([
+        KeyedTier::new("minute", &minute),
+        KeyedTier::new("daily", &day),
+    ]);
+
+    // Standard key A: the burst binds first (119 left of it, 9,999 of the day).
+    let first = plan.check_at("A", STANDARD, at(0)).unwrap();
+    assert_eq!((first.name, first.answer.remaining()), ("minute", 119));
+    assert!(plan.check_n_at("A", STANDARD, 119, at(0)).is_ok());
+    let denied = plan.check_at("A", STANDARD, at(0)).unwrap_err();
+    assert_eq!(denied.name, "minute");
+    assert_eq!(retry_after(denied.answer), 600);
+    // Nothing was charged to the day by the denial: 10,000 - 120.
+    assert_eq!(
+        plan.snapshot_all_at("A", STANDARD, at(0))
+            .map(|s| s.remaining()),
+        [0, 9_880]
+    );
+
+    // Standard key C at the minute's full rate, one request per 600 ms
+    // after its burst: the minute admits 144,000 a day, the day 10,000, so
+    // the day binds once 120 + t / 600 > 10,000 + t / 8,640, near
+    // t = 6,370 s. The denial names the day and charges the minute nothing.
+    assert!(plan.check_n_at("C", STANDARD, 120, at(0)).is_ok());
+    let mut t = 0;
+    let denied = loop {
+        t += 600;
+        match plan.check_at("C", STANDARD, at(t)) {
+            // The tightest tier: the minute, until the day's last units.
+            Ok(admitted) => assert!(admitted.answer.remaining() <= 1 || admitted.name == "minute"),
+            Err(denied) => break denied,
+        }
+    };
+    assert_eq!(denied.name, "daily");
+    assert!((6_300_000..6_400_000).contains(&t), "{t}");
+    assert!(retry_after(denied.answer) <= 8_640);
+    assert_eq!(plan.snapshot_all_at("C", STANDARD, at(t))[0].remaining(), 1);
+
+    // Premium key B: 1,200 at once, every 72 s (the minute refills 1,200 *
+    // 60 ms); a second 1,200 at the same instant is refused by the minute
+    // and charges the day nothing.
+    for k in 0..8 {
+        assert!(plan.check_n_at("B", PREMIUM, 1_200, at(k * 72_000)).is_ok());
+    }
+    let before = plan.snapshot_all_at("B", PREMIUM, at(504_000));
+    let denied = plan
+        .check_n_at("B", PREMIUM, 1_200, at(504_000))
+        .unwrap_err();
+    assert_eq!(denied.name, "minute");
+    assert_eq!(plan.snapshot_all_at("B", PREMIUM, at(504_000)), before);
+    // A's state is its own.
+    assert_eq!(
+        plan.snapshot_all_at("A", STANDARD, at(0))
+            .map(|s| s.remaining()),
+        [0, 9_880]
+    );
 }
