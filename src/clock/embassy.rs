@@ -88,7 +88,7 @@ pub async fn until_ready<L: Limiter<TICK_HZ> + ?Sized>(
 /// [`retry_after`](Denied::retry_after) (no instant at which time alone
 /// admits the check): [`ExceedsBurst`](Denied::ExceedsBurst) for `n` above
 /// the burst, [`ExceedsRequestCap`](Denied::ExceedsRequestCap) for `n` above
-/// a [`Capped`](crate::Capped) limiter's cap, [`AtCapacity`](Denied::AtCapacity)
+/// a [`Capped`](crate::compose::Capped) limiter's cap, [`AtCapacity`](Denied::AtCapacity)
 /// from a [`ConcurrencyLimit`](crate::ConcurrencyLimit) (units in flight come
 /// back when they are released, not with time), and
 /// [`TableFull`](Denied::TableFull) from a limiter that reports a full keyed
