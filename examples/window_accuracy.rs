@@ -7,8 +7,7 @@
 //! arithmetic, so the output is the same on every run and every machine; the
 //! README's "Sliding-window accuracy" section is this output.
 
-#[path = "../tests/window_support/accuracy.rs"]
-mod accuracy;
+use ratecore_testkit::window::accuracy;
 
 fn main() {
     print!("{}", accuracy::table(&accuracy::rows()));

@@ -36,6 +36,9 @@ pub mod client;
 pub mod clock;
 pub mod http;
 
+#[doc = include_str!("../ARCHITECTURE.md")]
+pub mod architecture {}
+
 pub use algorithms::{
     ConcurrencyLimit, FixedWindow, Gcra, RefillMode, SlidingLog, SlidingWindow, TokenBucket,
 };

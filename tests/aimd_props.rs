@@ -3,11 +3,9 @@
 //! server's unknown rate within the band stated in `AimdPacer`'s docs, in a
 //! deterministic simulation on a manual clock.
 
-#[path = "model/aimd.rs"]
-mod aimd_model;
+use ratecore_testkit::model::aimd as aimd_model;
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use ratecore::client::{AimdConfig, AimdError, AimdPacer, PER_SECOND};
 use ratecore::clock::ManualClock;
 use ratecore::{Clock, Duration, Gcra, Instant, Limiter, Quota};
@@ -71,11 +69,7 @@ fn build(c: &aimd_model::Config) -> AimdPacer<HZ> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(512))]
 
     #[test]
     fn the_pacer_equals_the_model_and_stays_within_bounds(
@@ -191,11 +185,7 @@ fn check_band(rate: u32, burst: u32, step: u64) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 24,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(24))]
 
     #[test]
     fn converges_to_an_unknown_server_rate(

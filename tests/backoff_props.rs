@@ -2,11 +2,9 @@
 //! retry index up to `u32::MAX`; never below `Retry-After`; the iterator equal
 //! to the stateless form.
 
-#[path = "model/backoff.rs"]
-mod backoff_model;
+use ratecore_testkit::model::backoff as backoff_model;
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use ratecore::Duration;
 use ratecore::client::{Backoff, BackoffError, Jitter, Multiplier, RandomSource, SplitMix64};
 
@@ -68,11 +66,7 @@ fn backoff(base: u64, cap: u64, (n, d): (u32, u32), jitter: Jitter) -> Backoff<1
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(512))]
 
     #[test]
     fn exponential_term_equals_the_reference(

@@ -3,12 +3,10 @@
 //! states on random sequences of calls, outcomes and clock moves (forwards,
 //! backwards, and huge jumps near the end of the 62-bit open-until range).
 
-#[path = "model/breaker.rs"]
-mod breaker_model;
+use ratecore_testkit::model::breaker as breaker_model;
 
-use breaker_model::{Admit, State};
+use breaker_model::{Admit, State, observe as as_model};
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use ratecore::client::{
     Admission, BreakerConfig, BreakerError, BreakerRejected, BreakerState, CircuitBreaker,
 };
@@ -82,24 +80,6 @@ fn build(config: &breaker_model::Config) -> CircuitBreaker<HZ> {
     CircuitBreaker::new(c).unwrap()
 }
 
-fn as_model(state: BreakerState<HZ>) -> State {
-    match state {
-        BreakerState::Closed {
-            consecutive_failures,
-            window_calls,
-            window_failures,
-        } => State::Closed {
-            consecutive: consecutive_failures,
-            calls: window_calls,
-            failures: window_failures,
-        },
-        BreakerState::Open { until } => State::Open {
-            until: until.as_ticks(),
-        },
-        BreakerState::HalfOpen { probes } => State::HalfOpen { probes },
-    }
-}
-
 fn admit_as_model(answer: Result<Admission, BreakerRejected<HZ>>) -> Admit {
     match answer {
         Ok(Admission::Call) => Admit::Call,
@@ -113,11 +93,7 @@ fn admit_as_model(answer: Result<Admission, BreakerRejected<HZ>>) -> Admit {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(512))]
 
     #[test]
     fn transitions_equal_the_model(

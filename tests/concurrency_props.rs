@@ -36,7 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ratecore_testkit::config(400))]
 
     #[test]
     fn count_matches_a_counter(limit in 1u32..=6, ops in prop::collection::vec(op(), 1..80)) {

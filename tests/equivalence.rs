@@ -1,13 +1,11 @@
 //! Greedy `TokenBucket` and `Gcra` are the same machine: with the same quota
 //! they decide identically, and so do their two independently written models
-//! (virtual scheduling and token counting). The models also pass the DESIGN
+//! (virtual scheduling and token counting). The models also pass the architecture's
 //! invariants on their own, which checks the invariant checks.
 
-mod model;
-mod strategy;
+use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use ratecore::{Gcra, RefillMode, TokenBucket};
 
 use model::gcra::Gcra as GcraModel;
@@ -80,11 +78,7 @@ fn gcra_model(cfg: &Config) -> GcraModel {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/equivalence.txt"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(64))]
 
     #[test]
     fn gcra_and_greedy_bucket_agree_at_1_khz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {

@@ -1,10 +1,8 @@
-//! `Gcra` against its reference model and the DESIGN invariants.
+//! `Gcra` against its reference model and the architecture's invariants.
 
-mod model;
-mod strategy;
+use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use ratecore::{Denied, Gcra, Instant, Limiter, Quota, QuotaError, Refund};
 
 use model::harness::run_gcra;
@@ -25,11 +23,7 @@ fn case<const HZ: u64>(spec: &QuotaSpec, ops: &[model::trace::Op]) -> Result<(),
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 96,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/gcra_props.txt"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(96))]
 
     #[test]
     fn matches_model_at_1_khz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {

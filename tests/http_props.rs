@@ -77,7 +77,7 @@ retry_after_at!(retry_after_at_1_ghz, 1_000_000_000);
 retry_after_at!(retry_after_at_max_hz, u64::MAX);
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ratecore_testkit::config(64))]
 
     /// A client that waits exactly Retry-After is admitted; one that comes
     /// back a whole second earlier is refused.

@@ -161,7 +161,7 @@ fn by_counting(secs: u64) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ratecore_testkit::config(512))]
 
     #[test]
     fn matches_year_by_year_count(secs in 0..=RFC3339_MAX_UNIX_SECS) {

@@ -15,8 +15,7 @@
 //! full-table counter equals the refusals seen; and every second the table
 //! holds exactly the keys the model says are active.
 
-#[path = "model/keyed_gcra.rs"]
-mod keyed_gcra_model;
+use ratecore_testkit::model::keyed_gcra as keyed_gcra_model;
 
 use std::collections::VecDeque;
 

@@ -2,8 +2,7 @@
 //! (tests/model/keyed_gcra.rs): random keys, plans, unit counts, peeks,
 //! refunds, clock moves, seeds, policies and capacities.
 
-#[path = "model/keyed_gcra.rs"]
-mod keyed_gcra_model;
+use ratecore_testkit::model::keyed_gcra as keyed_gcra_model;
 
 use keyed_gcra_model::{Answer, KeyedModel, PlanSpec, Window, observe, observe_status};
 use proptest::prelude::*;
@@ -234,7 +233,7 @@ macro_rules! capacities {
         mod exact_time {
             use super::*;
             proptest! {
-                #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+                #![proptest_config(ratecore_testkit::config(48))]
                 $(
                     #[test]
                     fn $name(
@@ -250,7 +249,7 @@ macro_rules! capacities {
         mod stale_time {
             use super::*;
             proptest! {
-                #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+                #![proptest_config(ratecore_testkit::config(48))]
                 $(
                     #[test]
                     fn $name(

@@ -28,6 +28,8 @@ fn gcra(count: u32, period: u64) -> Gcra<MS> {
 }
 
 proptest! {
+    #![proptest_config(ratecore_testkit::config(256))]
+
     /// Two limited plans wrapped in `OrUnlimited`, and a third unlimited plan
     /// for some keys, behind a switch; against a plain table of the two plans
     /// that sees only the checks made while switched on, on limited plans.

@@ -23,6 +23,8 @@ fn quota(count: u32, period: u64, burst: u32) -> Quota {
 type Table = KeyedLimiter<Gcra<MS>, MS, 64, 2>;
 
 proptest! {
+    #![proptest_config(ratecore_testkit::config(256))]
+
     #[test]
     fn keyed_tiers_are_tiers_per_key(
         // Two tiers (a short and a long limit), two plans each.

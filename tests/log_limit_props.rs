@@ -1,13 +1,10 @@
 //! `LogLimiter` against a model of the Linux kernel's `___ratelimit`.
 
-#[path = "model/log_limit.rs"]
-mod log_limit_model;
-
-use log_limit_model::{Call, KernelRatelimit};
 use proptest::prelude::*;
 use ratecore::algorithms::{LogLimitConfig, LogLimiter, LogVerdict, MAX_LOG_BURST};
 use ratecore::time::{MICROS, NANOS};
 use ratecore::{Duration, Instant, Quota, QuotaError};
+use ratecore_testkit::model::log_limit::{Call, KernelRatelimit};
 
 fn verdict(call: Call) -> LogVerdict {
     match call {
@@ -62,7 +59,7 @@ fn run<const HZ: u64>(limiter: &LogLimiter<HZ>, model: &mut KernelRatelimit, tim
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ratecore_testkit::config(512))]
 
     /// Millisecond ticks: the grain is one tick, and the limiter is the
     /// kernel's function exactly, stale instants included.

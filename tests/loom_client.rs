@@ -12,10 +12,9 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --test loom_client`.
 #![cfg(loom)]
 
-#[path = "model/breaker.rs"]
-mod breaker_model;
+use ratecore_testkit::model::breaker as breaker_model;
 
-use breaker_model::{Admit, State};
+use breaker_model::{Admit, State, observe as as_model};
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::client::{
@@ -90,24 +89,6 @@ fn apply_model(model: &mut breaker_model::Breaker, op: Op) -> Answer {
             model.failure(t);
             None
         }
-    }
-}
-
-fn as_model(state: BreakerState<HZ>) -> State {
-    match state {
-        BreakerState::Closed {
-            consecutive_failures,
-            window_calls,
-            window_failures,
-        } => State::Closed {
-            consecutive: consecutive_failures,
-            calls: window_calls,
-            failures: window_failures,
-        },
-        BreakerState::Open { until } => State::Open {
-            until: until.as_ticks(),
-        },
-        BreakerState::HalfOpen { probes } => State::HalfOpen { probes },
     }
 }
 

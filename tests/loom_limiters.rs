@@ -3,7 +3,7 @@
 //! Two or three threads race on one limiter while the [`ManualClock`] moves
 //! (the threads advance it too, and the main thread advances it concurrently).
 //! Every thread reads the clock and then checks, so a thread can lose the race
-//! to a thread that read a later time: the stale-reading case of DESIGN.md.
+//! to a thread that read a later time: the stale-reading case (ARCHITECTURE.md, verification).
 //! For every interleaving loom explores, the test demands:
 //!
 //! - linearizability: the decisions each thread recorded (with the `now` it

@@ -3,11 +3,9 @@
 //! zero rates and bursts are refused with the matching error, overflows with
 //! `TooLarge`; `const_unwrap!` builds limiters in statics.
 
-mod model;
-mod strategy;
+use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use ratecore::{Duration, Gcra, Instant, Limiter, Quota, QuotaError, RefillMode, TokenBucket};
 
 use model::spec::{Period, QuotaSpec};
@@ -152,11 +150,7 @@ fn conversion<const HZ: u64>(spec: &QuotaSpec) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 512,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/quota_props.txt"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(512))]
 
     #[test]
     fn conversion_is_exact_or_rounded_up(spec in prop_oneof![strategy::quota_spec(), wide_spec()]) {

@@ -158,7 +158,7 @@ fn check_bound(a: Plan, b: Plan, admitted: &[(u64, u32)]) -> Result<(), TestCase
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1_000))]
+    #![proptest_config(ratecore_testkit::config(1_000))]
 
     /// Any number of `Carry::InUse` switches at stale and fresh instants, and
     /// stale checks: the span bound of the looser plan holds. (Units in use
@@ -285,4 +285,25 @@ fn no_such_plan_changes_nothing() {
     assert_eq!(error, ReconfigureError::NoSuchPlan { plan: 2, plans: 2 });
     assert_eq!(error.to_string(), "no plan 2: the limiter has 2 plans");
     assert_eq!((limiter.plan(), limiter.state()), before);
+}
+
+#[test]
+fn token_bucket_plans_of_both_refill_modes() {
+    use ratecore::RefillMode;
+    use ratecore::algorithms::TokenBucketConfig;
+    // Greedy 10 per second and interval 10 per second, both holding 10.
+    let greedy = TokenBucketConfig::<MS>::new(Quota::per_second(10), RefillMode::Greedy).unwrap();
+    let interval =
+        TokenBucketConfig::<MS>::new(Quota::per_second(10), RefillMode::Interval).unwrap();
+    let bucket = Reconfigurable::new([greedy, interval]);
+    bucket.check_n_at(6, at(0)).unwrap();
+    // The 6 tokens in use stay in use under interval refill: 4 left, and
+    // all 10 back at the next boundary, 1 s.
+    bucket.switch_at(1, Carry::InUse, at(0)).unwrap();
+    assert_eq!(bucket.snapshot_at(at(0)).remaining(), 4);
+    assert_eq!(bucket.snapshot_at(at(999)).remaining(), 4);
+    assert_eq!(bucket.snapshot_at(at(1_000)).remaining(), 10);
+    // And back to greedy at 1 s: nothing in use.
+    bucket.switch_at(0, Carry::InUse, at(1_000)).unwrap();
+    assert_eq!(bucket.snapshot_at(at(1_000)).remaining(), 10);
 }

@@ -3,8 +3,7 @@
 //! limiter still holds the state the reservation left); a refusal for
 //! `max_wait` changes nothing.
 
-#[path = "model/tier_gcra.rs"]
-mod tier_gcra_model;
+use ratecore_testkit::model::tier_gcra as tier_gcra_model;
 
 use proptest::prelude::*;
 use ratecore::{
@@ -214,7 +213,7 @@ struct ModelBooking {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ratecore_testkit::config(400))]
 
     /// Every answer (ready instants, refusals, units given back, statuses)
     /// equals the reference GCRA's, where a booking for `r` is a check

@@ -82,6 +82,8 @@ fn quota(count: u32, period: u64) -> Quota {
 }
 
 proptest! {
+    #![proptest_config(ratecore_testkit::config(256))]
+
     #[test]
     fn gcra_round_trips(count in 1u32..20, period in 1u64..5_000, burst in 1u32..20, before in ops(), after in ops()) {
         round_trip(|| Gcra::<MS>::new(quota(count, period).burst(burst)).unwrap(), &before, &after)?;

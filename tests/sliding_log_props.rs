@@ -1,160 +1,16 @@
 //! `SlidingLog` (and `SharedSlidingLog`) against its reference model, plus
 //! its invariants. Ticks are seconds (`HZ = 1`).
 
-#[path = "model/sliding_log.rs"]
-mod sliding_log_model;
-mod window_support;
-
 use proptest::prelude::*;
-use ratecore::{Decision, Denied, Duration, Instant, Quota, QuotaError, SlidingLog};
-use sliding_log_model::{Outcome, SlidingLogModel};
-use window_support::{Step, config, steps, widths};
+use ratecore::{Quota, QuotaError, SlidingLog};
+use ratecore_testkit::window::{densest_span, log as run, steps, widths};
+use ratecore_testkit::{at, config, window_quota as quota};
 
 const N: usize = 8;
 type Log = SlidingLog<1, N>;
 
-fn at(t: u64) -> Instant<1> {
-    Instant::<1>::from_ticks(t)
-}
-
-fn quota(limit: u32, width: u64) -> Quota {
-    Quota::with_period(limit, Duration::<1>::from_ticks(width))
-}
-
-fn outcome(decision: Decision<1>) -> Outcome {
-    match decision {
-        Ok(s) => Outcome::Admitted {
-            remaining: s.remaining(),
-            reset_after: s.reset_after().as_ticks(),
-        },
-        Err(Denied::RateLimited(r)) => Outcome::Limited {
-            remaining: r.remaining(),
-            retry_after: r.retry_after().as_ticks(),
-            reset_after: r.reset_after().as_ticks(),
-        },
-        Err(Denied::ExceedsBurst(e)) => {
-            assert!(e.requested > e.burst);
-            Outcome::Never
-        }
-        Err(other) => panic!("unexpected denial {other:?}"),
-    }
-}
-
-/// The exactness properties of one answer, checked on copies of the log.
-fn check_exact<const M: usize>(log: &SlidingLog<1, M>, n: u32, now: u64, answer: Outcome) {
-    let limit = log.limit();
-    let remaining = log.snapshot_at(at(now)).remaining();
-    let mut copy = log.clone();
-    for _ in 0..remaining {
-        assert!(
-            copy.check_at(at(now)).is_ok(),
-            "a unit within `remaining` was denied"
-        );
-    }
-    assert!(
-        copy.check_at(at(now)).is_err(),
-        "more than `remaining` units passed"
-    );
-    // Units admitted in the last `width` ticks of the line never expire.
-    let exact = |t: &u64| *t != u64::MAX;
-    let reset = log.snapshot_at(at(now)).reset_after().as_ticks();
-    if let Some(full) = now.checked_add(reset).filter(exact) {
-        assert_eq!(
-            log.snapshot_at(at(full)).remaining(),
-            limit,
-            "not full at reset_after"
-        );
-        if reset > 0 {
-            assert!(
-                log.snapshot_at(at(full - 1)).remaining() < limit,
-                "full before reset_after"
-            );
-        }
-    }
-    if let Outcome::Limited { retry_after, .. } = answer {
-        assert!(retry_after >= 1);
-        if let Some(retry) = now.checked_add(retry_after).filter(exact) {
-            assert!(
-                log.clone().check_n_at(n, at(retry)).is_ok(),
-                "denied at now + retry_after"
-            );
-            assert!(
-                log.clone().check_n_at(n, at(retry - 1)).is_err(),
-                "admitted before retry_after"
-            );
-        }
-    }
-}
-
-/// Drives the log and the model; returns the admitted `(instant, units)`,
-/// at the instant each was evaluated (`now`, or the latest admitted if later).
-fn run<const M: usize>(limit: u32, width: u64, script: &[Step]) -> Vec<(u64, u64)> {
-    let mut log = SlidingLog::<1, M>::new(quota(limit, width)).unwrap();
-    let mut model = SlidingLogModel::new(limit, width);
-    let mut history: Vec<(u64, u64)> = Vec::new();
-    let mut now = 0u64;
-    for &step in script {
-        match step {
-            Step::Check(n) => {
-                let before = log.clone();
-                let decision = log.check_n_at(n, at(now));
-                let answer = outcome(decision);
-                assert_eq!(answer, model.check(n, now), "check {n} at {now}");
-                check_exact(&before, n, now, answer);
-                // Exact both ways: admitted iff the trailing span holds at
-                // most `limit - n` units.
-                let t = history.iter().map(|e| e.0).fold(now, u64::max);
-                let trailing: u64 = history
-                    .iter()
-                    .filter(|&&(a, _)| u128::from(a) + u128::from(width) > u128::from(t))
-                    .map(|e| e.1)
-                    .sum();
-                if n <= limit {
-                    assert_eq!(
-                        decision.is_ok(),
-                        trailing + u64::from(n) <= u64::from(limit)
-                    );
-                }
-                if decision.is_err() || n == 0 {
-                    assert_eq!(log, before, "a denial or a zero check changed the log");
-                } else {
-                    history.push((t, u64::from(n)));
-                }
-            }
-            Step::Peek => {
-                let s = log.snapshot_at(at(now));
-                assert_eq!(
-                    (s.remaining(), s.reset_after().as_ticks()),
-                    model.peek(now),
-                    "peek at {now}"
-                );
-                assert_eq!(s.limit(), limit);
-            }
-            Step::Refund(_) => {}
-            Step::Move(m) => now = m.apply(now, u64::MAX - width),
-        }
-    }
-    history
-}
-
-/// The most units in any half-open span of `width` ticks.
-fn densest_span(history: &[(u64, u64)], width: u64) -> u64 {
-    history
-        .iter()
-        .map(|&(start, _)| {
-            let end = u128::from(start) + u128::from(width);
-            history
-                .iter()
-                .filter(|&&(t, _)| t >= start && u128::from(t) < end)
-                .map(|e| e.1)
-                .sum()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(256))]
 
     #[test]
     fn decides_as_the_model_and_exactly(
@@ -265,7 +121,8 @@ fn checks_at_one_instant_share_an_entry() {
 #[cfg(feature = "critical-section")]
 mod shared {
     use super::*;
-    use ratecore::{Limiter, algorithms::SharedSlidingLog};
+    use ratecore::{Duration, Limiter, algorithms::SharedSlidingLog};
+    use ratecore_testkit::window::Step;
 
     static SHARED: SharedSlidingLog<1, 4> = ratecore::const_unwrap!(SharedSlidingLog::new(
         Quota::with_period(4, Duration::<1>::from_ticks(10))
@@ -284,7 +141,7 @@ mod shared {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(config(256))]
 
         #[test]
         fn shared_decides_as_plain(

@@ -3,27 +3,13 @@
 //! Ticks are seconds (`HZ = 1`), so a quota's period is its window in ticks
 //! and horizons are within reach of the generated clocks.
 
-#[path = "model/sliding_window.rs"]
-mod sliding_window_model;
-mod window_support;
-
 use proptest::prelude::*;
-use ratecore::{
-    Decision, Denied, Duration, Instant, Limiter, Quota, QuotaError, Refund, SlidingWindow,
-    kernel::Algorithm,
-};
-use sliding_window_model::{Outcome, SlidingWindowModel};
-use window_support::{Step, config, epochs, limits, steps, widths};
+use ratecore::{Duration, Instant, Limiter, Quota, QuotaError, SlidingWindow, kernel::Algorithm};
+use ratecore_testkit::model::sliding_window::SlidingWindowModel;
+use ratecore_testkit::window::{Step, densest_span, epochs, limits, sliding as run, steps, widths};
+use ratecore_testkit::{at, window_quota as quota};
 
 type Sw = SlidingWindow<1>;
-
-fn at(t: u64) -> Instant<1> {
-    Instant::<1>::from_ticks(t)
-}
-
-fn quota(limit: u32, width: u64) -> Quota {
-    Quota::with_period(limit, Duration::<1>::from_ticks(width))
-}
 
 fn max_limit(width: u64) -> u32 {
     Sw::max_limit(quota(1, width)).unwrap()
@@ -41,123 +27,6 @@ fn span_bound(limit: u32, width: u64) -> u64 {
         limit
     } else {
         2 * limit - (2 * limit).div_ceil(width)
-    }
-}
-
-fn outcome(decision: Decision<1>) -> Outcome {
-    match decision {
-        Ok(s) => Outcome::Admitted {
-            remaining: s.remaining(),
-            reset_after: s.reset_after().as_ticks(),
-        },
-        Err(Denied::RateLimited(r)) => Outcome::Limited {
-            remaining: r.remaining(),
-            retry_after: r.retry_after().as_ticks(),
-            reset_after: r.reset_after().as_ticks(),
-        },
-        Err(Denied::ExceedsBurst(e)) => {
-            assert!(e.requested > e.burst);
-            Outcome::Never
-        }
-        Err(other) => panic!("unexpected denial {other:?}"),
-    }
-}
-
-fn admitted(sw: &Sw, word: u64, n: u32, t: u64) -> bool {
-    sw.decide(word, n, at(t)).split().0.is_ok()
-}
-
-/// The exactness properties of one answer, checked on the pure state word.
-fn check_exact(sw: &Sw, word: u64, n: u32, now: u64, answer: Outcome) {
-    // Answers are exact for events up to the horizon; a wait saturated at the
-    // end of the tick line (`u64::MAX`) is not an event.
-    let horizon = sw.horizon().as_ticks();
-    let exact = |t: &u64| *t <= horizon && *t != u64::MAX;
-    let limit = sw.limit();
-    let remaining = sw.status(word, at(now)).remaining();
-    let mut w = word;
-    for _ in 0..remaining.min(40) {
-        let (d, next) = sw.decide(w, 1, at(now)).split();
-        assert!(d.is_ok(), "a unit within `remaining` was denied");
-        w = next.unwrap_or(w);
-    }
-    if remaining <= 40 {
-        assert!(
-            !admitted(sw, w, 1, now),
-            "more than `remaining` units passed"
-        );
-    }
-    let reset = sw.status(word, at(now)).reset_after().as_ticks();
-    if let Some(full) = now.checked_add(reset).filter(exact) {
-        assert_eq!(
-            sw.status(word, at(full)).remaining(),
-            limit,
-            "not full at reset_after"
-        );
-        if reset > 0 {
-            assert!(
-                sw.status(word, at(full - 1)).remaining() < limit,
-                "full before reset_after"
-            );
-        }
-    }
-    if let Outcome::Limited { retry_after, .. } = answer {
-        assert!(retry_after >= 1);
-        if let Some(retry) = now.checked_add(retry_after).filter(exact) {
-            assert!(admitted(sw, word, n, retry), "denied at now + retry_after");
-            assert!(
-                !admitted(sw, word, n, retry - 1),
-                "admitted before retry_after"
-            );
-        }
-    }
-}
-
-fn run(limit: u32, width: u64, epoch: u64, script: &[Step]) {
-    let sw = Sw::with_epoch(quota(limit, width), at(epoch)).unwrap();
-    let horizon = sw.horizon().as_ticks();
-    let mut model = SlidingWindowModel::new(limit, width, epoch, horizon);
-    let mut word = 0;
-    let mut now = 0u64;
-    for &step in script {
-        match step {
-            Step::Check(n) => {
-                let decision = sw.check_n_at(n, at(now));
-                let answer = outcome(decision);
-                assert_eq!(answer, model.check(n, now), "check {n} at {now}");
-                check_exact(&sw, word, n, now, answer);
-                let (pure, next) = sw.decide(word, n, at(now)).split();
-                assert_eq!(pure, decision, "Algorithm and Limiter disagree");
-                if pure.is_err() || n == 0 {
-                    assert_eq!(next, None, "a denial or a zero check wrote a state");
-                }
-                word = next.unwrap_or(word);
-            }
-            Step::Peek => {
-                let s = sw.snapshot_at(at(now));
-                assert_eq!(
-                    (s.remaining(), s.reset_after().as_ticks()),
-                    model.peek(now),
-                    "peek at {now}"
-                );
-                assert_eq!(s, sw.status(word, at(now)));
-                assert_eq!(s.limit(), limit);
-            }
-            Step::Refund(n) => {
-                let s = sw.refund_n_at(n, at(now));
-                model.refund(n, now);
-                word = sw.refund(word, n, at(now));
-                assert_eq!(
-                    (s.remaining(), s.reset_after().as_ticks()),
-                    model.peek(now),
-                    "refund at {now}"
-                );
-            }
-            Step::Move(m) => now = m.apply(now, horizon),
-        }
-        for t in [now, now.saturating_add(width), now.saturating_sub(1)] {
-            assert_eq!(sw.snapshot_at(at(t)), sw.status(word, at(t)));
-        }
     }
 }
 
@@ -191,24 +60,8 @@ fn admitted_history(sw: &Sw, epoch: u64, script: &[Step]) -> Vec<(u64, u64)> {
     history
 }
 
-/// The most units in any half-open span of `width` ticks.
-fn densest_span(history: &[(u64, u64)], width: u64) -> u64 {
-    history
-        .iter()
-        .map(|&(start, _)| {
-            let end = u128::from(start) + u128::from(width);
-            history
-                .iter()
-                .filter(|&&(t, _)| t >= start && u128::from(t) < end)
-                .map(|e| e.1)
-                .sum()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(ratecore_testkit::config(256))]
 
     #[test]
     fn decides_as_the_model(
@@ -408,7 +261,7 @@ fn is_idle_means_fresh() {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(ratecore_testkit::config(256))]
 
     /// An idle word decides exactly as a fresh one, for any later checks.
     #[test]

@@ -1,4 +1,4 @@
-//! Real threads, a real clock: the stale-reading test of DESIGN.md.
+//! Real threads, a real clock: the stale-reading test (ARCHITECTURE.md, verification).
 //!
 //! Several threads hammer one limiter through the real [`MonotonicClock`].
 //! Each reads the clock and then checks, so a thread often checks with an

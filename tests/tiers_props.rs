@@ -2,8 +2,7 @@
 //! bound, and its numbers) under random operation sequences, and a denied
 //! tiered check leaves every tier exactly as it was.
 
-#[path = "model/tier_gcra.rs"]
-mod tier_gcra_model;
+use ratecore_testkit::model::tier_gcra as tier_gcra_model;
 
 use proptest::prelude::*;
 use ratecore::{
@@ -153,7 +152,7 @@ fn run<const N: usize>(specs: [Spec; N], ops: Vec<Op>) -> Result<(), TestCaseErr
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ratecore_testkit::config(300))]
 
     #[test]
     fn two_tiers_match_the_model(specs in [spec(), spec()], ops in prop::collection::vec(op(2), 1..60)) {
@@ -167,7 +166,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
+    #![proptest_config(ratecore_testkit::config(60))]
 
     #[test]
     fn eight_tiers_match_the_model(
@@ -249,7 +248,7 @@ fn small_spec() -> impl Strategy<Value = Spec> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ratecore_testkit::config(400))]
 
     /// Races between the peek and the charge: answers, rollbacks and kept
     /// charges are those documented (the model of the protocol), a rollback

@@ -1,11 +1,9 @@
 //! `TokenBucket` (greedy and interval refill) against its reference model and
-//! the DESIGN invariants.
+//! the architecture's invariants.
 
-mod model;
-mod strategy;
+use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use ratecore::{
     Denied, Duration, Gcra, Instant, Limiter, Quota, QuotaError, RefillMode, TokenBucket,
 };
@@ -33,11 +31,7 @@ fn case<const HZ: u64>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/token_bucket_props.txt"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ratecore_testkit::config(64))]
 
     #[test]
     fn greedy_matches_model_at_1_khz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {

@@ -2,7 +2,7 @@
 //! documented bounds hold on the README's scenarios, and the README shows
 //! exactly the table `examples/window_accuracy.rs` prints.
 
-mod window_support;
+use ratecore_testkit::window as window_support;
 
 use window_support::accuracy::{LIMIT, WINDOW, rows, table};
 

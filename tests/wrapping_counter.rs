@@ -102,7 +102,7 @@ fn a_limiter_on_the_extended_clock_spans_the_wrap() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ratecore_testkit::config(256))]
 
     /// Read at least once per wrap period (every step is below 2^32), the clock
     /// is the true time minus the base of its first reading's wrap period.

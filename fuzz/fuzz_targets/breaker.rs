@@ -5,12 +5,11 @@
 //! a configuration the breaker refuses must be one the spec calls invalid.
 #![no_main]
 
-#[path = "../../tests/model/breaker.rs"]
-mod model;
+use ratecore_testkit::model::breaker as model;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use model::{Admit, State};
+use model::{Admit, State, observe as as_model};
 use ratecore::client::{Admission, BreakerConfig, BreakerRejected, BreakerState, CircuitBreaker};
 use ratecore::{Duration, Instant};
 
@@ -47,24 +46,6 @@ fn valid(c: &model::Config) -> bool {
         && c.probes > 0
         && c.window
             .is_none_or(|(w, num, den)| (1..1 << 21).contains(&w) && num > 0 && num <= den)
-}
-
-fn as_model(state: BreakerState<HZ>) -> State {
-    match state {
-        BreakerState::Closed {
-            consecutive_failures,
-            window_calls,
-            window_failures,
-        } => State::Closed {
-            consecutive: consecutive_failures,
-            calls: window_calls,
-            failures: window_failures,
-        },
-        BreakerState::Open { until } => State::Open {
-            until: until.as_ticks(),
-        },
-        BreakerState::HalfOpen { probes } => State::HalfOpen { probes },
-    }
 }
 
 fuzz_target!(|input: Input| {

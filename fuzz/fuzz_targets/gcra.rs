@@ -1,4 +1,4 @@
-//! `Gcra` against its reference model (tests/model/), on any quota and any
+//! `Gcra` against its reference model (the kit's `model`), on any quota and any
 //! trace: the input is a quota, a clock rate and a sequence of operations.
 //! Every answer must equal the model's, and the DESIGN invariants must hold;
 //! nothing else can panic.
@@ -7,8 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/model/mod.rs"]
-mod model;
+use ratecore_testkit::model;
 
 use model::harness::run_gcra;
 use model::trace::Bytes;

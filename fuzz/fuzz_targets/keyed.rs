@@ -9,8 +9,7 @@
 
 #![no_main]
 
-#[path = "../../tests/model/keyed_gcra.rs"]
-mod model;
+use ratecore_testkit::model::keyed_gcra as model;
 
 use std::collections::BTreeMap;
 

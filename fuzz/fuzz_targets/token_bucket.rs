@@ -1,5 +1,5 @@
 //! `TokenBucket` (greedy and interval refill) against its reference model
-//! (tests/model/), on any quota and any trace: the input is a quota, a clock
+//! (the kit's `model`), on any quota and any trace: the input is a quota, a clock
 //! rate, a refill mode and a sequence of operations. Every answer must equal
 //! the model's, and the DESIGN invariants must hold; nothing else can panic.
 
@@ -8,8 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use ratecore::RefillMode;
 
-#[path = "../../tests/model/mod.rs"]
-mod model;
+use ratecore_testkit::model;
 
 use model::harness::run_bucket;
 use model::trace::Bytes;

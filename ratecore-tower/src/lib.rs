@@ -18,6 +18,8 @@ mod layer;
 mod metrics;
 mod plan;
 mod rc;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 mod store;
 pub mod wait;
 

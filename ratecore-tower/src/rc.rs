@@ -92,7 +92,7 @@ fn plan(index: u8) -> ratecore::keyed::Plan<MAX_PLANS> {
     ratecore::keyed::Plan::new(usize::from(index)).unwrap_or_default()
 }
 
-fn state(status: &Status<MS>) -> State {
+pub(crate) fn state(status: &Status<MS>) -> State {
     State {
         limit: status.limit(),
         remaining: status.remaining(),
@@ -104,7 +104,14 @@ fn tick(decision: KeyedDecision<MS>) -> Tick {
     match decision {
         Ok(Admitted::Limited(status)) => Tick::Admitted(state(&status)),
         Ok(_) => Tick::Unlimited,
-        Err(Denied::RateLimited(limited)) => Tick::Limited {
+        Err(refusal) => denied(refusal),
+    }
+}
+
+/// A refusal, in this crate's terms.
+pub(crate) fn denied(refusal: Denied<MS>) -> Tick {
+    match refusal {
+        Denied::RateLimited(limited) => Tick::Limited {
             state: State {
                 limit: limited.limit(),
                 remaining: limited.remaining(),
@@ -112,13 +119,13 @@ fn tick(decision: KeyedDecision<MS>) -> Tick {
             },
             retry_after_ms: limited.retry_after().as_ticks(),
         },
-        Err(Denied::ExceedsBurst(e)) => Tick::TooLarge { burst: e.burst },
-        Err(Denied::ExceedsRequestCap(e)) => Tick::TooLarge { burst: e.cap },
-        Err(Denied::AtCapacity(busy)) => Tick::AtCapacity {
+        Denied::ExceedsBurst(e) => Tick::TooLarge { burst: e.burst },
+        Denied::ExceedsRequestCap(e) => Tick::TooLarge { burst: e.cap },
+        Denied::AtCapacity(busy) => Tick::AtCapacity {
             active: busy.active,
             limit: busy.limit,
         },
-        Err(_) => Tick::Full,
+        _ => Tick::Full,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The generic cell rate algorithm.
 
-use crate::algorithms::tat::{Refill, Schedule};
+use crate::algorithms::tat::{Continuous, Schedule};
 use crate::answer::Status;
 use crate::kernel::{Algorithm, Carry, Reconfigure, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;
@@ -77,7 +77,7 @@ pub type Gcra<const HZ: u64 = NANOS> = WordLimiter<GcraConfig<HZ>>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct GcraConfig<const HZ: u64 = NANOS> {
-    schedule: Schedule,
+    schedule: Schedule<Continuous>,
 }
 
 impl<const HZ: u64> GcraConfig<HZ> {
@@ -95,18 +95,13 @@ impl<const HZ: u64> GcraConfig<HZ> {
 
     /// The burst: the most units admitted at one instant.
     pub const fn burst(&self) -> u32 {
-        self.schedule.burst
+        self.schedule.burst.get()
     }
 
     /// The emission interval `T` as `(units, scale)`: one admitted unit costs
     /// `units / scale` ticks, exactly.
     pub const fn emission_interval(&self) -> (u64, u64) {
-        let schedule = self.schedule;
-        match schedule.refill {
-            Refill::Continuous { scale } => (schedule.cost, scale),
-            // `GcraConfig` is always built continuous.
-            Refill::Interval { period, count } => (period, count),
-        }
+        (self.schedule.cost, self.schedule.refill.scale)
     }
 
     /// The last instant evaluated as itself; later ones are evaluated as this one.
@@ -173,8 +168,8 @@ impl<const HZ: u64> Reconfigure<HZ> for GcraConfig<HZ> {
                 state,
                 new,
                 at.as_ticks(),
-                u64::from(new.burst),
-                u64::from(old.burst),
+                u64::from(new.burst.get()),
+                u64::from(old.burst.get()),
                 true,
             ),
         }

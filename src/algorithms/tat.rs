@@ -19,33 +19,136 @@
 //! which keeps every sum below `u64::MAX` without any wrapping; it is over a
 //! century away for every quota a real clock can express (see `Gcra`'s docs).
 
+use core::num::NonZeroU32;
+
 use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
 use crate::kernel::Step;
 use crate::quota::{Quota, QuotaError};
 use crate::time::Instant;
 
-/// How clock ticks become virtual time.
+/// How clock ticks become virtual time: [`Continuous`] or [`Interval`].
+///
+/// A type per mode, not an enum: a schedule's decision is compiled for its
+/// one mode, so a [`Gcra`](crate::Gcra) check carries no dispatch on a mode
+/// it can never have, and no code of the other mode.
+pub(crate) trait Refill: Copy {
+    /// The virtual time of tick `now`, for `now <= horizon`.
+    fn virtual_time(&self, now: u64) -> u64;
+
+    /// Ticks from `now` until virtual time reaches `target`, rounded up to
+    /// the first tick whose virtual time is at least `target`.
+    fn ticks_until(&self, target: u64, now: u64) -> u64;
+
+    /// The time until virtual time `target` (at least `v`, the virtual time
+    /// of the evaluated tick `now`), in `1 / answer_scale()` of a tick: a
+    /// numerator that the answer divides only when it is read.
+    fn wait(&self, target: u64, now: u64, v: u64) -> u64;
+
+    /// Parts of a tick [`wait`](Refill::wait) is counted in.
+    fn answer_scale(&self) -> u64;
+
+    /// The numbers of the mode, for a configuration fingerprint.
+    fn words(&self) -> [u64; 2];
+}
+
+/// `v = now * scale`: GCRA and the greedy token bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) enum Refill {
-    /// `v = now * scale`.
-    Continuous { scale: u64 },
-    /// `v = floor(now / period) * count`.
-    Interval { period: u64, count: u64 },
+pub(crate) struct Continuous {
+    pub(crate) scale: u64,
+}
+
+/// `v = floor(now / period) * count`: all `count` tokens arrive together at
+/// each multiple of `period` ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct Interval {
+    pub(crate) period: u64,
+    pub(crate) count: u64,
+}
+
+impl Refill for Continuous {
+    #[inline(always)]
+    fn virtual_time(&self, now: u64) -> u64 {
+        // `now <= horizon = (u64::MAX - capacity) / scale`, so the product
+        // is at most `u64::MAX - capacity`: it never wraps (and a wrapping
+        // multiply is one instruction, where a saturating one is three).
+        now.wrapping_mul(self.scale)
+    }
+
+    #[inline(always)]
+    fn ticks_until(&self, target: u64, now: u64) -> u64 {
+        div_ceil(target, self.scale).saturating_sub(now)
+    }
+
+    #[inline(always)]
+    fn wait(&self, target: u64, _now: u64, v: u64) -> u64 {
+        // `ceil(target / scale) - now == ceil((target - v) / scale)` since
+        // `v = now * scale`: the wait stays a numerator until read.
+        target.saturating_sub(v)
+    }
+
+    #[inline(always)]
+    fn answer_scale(&self) -> u64 {
+        self.scale
+    }
+
+    fn words(&self) -> [u64; 2] {
+        [self.scale, 0]
+    }
+}
+
+impl Refill for Interval {
+    #[inline(always)]
+    fn virtual_time(&self, now: u64) -> u64 {
+        // `now <= horizon`, chosen so that this is at most `u64::MAX - capacity`.
+        div(now, self.period).saturating_mul(self.count)
+    }
+
+    /// Computed in 128 bits: near the end of the `u64` range that first tick
+    /// can lie past `u64::MAX` (an interval boundary, say), and the wait is
+    /// still the exact number of ticks, saturated only if it exceeds `u64::MAX`.
+    #[inline(always)]
+    fn ticks_until(&self, target: u64, now: u64) -> u64 {
+        // At most 2^64 * 2^64: fits in a u128 with room to spare.
+        let at = (div_ceil(target, self.count) as u128).saturating_mul(self.period as u128);
+        let wait = at.saturating_sub(now as u128);
+        if wait > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            wait as u64
+        }
+    }
+
+    #[inline(always)]
+    fn wait(&self, target: u64, now: u64, _v: u64) -> u64 {
+        self.ticks_until(target, now)
+    }
+
+    #[inline(always)]
+    fn answer_scale(&self) -> u64 {
+        1
+    }
+
+    fn words(&self) -> [u64; 2] {
+        [self.period, self.count]
+    }
 }
 
 /// A quota converted to virtual units; immutable once built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) struct Schedule {
-    pub(crate) burst: u32,
-    /// Virtual units one admitted unit costs.
+pub(crate) struct Schedule<R> {
+    /// Non-zero (the quota checks it), and typed so: a check of one unit
+    /// then needs no comparison with the burst.
+    pub(crate) burst: NonZeroU32,
+    /// Virtual units one admitted unit costs (at least 1).
     pub(crate) cost: u64,
-    /// `burst * cost`: the largest backlog.
+    /// `burst * cost`: the largest backlog (below `u64::MAX`).
     pub(crate) capacity: u64,
-    /// The last tick evaluated as itself.
+    /// The last tick evaluated as itself: `v(horizon) + capacity <= u64::MAX`.
     pub(crate) horizon: u64,
-    pub(crate) refill: Refill,
+    pub(crate) refill: R,
 }
 
 const fn gcd(mut a: u128, mut b: u128) -> u128 {
@@ -91,30 +194,18 @@ const fn max_scale(hz: u64) -> u64 {
     }
 }
 
-const fn finish(burst: u32, cost: u128, refill: Refill) -> Result<Schedule, QuotaError> {
+/// `(cost, capacity)` as `u64`s, with `capacity = burst * cost < u64::MAX`.
+const fn cost_and_capacity(burst: NonZeroU32, cost: u128) -> Result<(u64, u64), QuotaError> {
     if cost == 0 || cost > u64::MAX as u128 {
         return Err(QuotaError::TooLarge);
     }
-    let capacity = match cost.checked_mul(burst as u128) {
-        Some(c) if c < u64::MAX as u128 => c as u64,
-        _ => return Err(QuotaError::TooLarge),
-    };
-    // `capacity < u64::MAX`, checked above.
-    let room = u64::MAX.saturating_sub(capacity);
-    let horizon = match refill {
-        Refill::Continuous { scale } => div(room, scale),
-        Refill::Interval { period, count } => div(room, count).saturating_mul(period),
-    };
-    Ok(Schedule {
-        burst,
-        cost: cost as u64,
-        capacity,
-        horizon,
-        refill,
-    })
+    match cost.checked_mul(burst.get() as u128) {
+        Some(c) if c < u64::MAX as u128 => Ok((cost as u64, c as u64)),
+        _ => Err(QuotaError::TooLarge),
+    }
 }
 
-impl Schedule {
+impl Schedule<Continuous> {
     /// Continuous refill (GCRA, greedy token bucket) at `hz` ticks per second.
     pub(crate) const fn continuous(quota: &Quota, hz: u64) -> Result<Self, QuotaError> {
         if let Err(e) = quota.validate() {
@@ -139,15 +230,26 @@ impl Schedule {
             Some(units) => units.div_ceil(per),
             None => return Err(QuotaError::TooLarge),
         };
-        finish(
-            quota.burst_size(),
+        let Some(burst) = NonZeroU32::new(quota.burst_size()) else {
+            return Err(QuotaError::ZeroBurst);
+        };
+        let (cost, capacity) = match cost_and_capacity(burst, cost) {
+            Ok(pair) => pair,
+            Err(e) => return Err(e),
+        };
+        // `capacity < u64::MAX`, checked above.
+        let scale = scale as u64;
+        Ok(Schedule {
+            burst,
             cost,
-            Refill::Continuous {
-                scale: scale as u64,
-            },
-        )
+            capacity,
+            horizon: div(u64::MAX.saturating_sub(capacity), scale),
+            refill: Continuous { scale },
+        })
     }
+}
 
+impl Schedule<Interval> {
     /// Interval refill: `count` tokens at every multiple of the period, which
     /// is rounded up to whole ticks.
     pub(crate) const fn interval(quota: &Quota, hz: u64) -> Result<Self, QuotaError> {
@@ -162,82 +264,56 @@ impl Schedule {
         if period == 0 || period > u64::MAX as u128 {
             return Err(QuotaError::TooLarge);
         }
-        finish(
-            quota.burst_size(),
-            1,
-            Refill::Interval {
-                period: period as u64,
-                count: quota.count() as u64,
-            },
-        )
+        let Some(burst) = NonZeroU32::new(quota.burst_size()) else {
+            return Err(QuotaError::ZeroBurst);
+        };
+        let (cost, capacity) = match cost_and_capacity(burst, 1) {
+            Ok(pair) => pair,
+            Err(e) => return Err(e),
+        };
+        let (period, count) = (period as u64, quota.count() as u64);
+        Ok(Schedule {
+            burst,
+            cost,
+            capacity,
+            horizon: div(u64::MAX.saturating_sub(capacity), count).saturating_mul(period),
+            refill: Interval { period, count },
+        })
     }
+}
 
+impl<R: Refill> Schedule<R> {
     /// The instant actually evaluated for `now`, and its virtual time.
     #[inline(always)]
-    pub(crate) const fn virtual_now(&self, now: u64) -> (u64, u64) {
+    pub(crate) fn virtual_now(&self, now: u64) -> (u64, u64) {
         let now = if now > self.horizon {
             self.horizon
         } else {
             now
         };
-        // No overflow: `now <= horizon`, which was chosen so that
-        // `v(horizon) + capacity <= u64::MAX`.
-        let v = match self.refill {
-            Refill::Continuous { scale } => now.saturating_mul(scale),
-            Refill::Interval { period, count } => div(now, period).saturating_mul(count),
-        };
-        (now, v)
+        (now, self.refill.virtual_time(now))
     }
 
-    /// Ticks from `now` until virtual time reaches `target`, rounded up to the
-    /// first tick whose virtual time is at least `target`.
-    ///
-    /// Computed in 128 bits: near the end of the `u64` range that first tick
-    /// can lie past `u64::MAX` (an interval boundary, say), and the wait is
-    /// still the exact number of ticks, saturated only if it exceeds `u64::MAX`.
+    /// Ticks from `now` until virtual time reaches `target`.
     #[inline(always)]
-    pub(crate) const fn ticks_until(&self, target: u64, now: u64) -> u64 {
-        let at: u128 = match self.refill {
-            Refill::Continuous { scale } => div_ceil(target, scale) as u128,
-            Refill::Interval { period, count } => {
-                // At most 2^64 * 2^64: fits in a u128 with room to spare.
-                (div_ceil(target, count) as u128).saturating_mul(period as u128)
-            }
-        };
-        let wait = at.saturating_sub(now as u128);
-        if wait > u64::MAX as u128 {
-            u64::MAX
-        } else {
-            wait as u64
-        }
+    pub(crate) fn ticks_until(&self, target: u64, now: u64) -> u64 {
+        self.refill.ticks_until(target, now)
     }
 
     /// The answer for a backlog of `backlog` virtual units that drains at
     /// virtual time `full`, at the evaluated tick `now` (virtual time `v`):
     /// the numbers only, divided when read.
     #[inline(always)]
-    const fn answer<const HZ: u64>(&self, backlog: u64, full: u64, now: u64, v: u64) -> Status<HZ> {
+    fn answer<const HZ: u64>(&self, backlog: u64, full: u64, now: u64, v: u64) -> Status<HZ> {
         let room = self.capacity.saturating_sub(backlog);
-        match self.refill {
-            // `ceil(full / scale) - now == ceil((full - v) / scale)` since
-            // `v = now * scale`: the wait stays a numerator until read.
-            Refill::Continuous { scale } => {
-                Status::scaled(self.burst, room, self.cost, full.saturating_sub(v), scale)
-            }
-            Refill::Interval { .. } => {
-                Status::scaled(self.burst, room, self.cost, self.ticks_until(full, now), 1)
-            }
-        }
-    }
-
-    /// The time until virtual time `target`, in the answer's scale (see
-    /// [`answer`](Schedule::answer)).
-    #[inline(always)]
-    const fn wait<const HZ: u64>(&self, target: u64, now: u64, v: u64) -> u64 {
-        match self.refill {
-            Refill::Continuous { .. } => target.saturating_sub(v),
-            Refill::Interval { .. } => self.ticks_until(target, now),
-        }
+        let wait = self.refill.wait(full, now, v);
+        Status::scaled(
+            self.burst.get(),
+            room,
+            self.cost,
+            wait,
+            self.refill.answer_scale(),
+        )
     }
 
     /// The pure decision: may `n` units go at `now` given state `tat`?
@@ -246,43 +322,46 @@ impl Schedule {
     /// `max(tat, v) + n*cost`. Zero units are always admitted and store
     /// nothing (storing `max(tat, v)` would make later stale readings
     /// stricter for no admitted unit).
+    ///
+    /// The hot path: every step below is one instruction or two, and the
+    /// wrapping operations are each proved not to wrap where they stand.
     #[inline(always)]
-    pub(crate) const fn decide<const HZ: u64>(&self, tat: u64, n: u32, now: u64) -> Step<HZ> {
-        if n > self.burst {
-            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst)));
+    pub(crate) fn decide<const HZ: u64>(&self, tat: u64, n: u32, now: u64) -> Step<HZ> {
+        if n > self.burst.get() {
+            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst.get())));
         }
         let (now, v) = self.virtual_now(now);
-        // `n <= burst`, so `need <= capacity`.
-        let need = (n as u64).saturating_mul(self.cost);
+        // `n <= burst`, so `need <= burst * cost = capacity < u64::MAX`: the
+        // product does not wrap.
+        let need = (n as u64).wrapping_mul(self.cost);
         let start = if tat > v { tat } else { v };
-        // `start >= v`: the subtraction cannot saturate.
-        let backlog = start.saturating_sub(v);
+        // `start >= v`: no wrap.
+        let backlog = start.wrapping_sub(v);
         if n == 0 {
             return Step::Keep(self.answer(backlog, start, now, v));
         }
-        if backlog <= self.capacity.saturating_sub(need) {
-            // `start + need <= v + capacity <= u64::MAX`: no saturation.
-            let next = start.saturating_add(need);
-            let status = self.answer(backlog.saturating_add(need), next, now, v);
-            if next == tat {
-                Step::Keep(status)
-            } else {
-                Step::Store(next, status)
-            }
+        // `need <= capacity` (above): no wrap.
+        let room = self.capacity.wrapping_sub(need);
+        if backlog <= room {
+            // `start + need = v + backlog + need <= v + capacity <= u64::MAX`
+            // (the horizon's definition): no wrap. And `need >= 1` (`n >= 1`,
+            // `cost >= 1`), so `next > start >= tat`: always a store.
+            let next = start.wrapping_add(need);
+            Step::Store(next, self.answer(backlog.wrapping_add(need), next, now, v))
         } else {
-            // The virtual time at which it fits is `start + need - capacity`,
-            // written so that nothing can saturate: `backlog > capacity - need`
-            // gives `start > capacity - need`, and the result is `> v`.
-            let fits = start.saturating_sub(self.capacity.saturating_sub(need));
+            // The virtual time at which it fits is `start + need - capacity`
+            // = `start - room`; `backlog > room` gives `start > v + room`, so
+            // it does not wrap and the result is `> v`.
+            let fits = start.wrapping_sub(room);
             let status = self.answer(backlog, start, now, v);
-            let limited = RateLimited::scaled(status, self.wait::<HZ>(fits, now, v));
+            let limited = RateLimited::scaled(status, self.refill.wait(fits, now, v));
             Step::Deny(Denied::RateLimited(limited))
         }
     }
 
     /// The status at `now` of `tat`, changing nothing.
     #[inline]
-    pub(crate) const fn status<const HZ: u64>(&self, tat: u64, now: u64) -> Status<HZ> {
+    pub(crate) fn status<const HZ: u64>(&self, tat: u64, now: u64) -> Status<HZ> {
         let (now, v) = self.virtual_now(now);
         let start = if tat > v { tat } else { v };
         self.answer(start.saturating_sub(v), start, now, v)
@@ -337,7 +416,7 @@ impl Schedule {
     /// never decreases as `now` grows); `None` if that lies past the horizon,
     /// where virtual time stops.
     #[inline]
-    pub(crate) const fn idle_after(&self, tat: u64, now: u64) -> Option<u64> {
+    pub(crate) fn idle_after(&self, tat: u64, now: u64) -> Option<u64> {
         let (_, v) = self.virtual_now(now);
         if tat <= v {
             return Some(0);
@@ -366,7 +445,7 @@ impl Schedule {
     /// own, later, instants). Counted at that later tick, the new state holds
     /// at every later instant at least the units the old state would, under
     /// the same quota, and it is stricter still at the instants before it.
-    pub(crate) const fn carry_over(&self, tat: u64, next: &Schedule, now: u64) -> u64 {
+    pub(crate) fn carry_over(&self, tat: u64, next: &Schedule<R>, now: u64) -> u64 {
         self.carry_scaled(tat, next, now, 1, 1, true)
     }
 
@@ -377,10 +456,13 @@ impl Schedule {
     /// state is empty until they drain at the new rate), so that a change
     /// there and back forgives nothing; capped, a change to a smaller burst
     /// and back forgives the difference.
-    pub(crate) const fn carry_scaled(
+    ///
+    /// `next` may refill in another mode (a token bucket's plans): the units
+    /// in use are counted under `self` and booked under `next`.
+    pub(crate) fn carry_scaled<S: Refill>(
         &self,
         tat: u64,
-        next: &Schedule,
+        next: &Schedule<S>,
         now: u64,
         num: u64,
         den: u64,
@@ -405,8 +487,8 @@ impl Schedule {
         } else {
             scaled as u64
         };
-        let used = if cap && used > next.burst as u64 {
-            next.burst as u64
+        let used = if cap && used > next.burst.get() as u64 {
+            next.burst.get() as u64
         } else {
             used
         };
@@ -419,11 +501,8 @@ impl Schedule {
     }
 
     /// The numbers the decision reads, for a configuration fingerprint.
-    pub(crate) const fn words(&self) -> [u64; 5] {
-        let (a, b) = match self.refill {
-            Refill::Continuous { scale } => (scale, 0),
-            Refill::Interval { period, count } => (period, count),
-        };
-        [self.burst as u64, self.cost, self.horizon, a, b]
+    pub(crate) fn words(&self) -> [u64; 5] {
+        let [a, b] = self.refill.words();
+        [self.burst.get() as u64, self.cost, self.horizon, a, b]
     }
 }

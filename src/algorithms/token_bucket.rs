@@ -1,6 +1,6 @@
 //! The token bucket, with greedy or interval refill.
 
-use crate::algorithms::tat::Schedule;
+use crate::algorithms::tat::{Continuous, Interval, Schedule};
 use crate::answer::Status;
 use crate::kernel::{
     Algorithm, Carry, Limiter, Reconfigure, Refund, Step, WordLimiter, fingerprint,
@@ -55,14 +55,37 @@ pub type TokenBucket<const HZ: u64 = NANOS> = WordLimiter<TokenBucketConfig<HZ>>
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TokenBucketConfig<const HZ: u64 = NANOS> {
-    schedule: Schedule,
-    mode: RefillMode,
+    schedule: Schedules,
 }
 
-const fn schedule(quota: &Quota, mode: RefillMode, hz: u64) -> Result<Schedule, QuotaError> {
+/// The schedule of each refill mode, each compiled for its own mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Schedules {
+    Greedy(Schedule<Continuous>),
+    Interval(Schedule<Interval>),
+}
+
+/// Runs `$body` with `$s` bound to the schedule of whichever mode `$schedules` has.
+macro_rules! with_schedule {
+    ($schedules:expr, |$s:ident| $body:expr) => {
+        match $schedules {
+            Schedules::Greedy($s) => $body,
+            Schedules::Interval($s) => $body,
+        }
+    };
+}
+
+const fn schedule(quota: &Quota, mode: RefillMode, hz: u64) -> Result<Schedules, QuotaError> {
     match mode {
-        RefillMode::Greedy => Schedule::continuous(quota, hz),
-        RefillMode::Interval => Schedule::interval(quota, hz),
+        RefillMode::Greedy => match Schedule::continuous(quota, hz) {
+            Ok(s) => Ok(Schedules::Greedy(s)),
+            Err(e) => Err(e),
+        },
+        RefillMode::Interval => match Schedule::interval(quota, hz) {
+            Ok(s) => Ok(Schedules::Interval(s)),
+            Err(e) => Err(e),
+        },
     }
 }
 
@@ -74,24 +97,33 @@ impl<const HZ: u64> TokenBucketConfig<HZ> {
     /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
     pub const fn new(quota: Quota, mode: RefillMode) -> Result<Self, QuotaError> {
         match schedule(&quota, mode, HZ) {
-            Ok(schedule) => Ok(Self { schedule, mode }),
+            Ok(schedule) => Ok(Self { schedule }),
             Err(e) => Err(e),
         }
     }
 
     /// The capacity: the most tokens the bucket holds.
     pub const fn burst(&self) -> u32 {
-        self.schedule.burst
+        match &self.schedule {
+            Schedules::Greedy(s) => s.burst.get(),
+            Schedules::Interval(s) => s.burst.get(),
+        }
     }
 
     /// The refill mode.
     pub const fn mode(&self) -> RefillMode {
-        self.mode
+        match self.schedule {
+            Schedules::Greedy(_) => RefillMode::Greedy,
+            Schedules::Interval(_) => RefillMode::Interval,
+        }
     }
 
     /// The last instant evaluated as itself; later ones are evaluated as this one.
     pub const fn horizon(&self) -> Instant<HZ> {
-        Instant::<HZ>::from_ticks(self.schedule.horizon)
+        Instant::<HZ>::from_ticks(match &self.schedule {
+            Schedules::Greedy(s) => s.horizon,
+            Schedules::Interval(s) => s.horizon,
+        })
     }
 }
 
@@ -101,29 +133,28 @@ impl<const HZ: u64> Algorithm<HZ> for TokenBucketConfig<HZ> {
     const NAME: &'static str = "token-bucket";
 
     fn fingerprint(&self) -> u64 {
-        let [a, b, c, d, e] = self.schedule.words();
+        let [a, b, c, d, e] = with_schedule!(&self.schedule, |s| s.words());
         fingerprint(b"token-bucket", &[HZ, a, b, c, d, e])
     }
 
     #[inline(always)]
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
-        self.schedule.decide(state, n, now.as_ticks())
+        with_schedule!(&self.schedule, |s| s.decide(state, n, now.as_ticks()))
     }
 
     #[inline]
     fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
-        self.schedule.status(state, now.as_ticks())
+        with_schedule!(&self.schedule, |s| s.status(state, now.as_ticks()))
     }
 
     #[inline]
     fn refund(&self, state: u64, n: u32, _now: Instant<HZ>) -> u64 {
-        self.schedule.refund(state, n)
+        with_schedule!(&self.schedule, |s| s.refund(state, n))
     }
 
     #[inline]
     fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
-        self.schedule
-            .idle_after(state, now.as_ticks())
+        with_schedule!(&self.schedule, |s| s.idle_after(state, now.as_ticks()))
             .map(Duration::<HZ>::from_ticks)
     }
 
@@ -135,8 +166,12 @@ impl<const HZ: u64> Algorithm<HZ> for TokenBucketConfig<HZ> {
         now: Instant<HZ>,
         max_wait: Duration<HZ>,
     ) -> Step<HZ, Instant<HZ>> {
-        self.schedule
-            .reserve(state, n, now.as_ticks(), max_wait.as_ticks())
+        with_schedule!(&self.schedule, |s| s.reserve(
+            state,
+            n,
+            now.as_ticks(),
+            max_wait.as_ticks()
+        ))
     }
 }
 
@@ -145,19 +180,24 @@ impl<const HZ: u64> Algorithm<HZ> for TokenBucketConfig<HZ> {
 /// booked ahead forgives nothing.
 impl<const HZ: u64> Reconfigure<HZ> for TokenBucketConfig<HZ> {
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
-        let (old, new) = (&self.schedule, &next.schedule);
-        match carry {
-            Carry::Full => 0,
-            Carry::InUse => old.carry_scaled(state, new, at.as_ticks(), 1, 1, false),
-            Carry::Scaled => old.carry_scaled(
-                state,
-                new,
-                at.as_ticks(),
-                u64::from(new.burst),
-                u64::from(old.burst),
-                true,
-            ),
-        }
+        let at = at.as_ticks();
+        // Plans of both refill modes may share a `Reconfigurable`: the units
+        // in use are counted under the old mode and booked under the new.
+        with_schedule!(&self.schedule, |old| with_schedule!(
+            &next.schedule,
+            |new| match carry {
+                Carry::Full => 0,
+                Carry::InUse => old.carry_scaled(state, new, at, 1, 1, false),
+                Carry::Scaled => old.carry_scaled(
+                    state,
+                    new,
+                    at,
+                    u64::from(new.burst.get()),
+                    u64::from(old.burst.get()),
+                    true,
+                ),
+            }
+        ))
     }
 }
 
@@ -209,10 +249,18 @@ impl<const HZ: u64> WordLimiter<TokenBucketConfig<HZ>> {
     /// A [`QuotaError`] for an invalid quota; the bucket is then unchanged.
     pub fn set_quota_at(&mut self, quota: Quota, now: Instant<HZ>) -> Result<(), QuotaError> {
         let next = TokenBucketConfig::<HZ>::new(quota, self.mode())?;
-        let state =
-            self.algorithm()
-                .schedule
-                .carry_over(self.state(), &next.schedule, now.as_ticks());
+        let now = now.as_ticks();
+        let state = match (&self.algorithm().schedule, &next.schedule) {
+            (Schedules::Greedy(old), Schedules::Greedy(new)) => {
+                old.carry_over(self.state(), new, now)
+            }
+            (Schedules::Interval(old), Schedules::Interval(new)) => {
+                old.carry_over(self.state(), new, now)
+            }
+            // The mode stays, so the two schedules have the same mode; were
+            // they not, a fresh bucket is the only state both can read.
+            _ => 0,
+        };
         self.replace(next, state);
         Ok(())
     }

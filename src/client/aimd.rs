@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::answer::{Decision, Denied};
+use crate::kernel::cas::update;
 use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::time::{Duration, Instant, NANOS};
@@ -322,39 +323,31 @@ impl<const HZ: u64> AimdPacer<HZ> {
     /// or backwards `now` is refused, never granted an earlier slot).
     pub fn try_acquire_at(&self, now: Instant<HZ>) -> Result<(), Instant<HZ>> {
         let now = now.as_ticks();
+        let interval = interval_ticks(HZ, self.rate());
         // Relaxed: the next-send word is independent of every other datum (see
-        // the type's docs); the compare-exchange orders its updates by itself.
-        let mut next = self.next.load(Ordering::Relaxed);
-        loop {
+        // the type's docs); the kernel's compare-and-swap loop orders its
+        // updates by itself, and a failure hands back the slot another sender
+        // took, which we decide again on.
+        update(&self.next, Ordering::Relaxed, |next| {
             if now < next {
-                return Err(Instant::<HZ>::from_ticks(next));
+                (Err(Instant::<HZ>::from_ticks(next)), None)
+            } else {
+                (Ok(()), Some(now.saturating_add(interval)))
             }
-            let after = now.saturating_add(interval_ticks(HZ, self.rate()));
-            // Relaxed on success and failure, as above; a failure hands back
-            // the slot another sender took, and we decide again on it.
-            match self
-                .next
-                .compare_exchange_weak(next, after, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(()),
-                Err(actual) => next = actual,
-            }
-        }
+        })
+        .0
     }
 
     /// Books the next send slot at or after `now` and returns its instant:
     /// wait until then, then send. Slots are handed out one interval apart.
     pub fn reserve_at(&self, now: Instant<HZ>) -> Instant<HZ> {
         let now = now.as_ticks();
-        let mut slot = now;
-        // Relaxed: as in `try_acquire_at`; fetch_update is a compare-exchange
-        // loop on this one word, and the closure always returns `Some`.
-        let _ = self
-            .next
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| {
-                slot = if next > now { next } else { now };
-                Some(slot.saturating_add(interval_ticks(HZ, self.rate())))
-            });
+        let interval = interval_ticks(HZ, self.rate());
+        // Relaxed: as in `try_acquire_at`.
+        let (slot, _, _) = update(&self.next, Ordering::Relaxed, |next| {
+            let slot = if next > now { next } else { now };
+            (slot, Some(slot.saturating_add(interval)))
+        });
         Instant::<HZ>::from_ticks(slot)
     }
 
@@ -397,13 +390,10 @@ impl<const HZ: u64> AimdPacer<HZ> {
 
     fn update_rate(&self, change: impl Fn(u64) -> u64) {
         // Relaxed: the rate word is independent of every other datum (see the
-        // type's docs); fetch_update is a compare-exchange loop on it, and the
-        // closure always returns `Some`.
-        let _ = self
-            .rate
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |rate| {
-                Some(change(rate))
-            });
+        // type's docs); the kernel's compare-and-swap loop orders its updates.
+        let _ = update(&self.rate, Ordering::Relaxed, |rate| {
+            ((), Some(change(rate)))
+        });
     }
 }
 

@@ -5,6 +5,7 @@ use core::fmt;
 use super::breaker_state::{
     Admission, BreakerRejected, BreakerState, CLOSED, MAX_FAILURES, MAX_WINDOW, admit, report,
 };
+use crate::kernel::cas::update;
 use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::time::{Clock, Duration, Instant, NANOS};
@@ -249,24 +250,13 @@ impl<const HZ: u64> CircuitBreaker<HZ> {
     pub fn try_acquire_at(&self, now: Instant<HZ>) -> Result<Admission, BreakerRejected<HZ>> {
         let now = now.as_ticks();
         // Relaxed: the word is the breaker's only shared datum and publishes
-        // nothing else; the compare-exchange below orders its updates.
-        let mut word = self.word.load(Ordering::Relaxed);
-        loop {
-            let (answer, next) = admit(&self.config, word, now);
-            let Some(next) = next else {
-                return answer;
-            };
-            // Relaxed on success and failure, as above; a failure hands back
-            // the word that won, and we decide again on it (this is what keeps
-            // concurrent probes to at most `m`).
-            match self
-                .word
-                .compare_exchange_weak(word, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return answer,
-                Err(actual) => word = actual,
-            }
-        }
+        // nothing else; the kernel's compare-and-swap loop orders its updates,
+        // and a failed exchange decides again on the word that won (this is
+        // what keeps concurrent probes to at most `m`).
+        update(&self.word, Ordering::Relaxed, |word| {
+            admit(&self.config, word, now)
+        })
+        .0
     }
 
     /// Asks to make a call at `clock.now()`. See [`try_acquire_at`](CircuitBreaker::try_acquire_at).
@@ -290,13 +280,11 @@ impl<const HZ: u64> CircuitBreaker<HZ> {
 
     fn record(&self, failed: bool, now: Instant<HZ>) {
         let now = now.as_ticks();
-        // Relaxed: as in `try_acquire_at`; fetch_update is a compare-exchange
-        // loop on the one word, and returns `Err` only when nothing changes.
-        let _ = self
-            .word
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
-                report(&self.config, word, failed, now)
-            });
+        // Relaxed: as in `try_acquire_at`; the kernel's loop stores nothing
+        // when the report changes nothing.
+        let _ = update(&self.word, Ordering::Relaxed, |word| {
+            ((), report(&self.config, word, failed, now))
+        });
     }
 
     /// The stored state: as of the last transition (an open breaker past its

@@ -60,6 +60,13 @@ pub struct TierAnswer<T> {
 /// its tier.
 pub type TierDecision<const HZ: u64> = Result<TierAnswer<Status<HZ>>, TierAnswer<Denied<HZ>>>;
 
+impl<T> TierAnswer<T> {
+    /// The answer `answer` of the tier named `name` at position `tier`.
+    pub const fn new(tier: usize, name: &'static str, answer: T) -> Self {
+        Self { tier, name, answer }
+    }
+}
+
 impl<T: fmt::Display> fmt::Display for TierAnswer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "tier {} ({}): {}", self.tier, self.name, self.answer)

@@ -26,7 +26,7 @@
 //!
 //! `RateLimit-Policy` and `RateLimit` follow
 //! **draft-ietf-httpapi-ratelimit-headers-11** (23 May 2026), whose syntax is
-//! that of -10 (the revision DESIGN.md summarises): both fields are
+//! that of -10 (the revision ARCHITECTURE.md names): both fields are
 //! structured-field Lists (RFC 9651) of Items whose value is the policy's
 //! name as a String. A policy item carries `q` (quota, required), `qu`
 //! (quota unit, a String), `w` (window in seconds) and `pk` (partition key,

@@ -61,7 +61,14 @@ impl<'a> Receipt<'a> {
     /// lifetime.
     pub const NOTHING: Self = Self::new(0, 0, 0, 0);
 
-    pub(crate) const fn new(before: u64, after: u64, n: u32, at: u64) -> Self {
+    /// The receipt of a charge of `n` units for the tick `at` that replaced
+    /// the state `before` by `after` (equal when it stored nothing).
+    ///
+    /// For a limiter built outside this crate that implements [`Charge`]
+    /// itself: its `charge_n_at` returns one tied to its `&self` borrow, and
+    /// its `undo` reads the parts back ([`before`](Receipt::before),
+    /// [`after`](Receipt::after), [`at`](Receipt::at)).
+    pub const fn new(before: u64, after: u64, n: u32, at: u64) -> Self {
         Self {
             before,
             after,
@@ -69,6 +76,22 @@ impl<'a> Receipt<'a> {
             at,
             limiter: PhantomData,
         }
+    }
+
+    /// The state the charge replaced.
+    pub const fn before(&self) -> u64 {
+        self.before
+    }
+
+    /// The state the charge stored (equal to [`before`](Receipt::before) if
+    /// it stored nothing).
+    pub const fn after(&self) -> u64 {
+        self.after
+    }
+
+    /// The tick the units were charged for.
+    pub const fn at(&self) -> u64 {
+        self.at
     }
 
     /// Units charged.

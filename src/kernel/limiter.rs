@@ -89,17 +89,3 @@ pub trait Refund<const HZ: u64>: Limiter<HZ> {
         self.refund_n_at(n, clock.now())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::Limiter;
-
-    #[test]
-    fn limiter_is_dyn_compatible() {
-        let gcra = crate::Gcra::<1_000>::new(crate::Quota::per_second(1)).unwrap();
-        let limiter: &dyn Limiter<1_000> = &gcra;
-        let now = crate::Instant::<1_000>::from_ticks(0);
-        assert!(limiter.check_at(now).is_ok());
-        assert!(limiter.check_at(now).is_err());
-    }
-}

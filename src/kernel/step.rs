@@ -8,6 +8,22 @@ use crate::time::{Duration, Instant};
 /// A denial carries no state: a refused check that writes something cannot
 /// be written down, so it cannot happen. `T` is what an admission answers:
 /// a [`Status`] for a check, the ready instant for a reservation.
+///
+/// ```compile_fail
+/// use ratecore::answer::{Denied, ExceedsBurst};
+/// use ratecore::kernel::Step;
+///
+/// // A denial that stores a state does not type-check.
+/// let step: Step<1_000> = Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(3, 2)), 42);
+/// ```
+///
+/// ```
+/// use ratecore::answer::{Denied, ExceedsBurst};
+/// use ratecore::kernel::Step;
+///
+/// let step: Step<1_000> = Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(3, 2)));
+/// assert_eq!(step.stored(), None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Step<const HZ: u64, T = Status<HZ>> {

@@ -4,7 +4,7 @@
 //! A run drives the limiter with a pseudo-random trace (checks of `n = 0` to
 //! `burst + 1` units; the clock standing still, creeping, jumping, and stale
 //! readings behind it) and after every check demands the invariants of
-//! DESIGN.md:
+//! ARCHITECTURE.md:
 //!
 //! - the atomic limiter decides exactly as its pure [`Algorithm::decide`] on a
 //!   shadow copy of the state word, and reports the same status;

@@ -1,187 +1,149 @@
-//! An HTTP API with per-API-key rate limits on two plans, answering with
-//! ratecore's header values.
+//! An HTTP API with per-API-key plans, on ratecore-tower.
 //!
-//! - `free`: 5 requests per minute (burst 5);
-//! - `pro`: 100 requests per minute with a burst of 120.
+//! - `free`: 5 requests per minute, 100 per day, at most 10,000 characters
+//!   per request;
+//! - `pro`: 60 requests per minute, 1,000 per day, at most 20,000
+//!   characters per request;
+//! - both: at most 5 requests of one key in flight at once.
 //!
-//! A request names its key in `x-api-key`. An admitted request gets `200` with
-//! `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`,
-//! `RateLimit-Policy` and `RateLimit`; a refused one gets `429` with the same
-//! plus `Retry-After` and an `application/problem+json` body carrying the
-//! limit, what is left, the wait, the reset time (Unix and RFC 3339) and the
-//! plan that refused. Unknown or missing keys get `401` and touch no limiter.
+//! A request names its API key in `x-api-key`; the key is looked up in a
+//! small in-memory key store ([`API_KEYS`]). The request body's length (in
+//! bytes, from `Content-Length`) is the request's cost, checked against the
+//! plan's per-request cap. Every answer carries `RateLimit-Policy`,
+//! `RateLimit` and `X-RateLimit-*`; a refusal is a `429` with `Retry-After`
+//! and an `application/problem+json` body, a body over the cap a `413`, a
+//! missing or unknown key a `401`.
 //!
-//! The keys are a fixed array here; a server with many keys would hold its
-//! limiters in a keyed table instead.
+//! The limits live in this process's memory by default, or in Redis
+//! ([`Limits::Redis`]), where every server process using the same Redis
+//! shares them: two processes grant a key its plan once, not twice.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use core::fmt::Write;
-use ratecore::http::{FixedBuf, Headers, PROBLEM_JSON, Policy, ServiceLimit};
-use ratecore::{Clock, Gcra, Limiter, Quota};
-
-/// The server's tick: milliseconds.
-pub const MS: u64 = ratecore::time::MILLIS;
-
-/// A plan: its quota and how the RateLimit-Policy field names it.
-#[derive(Debug)]
-pub struct Plan {
-    /// The limiter's quota.
-    pub quota: Quota,
-    /// The advertised policy.
-    pub policy: Policy<'static>,
-}
-
-const FREE_QUOTA: Quota = Quota::per_minute(5);
-const PRO_QUOTA: Quota = Quota::per_minute(100).burst(120);
-
-/// 5 requests per minute.
-pub static FREE: Plan = Plan {
-    quota: FREE_QUOTA,
-    policy: ratecore::const_unwrap!(Policy::from_quota("free", &FREE_QUOTA)),
+use axum::body::{Body, Bytes};
+use axum::routing::post;
+use ratecore_tower::redis_store::{Config, RedisPlanStore, RedisStore};
+use ratecore_tower::{
+    Builder, ConfigError, Key, KeyExtractorExt, OnStoreError, Plan, Plans, Quota, RateLimitLayer,
 };
+use tokio::net::TcpListener;
 
-/// 100 requests per minute with a burst of 120.
-pub static PRO: Plan = Plan {
-    quota: PRO_QUOTA,
-    policy: ratecore::const_unwrap!(Policy::from_quota("pro", &PRO_QUOTA)),
-};
-
-/// The known API keys and their plans. Demo values: real keys come from a
-/// secret store, never from source code.
-pub const KEYS: [(&str, &Plan); 3] = [
-    ("demo-free-key-1", &FREE),
-    ("demo-free-key-2", &FREE),
-    ("demo-pro-key-1", &PRO),
+/// The demo API keys: `(API key, account, plan)`. Demo values: real keys
+/// come from a secret store, never from source code.
+pub const API_KEYS: [(&str, &str, &str); 3] = [
+    ("demo-free-key", "alice", "free"),
+    ("demo-free-key-2", "carol", "free"),
+    ("demo-pro-key", "bob", "pro"),
 ];
 
-/// The header that carries the API key.
-pub const API_KEY_HEADER: &str = "x-api-key";
+/// `POST /stream` echoes the body back `STREAM_CHUNK` bytes at a time, one
+/// chunk every `STREAM_EVERY` (as a model streams its tokens): the request
+/// holds its concurrency place until the last chunk is sent.
+pub const STREAM_CHUNK: usize = 16;
+/// See [`STREAM_CHUNK`].
+pub const STREAM_EVERY: Duration = Duration::from_millis(100);
 
-/// One API key's limiter.
-#[derive(Debug)]
-struct Account {
-    key: &'static str,
-    plan: &'static Plan,
-    limiter: Gcra<MS>,
+/// The two plans, `free` then `pro`.
+///
+/// # Errors
+///
+/// None with these constants; [`ConfigError`] if they are edited into a
+/// plan ratecore-tower cannot enforce.
+pub fn plans() -> Result<Plans, ConfigError> {
+    let mut plans = Plans::new();
+    plans.add(
+        Plan::new("free")
+            .limit("free-minute", Quota::per_minute(5))
+            .limit("free-day", Quota::per_day(100))
+            .max_cost("free-characters", 10_000)
+            .concurrency(5),
+    )?;
+    plans.add(
+        Plan::new("pro")
+            .limit("pro-minute", Quota::per_minute(60))
+            .limit("pro-day", Quota::per_day(1_000))
+            .max_cost("pro-characters", 20_000)
+            .concurrency(5),
+    )?;
+    Ok(plans)
 }
 
-/// A clock shared with the request handlers.
-pub type SharedClock = Arc<dyn Clock<MS> + Send + Sync>;
-
-/// Everything the handlers share: the accounts and two clocks, a monotonic
-/// one for the limiters and a wall clock (Unix milliseconds) for
-/// `X-RateLimit-Reset`. Tests inject manual clocks for both.
-pub struct AppState {
-    accounts: Vec<Account>,
-    clock: SharedClock,
-    wall: SharedClock,
+/// The layer's builder for `plans`: keys from `x-api-key` looked up in
+/// [`API_KEYS`], the body's length as the cost, legacy `X-RateLimit-*`
+/// headers too. Tests add manual clocks to it.
+pub fn builder(plans: &Plans) -> Builder {
+    let accounts: HashMap<&'static str, (Key, _)> = API_KEYS
+        .iter()
+        .filter_map(|&(api_key, account, plan)| {
+            let (id, _) = plans.iter().find(|(_, p)| p.name() == plan)?;
+            Some((api_key, (Key::Name(Arc::from(account)), id)))
+        })
+        .collect();
+    let keys =
+        ratecore_tower::ApiKeyHeader::new("x-api-key", move |key| accounts.get(key).cloned())
+            .with_body_len_cost();
+    RateLimitLayer::builder(plans.clone(), keys).legacy_headers(true)
 }
 
-impl AppState {
-    /// One full limiter per known key.
-    pub fn new(clock: SharedClock, wall: SharedClock) -> Self {
-        let accounts = KEYS
-            .iter()
-            .map(|&(key, plan)| Account {
-                key,
-                plan,
-                // Fails only for a zero or overflowing quota; both plans'
-                // quotas are small constants.
-                limiter: Gcra::new(plan.quota).expect("plan quotas are valid"),
-            })
-            .collect();
-        Self {
-            accounts,
-            clock,
-            wall,
-        }
-    }
-
-    /// The account of `key`, comparing every known key in constant time so
-    /// response timing does not reveal how much of a key was right.
-    fn account(&self, key: &[u8]) -> Option<&Account> {
-        let mut found = None;
-        for account in &self.accounts {
-            if constant_time_eq(account.key.as_bytes(), key) {
-                found = Some(account);
-            }
-        }
-        found
-    }
+/// Where the limits live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Limits {
+    /// In this process's memory.
+    InMemory,
+    /// In the Redis at this URL (`redis://127.0.0.1:6379/`), shared by every
+    /// process using it. If Redis cannot answer within 50 ms, requests get
+    /// `503` with `Retry-After: 1` (fail closed).
+    Redis(String),
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The API: `GET /` under per-key limits.
-pub fn app(state: AppState) -> Router {
+/// The routes, behind `layer`: `POST /` answers the body's length in
+/// characters, `POST /stream` echoes the body back slowly.
+pub fn app<St: ratecore_tower::Store>(layer: RateLimitLayer<St>) -> Router {
     Router::new()
-        .route("/", get(handle))
-        .with_state(Arc::new(state))
+        .route(
+            "/",
+            post(|body: String| async move { format!("{} characters\n", body.chars().count()) }),
+        )
+        .route("/stream", post(stream))
+        .layer(layer)
 }
 
-async fn handle(State(state): State<Arc<AppState>>, request_headers: HeaderMap) -> Response {
-    let Some(account) = request_headers
-        .get(API_KEY_HEADER)
-        .and_then(|key| state.account(key.as_bytes()))
-    else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::CONTENT_TYPE, "application/json")],
-            r#"{"error":"missing or unknown x-api-key"}"#,
-        )
-            .into_response();
-    };
+async fn stream(body: Bytes) -> Body {
+    let chunks = futures_util::stream::unfold(body, |mut rest| async move {
+        if rest.is_empty() {
+            return None;
+        }
+        tokio::time::sleep(STREAM_EVERY).await;
+        let chunk = rest.split_to(rest.len().min(STREAM_CHUNK));
+        Some((Ok::<_, std::convert::Infallible>(chunk), rest))
+    });
+    Body::from_stream(chunks)
+}
 
-    let decision = account.limiter.check_at(state.clock.now());
-    let limit = match ServiceLimit::from_decision(account.plan.policy, &decision, state.wall.now())
-    {
-        Ok(limit) => limit,
-        // A one-unit check never exceeds a burst of at least one, and these
-        // plans have no request cap; answer sensibly all the same.
-        Err(refusal) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, refusal.to_string()).into_response();
+/// Serves the API on `listener` with its limits in `limits`, until the
+/// listener fails.
+///
+/// # Errors
+///
+/// A malformed Redis URL, or the listener's failure.
+pub async fn serve(
+    listener: TcpListener,
+    limits: Limits,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let plans = plans()?;
+    let router = match limits {
+        Limits::InMemory => app(builder(&plans).build()?),
+        Limits::Redis(url) => {
+            let redis = RedisStore::open(&url, Duration::from_millis(100))?;
+            let store = RedisPlanStore::new(&plans, redis, Config::new("ratecore-http-server"));
+            app(builder(&plans)
+                .on_store_error(OnStoreError::Refuse)
+                .build_with_store(store)?)
         }
     };
-    let headers = Headers::single(&limit);
-    let mut response = match headers.too_many_requests() {
-        Some(body) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::CONTENT_TYPE, PROBLEM_JSON)],
-            body.json().to_string(),
-        )
-            .into_response(),
-        None => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            format!(
-                r#"{{"plan":"{}","remaining":{}}}"#,
-                account.plan.policy.name(),
-                limit.remaining()
-            ),
-        )
-            .into_response(),
-    };
-    for (name, value) in headers {
-        // Each value is formatted on the stack; the longest here is well
-        // under 128 bytes.
-        let mut buf = FixedBuf::<128>::new();
-        if write!(buf, "{value}").is_err() {
-            continue;
-        }
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(buf.as_bytes()),
-        ) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
+    axum::serve(listener, router).await?;
+    Ok(())
 }

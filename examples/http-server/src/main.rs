@@ -1,31 +1,77 @@
 //! Runs the rate-limited API on 127.0.0.1.
 //!
-//! The port comes from `RATECORE_PORT` (default 0: an ephemeral port); the
-//! bound address is printed on the first line of standard output.
-//!
 //! ```text
-//! cargo run --manifest-path examples/http-server/Cargo.toml
-//! curl -i -H 'x-api-key: demo-free-key-1' http://127.0.0.1:PORT/
+//! http-server [--port PORT] [--redis redis://127.0.0.1:6379/]
 //! ```
+//!
+//! `--port` defaults to 3000 (0: any free port). The limits are kept in
+//! memory unless `--redis URL` (or the `RATECORE_REDIS` environment
+//! variable) names a Redis to share them in. The first line of standard
+//! output is `listening on http://ADDRESS`.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
-use ratecore::clock::{MonotonicClock, WallClock};
-use ratecore_http_server::{AppState, MS, app};
+use ratecore_http_server::{Limits, serve};
 use tokio::net::TcpListener;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = match std::env::var("RATECORE_PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|e| format!("RATECORE_PORT={port:?} is not a port: {e}"))?,
-        Err(_) => 0,
+const USAGE: &str = "usage: http-server [--port PORT] [--redis redis://HOST:PORT/]
+  --port PORT    the port on 127.0.0.1 (default 3000; 0: any free port)
+  --redis URL    keep the limits in this Redis, shared by every server
+                 using it (default: the RATECORE_REDIS environment
+                 variable, else in this process's memory)";
+
+struct Args {
+    port: u16,
+    redis: Option<String>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        port: 3000,
+        redis: std::env::var("RATECORE_REDIS")
+            .ok()
+            .filter(|s| !s.is_empty()),
     };
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--port" => {
+                let port = value("--port")?;
+                parsed.port = port
+                    .parse()
+                    .map_err(|e| format!("--port {port:?} is not a port: {e}"))?;
+            }
+            "--redis" => parsed.redis = Some(value("--redis")?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(parsed)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(why) => {
+            if !why.is_empty() {
+                eprintln!("{why}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, args.port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    let state = AppState::new(Arc::new(MonotonicClock::<MS>::new()), Arc::new(WallClock));
-    axum::serve(listener, app(state)).await?;
-    Ok(())
+    let limits = match args.redis {
+        Some(url) => {
+            println!("limits in Redis at {url}");
+            Limits::Redis(url)
+        }
+        None => {
+            println!("limits in memory");
+            Limits::InMemory
+        }
+    };
+    serve(listener, limits).await
 }

@@ -1,6 +1,6 @@
 //! Reference models of the limiters, and the harness that drives them.
 //!
-//! The models are written from `DESIGN.md` and the semantics alone,
+//! The models are written from the documented semantics alone (ARCHITECTURE.md and the docs),
 //! not from `src/`: plain exact integer arithmetic (`i128`), no atomics, no
 //! saturation, nothing clever. Where the model and the crate disagree, one of
 //! them is wrong, and the model is the one that is easy to read.
@@ -14,22 +14,34 @@
 //! - [`trace`]: operation sequences, from proptest values or fuzz bytes;
 //! - [`subject`]: what a trace drives (limiters, state words, models);
 //! - [`harness`]: limiters and models side by side on one trace;
-//! - [`invariants`]: the DESIGN invariants, checked along a trace.
+//! - [`invariants`]: the architecture's invariants, checked along a trace.
 //!
-//! The fuzz crate includes this module with
-//! `#[path = "../../tests/model/mod.rs"] mod model;`, so nothing here may
-//! depend on proptest.
+//! Beside them, the models of the other limiters, each answering in its own
+//! terms: [`fixed_window`], [`sliding_window`] and [`sliding_log`] (driven
+//! through [`Model`] by [`crate::window`]), [`keyed_gcra`] (keyed tables),
+//! [`tier_gcra`] (tiers and reservations), [`log_limit`] (the Linux kernel's
+//! `___ratelimit`), [`aimd`], [`backoff`] and [`breaker`] (the client side).
+//!
+//! Nothing here depends on proptest: the fuzz targets use it too.
 
-// Each test crate uses a different part of this module.
-#![allow(dead_code)]
-
+pub mod aimd;
+pub mod backoff;
+pub mod breaker;
+pub mod fixed_window;
 pub mod gcra;
 pub mod harness;
 pub mod invariants;
+pub mod keyed_gcra;
+pub mod log_limit;
+pub mod sliding_log;
+pub mod sliding_window;
 pub mod spec;
 pub mod subject;
+pub mod tier_gcra;
 pub mod token_bucket;
 pub mod trace;
+
+pub use subject::{Model, Subject};
 
 use ratecore::{Decision, Denied};
 

@@ -1,8 +1,6 @@
 //! proptest strategies for quotas and operation sequences (tests only; the
 //! fuzz targets decode the same types from bytes).
 
-#![allow(dead_code)]
-
 use proptest::prelude::*;
 
 use crate::model::spec::{Period, QuotaSpec};

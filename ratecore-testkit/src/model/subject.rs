@@ -1,25 +1,49 @@
 //! Everything a trace can drive: the crate's limiters, a state word driven
 //! through the `Algorithm` trait, and the models.
 
-use ratecore::{Gcra, Instant, Limiter, Refund, TokenBucket, kernel::Algorithm};
+use ratecore::kernel::{Algorithm, WordLimiter};
+use ratecore::{Limiter, Refund};
+
+use crate::at;
+use crate::rules;
 
 use super::gcra::Gcra as GcraModel;
 use super::token_bucket::TokenBucket as BucketModel;
 use super::trace::Action;
 use super::{Answer, Status, answer, status};
 
-/// Anything that can be driven by a trace: a limiter, a state word, a model.
-pub trait Subject {
+/// Anything that can be driven by a trace: a limiter, a state word, a
+/// reference model. `check` and `snapshot` are what every limiter has; the
+/// rest is what some support (a trace for a limiter without them never asks:
+/// see [`Caps`](super::trace::Caps)).
+pub trait Model {
+    /// Checks `n` units at tick `t`.
     fn check(&mut self, n: u32, t: u64) -> Answer;
+    /// The state at `t`, changing nothing.
     fn snapshot(&self, t: u64) -> Status;
-    fn refund(&mut self, n: u32, t: u64) -> Status;
-    fn add_tokens(&mut self, n: u32);
-    fn available(&self, t: u64) -> u32;
+    /// Gives `n` units back at `t`; the state after it.
+    fn refund(&mut self, n: u32, t: u64) -> Status {
+        let _ = (n, t);
+        unimplemented!("this model has no refunds")
+    }
+    /// `add_tokens(n)`: a refund at tick 0.
+    fn add_tokens(&mut self, n: u32) {
+        let _ = self.refund(n, 0);
+    }
+    /// Units available at `t`: the snapshot's `remaining`.
+    fn available(&self, t: u64) -> u32 {
+        self.snapshot(t).remaining
+    }
     /// Books `n` units at `t` if they fit within `max_wait`; the units are
     /// used at the returned ready instant. A refusal is a check's denial.
-    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer>;
+    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+        let _ = (n, t, max_wait);
+        unimplemented!("this model has no reservations")
+    }
     /// Full again, as if idle forever.
-    fn reset(&mut self);
+    fn reset(&mut self) {
+        unimplemented!("this model has no reset")
+    }
 }
 
 /// A reservation as a model makes it: a check at `t`, or, if it is denied
@@ -27,7 +51,7 @@ pub trait Subject {
 /// (the first instant it is admitted at). Waits are `Duration`s, saturated
 /// at `u64::MAX` ticks; a check that is not admitted at that instant (past
 /// the horizon, where waits are not exact) is a refusal.
-fn reserve_by_checks(s: &mut dyn Subject, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+fn reserve_by_checks(s: &mut dyn Model, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
     match s.check(n, t) {
         Answer::Admitted(_) => Ok(t),
         denied @ Answer::RateLimited { retry_after, .. } => {
@@ -71,7 +95,7 @@ pub enum Outcome {
     Nothing,
 }
 
-pub fn apply(subject: &mut dyn Subject, action: Action) -> Outcome {
+pub fn apply(subject: &mut dyn Model, action: Action) -> Outcome {
     match action {
         Action::Check(n, t) => Outcome::Answer(subject.check(n, t)),
         Action::Peek(t) => Outcome::Status(subject.snapshot(t)),
@@ -93,11 +117,12 @@ pub fn apply(subject: &mut dyn Subject, action: Action) -> Outcome {
     }
 }
 
-fn at<const HZ: u64>(t: u64) -> Instant<HZ> {
-    Instant::<HZ>::from_ticks(t)
-}
-
-impl<const HZ: u64> Subject for Gcra<HZ> {
+/// Every limiter built on the kernel (`Gcra`, `TokenBucket`, the windows, an
+/// outside algorithm) is driven the same way: through its `Limiter`, `Refund`
+/// and reservation methods, on its own atomic word.
+macro_rules! limiter_model {
+    ($($limiter:ident),*) => {$(
+impl<const HZ: u64> Model for ratecore::$limiter<HZ> {
     fn check(&mut self, n: u32, t: u64) -> Answer {
         answer(&self.check_n_at(n, at(t)))
     }
@@ -107,59 +132,44 @@ impl<const HZ: u64> Subject for Gcra<HZ> {
     fn refund(&mut self, n: u32, t: u64) -> Status {
         status(&self.refund_n_at(n, at(t)))
     }
-    /// `Gcra` has no `add_tokens`: the same thing is a refund (at tick 0).
+    /// `add_tokens` is a refund at tick 0 (`TokenBucket::add_tokens` says so;
+    /// `Gcra` has none, and the same thing is that refund).
     fn add_tokens(&mut self, n: u32) {
         let _ = self.refund_n_at(n, at(0));
     }
-    fn available(&self, t: u64) -> u32 {
-        self.snapshot_at(at(t)).remaining()
-    }
     fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
         decided(self.reserve_n_at(n, at(t), ratecore::Duration::<HZ>::from_ticks(max_wait)))
     }
     fn reset(&mut self) {
-        Gcra::reset(self);
+        WordLimiter::reset(self);
     }
+}
+    )*};
 }
 
-impl<const HZ: u64> Subject for TokenBucket<HZ> {
-    fn check(&mut self, n: u32, t: u64) -> Answer {
-        answer(&self.check_n_at(n, at(t)))
-    }
-    fn snapshot(&self, t: u64) -> Status {
-        status(&self.snapshot_at(at(t)))
-    }
-    fn refund(&mut self, n: u32, t: u64) -> Status {
-        status(&self.refund_n_at(n, at(t)))
-    }
-    fn add_tokens(&mut self, n: u32) {
-        TokenBucket::add_tokens(self, n);
-    }
-    fn available(&self, t: u64) -> u32 {
-        self.available_at(at(t))
-    }
-    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
-        decided(self.reserve_n_at(n, at(t), ratecore::Duration::<HZ>::from_ticks(max_wait)))
-    }
-    fn reset(&mut self) {
-        TokenBucket::reset(self);
-    }
-}
+limiter_model!(Gcra, TokenBucket, FixedWindow, SlidingWindow);
 
 /// A state word driven through the `Algorithm` trait: a limiter whose whole
 /// state can be copied, so invariants can try "what if" on a clone.
-pub struct Word<'a, A, const HZ: u64> {
+pub struct Subject<'a, A, const HZ: u64> {
     alg: &'a A,
     state: u64,
 }
 
-impl<'a, A: Algorithm<HZ>, const HZ: u64> Word<'a, A, HZ> {
+impl<'a, A: Algorithm<HZ>, const HZ: u64> Subject<'a, A, HZ> {
+    /// The state word 0: fresh (checked by [`rules::fresh`]).
     pub fn fresh(alg: &'a A) -> Self {
+        rules::fresh(alg, at(0));
         Self { alg, state: 0 }
+    }
+
+    /// The state word as it is now.
+    pub fn state(&self) -> u64 {
+        self.state
     }
 }
 
-impl<A, const HZ: u64> Clone for Word<'_, A, HZ> {
+impl<A, const HZ: u64> Clone for Subject<'_, A, HZ> {
     fn clone(&self) -> Self {
         Self {
             alg: self.alg,
@@ -168,8 +178,11 @@ impl<A, const HZ: u64> Clone for Word<'_, A, HZ> {
     }
 }
 
-impl<A: Algorithm<HZ>, const HZ: u64> Subject for Word<'_, A, HZ> {
+impl<A: Algorithm<HZ>, const HZ: u64> Model for Subject<'_, A, HZ> {
+    /// Every check through the adapter is also held to the kernel's rules
+    /// (see [`rules::step`]).
     fn check(&mut self, n: u32, t: u64) -> Answer {
+        rules::step(self.alg, self.state, n, at(t));
         let (decision, next) = self.alg.decide(self.state, n, at(t)).split();
         if let Some(state) = next {
             self.state = state;
@@ -182,12 +195,6 @@ impl<A: Algorithm<HZ>, const HZ: u64> Subject for Word<'_, A, HZ> {
     fn refund(&mut self, n: u32, t: u64) -> Status {
         self.state = self.alg.refund(self.state, n, at(t));
         self.snapshot(t)
-    }
-    fn add_tokens(&mut self, n: u32) {
-        self.state = self.alg.refund(self.state, n, at(0));
-    }
-    fn available(&self, t: u64) -> u32 {
-        self.snapshot(t).remaining
     }
     fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
         let wait = ratecore::Duration::<HZ>::from_ticks(max_wait);
@@ -204,7 +211,7 @@ impl<A: Algorithm<HZ>, const HZ: u64> Subject for Word<'_, A, HZ> {
     }
 }
 
-impl Subject for GcraModel {
+impl Model for GcraModel {
     fn check(&mut self, n: u32, t: u64) -> Answer {
         GcraModel::check(self, n, t)
     }
@@ -214,12 +221,6 @@ impl Subject for GcraModel {
     fn refund(&mut self, n: u32, t: u64) -> Status {
         GcraModel::refund(self, n, t)
     }
-    fn add_tokens(&mut self, n: u32) {
-        let _ = GcraModel::refund(self, n, 0);
-    }
-    fn available(&self, t: u64) -> u32 {
-        GcraModel::snapshot(self, t).remaining
-    }
     fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
         reserve_by_checks(self, n, t, max_wait)
     }
@@ -228,7 +229,7 @@ impl Subject for GcraModel {
     }
 }
 
-impl Subject for BucketModel {
+impl Model for BucketModel {
     fn check(&mut self, n: u32, t: u64) -> Answer {
         BucketModel::check(self, n, t)
     }

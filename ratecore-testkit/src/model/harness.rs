@@ -2,14 +2,14 @@
 //!
 //! - [`differential`] runs a trace through a reference and several subjects
 //!   and demands identical answers;
-//! - [`invariants`] checks the DESIGN invariants along a trace;
+//! - [`invariants`] checks the architecture's invariants along a trace;
 //! - [`run_gcra`] and [`run_bucket`] do both for a quota, as the property
 //!   tests and the fuzz targets use them.
 
 use ratecore::{Gcra, Quota, QuotaError, RefillMode, TokenBucket};
 
 use super::invariants::invariants;
-use super::subject::{Outcome, Subject, Word, apply};
+use super::subject::{Model, Outcome, Subject, apply};
 use super::trace::{Config, Driver, Op};
 
 use super::gcra::Gcra as GcraModel;
@@ -52,8 +52,8 @@ fn saturated(outcome: Outcome) -> Outcome {
 pub fn differential(
     ops: &[Op],
     cfg: &Config,
-    reference: &mut dyn Subject,
-    subjects: &mut [(&str, &mut dyn Subject)],
+    reference: &mut dyn Model,
+    subjects: &mut [(&str, &mut dyn Model)],
 ) {
     let mut driver = Driver::default();
     for (i, &op) in ops.iter().enumerate() {
@@ -126,7 +126,7 @@ pub fn run_gcra<const HZ: u64>(
     };
     let mut model = GcraModel::new(units, scale, cfg.burst, cfg.horizon);
     let alg = Gcra::<HZ>::new(quota)?;
-    let mut word = Word::fresh(&alg);
+    let mut word = Subject::fresh(&alg);
     differential(
         ops,
         &cfg,
@@ -135,7 +135,7 @@ pub fn run_gcra<const HZ: u64>(
     );
     if check_invariants {
         let mut shadow = Gcra::<HZ>::new(quota)?;
-        invariants(ops, &cfg, Word::fresh(&alg), &mut shadow);
+        invariants(ops, &cfg, Subject::fresh(&alg), &mut shadow);
     }
     Ok(())
 }
@@ -159,7 +159,7 @@ pub fn run_bucket<const HZ: u64>(
     assert_eq!(cfg.burst, spec.burst());
     let mut model = BucketModel::new(cfg.rate, cfg.burst, cfg.horizon);
     let alg = TokenBucket::<HZ>::new(quota, mode)?;
-    let mut word = Word::fresh(&alg);
+    let mut word = Subject::fresh(&alg);
     differential(
         ops,
         &cfg,
@@ -171,7 +171,7 @@ pub fn run_bucket<const HZ: u64>(
     );
     if check_invariants {
         let mut shadow = TokenBucket::<HZ>::new(quota, mode)?;
-        invariants(ops, &cfg, Word::fresh(&alg), &mut shadow);
+        invariants(ops, &cfg, Subject::fresh(&alg), &mut shadow);
     }
     Ok(())
 }

@@ -30,22 +30,7 @@
 //!
 //! All arithmetic is in `u128`.
 
-#![allow(dead_code)]
-
-/// What a check answered, in plain numbers (ticks for durations).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Admitted {
-        remaining: u32,
-        reset_after: u64,
-    },
-    Limited {
-        remaining: u32,
-        retry_after: u64,
-        reset_after: u64,
-    },
-    Never,
-}
+pub use crate::window::Outcome;
 
 #[derive(Clone, Debug)]
 pub struct SlidingWindowModel {

@@ -9,7 +9,6 @@
 //! - Sends are spaced by `max(1, ceil(HZ * 1000 / rate))` ticks: a send at
 //!   `now >= next` is allowed and moves `next` to `now + interval`; a
 //!   reservation takes the slot `max(next, now)` and moves `next` one interval on.
-#![allow(dead_code)]
 
 #[derive(Clone, Copy, Debug)]
 pub struct Config {

@@ -1,10 +1,10 @@
-//! The DESIGN invariants, checked on one subject that can be cloned (a state
+//! The architecture's invariants, checked on one subject that can be cloned (a state
 //! word driven through the `Algorithm` trait, or a model), with a second,
 //! real limiter as a "shadow" that never sees the denied checks and peeks:
 //! if a denial or a peek changed anything, the two part.
 
 use super::Answer;
-use super::subject::{Outcome, Subject};
+use super::subject::{Model, Outcome};
 use super::token_bucket::Refill;
 use super::trace::{Action, Config, Driver, Op};
 
@@ -13,6 +13,12 @@ use super::trace::{Action, Config, Driver, Op};
 /// be checked on it.
 fn wait_unchecked(_t: u64, wait: u128, _horizon: u64) -> bool {
     wait >= u128::from(u64::MAX)
+}
+
+/// The last tick, `u64::MAX`, is where a wait saturated at the end of the
+/// tick line lands: not an event, so nothing exact is asked of it.
+fn past_the_line(then: u128) -> bool {
+    then >= u128::from(u64::MAX)
 }
 
 /// Admissions (positive) and refunds (negative) of one run of non-decreasing
@@ -64,7 +70,7 @@ impl SpanLog {
 }
 
 /// `remaining = k`: exactly `k` more single units pass at `t`.
-fn exact_remaining<S: Subject + Clone>(s: &S, t: u64, k: u32, what: &str) {
+pub(crate) fn exact_remaining<S: Model + Clone>(s: &S, t: u64, k: u32, what: &str) {
     let mut probe = s.clone();
     if k <= 64 {
         for j in 0..k {
@@ -88,9 +94,9 @@ fn exact_remaining<S: Subject + Clone>(s: &S, t: u64, k: u32, what: &str) {
 
 /// `retry_after = r`: the same check passes at `t + r` and fails at `t + r - 1`
 /// (when both are before the horizon, where answers are exact).
-fn exact_retry<S: Subject + Clone>(s: &S, n: u32, t: u64, r: u128, cfg: &Config) {
+pub(crate) fn exact_retry<S: Model + Clone>(s: &S, n: u32, t: u64, r: u128, cfg: &Config) {
     let then = u128::from(t) + r;
-    if t > cfg.horizon || then > u128::from(cfg.horizon) {
+    if t > cfg.horizon || then > u128::from(cfg.horizon) || past_the_line(then) {
         return;
     }
     let then = u64::try_from(then).expect("before the horizon");
@@ -107,9 +113,13 @@ fn exact_retry<S: Subject + Clone>(s: &S, n: u32, t: u64, r: u128, cfg: &Config)
 }
 
 /// `reset_after = r`: full at `t + r`, not yet at `t + r - 1`.
-fn exact_reset<S: Subject + Clone>(s: &S, t: u64, r: u128, cfg: &Config) {
+pub(crate) fn exact_reset<S: Model + Clone>(s: &S, t: u64, r: u128, cfg: &Config) {
     let then = u128::from(t) + r;
-    if t > cfg.horizon || then > u128::from(cfg.horizon) || wait_unchecked(t, r, cfg.horizon) {
+    if t > cfg.horizon
+        || then > u128::from(cfg.horizon)
+        || wait_unchecked(t, r, cfg.horizon)
+        || past_the_line(then)
+    {
         return;
     }
     let then = u64::try_from(then).expect("before the horizon");
@@ -128,7 +138,7 @@ fn exact_reset<S: Subject + Clone>(s: &S, t: u64, r: u128, cfg: &Config) {
 }
 
 /// The same state, seen from several instants.
-fn same_state<S: Subject>(a: &S, b: &S, t: u64, cfg: &Config) {
+pub(crate) fn same_state<S: Model>(a: &S, b: &S, t: u64, cfg: &Config) {
     let unit = cfg.unit();
     for probe in [
         t,
@@ -147,14 +157,14 @@ fn same_state<S: Subject>(a: &S, b: &S, t: u64, cfg: &Config) {
     }
 }
 
-/// Runs `ops` through `subject`, checking the DESIGN invariants at every step;
+/// Runs `ops` through `subject`, checking the architecture's invariants at every step;
 /// `shadow` is a fresh limiter of the same configuration that gets only the
 /// steps that may change state (admitted checks of `n > 0`, refunds).
-pub fn invariants<S: Subject + Clone>(
+pub fn invariants<S: Model + Clone>(
     ops: &[Op],
     cfg: &Config,
     mut subject: S,
-    shadow: &mut dyn Subject,
+    shadow: &mut dyn Model,
 ) {
     let mut driver = Driver::default();
     let mut span = SpanLog {

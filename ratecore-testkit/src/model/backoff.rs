@@ -3,7 +3,6 @@
 //! crate documents them, in plain integer arithmetic.
 //!
 //! `t(0) = min(base, cap)`, `t(r + 1) = min(cap, ceil(t(r) * num / den))`.
-#![allow(dead_code)]
 
 /// The exponential term for retry `retry`.
 pub fn exponential(base: u64, cap: u64, num: u32, den: u32, retry: u32) -> u64 {

@@ -1,11 +1,10 @@
 //! Plain reference limiters for the composition tests, written from
-//! DESIGN.md alone (not from `src/`): GCRA in exact integer arithmetic, a
+//! the documented semantics alone (not from `src/`): GCRA in exact integer arithmetic, a
 //! token counter refilled at period boundaries, and tiers built from them.
 //!
 //! Times are whole ticks. A GCRA with `count` units per `period` ticks has
 //! the emission interval `T = period / count` ticks; every time is kept
 //! multiplied by `count`, so `T` is the integer `period` and nothing rounds.
-#![allow(dead_code)]
 
 /// One answer, in plain numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +31,7 @@ fn div_ceil(a: u128, b: u128) -> u128 {
     a.div_ceil(b)
 }
 
-/// GCRA (DESIGN.md): admits `n` at `now` iff `max(tat, now) + n*T - now <= b*T`,
+/// GCRA (ARCHITECTURE.md): admits `n` at `now` iff `max(tat, now) + n*T - now <= b*T`,
 /// then `tat = max(tat, now) + n*T`. Also a greedy token bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gcra {

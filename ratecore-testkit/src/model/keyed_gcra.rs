@@ -1,7 +1,7 @@
 //! Reference model of a keyed table: an unbounded map of independent GCRA
-//! limiters, one per (key, plan), written from DESIGN.md alone.
+//! limiters, one per (key, plan), written from the documented semantics alone.
 //!
-//! GCRA (DESIGN.md): rate `r = count / period`, emission interval
+//! GCRA (ARCHITECTURE.md): rate `r = count / period`, emission interval
 //! `T = period / count` ticks, burst `b`; a check of `n` units at `now` is
 //! admitted iff `max(tat, now) + n*T - now <= b*T`, and then
 //! `tat = max(tat, now) + n*T`. To keep `T` exact, time is counted here in
@@ -23,8 +23,6 @@
 //! state for a key that is not active (absent, or idle); and the table can only
 //! be full for it if at least as many *other* keys as the key's probe window
 //! are active. When the window is the whole table, that is also sufficient.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 

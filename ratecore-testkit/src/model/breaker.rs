@@ -13,7 +13,6 @@
 //!   The first call at `now >= until` is admitted as a probe (half-open, one probe).
 //! - Half-open: at most `m` probes are admitted; the rest are rejected. A
 //!   success closes (all counts zero), a failure opens again from `now`.
-#![allow(dead_code)]
 
 /// The largest open-until instant the breaker's state word can hold (62 bits).
 pub const MAX_UNTIL: u64 = (1 << 62) - 1;
@@ -164,5 +163,25 @@ impl Breaker {
             State::Open { until } if now >= until => State::HalfOpen { probes: 0 },
             other => other,
         }
+    }
+}
+
+/// The crate's breaker state in the model's terms.
+pub fn observe<const HZ: u64>(state: ratecore::client::BreakerState<HZ>) -> State {
+    use ratecore::client::BreakerState;
+    match state {
+        BreakerState::Closed {
+            consecutive_failures,
+            window_calls,
+            window_failures,
+        } => State::Closed {
+            consecutive: consecutive_failures,
+            calls: window_calls,
+            failures: window_failures,
+        },
+        BreakerState::Open { until } => State::Open {
+            until: until.as_ticks(),
+        },
+        BreakerState::HalfOpen { probes } => State::HalfOpen { probes },
     }
 }

@@ -18,22 +18,7 @@
 //!
 //! All arithmetic is in `u128`, so nothing here can overflow.
 
-#![allow(dead_code)]
-
-/// What a check answered, in plain numbers (ticks for durations).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Admitted {
-        remaining: u32,
-        reset_after: u64,
-    },
-    Limited {
-        remaining: u32,
-        retry_after: u64,
-        reset_after: u64,
-    },
-    Never,
-}
+pub use crate::window::Outcome;
 
 #[derive(Clone, Debug)]
 pub struct FixedWindowModel {

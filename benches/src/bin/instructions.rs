@@ -1,0 +1,268 @@
+//! Runs one operation `N` times, for counting instructions per operation
+//! under callgrind: `.ci/instructions` runs each shape for two values of `N`
+//! and prints the difference divided by the difference of `N`, so that the
+//! set-up (building the limiter, filling a table) cancels out.
+//!
+//! Usage: `instructions SHAPE N`; `instructions list` prints the shapes.
+//!
+//! Each iteration passes the limiter and the instant through `black_box`, so
+//! that nothing is hoisted out of the loop; the answer is used only as far as
+//! the shape's name says (`is_ok`, or every field of the answer).
+
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ratecore::kernel::WordRef;
+use ratecore::{
+    Denied, Gcra, Instant, KeyedLimiter, Limiter, Quota, algorithms::GcraConfig, keyed::Plan,
+    keyed::WhenFull, time::NANOS,
+};
+
+const NOW: u64 = 1_000_000_000;
+
+fn at(now: u64) -> Instant<NANOS> {
+    Instant::<NANOS>::from_ticks(now)
+}
+
+/// Always admits: 10^9 per second (a cost of one virtual unit per unit), a
+/// burst of `u32::MAX`, one instant.
+fn admit_quota() -> Quota {
+    Quota::per_second(1_000_000_000).burst(u32::MAX)
+}
+
+/// Always admits: 100 per minute (a cost that is not 1), a burst of `u32::MAX`.
+fn admit_100_per_minute() -> Quota {
+    Quota::per_minute(100).burst(u32::MAX)
+}
+
+/// Always denies once drained: 1 per hour, burst 1.
+fn deny_quota() -> Quota {
+    Quota::per_hour(1)
+}
+
+/// A minimal hand-written GCRA on one word: the floor of a GCRA check.
+fn hand_gcra(word: &AtomicU64, now: u64, t: u64, tau: u64) -> bool {
+    let mut tat = word.load(Ordering::Relaxed);
+    loop {
+        let start = tat.max(now);
+        if start + t - now > tau {
+            return false;
+        }
+        match word.compare_exchange_weak(tat, start + t, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(actual) => tat = actual,
+        }
+    }
+}
+
+type Governor = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    governor::clock::FakeRelativeClock,
+    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
+>;
+
+fn governor(count: u32, period: Duration, burst: u32) -> Governor {
+    let clock = governor::clock::FakeRelativeClock::default();
+    let quota = governor::Quota::with_period(period / count)
+        .unwrap()
+        .allow_burst(NonZeroU32::new(burst).unwrap());
+    let limiter = Governor::direct_with_clock(quota, clock.clone());
+    clock.advance(Duration::from_nanos(NOW));
+    limiter
+}
+
+fn gcra(quota: Quota) -> Gcra<NANOS> {
+    Gcra::<NANOS>::new(quota).unwrap()
+}
+
+/// Reads every field of an answer, as an HTTP server's headers do.
+fn whole<const HZ: u64>(answer: Result<ratecore::Status<HZ>, Denied<HZ>>) -> u64 {
+    match answer {
+        Ok(status) => u64::from(status.remaining()) + status.reset_after().as_ticks(),
+        Err(Denied::RateLimited(limited)) => {
+            u64::from(limited.remaining())
+                + limited.reset_after().as_ticks()
+                + limited.retry_after().as_ticks()
+        }
+        Err(_) => 0,
+    }
+}
+
+/// A keyed table of 1,024 slots filled to `percent` % (as in the criterion
+/// bench), and its keys.
+fn keyed(percent: usize) -> (Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>>, Vec<u64>) {
+    let table = Box::new(KeyedLimiter::new(
+        [gcra(Quota::per_second(1).burst(1_000_000))],
+        [0x1234, 0x5678],
+        WhenFull::Deny,
+    ));
+    let want = 1_024 * percent / 100;
+    let keys: Vec<u64> = (0..4_096u64)
+        .filter(|key| table.check_at(key, Plan::FIRST, at(NOW)).is_ok())
+        .take(want)
+        .collect();
+    assert_eq!(keys.len(), want);
+    (table, keys)
+}
+
+fn keyed_hits(percent: usize, n: u64) {
+    let (table, keys) = keyed(percent);
+    let mut i = 0;
+    for _ in 0..n {
+        i = (i + 1) % keys.len();
+        black_box(
+            black_box(&*table)
+                .check_at(&keys[i], Plan::FIRST, black_box(at(NOW)))
+                .is_ok(),
+        );
+    }
+}
+
+/// Every check inserts: 1 unit per 2 ticks with a burst of 1 on a table of
+/// 256 keys, at instants 2 ticks apart, so each key has gone idle by its next
+/// check and takes a slot again (the idle slot it left, or another).
+fn keyed_inserts(n: u64) {
+    let table = Box::new(KeyedLimiter::<Gcra<NANOS>, NANOS, 1_024>::new(
+        [gcra(Quota::with_period(
+            1,
+            ratecore::Duration::<NANOS>::from_ticks(2),
+        ))],
+        [0x1234, 0x5678],
+        WhenFull::Deny,
+    ));
+    let mut now = NOW;
+    for i in 0..n {
+        now += 2;
+        black_box(
+            black_box(&*table)
+                .check_at(&(i % 256), Plan::FIRST, black_box(at(now)))
+                .is_ok(),
+        );
+    }
+}
+
+/// A check out of line: the same check as `gcra_admit` plus a call, and a
+/// function to read in the disassembly (`objdump -d target/release/instructions`).
+#[inline(never)]
+fn gcra_is_ok(limiter: &Gcra<NANOS>, now: Instant<NANOS>) -> bool {
+    limiter.check_n_at(1, now).is_ok()
+}
+
+const SHAPES: &[&str] = &[
+    "fetch_add",
+    "hand_gcra",
+    "governor_admit",
+    "governor_deny",
+    "gcra_admit",
+    "gcra_admit_whole",
+    "gcra_admit_100_per_minute",
+    "gcra_admit_100_per_minute_whole",
+    "gcra_admit_call",
+    "gcra_deny",
+    "gcra_deny_whole",
+    "wordref_admit",
+    "keyed_hit_25",
+    "keyed_hit_50",
+    "keyed_hit_75",
+    "keyed_insert",
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("list") {
+        for shape in SHAPES {
+            println!("{shape}");
+        }
+        return;
+    }
+    let (Some(shape), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
+    else {
+        eprintln!("usage: instructions SHAPE N | list");
+        std::process::exit(2);
+    };
+    match shape.as_str() {
+        "fetch_add" => {
+            let word = AtomicU64::new(0);
+            for _ in 0..n {
+                black_box(black_box(&word).fetch_add(1, Ordering::Relaxed));
+            }
+        }
+        "hand_gcra" => {
+            let word = AtomicU64::new(0);
+            for _ in 0..n {
+                black_box(hand_gcra(black_box(&word), black_box(NOW), 1, u64::MAX / 2));
+            }
+        }
+        "governor_admit" | "governor_deny" => {
+            let limiter = if shape == "governor_admit" {
+                governor(1_000_000_000, Duration::from_secs(1), u32::MAX)
+            } else {
+                let l = governor(1, Duration::from_secs(3_600), 1);
+                assert!(l.check().is_ok());
+                l
+            };
+            for _ in 0..n {
+                black_box(black_box(&limiter).check().is_ok());
+            }
+        }
+        "gcra_admit" | "gcra_admit_100_per_minute" | "gcra_deny" => {
+            let limiter = match shape.as_str() {
+                "gcra_admit" => gcra(admit_quota()),
+                "gcra_admit_100_per_minute" => gcra(admit_100_per_minute()),
+                _ => {
+                    let l = gcra(deny_quota());
+                    assert!(l.check_at(at(NOW)).is_ok());
+                    l
+                }
+            };
+            for _ in 0..n {
+                black_box(
+                    black_box(&limiter)
+                        .check_n_at(1, black_box(at(NOW)))
+                        .is_ok(),
+                );
+            }
+        }
+        "gcra_admit_whole" | "gcra_admit_100_per_minute_whole" | "gcra_deny_whole" => {
+            let limiter = match shape.as_str() {
+                "gcra_admit_whole" => gcra(admit_quota()),
+                "gcra_admit_100_per_minute_whole" => gcra(admit_100_per_minute()),
+                _ => {
+                    let l = gcra(deny_quota());
+                    assert!(l.check_at(at(NOW)).is_ok());
+                    l
+                }
+            };
+            for _ in 0..n {
+                black_box(whole(black_box(&limiter).check_n_at(1, black_box(at(NOW)))));
+            }
+        }
+        "gcra_admit_call" => {
+            let limiter = gcra(admit_quota());
+            for _ in 0..n {
+                black_box(gcra_is_ok(black_box(&limiter), black_box(at(NOW))));
+            }
+        }
+        "wordref_admit" => {
+            static WORD: ratecore::kernel::AtomicU64 = ratecore::kernel::AtomicU64::new(0);
+            const CONFIG: GcraConfig<NANOS> = ratecore::const_unwrap!(GcraConfig::new(
+                Quota::per_second(1_000_000_000).burst(u32::MAX)
+            ));
+            for _ in 0..n {
+                let limiter = WordRef::new(black_box(&WORD), &CONFIG);
+                black_box(limiter.check_n_at(1, black_box(at(NOW))).is_ok());
+            }
+        }
+        "keyed_hit_25" => keyed_hits(25, n),
+        "keyed_hit_50" => keyed_hits(50, n),
+        "keyed_hit_75" => keyed_hits(75, n),
+        "keyed_insert" => keyed_inserts(n),
+        _ => {
+            eprintln!("unknown shape {shape}; `instructions list` prints them");
+            std::process::exit(2);
+        }
+    }
+}

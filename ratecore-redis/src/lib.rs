@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod limiter;
+mod redis_store;
+mod store;
+mod tie_break;
+mod tiers;
+
+pub use limiter::{Answer, Config, Error, FailPolicy, Metrics, RedisLimiter};
+pub use redis_store::{CAS_SCRIPT, READ_SCRIPT, RedisStore};
+pub use store::{CasOutcome, Read, ReadWords, Store, StoreError, WordsOutcome, WordsStore};
+pub use tiers::{RedisTiers, Tiered, TieredAnswer, TieredCheck, TieredDecision};

@@ -1,0 +1,1134 @@
+//! The limiter: batching, compare-and-set retries, the deny cache and the fail policy.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration as StdDuration;
+
+use ratecore::{Decision, Instant, Status};
+use tokio::sync::oneshot;
+use tokio::time::Instant as TokioInstant;
+
+use crate::store::{
+    CasOutcome, Read, Store, StoreError, duration_to_ticks, ns_to_ticks, ticks_to_duration, ttl_ms,
+};
+use ratecore::kernel::{Algorithm, Step};
+
+/// What a check answers when the store cannot decide within the time budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailPolicy {
+    /// Admit: availability over the quota (a store outage lifts the limit).
+    Open,
+    /// Deny: the quota over availability (a store outage stops traffic).
+    Closed,
+}
+
+/// How a [`RedisLimiter`] talks to its store.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) prefix: String,
+    pub(crate) fail_policy: FailPolicy,
+    pub(crate) time_budget: StdDuration,
+    deny_cache: Option<StdDuration>,
+    optimistic: Option<StdDuration>,
+    max_batch: usize,
+}
+
+impl Config {
+    /// Keys under `prefix` (which should not contain `{`: the cluster hash
+    /// tag is the first `{...}` of the key, meant to be the user key's),
+    /// [`FailPolicy::Closed`], a 50 ms time budget, a
+    /// deny cache of at most 1 s, optimistic writes from states at most 1 s
+    /// old, batches of at most 1,024 operations.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            fail_policy: FailPolicy::Closed,
+            time_budget: StdDuration::from_millis(50),
+            deny_cache: Some(StdDuration::from_secs(1)),
+            optimistic: Some(StdDuration::from_secs(1)),
+            max_batch: 1_024,
+        }
+    }
+
+    /// What a check answers when the store cannot decide in time.
+    #[must_use]
+    pub fn fail_policy(mut self, policy: FailPolicy) -> Self {
+        self.fail_policy = policy;
+        self
+    }
+
+    /// The longest a check waits for the store (reads, compare-and-set
+    /// retries, reconnections) before the fail policy answers it.
+    #[must_use]
+    pub fn time_budget(mut self, budget: StdDuration) -> Self {
+        self.time_budget = budget;
+        self
+    }
+
+    /// Answers a key that was denied locally, without the store, while the
+    /// state read for that denial still denies (evaluated at the store's time
+    /// then plus the local time since), for at most `max_age` (`None`: no
+    /// deny cache, every check goes to the store).
+    ///
+    /// Other clients only ever add to a state's usage, so a local denial is
+    /// one the store would give too, except after a refund by another
+    /// process, which `max_age` bounds.
+    #[must_use]
+    pub fn deny_cache(mut self, max_age: Option<StdDuration>) -> Self {
+        self.deny_cache = max_age;
+        self
+    }
+
+    /// Skips the read of a batch when this process read or wrote the key at
+    /// most `max_age` ago: the batch is decided on the word it last saw, at
+    /// the store's time then plus the local time since (never later than the
+    /// store's time now), and sent with one compare-and-set. If another
+    /// client wrote meanwhile, the refusal returns its word and the store's
+    /// time, and the batch is decided again on them: so a hot key costs one
+    /// round trip per batch instead of two. A batch that would write nothing
+    /// (all denied) is confirmed with a real read. `None`: always read first.
+    #[must_use]
+    pub fn optimistic(mut self, max_age: Option<StdDuration>) -> Self {
+        self.optimistic = max_age;
+        self
+    }
+
+    /// The most operations on one key decided together with one
+    /// compare-and-set (at least 1).
+    #[must_use]
+    pub fn max_batch(mut self, max: usize) -> Self {
+        self.max_batch = max.max(1);
+        self
+    }
+}
+
+/// Why the store did not decide.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed, and kept failing until the time budget ran out.
+    Store(StoreError),
+    /// The time budget ran out (a slow store, or a key contended beyond what
+    /// the budget allows).
+    TimedOut,
+    /// Called outside a tokio runtime, which drives the store's batches.
+    NoRuntime,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => e.fmt(f),
+            Self::TimedOut => {
+                f.write_str("the rate-limit store did not decide within the time budget")
+            }
+            Self::NoRuntime => f.write_str("ratecore-redis needs a tokio runtime"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::TimedOut | Self::NoRuntime => None,
+        }
+    }
+}
+
+/// The answer to a check.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Answer<const HZ: u64> {
+    /// Decided on the shared state, exactly as the in-memory limiter would.
+    Decided {
+        /// ratecore's own answer (its HTTP headers work unchanged).
+        decision: Decision<HZ>,
+        /// The store's time the decision was made at, in ticks since the
+        /// Unix epoch: read with the state, or, for a local denial or an
+        /// optimistic batch, estimated as the store's time last seen plus
+        /// the local time since (never later than the store's time).
+        at: Instant<HZ>,
+    },
+    /// The store could not decide in time: the [`FailPolicy`] answered.
+    Failed {
+        /// Whether the policy admitted the check ([`FailPolicy::Open`]).
+        admitted: bool,
+        /// Why the store did not decide.
+        error: Error,
+    },
+}
+
+impl<const HZ: u64> Answer<HZ> {
+    /// Whether the check may go ahead.
+    pub fn is_admitted(&self) -> bool {
+        match self {
+            Self::Decided { decision, .. } => decision.is_ok(),
+            Self::Failed { admitted, .. } => *admitted,
+        }
+    }
+
+    /// The decision, when the store made one.
+    pub fn decision(&self) -> Option<&Decision<HZ>> {
+        match self {
+            Self::Decided { decision, .. } => Some(decision),
+            Self::Failed { .. } => None,
+        }
+    }
+}
+
+/// Counters of a limiter since it was built (all clones share them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Checks asked for.
+    pub checks: u64,
+    /// Checks admitted by a decision.
+    pub admitted: u64,
+    /// Checks denied by a decision (including the deny cache's).
+    pub denied: u64,
+    /// Denials answered from the deny cache, without the store.
+    pub denied_locally: u64,
+    /// Checks admitted by [`FailPolicy::Open`].
+    pub failed_open: u64,
+    /// Checks denied by [`FailPolicy::Closed`].
+    pub failed_closed: u64,
+    /// Batches sent to the store (one read and at most one successful
+    /// compare-and-set each).
+    pub batches: u64,
+    /// Operations in those batches.
+    pub batched_ops: u64,
+    /// Reads sent to the store.
+    pub reads: u64,
+    /// Batches sent without a read, on the last word seen (see [`Config::optimistic`]).
+    pub reads_skipped: u64,
+    /// Compare-and-sets that stored.
+    pub cas_stored: u64,
+    /// Compare-and-sets refused because another client wrote first.
+    pub cas_conflicts: u64,
+    /// Store errors (each retried while the budget lasts).
+    pub store_errors: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    checks: AtomicU64,
+    admitted: AtomicU64,
+    denied: AtomicU64,
+    denied_locally: AtomicU64,
+    failed_open: AtomicU64,
+    failed_closed: AtomicU64,
+    batches: AtomicU64,
+    batched_ops: AtomicU64,
+    reads: AtomicU64,
+    reads_skipped: AtomicU64,
+    cas_stored: AtomicU64,
+    cas_conflicts: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Check(u32),
+    Refund(u32),
+}
+
+type Reply<const HZ: u64> = Result<(Decision<HZ>, Instant<HZ>), Error>;
+
+struct Pending<const HZ: u64> {
+    op: Op,
+    deadline: TokioInstant,
+    tx: oneshot::Sender<Reply<HZ>>,
+}
+
+/// A denial's state, kept to answer the same key locally for a while.
+#[derive(Clone, Copy)]
+struct DenyEntry {
+    state: u64,
+    /// The store's time of `state`, in ticks.
+    at: u64,
+    /// The local time the store's answer arrived.
+    read_local: std::time::Instant,
+    until: std::time::Instant,
+}
+
+/// The last word this process saw for a key, and when.
+#[derive(Clone, Copy)]
+struct Known {
+    value: Option<u64>,
+    /// The store's time of that sighting, in ns.
+    server_ns: u64,
+    /// The local time the store's answer arrived.
+    local: std::time::Instant,
+}
+
+const DENY_CACHE_CAPACITY: usize = 65_536;
+const KNOWN_CAPACITY: usize = 65_536;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave these maps inconsistent (every update
+    // is a single insert or remove), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct Inner<A, const HZ: u64, S> {
+    algorithm: A,
+    store: S,
+    config: Config,
+    /// `:{name}:{fingerprint}`, the end of every key.
+    suffix: String,
+    /// Keys with a batch in flight, and the operations waiting for the next.
+    queues: Mutex<HashMap<String, Vec<Pending<HZ>>>>,
+    deny: Mutex<HashMap<String, DenyEntry>>,
+    known: Mutex<HashMap<String, Known>>,
+    counters: Counters,
+}
+
+/// A rate limiter whose state lives in a shared [`Store`] (Redis by
+/// default), deciding with ratecore's own algorithm `A` at tick rate `HZ`.
+///
+/// Every process that builds a `RedisLimiter` with the same algorithm
+/// configuration, prefix and store shares one quota per key. Decisions are
+/// those of the in-memory limiter fed the same `(instant, n)` sequence, the
+/// instants being the store's clock. Clones share everything (batches, deny
+/// cache, metrics). Needs a tokio runtime: each key's batches are driven by
+/// a spawned task.
+///
+/// ```no_run
+/// use ratecore::{Gcra, Quota};
+/// use ratecore_redis::{Config, RedisLimiter, RedisStore};
+/// use std::time::Duration;
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::open("redis://127.0.0.1:6379/", Duration::from_millis(50))?;
+/// let quota = Gcra::<{ ratecore::time::NANOS }>::new(Quota::per_second(100).burst(20))?;
+/// let limiter = RedisLimiter::new(quota, store, Config::new("api"));
+/// if limiter.check_n("user-42", 1).await.is_admitted() {
+///     // serve the request
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct RedisLimiter<A, const HZ: u64, S = crate::RedisStore> {
+    inner: Arc<Inner<A, HZ, S>>,
+}
+
+impl<A, const HZ: u64, S> Clone for RedisLimiter<A, HZ, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<A, const HZ: u64, S> fmt::Debug for RedisLimiter<A, HZ, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisLimiter")
+            .field("config", &self.inner.config)
+            .field("suffix", &self.inner.suffix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, const HZ: u64, S> RedisLimiter<A, HZ, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    /// A limiter deciding with `algorithm` (its configuration; its own
+    /// in-memory state is never used) on states in `store`.
+    pub fn new(algorithm: A, store: S, config: Config) -> Self {
+        let suffix = format!(":{}:{:016x}", A::NAME, algorithm.fingerprint());
+        Self {
+            inner: Arc::new(Inner {
+                algorithm,
+                store,
+                config,
+                suffix,
+                queues: Mutex::new(HashMap::new()),
+                deny: Mutex::new(HashMap::new()),
+                known: Mutex::new(HashMap::new()),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// The store key of `user_key`: `{prefix}:{{user_key}}:{name}:{fingerprint}`,
+    /// the user part in a cluster hash tag, the algorithm's name and a hash
+    /// of its configuration at the end (so a changed configuration starts
+    /// from fresh states instead of misreading old ones).
+    pub fn key(&self, user_key: &str) -> String {
+        format!(
+            "{}:{{{}}}{}",
+            self.inner.config.prefix, user_key, self.inner.suffix
+        )
+    }
+
+    /// The algorithm (configuration) this limiter decides with.
+    pub fn algorithm(&self) -> &A {
+        &self.inner.algorithm
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// The counters so far.
+    pub fn metrics(&self) -> Metrics {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Metrics {
+            checks: get(&c.checks),
+            admitted: get(&c.admitted),
+            denied: get(&c.denied),
+            denied_locally: get(&c.denied_locally),
+            failed_open: get(&c.failed_open),
+            failed_closed: get(&c.failed_closed),
+            batches: get(&c.batches),
+            batched_ops: get(&c.batched_ops),
+            reads: get(&c.reads),
+            reads_skipped: get(&c.reads_skipped),
+            cas_stored: get(&c.cas_stored),
+            cas_conflicts: get(&c.cas_conflicts),
+            store_errors: get(&c.store_errors),
+        }
+    }
+
+    /// Checks one unit for `key`. See [`check_n`](RedisLimiter::check_n).
+    pub async fn check(&self, key: &str) -> Answer<HZ> {
+        self.check_n(key, 1).await
+    }
+
+    /// Checks `n` units for `key` and, if admitted, charges them, in the
+    /// shared state.
+    ///
+    /// Concurrent checks of one key in this process are decided together,
+    /// one after another on the state read, and stored with one
+    /// compare-and-set. A key denied recently may be answered from the deny
+    /// cache (see [`Config::deny_cache`]). When the store cannot decide
+    /// within the time budget, the [`FailPolicy`] answers.
+    pub async fn check_n(&self, key: &str, n: u32) -> Answer<HZ> {
+        let inner = &self.inner;
+        bump(&inner.counters.checks, 1);
+        let key = self.key(key);
+        if let Some(answer) = inner.denied_locally(&key, n) {
+            // Answered without awaiting anything: let tokio's cooperative
+            // budget preempt a task that loops on local denials, so it
+            // cannot starve the tasks that drive the store's batches.
+            tokio::task::consume_budget().await;
+            bump(&inner.counters.denied_locally, 1);
+            bump(&inner.counters.denied, 1);
+            return answer;
+        }
+        match self.submit(key, Op::Check(n)).await {
+            Ok((decision, at)) => {
+                let counter = if decision.is_ok() {
+                    &inner.counters.admitted
+                } else {
+                    &inner.counters.denied
+                };
+                bump(counter, 1);
+                Answer::Decided { decision, at }
+            }
+            Err(error) => {
+                let admitted = inner.config.fail_policy == FailPolicy::Open;
+                let counter = if admitted {
+                    &inner.counters.failed_open
+                } else {
+                    &inner.counters.failed_closed
+                };
+                bump(counter, 1);
+                Answer::Failed { admitted, error }
+            }
+        }
+    }
+
+    /// What a check of `n` units for `key` would decide now, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot answer within the time budget.
+    pub async fn peek_n(&self, key: &str, n: u32) -> Result<Decision<HZ>, Error> {
+        let (state, now) = self.read_state(key).await?;
+        Ok(match self.inner.algorithm.decide(state, n, now) {
+            Step::Store(_, status) | Step::Keep(status) => Ok(status),
+            Step::Deny(denied) => Err(denied),
+        })
+    }
+
+    /// The status of `key` now, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot answer within the time budget.
+    pub async fn status(&self, key: &str) -> Result<Status<HZ>, Error> {
+        let (state, now) = self.read_state(key).await?;
+        Ok(self.inner.algorithm.status(state, now))
+    }
+
+    /// Gives back `n` units of `key` (never above the burst), and reports
+    /// the new status.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot answer within the time budget; the
+    /// refund may or may not have been stored then.
+    pub async fn refund(&self, key: &str, n: u32) -> Result<Status<HZ>, Error> {
+        let key = self.key(key);
+        lock(&self.inner.deny).remove(&key);
+        match self.submit(key, Op::Refund(n)).await? {
+            (Ok(status), _) => Ok(status),
+            // A refund is always answered with a status.
+            (Err(_), _) => Err(Error::TimedOut),
+        }
+    }
+
+    async fn read_state(&self, key: &str) -> Result<(u64, Instant<HZ>), Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        let inner = &self.inner;
+        let deadline = TokioInstant::now() + inner.config.time_budget;
+        let (read, _) = inner.read(&self.key(key), deadline).await?;
+        Ok((
+            read.value.unwrap_or(0),
+            Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns)),
+        ))
+    }
+
+    /// Queues `op` for `key`'s next batch (starting a driver task if none
+    /// runs) and waits for its answer until the time budget runs out.
+    async fn submit(&self, key: String, op: Op) -> Reply<HZ> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(Error::NoRuntime);
+        };
+        let deadline = TokioInstant::now() + self.inner.config.time_budget;
+        let (tx, rx) = oneshot::channel();
+        let pending = Pending { op, deadline, tx };
+        let start_driver = {
+            let mut queues = lock(&self.inner.queues);
+            match queues.get_mut(&key) {
+                Some(queue) => {
+                    queue.push(pending);
+                    false
+                }
+                None => {
+                    queues.insert(key.clone(), vec![pending]);
+                    true
+                }
+            }
+        };
+        if start_driver {
+            let inner = Arc::clone(&self.inner);
+            runtime.spawn(async move { inner.drive(key).await });
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(reply)) => reply,
+            // The driver was dropped (the runtime is shutting down), or the
+            // budget ran out while waiting.
+            Ok(Err(_)) | Err(_) => Err(Error::TimedOut),
+        }
+    }
+}
+
+/// Per-task pseudo-random jitter, seeded from the clock: good enough to
+/// spread retries apart.
+pub(crate) fn jitter(max: StdDuration) -> StdDuration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX).max(1);
+    StdDuration::from_nanos(h.finish() % nanos)
+}
+
+impl<A, const HZ: u64, S> Inner<A, HZ, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    fn denied_locally(&self, key: &str, n: u32) -> Option<Answer<HZ>> {
+        self.config.deny_cache?;
+        let entry = *lock(&self.deny).get(key)?;
+        let local = std::time::Instant::now();
+        if local >= entry.until {
+            return None;
+        }
+        let at = entry.at.saturating_add(duration_to_ticks::<HZ>(
+            local.saturating_duration_since(entry.read_local),
+        ));
+        let at = Instant::<HZ>::from_ticks(at);
+        match self.algorithm.decide(entry.state, n, at) {
+            Step::Deny(denied) => Some(Answer::Decided {
+                decision: Err(denied),
+                at,
+            }),
+            Step::Store(..) | Step::Keep(_) => None,
+        }
+    }
+
+    /// Drives `key`'s batches until its queue is empty.
+    async fn drive(self: Arc<Self>, key: String) {
+        loop {
+            let batch: Vec<Pending<HZ>> = {
+                let mut queues = lock(&self.queues);
+                let Some(queue) = queues.get_mut(&key) else {
+                    return;
+                };
+                if queue.is_empty() {
+                    queues.remove(&key);
+                    return;
+                }
+                let take = queue.len().min(self.config.max_batch);
+                queue.drain(..take).collect()
+            };
+            self.run_batch(&key, batch).await;
+        }
+    }
+
+    async fn run_batch(&self, key: &str, mut batch: Vec<Pending<HZ>>) {
+        // Callers that gave up (budget spent) are not decided for.
+        batch.retain(|p| !p.tx.is_closed());
+        let Some(deadline) = batch.iter().map(|p| p.deadline).max() else {
+            return;
+        };
+        bump(&self.counters.batches, 1);
+        bump(&self.counters.batched_ops, batch.len() as u64);
+        let ops: Vec<Op> = batch.iter().map(|p| p.op).collect();
+        match self.settle(key, &ops, deadline).await {
+            Ok((answers, at)) => {
+                for (pending, decision) in batch.into_iter().zip(answers) {
+                    let _ = pending.tx.send(Ok((decision, at)));
+                }
+            }
+            Err(error) => {
+                for pending in batch {
+                    let _ = pending.tx.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// Decides `ops` in order on `state` at `now`: the answers and the final state.
+    fn decide_all(&self, mut state: u64, ops: &[Op], now: Instant<HZ>) -> (Vec<Decision<HZ>>, u64) {
+        let answers = ops
+            .iter()
+            .map(|op| match *op {
+                Op::Check(n) => match self.algorithm.decide(state, n, now) {
+                    Step::Store(next, status) => {
+                        state = next;
+                        Ok(status)
+                    }
+                    Step::Keep(status) => Ok(status),
+                    Step::Deny(denied) => Err(denied),
+                },
+                Op::Refund(n) => {
+                    state = self.algorithm.refund(state, n, now);
+                    Ok(self.algorithm.status(state, now))
+                }
+            })
+            .collect();
+        (answers, state)
+    }
+
+    /// Reads `key`, retrying store errors with jittered backoff until `deadline`.
+    async fn read(
+        &self,
+        key: &str,
+        deadline: TokioInstant,
+    ) -> Result<(Read, std::time::Instant), Error> {
+        let mut attempt = 0u32;
+        let mut last = None;
+        loop {
+            bump(&self.counters.reads, 1);
+            match tokio::time::timeout_at(deadline, self.store.read(key)).await {
+                Ok(Ok(read)) => return Ok((read, std::time::Instant::now())),
+                Ok(Err(e)) => {
+                    bump(&self.counters.store_errors, 1);
+                    last = Some(e);
+                }
+                Err(_) => return Err(last.map_or(Error::TimedOut, Error::Store)),
+            }
+            attempt = attempt.saturating_add(1);
+            self.backoff(attempt, deadline).await;
+            if TokioInstant::now() >= deadline {
+                return Err(last.map_or(Error::TimedOut, Error::Store));
+            }
+        }
+    }
+
+    /// Sleeps a jittered, exponentially growing while (1 ms to 32 ms), never past `deadline`.
+    async fn backoff(&self, attempt: u32, deadline: TokioInstant) {
+        let cap = StdDuration::from_millis(1u64 << attempt.min(5));
+        let wake = (TokioInstant::now() + cap / 2 + jitter(cap / 2)).min(deadline);
+        tokio::time::sleep_until(wake).await;
+    }
+
+    /// The word this process last saw for `key`, as a read at the store's
+    /// time estimated now, if it is at most `max_age` old.
+    fn estimate(&self, key: &str, max_age: StdDuration) -> Option<(Read, std::time::Instant)> {
+        let known = *lock(&self.known).get(key)?;
+        let local = std::time::Instant::now();
+        let age = local.saturating_duration_since(known.local);
+        if age > max_age {
+            return None;
+        }
+        // The store's clock has run at least `age` since it stamped the
+        // sighting (the reply then took some time to arrive): the estimate
+        // is never later than the store's time now.
+        let elapsed = u64::try_from(age.as_nanos()).unwrap_or(u64::MAX);
+        let read = Read {
+            value: known.value,
+            server_now_ns: known.server_ns.saturating_add(elapsed),
+        };
+        Some((read, local))
+    }
+
+    fn saw(&self, key: &str, value: Option<u64>, server_ns: u64, local: std::time::Instant) {
+        if self.config.optimistic.is_none() {
+            return;
+        }
+        let mut known = lock(&self.known);
+        if known.len() >= KNOWN_CAPACITY && !known.contains_key(key) {
+            let max_age = self.config.optimistic.unwrap_or_default();
+            known.retain(|_, k| k.local.elapsed() <= max_age);
+            if known.len() >= KNOWN_CAPACITY {
+                known.clear();
+            }
+        }
+        known.insert(
+            key.to_owned(),
+            Known {
+                value,
+                server_ns,
+                local,
+            },
+        );
+    }
+
+    /// A real read, remembered as the key's last sighting.
+    async fn fresh_read(
+        &self,
+        key: &str,
+        deadline: TokioInstant,
+    ) -> Result<(Read, std::time::Instant), Error> {
+        let (read, local) = self.read(key, deadline).await?;
+        self.saw(key, read.value, read.server_now_ns, local);
+        Ok((read, local))
+    }
+
+    /// One batch: read (or estimate, see [`Config::optimistic`]), decide,
+    /// compare-and-set, and on a conflict decide again on the value the
+    /// refusal returned, until stored or `deadline`.
+    async fn settle(
+        &self,
+        key: &str,
+        ops: &[Op],
+        deadline: TokioInstant,
+    ) -> Result<(Vec<Decision<HZ>>, Instant<HZ>), Error> {
+        let estimated = self
+            .config
+            .optimistic
+            .and_then(|age| self.estimate(key, age));
+        let mut estimated_read = estimated.is_some();
+        let (mut read, mut read_local) = match estimated {
+            Some(estimate) => {
+                bump(&self.counters.reads_skipped, 1);
+                estimate
+            }
+            None => self.fresh_read(key, deadline).await?,
+        };
+        let mut attempt = 0u32;
+        loop {
+            let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
+            let start = read.value.unwrap_or(0);
+            let (answers, end) = self.decide_all(start, ops, now);
+            if end == start {
+                if estimated_read {
+                    // Nothing to write, so no compare-and-set would check
+                    // the word this was decided on: read it for real.
+                    (read, read_local) = self.fresh_read(key, deadline).await?;
+                    estimated_read = false;
+                    continue;
+                }
+                // Nothing to store: all denied, or no change (a missing key
+                // stays missing, which is FRESH).
+                self.remember(key, &answers, end, now, read_local);
+                return Ok((answers, now));
+            }
+            let ttl = self
+                .algorithm
+                .idle_after(end, now)
+                .map(|d| ttl_ms::<HZ>(d.as_ticks()));
+            let cas = self.store.compare_and_set(key, read.value, end, ttl);
+            match tokio::time::timeout_at(deadline, cas).await {
+                Ok(Ok(CasOutcome::Stored)) => {
+                    bump(&self.counters.cas_stored, 1);
+                    self.saw(key, Some(end), read.server_now_ns, read_local);
+                    self.remember(key, &answers, end, now, read_local);
+                    return Ok((answers, now));
+                }
+                Ok(Ok(CasOutcome::Conflict(current))) => {
+                    // Another client wrote first (or the key expired): decide
+                    // again on the current value, at the time the refusal
+                    // carries. Each conflict means some client's write
+                    // succeeded, so the key as a whole always progresses.
+                    bump(&self.counters.cas_conflicts, 1);
+                    read = current;
+                    read_local = std::time::Instant::now();
+                    estimated_read = false;
+                    self.saw(key, read.value, read.server_now_ns, read_local);
+                }
+                Ok(Err(e)) => {
+                    // The outcome is unknown: the write may have landed
+                    // before the connection failed. Read again; if the key
+                    // holds exactly our word, it did. Otherwise decide again
+                    // (if it lands later still, our retry's compare fails on
+                    // it: charged twice, admitted once; stricter, never looser).
+                    // (Another client writing the very same word meanwhile,
+                    // the same transition from the same state at the same
+                    // tick, would be taken for ours: an ABA we accept, as it
+                    // needs a lost reply and an identical concurrent charge.)
+                    bump(&self.counters.store_errors, 1);
+                    lock(&self.known).remove(key);
+                    attempt = attempt.saturating_add(1);
+                    self.backoff(attempt, deadline).await;
+                    let (again, local) =
+                        self.fresh_read(key, deadline).await.map_err(|failure| {
+                            if matches!(failure, Error::TimedOut) {
+                                Error::Store(e)
+                            } else {
+                                failure
+                            }
+                        })?;
+                    if again.value == Some(end) {
+                        bump(&self.counters.cas_stored, 1);
+                        self.remember(key, &answers, end, now, read_local);
+                        return Ok((answers, now));
+                    }
+                    read = again;
+                    read_local = local;
+                    estimated_read = false;
+                }
+                Err(_) => {
+                    lock(&self.known).remove(key);
+                    return Err(Error::TimedOut);
+                }
+            }
+            if TokioInstant::now() >= deadline {
+                return Err(Error::TimedOut);
+            }
+        }
+    }
+
+    /// Keeps the state of a batch with a timed denial in the deny cache, or
+    /// forgets the key's entry otherwise.
+    fn remember(
+        &self,
+        key: &str,
+        answers: &[Decision<HZ>],
+        state: u64,
+        now: Instant<HZ>,
+        read_local: std::time::Instant,
+    ) {
+        let Some(max_age) = self.config.deny_cache else {
+            return;
+        };
+        let wait = answers
+            .iter()
+            .filter_map(|a| a.as_ref().err().and_then(|d| d.retry_after()))
+            .map(|d| d.as_ticks())
+            .max();
+        let mut cache = lock(&self.deny);
+        let Some(wait) = wait else {
+            cache.remove(key);
+            return;
+        };
+        let until = read_local + ticks_to_duration::<HZ>(wait).min(max_age);
+        if cache.len() >= DENY_CACHE_CAPACITY {
+            let local = std::time::Instant::now();
+            cache.retain(|_, e| e.until > local);
+            if cache.len() >= DENY_CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            key.to_owned(),
+            DenyEntry {
+                state,
+                at: now.as_ticks(),
+                read_local,
+                until,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The batching logic against a fake store (the Redis store is tested
+    //! against a real server in `tests/`).
+    use super::*;
+    use ratecore::{Gcra, Limiter, Quota};
+    use std::sync::atomic::AtomicBool;
+
+    #[derive(Default)]
+    struct Fake {
+        words: Mutex<HashMap<String, u64>>,
+        now_ns: AtomicU64,
+        reads: AtomicU64,
+        cas_calls: AtomicU64,
+        read_delay_ms: AtomicU64,
+        /// Units another client charges just before the next compare-and-set.
+        meddle: Mutex<Option<(Gcra<1_000>, u32)>>,
+        broken: AtomicBool,
+        hang: AtomicBool,
+    }
+
+    impl Store for Arc<Fake> {
+        async fn read(&self, key: &str) -> Result<Read, StoreError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.hang.load(Ordering::SeqCst) {
+                tokio::time::sleep(StdDuration::from_secs(3600)).await;
+            }
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(StoreError::BadReply("broken".into()));
+            }
+            let delay = self.read_delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(StdDuration::from_millis(delay)).await;
+            }
+            Ok(Read {
+                value: lock(&self.words).get(key).copied(),
+                server_now_ns: self.now_ns.load(Ordering::SeqCst),
+            })
+        }
+
+        async fn compare_and_set(
+            &self,
+            key: &str,
+            expected: Option<u64>,
+            new: u64,
+            _ttl_ms: Option<u64>,
+        ) -> Result<CasOutcome, StoreError> {
+            self.cas_calls.fetch_add(1, Ordering::SeqCst);
+            let now_ns = self.now_ns.load(Ordering::SeqCst);
+            let mut words = lock(&self.words);
+            if let Some((other, n)) = lock(&self.meddle).take() {
+                let state = words.get(key).copied().unwrap_or(0);
+                let now = Instant::<1_000>::from_ticks(ns_to_ticks::<1_000>(now_ns));
+                if let Step::Store(next, _) = Algorithm::decide(&other, state, n, now) {
+                    words.insert(key.to_owned(), next);
+                }
+            }
+            let current = words.get(key).copied();
+            if current == expected {
+                words.insert(key.to_owned(), new);
+                Ok(CasOutcome::Stored)
+            } else {
+                Ok(CasOutcome::Conflict(Read {
+                    value: current,
+                    server_now_ns: now_ns,
+                }))
+            }
+        }
+    }
+
+    fn gcra() -> Gcra<1_000> {
+        Gcra::<1_000>::new(Quota::per_second(10).burst(20)).unwrap()
+    }
+
+    const T0_MS: u64 = 1_700_000_000_000;
+
+    fn setup(config: Config) -> (Arc<Fake>, RedisLimiter<Gcra<1_000>, 1_000, Arc<Fake>>) {
+        let fake = Arc::new(Fake::default());
+        fake.now_ns.store(T0_MS * 1_000_000, Ordering::SeqCst);
+        let limiter = RedisLimiter::new(gcra(), Arc::clone(&fake), config);
+        (fake, limiter)
+    }
+
+    /// Spawns `ns.len()` checks in order and collects their answers in order.
+    async fn concurrent_checks(
+        limiter: &RedisLimiter<Gcra<1_000>, 1_000, Arc<Fake>>,
+        ns: &[u32],
+    ) -> Vec<Answer<1_000>> {
+        let handles: Vec<_> = ns
+            .iter()
+            .map(|&n| {
+                let l = limiter.clone();
+                tokio::spawn(async move { l.check_n("k", n).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for h in handles {
+            answers.push(h.await.unwrap());
+        }
+        answers
+    }
+
+    #[test]
+    fn outside_a_runtime_the_policy_answers() {
+        let (_fake, limiter) = setup(Config::new("t").fail_policy(FailPolicy::Open));
+        let answer = futures_lite_block_on(limiter.check("k"));
+        assert!(matches!(
+            answer,
+            Answer::Failed {
+                admitted: true,
+                error: Error::NoRuntime
+            }
+        ));
+        assert!(matches!(
+            futures_lite_block_on(limiter.status("k")),
+            Err(Error::NoRuntime)
+        ));
+    }
+
+    /// A minimal executor that is not tokio's.
+    fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+        use std::task::{Context, Poll, Waker};
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_batch_decides_as_the_calls_in_sequence_with_one_cas() {
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        fake.read_delay_ms.store(5, Ordering::SeqCst);
+        let ns: Vec<u32> = (0..40).map(|i| [1, 3, 0, 2, 25][i % 5]).collect();
+        let answers = concurrent_checks(&limiter, &ns).await;
+        let memory = gcra();
+        let now = Instant::<1_000>::from_ticks(T0_MS);
+        for (&n, answer) in ns.iter().zip(&answers) {
+            assert_eq!(answer.decision(), Some(&memory.check_n_at(n, now)));
+        }
+        let m = limiter.metrics();
+        assert_eq!((m.batches, m.batched_ops, m.cas_stored), (1, 40, 1));
+        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(fake.reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_conflict_decides_again_on_the_returned_value() {
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        fake.read_delay_ms.store(2, Ordering::SeqCst);
+        *lock(&fake.meddle) = Some((gcra(), 15));
+        let ns = [2u32, 2, 2, 2];
+        let answers = concurrent_checks(&limiter, &ns).await;
+        // Another client's 15 units came first, then the batch.
+        let memory = gcra();
+        let now = Instant::<1_000>::from_ticks(T0_MS);
+        assert!(memory.check_n_at(15, now).is_ok());
+        for (&n, answer) in ns.iter().zip(&answers) {
+            assert_eq!(answer.decision(), Some(&memory.check_n_at(n, now)));
+        }
+        let admitted = answers.iter().filter(|a| a.is_admitted()).count();
+        assert_eq!(admitted, 2);
+        let m = limiter.metrics();
+        assert_eq!((m.cas_conflicts, m.cas_stored, m.reads), (1, 1, 1));
+        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn optimistic_batches_skip_the_read_and_recover_from_conflicts() {
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        let memory = gcra();
+        // Optimistic batches are decided at the store's last time plus the
+        // local time since: replay each at the instant it reports.
+        let same = |answer: &Answer<1_000>, n: u32, memory: &Gcra<1_000>| {
+            let Answer::Decided { decision, at } = answer else {
+                panic!("{answer:?}")
+            };
+            assert_eq!(decision, &memory.check_n_at(n, *at));
+        };
+        let now = Instant::<1_000>::from_ticks(T0_MS);
+        for _ in 0..3 {
+            same(&limiter.check_n("k", 2).await, 2, &memory);
+        }
+        let m = limiter.metrics();
+        assert_eq!((m.reads, m.reads_skipped, m.cas_stored), (1, 2, 3));
+        // Another client charges 10: the optimistic write is refused and
+        // the batch is decided again on the returned word.
+        *lock(&fake.meddle) = Some((gcra(), 10));
+        assert!(memory.check_n_at(10, now).is_ok());
+        for n in [5, 1] {
+            same(&limiter.check_n("k", n).await, n, &memory);
+        }
+        let m = limiter.metrics();
+        assert_eq!((m.cas_conflicts, m.reads), (1, 1));
+        // A batch that writes nothing is confirmed with a real read.
+        same(&limiter.check_n("k", 5).await, 5, &memory);
+        assert_eq!(limiter.metrics().reads, 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_denied_key_is_answered_locally_until_it_could_pass() {
+        let (fake, limiter) = setup(Config::new("t"));
+        assert!(limiter.check_n("k", 20).await.is_admitted());
+        let denied = limiter.check_n("k", 1).await;
+        assert!(!denied.is_admitted());
+        let reads = fake.reads.load(Ordering::SeqCst);
+        for _ in 0..100 {
+            let again = limiter.check_n("k", 1).await;
+            let Some(Err(d)) = again.decision() else {
+                panic!("{again:?}")
+            };
+            assert!(d.retry_after().is_some());
+        }
+        assert_eq!(
+            fake.reads.load(Ordering::SeqCst),
+            reads,
+            "no store round trip"
+        );
+        assert_eq!(limiter.metrics().denied_locally, 100);
+        // A refund by this process forgets the cached denial.
+        limiter.refund("k", 1).await.unwrap();
+        assert!(limiter.check_n("k", 1).await.is_admitted());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_fail_policy_answers_within_the_budget() {
+        for policy in [FailPolicy::Open, FailPolicy::Closed] {
+            for hang in [false, true] {
+                let budget = StdDuration::from_millis(30);
+                let (fake, limiter) =
+                    setup(Config::new("t").fail_policy(policy).time_budget(budget));
+                fake.broken.store(!hang, Ordering::SeqCst);
+                fake.hang.store(hang, Ordering::SeqCst);
+                let started = std::time::Instant::now();
+                let answer = limiter.check("k").await;
+                assert!(started.elapsed() < budget + StdDuration::from_millis(50));
+                assert!(matches!(answer, Answer::Failed { .. }));
+                assert_eq!(answer.is_admitted(), policy == FailPolicy::Open);
+                let m = limiter.metrics();
+                assert_eq!(m.failed_open + m.failed_closed, 1);
+                assert!(limiter.status("k").await.is_err());
+                // Recovery: the next check after the store returns is decided.
+                fake.broken.store(false, Ordering::SeqCst);
+                fake.hang.store(false, Ordering::SeqCst);
+                assert!(matches!(
+                    limiter.check("k").await,
+                    Answer::Decided {
+                        decision: Ok(_),
+                        ..
+                    }
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Several limits for one key, in one value, with one compare-and-set.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration as StdDuration;
+
+use ratecore::{Denied, Duration, Instant, Status};
+use tokio::time::Instant as TokioInstant;
+
+use crate::limiter::{Config, Error, FailPolicy, jitter};
+use crate::store::{ReadWords, StoreError, WordsOutcome, WordsStore, ns_to_ticks, ttl_ms};
+use crate::tie_break::{more_restrictive, tighter};
+use ratecore::kernel::{Algorithm, Step};
+
+/// An answer of a [`RedisTiers`] and the tier it comes from: the one that
+/// binds (as ratecore's `TierAnswer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tiered<T> {
+    /// The tier's position (from 0).
+    pub tier: usize,
+    /// The tier's name.
+    pub name: &'static str,
+    /// That tier's answer.
+    pub answer: T,
+}
+
+/// A tiered decision: admitted with the most restrictive tier's [`Status`],
+/// or denied with the most restrictive [`Denied`], chosen exactly as
+/// ratecore's `Tiers` chooses.
+pub type TieredDecision<const HZ: u64> = Result<Tiered<Status<HZ>>, Tiered<Denied<HZ>>>;
+
+/// The answer to a tiered check.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum TieredAnswer<const HZ: u64> {
+    /// Decided on the shared state, exactly as ratecore's `Tiers` would.
+    Decided {
+        /// The decision.
+        decision: TieredDecision<HZ>,
+        /// The store's time it was made at, in ticks since the Unix epoch.
+        at: Instant<HZ>,
+    },
+    /// The store could not decide in time: the [`FailPolicy`] answered.
+    Failed {
+        /// Whether the policy admitted the check.
+        admitted: bool,
+        /// Why the store did not decide.
+        error: Error,
+    },
+}
+
+impl<const HZ: u64> TieredAnswer<HZ> {
+    /// Whether the check may go ahead.
+    pub fn is_admitted(&self) -> bool {
+        match self {
+            Self::Decided { decision, .. } => decision.is_ok(),
+            Self::Failed { admitted, .. } => *admitted,
+        }
+    }
+}
+
+/// A [`RedisTiers::check_costs`] answer: the decision, and every tier's
+/// status after it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TieredCheck<const HZ: u64> {
+    /// The answer, as [`RedisTiers::check_n`] gives it.
+    pub answer: TieredAnswer<HZ>,
+    /// Every tier's status at the decision's instant, in the tiers' order:
+    /// after the charge if admitted, unchanged if denied. Empty when the
+    /// fail policy answered.
+    pub statuses: Vec<Status<HZ>>,
+}
+
+/// All-or-nothing over `N` limits of one key ("100 per minute with a burst
+/// of 120, and 10,000 per day"), their `N` state words kept in **one** store
+/// value (comma-separated decimals) and changed with one compare-and-set:
+/// a check is admitted only if every tier admits it, and then charged to
+/// every tier; a denial charges nothing.
+///
+/// Decisions are those of ratecore's in-memory `Tiers` over the same
+/// limiters. Each check is one read and one compare-and-set (no batching,
+/// no deny cache, no optimistic writes: those are [`RedisLimiter`](crate::RedisLimiter)'s).
+///
+/// ```no_run
+/// use ratecore::{Gcra, Quota};
+/// use ratecore_redis::{Config, RedisStore, RedisTiers};
+/// use std::time::Duration;
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::open("redis://127.0.0.1:6379/", Duration::from_millis(50))?;
+/// let minute = Gcra::<1_000_000>::new(Quota::per_minute(100).burst(120))?;
+/// let day = Gcra::<1_000_000>::new(Quota::per_day(10_000))?;
+/// let plan = RedisTiers::new([("burst", minute), ("daily", day)], store, Config::new("api"));
+/// let answer = plan.check_n("customer-42", 1).await;
+/// # Ok(())
+/// # }
+/// ```
+pub struct RedisTiers<A, const HZ: u64, const N: usize, S = crate::RedisStore> {
+    tiers: [(&'static str, A); N],
+    store: S,
+    config: Config,
+    suffix: String,
+    failed: Arc<AtomicU64>,
+}
+
+impl<A, const HZ: u64, const N: usize, S> fmt::Debug for RedisTiers<A, HZ, N, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisTiers")
+            .field("config", &self.config)
+            .field("suffix", &self.suffix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// FNV-1a over the tiers' names and fingerprints.
+fn combine(parts: impl Iterator<Item = (&'static str, u64)>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for (name, fingerprint) in parts {
+        eat(name.as_bytes());
+        eat(&[0]);
+        eat(&fingerprint.to_le_bytes());
+    }
+    hash
+}
+
+impl<A, const HZ: u64, const N: usize, S> RedisTiers<A, HZ, N, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: WordsStore,
+{
+    /// Tiers `(name, algorithm)` in that order, on states in `store`.
+    ///
+    /// `N` must be at least 1 (checked at compile time).
+    pub fn new(tiers: [(&'static str, A); N], store: S, config: Config) -> Self {
+        const {
+            assert!(N >= 1, "a set of tiers needs at least one tier");
+        }
+        let fingerprint = combine(tiers.iter().map(|(name, a)| (*name, a.fingerprint())));
+        let suffix = format!(":tiers-{}-{N}:{fingerprint:016x}", A::NAME);
+        Self {
+            tiers,
+            store,
+            config,
+            suffix,
+            failed: Arc::default(),
+        }
+    }
+
+    /// The store key of `user_key`: `{prefix}:{{user_key}}:tiers-{name}-{N}:{fingerprint}`.
+    pub fn key(&self, user_key: &str) -> String {
+        format!("{}:{{{}}}{}", self.config.prefix, user_key, self.suffix)
+    }
+
+    /// Checks answered by the fail policy so far.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Decides `costs[i]` units in tier `i`, from `states` at `now`.
+    fn decide(
+        &self,
+        states: &[u64],
+        costs: &[u32; N],
+        now: Instant<HZ>,
+    ) -> Option<(TieredDecision<HZ>, Vec<u64>)> {
+        let mut next = states.to_vec();
+        let mut binding: Option<Tiered<Status<HZ>>> = None;
+        let mut denied: Option<Tiered<Denied<HZ>>> = None;
+        for (tier, (((name, algorithm), slot), &n)) in self
+            .tiers
+            .iter()
+            .zip(next.iter_mut())
+            .zip(costs)
+            .enumerate()
+        {
+            match algorithm.decide(*slot, n, now) {
+                Step::Store(state, status) => {
+                    *slot = state;
+                    let candidate = Tiered {
+                        tier,
+                        name,
+                        answer: status,
+                    };
+                    if binding.as_ref().is_none_or(|b| tighter(&b.answer, &status)) {
+                        binding = Some(candidate);
+                    }
+                }
+                Step::Keep(status) => {
+                    let candidate = Tiered {
+                        tier,
+                        name,
+                        answer: status,
+                    };
+                    if binding.as_ref().is_none_or(|b| tighter(&b.answer, &status)) {
+                        binding = Some(candidate);
+                    }
+                }
+                Step::Deny(refusal) => {
+                    if denied
+                        .as_ref()
+                        .is_none_or(|d| more_restrictive(&d.answer, &refusal))
+                    {
+                        denied = Some(Tiered {
+                            tier,
+                            name,
+                            answer: refusal,
+                        });
+                    }
+                }
+            }
+        }
+        match (denied, binding) {
+            (Some(denied), _) => Some((Err(denied), states.to_vec())),
+            (None, Some(binding)) => Some((Ok(binding), next)),
+            // Zero tiers, which `new` refuses at compile time.
+            (None, None) => None,
+        }
+    }
+
+    /// When the value is idle: when every tier is (`None` if one never is).
+    fn idle_after(&self, states: &[u64], now: Instant<HZ>) -> Option<Duration<HZ>> {
+        let mut longest = Duration::<HZ>::from_ticks(0);
+        for ((_, algorithm), &state) in self.tiers.iter().zip(states) {
+            longest = longest.max(algorithm.idle_after(state, now)?);
+        }
+        Some(longest)
+    }
+
+    fn fresh(&self) -> Vec<u64> {
+        vec![0; N]
+    }
+
+    fn states(&self, key: &str, read: &ReadWords) -> Result<Vec<u64>, Error> {
+        match &read.value {
+            None => Ok(self.fresh()),
+            Some(words) if words.len() == N => Ok(words.clone()),
+            Some(words) => Err(Error::Store(StoreError::Corrupt {
+                key: key.to_owned(),
+                value: format!("{} words, expected {N}", words.len()),
+            })),
+        }
+    }
+
+    /// Checks `n` units in every tier for `key` and, if every tier admits
+    /// them, charges every tier, with one compare-and-set.
+    pub async fn check_n(&self, key: &str, n: u32) -> TieredAnswer<HZ> {
+        self.check_costs(key, [n; N]).await.answer
+    }
+
+    /// Checks `costs[i]` units in tier `i` for `key` (tiers that count
+    /// different things: requests in one, characters in another) and, if
+    /// every tier admits its cost, charges every tier, with one
+    /// compare-and-set: all or nothing, exactly as [`check_n`](Self::check_n).
+    /// The answer comes with every tier's status after the check.
+    pub async fn check_costs(&self, key: &str, costs: [u32; N]) -> TieredCheck<HZ> {
+        match self.try_check(&self.key(key), &costs).await {
+            Ok((decision, at, words)) => TieredCheck {
+                statuses: self
+                    .tiers
+                    .iter()
+                    .zip(words)
+                    .map(|((_, a), w)| a.status(w, at))
+                    .collect(),
+                answer: TieredAnswer::Decided { decision, at },
+            },
+            Err(error) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                TieredCheck {
+                    answer: TieredAnswer::Failed {
+                        admitted: self.config.fail_policy == FailPolicy::Open,
+                        error,
+                    },
+                    statuses: Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// The status of every tier of `key` now, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot answer within the time budget.
+    pub async fn status(&self, key: &str) -> Result<Vec<Status<HZ>>, Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        let key = self.key(key);
+        let deadline = TokioInstant::now() + self.config.time_budget;
+        let read = self.read(&key, deadline).await?;
+        let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
+        let states = self.states(&key, &read)?;
+        Ok(self
+            .tiers
+            .iter()
+            .zip(states)
+            .map(|((_, a), s)| a.status(s, now))
+            .collect())
+    }
+
+    async fn read(&self, key: &str, deadline: TokioInstant) -> Result<ReadWords, Error> {
+        let mut attempt = 0u32;
+        loop {
+            match tokio::time::timeout_at(deadline, self.store.read_words(key)).await {
+                Ok(Ok(read)) => return Ok(read),
+                Ok(Err(e)) if TokioInstant::now() >= deadline => return Err(Error::Store(e)),
+                Ok(Err(_)) => {}
+                Err(_) => return Err(Error::TimedOut),
+            }
+            attempt = attempt.saturating_add(1);
+            let cap = StdDuration::from_millis(1u64 << attempt.min(5));
+            let wake = (TokioInstant::now() + cap / 2 + jitter(cap / 2)).min(deadline);
+            tokio::time::sleep_until(wake).await;
+        }
+    }
+
+    /// The decision, its instant and the tiers' words after it.
+    async fn try_check(
+        &self,
+        key: &str,
+        costs: &[u32; N],
+    ) -> Result<(TieredDecision<HZ>, Instant<HZ>, Vec<u64>), Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        let deadline = TokioInstant::now() + self.config.time_budget;
+        let mut read = self.read(key, deadline).await?;
+        loop {
+            let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
+            let start = self.states(key, &read)?;
+            let Some((decision, end)) = self.decide(&start, costs, now) else {
+                return Err(Error::Store(StoreError::BadReply("no tiers".into())));
+            };
+            let unchanged = match &read.value {
+                Some(words) => *words == end,
+                None => end == self.fresh(),
+            };
+            if unchanged {
+                return Ok((decision, now, end));
+            }
+            let ttl = self
+                .idle_after(&end, now)
+                .map(|d| ttl_ms::<HZ>(d.as_ticks()));
+            let cas = self
+                .store
+                .compare_and_set_words(key, read.value.as_deref(), &end, ttl);
+            match tokio::time::timeout_at(deadline, cas).await {
+                Ok(Ok(WordsOutcome::Stored)) => return Ok((decision, now, end)),
+                // Another client wrote first: decide again on its words.
+                Ok(Ok(WordsOutcome::Conflict(current))) => read = current,
+                Ok(Err(_)) => {
+                    // Unknown outcome: read; our exact words mean it landed.
+                    let again = self.read(key, deadline).await?;
+                    if again.value.as_deref() == Some(&end[..]) {
+                        return Ok((decision, now, end));
+                    }
+                    read = again;
+                }
+                Err(_) => return Err(Error::TimedOut),
+            }
+            if TokioInstant::now() >= deadline {
+                return Err(Error::TimedOut);
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! ratecore's verification kit, shared by the property tests, the fuzz
+//! targets and outside algorithm authors:
+//!
+//! - [`model`]: reference models written from the specification alone, the
+//!   one [`Model`](model::Model) trait every limiter and model is driven
+//!   through, the [`Subject`](model::Subject) adapter for any
+//!   `ratecore::kernel::Algorithm` on a plain state word, traces of
+//!   operations and the differential driver that runs them
+//!   ([`model::harness`]) with the invariants ([`model::invariants`]);
+//! - [`window`]: the window limiters through the same trait and one driver;
+//! - [`rules`]: the kernel's rules as checks for any `Algorithm`;
+//! - [`strategy`] (feature `proptest`): proptest strategies, and [`config`],
+//!   the one proptest configuration.
+//!
+//! With the feature `arbitrary`, the fuzz targets decode the same operation
+//! types from bytes.
+
+pub mod model;
+pub mod rules;
+#[cfg(feature = "proptest")]
+pub mod strategy;
+pub mod window;
+
+use ratecore::{Duration, Instant, Quota};
+
+/// The instant `t` ticks after tick 0.
+pub fn at<const HZ: u64>(t: u64) -> Instant<HZ> {
+    Instant::<HZ>::from_ticks(t)
+}
+
+/// A duration of `t` ticks.
+pub fn ticks<const HZ: u64>(t: u64) -> Duration<HZ> {
+    Duration::<HZ>::from_ticks(t)
+}
+
+/// `limit` units per `width` ticks of 1 Hz (a window limiter's quota, where
+/// the period is its window in ticks).
+pub fn window_quota(limit: u32, width: u64) -> Quota {
+    Quota::with_period(limit, Duration::<1>::from_ticks(width))
+}
+
+/// The proptest configuration of every property test: `cases` cases unless
+/// the environment's `PROPTEST_CASES` says otherwise; failures persist beside
+/// the test file (`tests/NAME.proptest-regressions`), to be committed.
+#[cfg(feature = "proptest")]
+pub fn config(cases: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, FileFailurePersistence};
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..Config::default()
+    }
+}
