@@ -9,6 +9,11 @@
 //! a tier ([`Tiers`](crate::Tiers)), and a remote store's decision (read a
 //! word, [`Algorithm::decide`], commit with a compare-and-set, expire after
 //! [`Algorithm::idle_after`]).
+//!
+//! Two more stores: [`Reconfigurable`], a table of plans whose plan changes
+//! through `&self` (the plan's index and the state in one 128-bit word), and
+//! [`Saved`], a one-word limiter's state with its configuration's
+//! fingerprint, to restore after a restart.
 
 pub(crate) mod cas;
 mod charge;
