@@ -2,7 +2,7 @@
 
 use crate::algorithms::tat::{Continuous, Schedule};
 use crate::answer::Status;
-use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
+use crate::kernel::{Algorithm, Carry, Reconfigure, Step, WordLimiter, fingerprint};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
@@ -152,6 +152,27 @@ impl<const HZ: u64> Algorithm<HZ> for GcraConfig<HZ> {
     ) -> Step<HZ, Instant<HZ>> {
         self.schedule
             .reserve(state, n, now.as_ticks(), max_wait.as_ticks())
+    }
+}
+
+/// Carries the units in use at `at` (see [`Reconfigure`]'s rules), counted
+/// where the state is booked if that is later, so a stale instant or a state
+/// booked ahead forgives nothing.
+impl<const HZ: u64> Reconfigure<HZ> for GcraConfig<HZ> {
+    fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
+        let (old, new) = (&self.schedule, &next.schedule);
+        match carry {
+            Carry::Full => 0,
+            Carry::InUse => old.carry_scaled(state, new, at.as_ticks(), 1, 1, false),
+            Carry::Scaled => old.carry_scaled(
+                state,
+                new,
+                at.as_ticks(),
+                u64::from(new.burst.get()),
+                u64::from(old.burst.get()),
+                true,
+            ),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod concurrency;
 mod fixed_window;
 mod gcra;
 mod grid;
+mod log_limit;
 mod sliding_log;
 mod sliding_window;
 mod tat;
@@ -19,6 +20,7 @@ mod token_bucket;
 pub use concurrency::{ConcurrencyConfig, ConcurrencyLimit, Permit};
 pub use fixed_window::{FixedWindow, FixedWindowConfig};
 pub use gcra::{Gcra, GcraConfig};
+pub use log_limit::{LogLimitConfig, LogLimiter, LogVerdict, MAX_LOG_BURST};
 #[cfg(feature = "critical-section")]
 #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub use sliding_log::SharedSlidingLog;

@@ -446,17 +446,57 @@ impl<R: Refill> Schedule<R> {
     /// at every later instant at least the units the old state would, under
     /// the same quota, and it is stricter still at the instants before it.
     pub(crate) fn carry_over(&self, tat: u64, next: &Schedule<R>, now: u64) -> u64 {
+        self.carry_scaled(tat, next, now, 1, 1, true)
+    }
+
+    /// [`carry_over`](Schedule::carry_over) with the units in use scaled by
+    /// `num / den` (rounded up), and capped at the new burst if `cap`.
+    ///
+    /// Uncapped, units in use beyond the new burst stay in use (the new
+    /// state is empty until they drain at the new rate), so that a change
+    /// there and back forgives nothing; capped, a change to a smaller burst
+    /// and back forgives the difference.
+    ///
+    /// `next` may refill in another mode (a token bucket's plans): the units
+    /// in use are counted under `self` and booked under `next`.
+    pub(crate) fn carry_scaled<S: Refill>(
+        &self,
+        tat: u64,
+        next: &Schedule<S>,
+        now: u64,
+        num: u64,
+        den: u64,
+        cap: bool,
+    ) -> u64 {
+        // Capped, the units are counted where the backlog fits the old
+        // capacity (see `carry_over`). Uncapped, the whole backlog at `now`
+        // carries over, beyond the burst if need be: nothing to forgive.
         let settled = self.ticks_until(tat.saturating_sub(self.capacity), 0);
-        let now = if settled > now { settled } else { now };
+        let now = if cap && settled > now { settled } else { now };
         let (_, v_old) = self.virtual_now(now);
         let used = div_ceil(tat.saturating_sub(v_old), self.cost);
-        let used = if used > next.burst.get() as u64 {
+        // `used <= 2^64 / cost`, `num < 2^32`: the product fits in 128 bits.
+        let product = (used as u128).saturating_mul(num as u128);
+        let scaled = match product.checked_div(den as u128) {
+            Some(q) if q.saturating_mul(den as u128) == product => q,
+            Some(q) => q.saturating_add(1),
+            None => used as u128,
+        };
+        let used = if scaled > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            scaled as u64
+        };
+        let used = if cap && used > next.burst.get() as u64 {
             next.burst.get() as u64
         } else {
             used
         };
         let (_, v_new) = next.virtual_now(now);
-        // `used <= burst`, so `used * cost <= capacity` and `v_new + capacity` fits.
+        // Capped, `used <= burst`, so `used * cost <= capacity` and
+        // `v_new + capacity` fits. Uncapped, a sum that saturates is a state
+        // that never admits again: stricter, and only for configurations
+        // whose bursts cost nearly the whole 64-bit line.
         v_new.saturating_add(used.saturating_mul(next.cost))
     }
 

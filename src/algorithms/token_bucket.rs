@@ -2,7 +2,9 @@
 
 use crate::algorithms::tat::{Continuous, Interval, Schedule};
 use crate::answer::Status;
-use crate::kernel::{Algorithm, Limiter, Refund, Step, WordLimiter, fingerprint};
+use crate::kernel::{
+    Algorithm, Carry, Limiter, Reconfigure, Refund, Step, WordLimiter, fingerprint,
+};
 use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
@@ -169,6 +171,32 @@ impl<const HZ: u64> Algorithm<HZ> for TokenBucketConfig<HZ> {
             n,
             now.as_ticks(),
             max_wait.as_ticks()
+        ))
+    }
+}
+
+/// Carries the units in use at `at` (see [`Reconfigure`]'s rules), counted
+/// where the state is booked if that is later, so a stale instant or a state
+/// booked ahead forgives nothing.
+impl<const HZ: u64> Reconfigure<HZ> for TokenBucketConfig<HZ> {
+    fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
+        let at = at.as_ticks();
+        // Plans of both refill modes may share a `Reconfigurable`: the units
+        // in use are counted under the old mode and booked under the new.
+        with_schedule!(&self.schedule, |old| with_schedule!(
+            &next.schedule,
+            |new| match carry {
+                Carry::Full => 0,
+                Carry::InUse => old.carry_scaled(state, new, at, 1, 1, false),
+                Carry::Scaled => old.carry_scaled(
+                    state,
+                    new,
+                    at,
+                    u64::from(new.burst.get()),
+                    u64::from(old.burst.get()),
+                    true,
+                ),
+            }
         ))
     }
 }

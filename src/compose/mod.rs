@@ -9,5 +9,6 @@ mod unlimited;
 
 pub use capped::Capped;
 pub use tiers::{Tier, TierAnswer, TierDecision, Tiers};
+pub(crate) use tiers::{more_restrictive, tighter};
 pub use toggle::Toggle;
-pub use unlimited::Unlimited;
+pub use unlimited::{OrUnlimited, Unlimited};

@@ -320,7 +320,7 @@ fn severity<const HZ: u64>(denied: &Denied<HZ>) -> (u8, u64, u32) {
 }
 
 /// The more restrictive of two denials; the earlier one on a tie.
-fn more_restrictive<const HZ: u64>(
+pub(crate) fn more_restrictive<const HZ: u64>(
     current: Option<TierAnswer<Denied<HZ>>>,
     candidate: TierAnswer<Denied<HZ>>,
 ) -> TierAnswer<Denied<HZ>> {
@@ -332,7 +332,7 @@ fn more_restrictive<const HZ: u64>(
 
 /// The tighter of two statuses (fewer units left, then longer to full); the
 /// one at the lower position on a tie.
-fn tighter<const HZ: u64>(
+pub(crate) fn tighter<const HZ: u64>(
     current: Option<TierAnswer<Status<HZ>>>,
     candidate: TierAnswer<Status<HZ>>,
 ) -> TierAnswer<Status<HZ>> {

@@ -9,18 +9,27 @@
 //! a tier ([`Tiers`](crate::Tiers)), and a remote store's decision (read a
 //! word, [`Algorithm::decide`], commit with a compare-and-set, expire after
 //! [`Algorithm::idle_after`]).
+//!
+//! Two more stores: [`Reconfigurable`], a table of plans whose plan changes
+//! through `&self` (the plan's index and the state in one 128-bit word), and
+//! [`Saved`], a one-word limiter's state with its configuration's
+//! fingerprint, to restore after a restart.
 
 pub(crate) mod cas;
 mod charge;
 mod limiter;
+mod reconfigurable;
 mod reservation;
+mod saved;
 mod step;
 pub(crate) mod sync;
 mod word;
 
 pub use charge::{Charge, Receipt};
 pub use limiter::{Limiter, Refund};
+pub use reconfigurable::{Carry, MAX_PLANS, Reconfigurable, Reconfigure, ReconfigureError};
 pub use reservation::Reservation;
+pub use saved::{RestoreError, Saved};
 pub use step::{Algorithm, Step, fingerprint};
 pub use word::{WordLimiter, WordRef};
 

@@ -55,6 +55,12 @@ impl<'w, A> WordRef<'w, A> {
         self.algorithm
     }
 
+    /// The word itself, for a limiter of the crate with a step of its own
+    /// (the log limiter's, which stores on both of its verdicts).
+    pub(crate) const fn word(&self) -> &'w AtomicU64 {
+        self.word
+    }
+
     /// The state word as it is now (to save it, or to inspect it).
     pub fn state(&self) -> u64 {
         // Relaxed: one read of the only shared datum.
@@ -293,6 +299,13 @@ impl<A> WordLimiter<A> {
     pub fn reset(&mut self) {
         // Relaxed: `&mut self` excludes every other access.
         self.word.store(0, Ordering::Relaxed);
+    }
+
+    /// Replaces the state (`&mut self`: nothing else sees the limiter
+    /// meanwhile).
+    pub(crate) fn set_state(&mut self, state: u64) {
+        // Relaxed: `&mut self` excludes every other access.
+        self.word.store(state, Ordering::Relaxed);
     }
 
     /// Replaces the algorithm and the state together (`&mut self`: nothing

@@ -24,8 +24,9 @@ pub enum WhenFull {
 pub enum Admitted<const HZ: u64> {
     /// The key's own limiter admitted the units; its status after the check.
     Limited(Status<HZ>),
-    /// The table had no room for the key and its policy is [`WhenFull::Allow`]:
-    /// admitted with no limit applied and nothing recorded.
+    /// Admitted with no limit applied and nothing recorded: the table had no
+    /// room for the key and its policy is [`WhenFull::Allow`], or the table
+    /// is switched off (a [`Toggle`](crate::compose::Toggle) around it).
     Unlimited,
 }
 

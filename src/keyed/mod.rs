@@ -9,6 +9,8 @@ mod probe_window;
 mod seed;
 mod slot;
 mod storage;
+mod switch;
+mod tiers;
 
 use core::fmt;
 use core::hash::Hash;
@@ -31,6 +33,7 @@ pub use seed::random_seed;
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use storage::BoxedSlots;
 pub use storage::{InlineSlots, SlotStorage};
+pub use tiers::{KeyedReceipt, KeyedTier, KeyedTiers};
 
 use probe::{Found, Reserved, Seen};
 use probe_window::{MAX_WINDOW, Window};
@@ -362,6 +365,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     /// Those of the plan's algorithm ([`Denied::RateLimited`] with the exact
     /// `retry_after`, [`Denied::ExceedsBurst`]), and [`Denied::TableFull`] when
     /// the key needs a slot, none is free and the policy is [`WhenFull::Deny`].
+    #[inline]
     pub fn check_n_at<K: Hash + ?Sized>(
         &self,
         key: &K,
@@ -369,10 +373,119 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         n: u32,
         now: Instant<HZ>,
     ) -> KeyedDecision<HZ> {
+        self.charge(key, plan, n, now).0
+    }
+
+    /// [`check_n_at`](Self::check_n_at), with a receipt that
+    /// [`undo`](Self::undo) takes back exactly: what all-or-nothing
+    /// [`KeyedTiers`] are built on.
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](Self::check_n_at).
+    pub fn charge_n_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Admitted<HZ>, KeyedReceipt<'_>), Denied<HZ>> {
+        let (decision, receipt) = self.charge(key, plan, n, now);
+        decision.map(|admitted| (admitted, receipt))
+    }
+
+    /// Takes back the units of `receipt`'s charge: the state the charge
+    /// replaced is restored if the key's slot still holds the state the
+    /// charge stored; otherwise the units are taken back only as far as the
+    /// plan's [`Algorithm::take_back`] says is safe, else the charge is kept
+    /// (stricter, never looser). Returns whether the units were given back.
+    ///
+    /// A key's slot passes to another key (or a new copy of the same key)
+    /// only once its state is idle, at a later instant than any charge in it,
+    /// and such a reclaim raises the table's floor past the charge's instant:
+    /// an undo that finds the floor past its charge's instant restores
+    /// nothing exactly, so that it cannot give back units of a copy made
+    /// since.
+    pub fn undo(&self, receipt: KeyedReceipt<'_>) -> bool {
+        let Some(slot) = receipt.slot else {
+            return true;
+        };
+        if receipt.before == receipt.after {
+            return true;
+        }
+        let Some(algorithm) = self.plans.get(receipt.id.plan()) else {
+            return false;
+        };
+        let at = Instant::<HZ>::from_ticks(receipt.at);
+        let charged = slot::live(receipt.id, receipt.after);
+        let mut current = charged;
+        loop {
+            // Relaxed: see `at` (the floor is read after the slot's value
+            // that the compare-and-swap below compares against).
+            let reclaimed = self.floor.load(Ordering::Relaxed) > receipt.at;
+            let next = if current == charged && !reclaimed {
+                receipt.before
+            } else if slot::holder(current) == slot::Holder::Live(receipt.id) && !reclaimed {
+                match algorithm.take_back(slot::state(current), receipt.n, at) {
+                    Some(next) => next,
+                    None => return false,
+                }
+            } else {
+                // Reclaimed: the charge went with an idle state.
+                return false;
+            };
+            // Relaxed both ways, as `probe::update`.
+            match slot.compare_exchange(
+                current,
+                slot::live(receipt.id, next),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The decision for `n` units of `key` under `plan` at `now`, changing
+    /// nothing (a check that is not made): the first phase of [`KeyedTiers`].
+    ///
+    /// # Errors
+    ///
+    /// Those the check would give, but [`Denied::TableFull`]: a key without
+    /// a slot is decided as a fresh one.
+    pub fn peek_n_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<Status<HZ>, Denied<HZ>> {
+        let (id, window) = self.locate(key, plan);
+        let Some(algorithm) = self.plans.get(plan.index()) else {
+            return Ok(unknown_plan());
+        };
+        let found = probe::find(self.slots.words(), &window, id, &mut Seen::new());
+        let at = self.at(now);
+        match found {
+            Found::Live { word, .. } => algorithm.decide(slot::state(word), n, at).answer(),
+            Found::Absent => algorithm.decide(0, n, at).answer(),
+        }
+    }
+
+    /// The check, and what it changed.
+    #[inline(always)]
+    fn charge<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> (KeyedDecision<HZ>, KeyedReceipt<'_>) {
         let (id, window) = self.locate(key, plan);
         let Some(algorithm) = self.plans.get(plan.index()) else {
             // `Plan<P>` is always below `P`; kept total all the same.
-            return self.refuse(&window);
+            return (self.refuse(&window), KeyedReceipt::NOTHING);
         };
         let mut seen = Seen::new();
         loop {
@@ -380,9 +493,16 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
-                    let decide = |state| algorithm.decide(state, n, at).split();
-                    if let Some(decision) = probe::update(slot, word, decide) {
-                        return decision.map(Admitted::Limited);
+                    let decide = |state| {
+                        let (decision, next) = algorithm.decide(state, n, at).split();
+                        ((decision, state, next), next)
+                    };
+                    if let Some((decision, before, after)) = probe::update(slot, word, decide) {
+                        let receipt = match after {
+                            Some(after) => KeyedReceipt::new(slot, id, before, after, n, at),
+                            None => KeyedReceipt::NOTHING,
+                        };
+                        return (decision.map(Admitted::Limited), receipt);
                     }
                     // Reclaimed while idle, between the look-up and the update.
                 }
@@ -390,7 +510,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     let (fresh, next) = algorithm.decide(0, n, at).split();
                     if next.is_none() {
                         // Nothing to store (a denial, `n = 0`): no slot needed.
-                        return fresh.map(Admitted::Limited);
+                        return (fresh.map(Admitted::Limited), KeyedReceipt::NOTHING);
                     }
                     let is_idle = |other: Id, state| {
                         self.plans
@@ -414,18 +534,20 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                             reservation,
                         } => (slot, position, reservation),
                         Reserved::Retry => continue,
-                        Reserved::Full => return self.refuse(&window),
+                        Reserved::Full => return (self.refuse(&window), KeyedReceipt::NOTHING),
                     };
                     if probe::settle(self.slots.words(), &window, id, position, reservation) {
                         // Decided after the settling scan (see `probe`), and
                         // promoted already charged, in one compare-and-swap.
-                        let (decision, next) = algorithm.decide(0, n, self.at(now)).split();
+                        let at = self.at(now);
+                        let (decision, next) = algorithm.decide(0, n, at).split();
                         let Some(charged) = next else {
                             probe::withdraw(slot, reservation);
-                            return decision.map(Admitted::Limited);
+                            return (decision.map(Admitted::Limited), KeyedReceipt::NOTHING);
                         };
                         if probe::promote(slot, reservation, charged) {
-                            return decision.map(Admitted::Limited);
+                            let receipt = KeyedReceipt::new(slot, id, 0, charged, n, at);
+                            return (decision.map(Admitted::Limited), receipt);
                         }
                     }
                     // Another copy of the key won, or a helper made ours live
@@ -539,6 +661,19 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                 }
                 Found::Absent => return algorithm.status(0, now),
             }
+        }
+    }
+
+    /// Whether `key` under `plan` is idle at `now`: not in the table, or its
+    /// state decides as a fresh one's (so its slot may be reclaimed).
+    pub fn is_idle_at<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>, now: Instant<HZ>) -> bool {
+        let (id, window) = self.locate(key, plan);
+        let Some(algorithm) = self.plans.get(plan.index()) else {
+            return true;
+        };
+        match probe::find(self.slots.words(), &window, id, &mut Seen::new()) {
+            Found::Live { word, .. } => algorithm.is_idle(slot::state(word), now),
+            Found::Absent => true,
         }
     }
 

@@ -19,8 +19,8 @@
 //! Beside them, the models of the other limiters, each answering in its own
 //! terms: [`fixed_window`], [`sliding_window`] and [`sliding_log`] (driven
 //! through [`Model`] by [`crate::window`]), [`keyed_gcra`] (keyed tables),
-//! [`tier_gcra`] (tiers and reservations), [`aimd`], [`backoff`] and
-//! [`breaker`] (the client side).
+//! [`tier_gcra`] (tiers and reservations), [`log_limit`] (the Linux kernel's
+//! `___ratelimit`), [`aimd`], [`backoff`] and [`breaker`] (the client side).
 //!
 //! Nothing here depends on proptest: the fuzz targets use it too.
 
@@ -32,6 +32,7 @@ pub mod gcra;
 pub mod harness;
 pub mod invariants;
 pub mod keyed_gcra;
+pub mod log_limit;
 pub mod sliding_log;
 pub mod sliding_window;
 pub mod spec;

@@ -1,0 +1,186 @@
+//! A one-word limiter's state, saved as plain words and restored.
+
+use core::fmt;
+
+use crate::kernel::{Algorithm, WordLimiter};
+
+/// A one-word limiter's state with the fingerprint of its configuration:
+/// what [`WordLimiter::save`] returns and [`WordLimiter::restore`] takes, to
+/// keep a limiter's state across a restart (in flash, a file, a database).
+///
+/// The bytes ([`to_bytes`](Saved::to_bytes)) are 16: the fingerprint, then
+/// the state, each little-endian. The fingerprint covers the algorithm's
+/// name, the tick rate and every number of the configuration, so a state is
+/// never read under other parameters.
+///
+/// The state is the limiter's own word, on its own time line: restore it
+/// under a clock with the same origin (a wall clock, or a monotonic clock
+/// that does not restart from zero at boot), or it means other instants.
+/// The bytes are not authenticated: keep them where nobody else can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Saved {
+    /// The algorithm's [`NAME`](Algorithm::NAME); `None` when read back from
+    /// bytes (the fingerprint covers it).
+    pub name: Option<&'static str>,
+    /// The configuration's [`fingerprint`](Algorithm::fingerprint).
+    pub fingerprint: u64,
+    /// The state word.
+    pub state: u64,
+}
+
+impl Saved {
+    /// The length of [`to_bytes`](Saved::to_bytes).
+    pub const BYTES: usize = 16;
+
+    /// The fingerprint and the state, little-endian.
+    pub const fn to_bytes(&self) -> [u8; Self::BYTES] {
+        let f = self.fingerprint.to_le_bytes();
+        let s = self.state.to_le_bytes();
+        [
+            f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], s[0], s[1], s[2], s[3], s[4], s[5],
+            s[6], s[7],
+        ]
+    }
+
+    /// Reads back [`to_bytes`](Saved::to_bytes).
+    pub const fn from_bytes(bytes: [u8; Self::BYTES]) -> Self {
+        let [
+            f0,
+            f1,
+            f2,
+            f3,
+            f4,
+            f5,
+            f6,
+            f7,
+            s0,
+            s1,
+            s2,
+            s3,
+            s4,
+            s5,
+            s6,
+            s7,
+        ] = bytes;
+        Self {
+            name: None,
+            fingerprint: u64::from_le_bytes([f0, f1, f2, f3, f4, f5, f6, f7]),
+            state: u64::from_le_bytes([s0, s1, s2, s3, s4, s5, s6, s7]),
+        }
+    }
+
+    /// Reads back [`to_bytes`](Saved::to_bytes) from a slice.
+    ///
+    /// # Errors
+    ///
+    /// [`RestoreError::WrongLength`] unless the slice has exactly
+    /// [`BYTES`](Saved::BYTES) bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, RestoreError> {
+        match <[u8; Self::BYTES]>::try_from(bytes) {
+            Ok(bytes) => Ok(Self::from_bytes(bytes)),
+            Err(_) => Err(RestoreError::WrongLength { len: bytes.len() }),
+        }
+    }
+}
+
+/// Why a saved state was not restored. The limiter is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The state was saved under another configuration (another algorithm,
+    /// tick rate or quota): it would mean something else here.
+    OtherConfiguration {
+        /// The restoring limiter's algorithm.
+        name: &'static str,
+        /// The restoring limiter's fingerprint.
+        expected: u64,
+        /// The fingerprint that was saved.
+        found: u64,
+    },
+    /// The bytes are not [`Saved::BYTES`] long.
+    WrongLength {
+        /// Their length.
+        len: usize,
+    },
+}
+
+impl fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OtherConfiguration {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "saved state belongs to another configuration: fingerprint {found:#018x}, \
+                 this {name} limiter's is {expected:#018x}"
+            ),
+            Self::WrongLength { len } => {
+                write!(f, "a saved state is {} bytes, not {len}", Saved::BYTES)
+            }
+        }
+    }
+}
+
+impl core::error::Error for RestoreError {}
+
+impl<A> WordLimiter<A> {
+    /// The state and the fingerprint of the configuration, to restore later
+    /// with [`restore`](WordLimiter::restore).
+    ///
+    /// ```
+    /// use ratecore::kernel::Saved;
+    /// use ratecore::{Gcra, Instant, Limiter, Quota};
+    ///
+    /// let t = Instant::<1_000>::from_ticks(0);
+    /// let before = Gcra::<1_000>::new(Quota::per_second(10)).unwrap();
+    /// before.check_n_at(7, t).unwrap();
+    /// let bytes = before.save().to_bytes();
+    ///
+    /// // After a restart:
+    /// let mut after = Gcra::<1_000>::new(Quota::per_second(10)).unwrap();
+    /// after.restore(Saved::from_bytes(bytes)).unwrap();
+    /// assert_eq!(after.snapshot_at(t).remaining(), 3);
+    ///
+    /// // Under another quota, the state would mean something else: refused.
+    /// let mut other = Gcra::<1_000>::new(Quota::per_second(20)).unwrap();
+    /// assert!(other.restore(Saved::from_bytes(bytes)).is_err());
+    /// assert_eq!(other.snapshot_at(t).remaining(), 20);
+    /// ```
+    pub fn save<const HZ: u64>(&self) -> Saved
+    where
+        A: Algorithm<HZ>,
+    {
+        Saved {
+            name: Some(A::NAME),
+            fingerprint: self.algorithm().fingerprint(),
+            state: self.state(),
+        }
+    }
+
+    /// Replaces the state by a saved one (`&mut self`, as
+    /// [`reset`](WordLimiter::reset): no receipt outlives it).
+    ///
+    /// # Errors
+    ///
+    /// [`RestoreError::OtherConfiguration`] when `saved` was saved under
+    /// another configuration; the limiter is then unchanged.
+    pub fn restore<const HZ: u64>(&mut self, saved: Saved) -> Result<(), RestoreError>
+    where
+        A: Algorithm<HZ>,
+    {
+        let expected = self.algorithm().fingerprint();
+        if saved.fingerprint != expected || saved.name.is_some_and(|name| name != A::NAME) {
+            return Err(RestoreError::OtherConfiguration {
+                name: A::NAME,
+                expected,
+                found: saved.fingerprint,
+            });
+        }
+        self.set_state(saved.state);
+        Ok(())
+    }
+}

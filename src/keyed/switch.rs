@@ -1,0 +1,122 @@
+//! An on/off switch for a keyed table: [`Toggle`] around a [`KeyedLimiter`].
+
+use core::hash::Hash;
+
+use crate::answer::Status;
+use crate::compose::{Toggle, Unlimited};
+use crate::kernel::Algorithm;
+use crate::keyed::{Admitted, KeyedDecision, KeyedLimiter, Plan};
+use crate::time::{Clock, Instant};
+
+/// A keyed table behind a switch (`RATE_LIMIT_ENABLED`, "a switch to turn
+/// rate limiting off"): switched on, every check is the table's; switched
+/// off, every check answers [`Admitted::Unlimited`], charges nothing and
+/// takes no slot, and a snapshot reports [`Unlimited`]'s status (`limit` and
+/// `remaining` of `u32::MAX`), so the metadata stays true. Switching does not
+/// touch the table: switched back on, every key has what it had counted.
+///
+/// ```
+/// use ratecore::compose::Toggle;
+/// use ratecore::keyed::{Admitted, Plan, WhenFull};
+/// use ratecore::{Gcra, Instant, KeyedLimiter, Quota, const_unwrap};
+///
+/// // "A per-organisation limit per minute, default 100, and a switch to turn
+/// // rate limiting off."
+/// static PER_ORG: Toggle<KeyedLimiter<Gcra<1_000>, 1_000, 256>> = Toggle::new(
+///     KeyedLimiter::new(
+///         [const_unwrap!(Gcra::new(Quota::per_minute(100)))],
+///         [3, 4],
+///         WhenFull::Deny,
+///     ),
+///     true,
+/// );
+///
+/// let now = Instant::<1_000>::from_ticks(0);
+/// assert!(PER_ORG.check_n_at("acme", Plan::FIRST, 100, now).is_ok());
+/// assert!(PER_ORG.check_at("acme", Plan::FIRST, now).is_err());
+/// PER_ORG.set_enabled(false);
+/// assert_eq!(PER_ORG.check_at("acme", Plan::FIRST, now), Ok(Admitted::Unlimited));
+/// assert_eq!(PER_ORG.snapshot_at("acme", Plan::FIRST, now).remaining(), u32::MAX);
+/// PER_ORG.set_enabled(true);
+/// assert!(PER_ORG.check_at("acme", Plan::FIRST, now).is_err());
+/// ```
+impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize>
+    Toggle<KeyedLimiter<A, HZ, N, P>>
+{
+    /// [`KeyedLimiter::check_n_at`] when on; [`Admitted::Unlimited`] when off.
+    ///
+    /// # Errors
+    ///
+    /// When on, those of [`KeyedLimiter::check_n_at`]; never when off.
+    pub fn check_n_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> KeyedDecision<HZ> {
+        if self.is_enabled() {
+            self.inner().check_n_at(key, plan, n, now)
+        } else {
+            Ok(Admitted::Unlimited)
+        }
+    }
+
+    /// One unit: see [`check_n_at`](Self::check_n_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](Self::check_n_at).
+    pub fn check_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        now: Instant<HZ>,
+    ) -> KeyedDecision<HZ> {
+        self.check_n_at(key, plan, 1, now)
+    }
+
+    /// One unit at `clock.now()`: see [`check_n_at`](Self::check_n_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](Self::check_n_at).
+    pub fn check<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        clock: &impl Clock<HZ>,
+    ) -> KeyedDecision<HZ> {
+        self.check_n_at(key, plan, 1, clock.now())
+    }
+
+    /// The key's status when on; [`Unlimited`]'s when off.
+    pub fn snapshot_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        now: Instant<HZ>,
+    ) -> Status<HZ> {
+        if self.is_enabled() {
+            self.inner().snapshot_at(key, plan, now)
+        } else {
+            Unlimited::status()
+        }
+    }
+
+    /// [`KeyedLimiter::refund_n_at`] when on; nothing when off (nothing was
+    /// charged), answering [`Unlimited`]'s status.
+    pub fn refund_n_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Status<HZ> {
+        if self.is_enabled() {
+            self.inner().refund_n_at(key, plan, n, now)
+        } else {
+            Unlimited::status()
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Tiers per key: several keyed tables checked with one key, all or nothing.
+
+use core::hash::Hash;
+use core::marker::PhantomData;
+
+use crate::answer::{Denied, Status};
+use crate::compose::{TierAnswer, TierDecision, Unlimited, more_restrictive, tighter};
+use crate::kernel::Algorithm;
+use crate::kernel::sync::AtomicU128;
+use crate::keyed::slot::Id;
+use crate::keyed::{Admitted, KeyedLimiter, Plan};
+use crate::time::Instant;
+
+/// What one [`KeyedLimiter::charge_n_at`] changed, for
+/// [`KeyedLimiter::undo`]. It borrows the table, as a
+/// [`Receipt`](crate::kernel::Receipt) borrows its limiter.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyedReceipt<'a> {
+    /// The key's slot; `None` when the charge stored nothing.
+    pub(crate) slot: Option<&'a AtomicU128>,
+    pub(crate) id: Id,
+    pub(crate) before: u64,
+    pub(crate) after: u64,
+    pub(crate) n: u32,
+    pub(crate) at: u64,
+    table: PhantomData<&'a ()>,
+}
+
+impl<'a> KeyedReceipt<'a> {
+    /// The receipt of a charge that stored nothing: undoing it does nothing.
+    pub const NOTHING: Self = Self {
+        slot: None,
+        id: Id::new(0, 0),
+        before: 0,
+        after: 0,
+        n: 0,
+        at: 0,
+        table: PhantomData,
+    };
+
+    pub(crate) fn new<const HZ: u64>(
+        slot: &'a AtomicU128,
+        id: Id,
+        before: u64,
+        after: u64,
+        n: u32,
+        at: Instant<HZ>,
+    ) -> Self {
+        Self {
+            slot: Some(slot),
+            id,
+            before,
+            after,
+            n,
+            at: at.as_ticks(),
+            table: PhantomData,
+        }
+    }
+}
+
+/// One named tier of [`KeyedTiers`]: a keyed table and the plan's name.
+#[derive(Debug)]
+pub struct KeyedTier<'t, A, const HZ: u64, const N: usize, const P: usize> {
+    /// The tier's name, for the answer ("minute", "daily").
+    pub name: &'static str,
+    /// The tier's table.
+    pub table: &'t KeyedLimiter<A, HZ, N, P>,
+}
+
+impl<A, const HZ: u64, const N: usize, const P: usize> Clone for KeyedTier<'_, A, HZ, N, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A, const HZ: u64, const N: usize, const P: usize> Copy for KeyedTier<'_, A, HZ, N, P> {}
+
+impl<'t, A, const HZ: u64, const N: usize, const P: usize> KeyedTier<'t, A, HZ, N, P> {
+    /// The tier `name` over `table`.
+    pub const fn new(name: &'static str, table: &'t KeyedLimiter<A, HZ, N, P>) -> Self {
+        Self { name, table }
+    }
+}
+
+/// Several limits per key, all or nothing: "100 per minute **and** 10,000
+/// per day, per API key". Each tier is a [`KeyedLimiter`] (its plans are the
+/// tier's quota per plan: Free and Pro per minute in one table, Free and Pro
+/// per day in another), and a check of a key charges every tier its cost or
+/// none.
+///
+/// A check first peeks at every tier (writing nothing): any denial is the
+/// answer, the most restrictive one (a request that can never pass, then the
+/// longest `retry_after`), naming its tier. Then it charges the tiers,
+/// scarcest first; if a concurrent check took the last units of a tier in
+/// between, the tiers already charged are undone exactly
+/// ([`KeyedLimiter::undo`]) and that tier's denial is the answer. An undo
+/// that finds the key's state changed by another check keeps the charge
+/// unless the plan's algorithm can take it back safely: stricter, never
+/// looser, as [`Tiers`](crate::Tiers#exactness).
+///
+/// A key holds a slot in each table whose tier it has charged, and gives
+/// each up when that tier's state is idle: the key is idle, and holds no
+/// slot, once all its tiers are ([`is_idle_at`](KeyedTiers::is_idle_at)).
+///
+/// ```
+/// use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
+/// use ratecore::{Gcra, Instant, KeyedLimiter, Quota, const_unwrap};
+///
+/// const STANDARD: Plan<1> = Plan::FIRST;
+/// static MINUTE: KeyedLimiter<Gcra<1_000>, 1_000, 256> = KeyedLimiter::new(
+///     [const_unwrap!(Gcra::new(Quota::per_minute(100).burst(120)))], [1, 2], WhenFull::Deny);
+/// static DAY: KeyedLimiter<Gcra<1_000>, 1_000, 256> = KeyedLimiter::new(
+///     [const_unwrap!(Gcra::new(Quota::per_day(10_000)))], [3, 4], WhenFull::Deny);
+/// static PER_KEY: KeyedTiers<'static, Gcra<1_000>, 1_000, 256, 1, 2> =
+///     KeyedTiers::new([KeyedTier::new("minute", &MINUTE), KeyedTier::new("daily", &DAY)]);
+///
+/// let now = Instant::<1_000>::from_ticks(0);
+/// let admitted = PER_KEY.check_n_at("key_1", STANDARD, 120, now).unwrap();
+/// assert_eq!((admitted.name, admitted.answer.remaining()), ("minute", 0));
+/// let denied = PER_KEY.check_at("key_1", STANDARD, now).unwrap_err();
+/// assert_eq!(denied.name, "minute");
+/// // The denial charged no tier: the day still has 9,880.
+/// assert_eq!(PER_KEY.snapshot_all_at("key_1", STANDARD, now)[1].remaining(), 9_880);
+/// ```
+#[derive(Debug)]
+pub struct KeyedTiers<'t, A, const HZ: u64, const N: usize, const P: usize, const T: usize> {
+    tiers: [KeyedTier<'t, A, HZ, N, P>; T],
+}
+
+impl<'t, A, const HZ: u64, const N: usize, const P: usize, const T: usize>
+    KeyedTiers<'t, A, HZ, N, P, T>
+{
+    /// All of `tiers`, in order. There must be at least one: none is a
+    /// compile-time error.
+    pub const fn new(tiers: [KeyedTier<'t, A, HZ, N, P>; T]) -> Self {
+        const { assert!(T > 0, "KeyedTiers needs at least one tier") };
+        Self { tiers }
+    }
+
+    /// The tiers, in order.
+    pub const fn tiers(&self) -> &[KeyedTier<'t, A, HZ, N, P>; T] {
+        &self.tiers
+    }
+}
+
+fn status_of<const HZ: u64>(admitted: Admitted<HZ>) -> Status<HZ> {
+    admitted.status().unwrap_or_else(Unlimited::status)
+}
+
+impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: usize>
+    KeyedTiers<'_, A, HZ, N, P, T>
+{
+    /// Checks one unit of every tier for `key` under `plan`: see
+    /// [`check_costs_at`](Self::check_costs_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_costs_at`](Self::check_costs_at).
+    pub fn check_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        now: Instant<HZ>,
+    ) -> TierDecision<HZ> {
+        self.check_costs_at(key, plan, [1; T], now)
+    }
+
+    /// Checks `n` units of every tier: see [`check_costs_at`](Self::check_costs_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_costs_at`](Self::check_costs_at).
+    pub fn check_n_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> TierDecision<HZ> {
+        self.check_costs_at(key, plan, [n; T], now)
+    }
+
+    /// Charges tier `i` `costs[i]` units for `key` under `plan` at `now`, all
+    /// or none. Admitted: the tightest tier's status (fewest units left),
+    /// naming it. A tier of zero units never vetoes.
+    ///
+    /// # Errors
+    ///
+    /// The most restrictive tier's [`Denied`], naming it; no tier keeps a
+    /// charge (but in the race described in [`KeyedTiers`]).
+    pub fn check_costs_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        costs: [u32; T],
+        now: Instant<HZ>,
+    ) -> TierDecision<HZ> {
+        // Phase 1: peek; nothing is written.
+        let mut order = [(0u32, 0usize); T];
+        let mut denied: Option<TierAnswer<Denied<HZ>>> = None;
+        for (position, ((tier, &cost), slot)) in self
+            .tiers
+            .iter()
+            .zip(costs.iter())
+            .zip(order.iter_mut())
+            .enumerate()
+        {
+            match tier.table.peek_n_at(key, plan, cost, now) {
+                Ok(status) => *slot = (status.remaining(), position),
+                Err(refusal) => {
+                    denied = Some(more_restrictive(denied, answer(position, tier, refusal)));
+                }
+            }
+        }
+        if let Some(denied) = denied {
+            return Err(denied);
+        }
+
+        // Phase 2: charge, scarcest first; undo on a lost race.
+        order.sort_unstable();
+        let mut receipts = [KeyedReceipt::NOTHING; T];
+        let mut binding: Option<TierAnswer<Status<HZ>>> = None;
+        for (charged, &(_, position)) in order.iter().enumerate() {
+            let (Some(tier), Some(&cost)) = (self.tiers.get(position), costs.get(position)) else {
+                continue;
+            };
+            match tier.table.charge_n_at(key, plan, cost, now) {
+                Ok((admitted, receipt)) => {
+                    if let Some(slot) = receipts.get_mut(charged) {
+                        *slot = receipt;
+                    }
+                    binding = Some(tighter(
+                        binding,
+                        answer(position, tier, status_of(admitted)),
+                    ));
+                }
+                Err(refusal) => {
+                    let done = order.iter().zip(receipts.iter()).take(charged).rev();
+                    for (&(_, position), &receipt) in done {
+                        if let Some(tier) = self.tiers.get(position) {
+                            tier.table.undo(receipt);
+                        }
+                    }
+                    return Err(answer(position, tier, refusal));
+                }
+            }
+        }
+        Ok(binding.unwrap_or(TierAnswer {
+            tier: 0,
+            name: "",
+            answer: Unlimited::status(),
+        }))
+    }
+
+    /// Every tier's status for `key` under `plan` at `now`, in order,
+    /// changing nothing.
+    pub fn snapshot_all_at<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        now: Instant<HZ>,
+    ) -> [Status<HZ>; T] {
+        self.tiers
+            .map(|tier| tier.table.snapshot_at(key, plan, now))
+    }
+
+    /// Whether `key` is idle under every tier at `now` (each tier's state
+    /// decides as a fresh one's, so each table may give its slot up).
+    pub fn is_idle_at<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>, now: Instant<HZ>) -> bool {
+        self.tiers
+            .iter()
+            .all(|tier| tier.table.is_idle_at(key, plan, now))
+    }
+}
+
+const fn answer<A, const HZ: u64, const N: usize, const P: usize, V>(
+    position: usize,
+    tier: &KeyedTier<'_, A, HZ, N, P>,
+    value: V,
+) -> TierAnswer<V> {
+    TierAnswer {
+        tier: position,
+        name: tier.name,
+        answer: value,
+    }
+}

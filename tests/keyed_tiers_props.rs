@@ -1,0 +1,138 @@
+//! Tiers per key: `KeyedTiers` over keyed tables decides, key by key,
+//! exactly as `Tiers` over each key's own limiters (whose all-or-nothing
+//! decisions `tiers_props` checks against a model), and a keyed charge is
+//! undone exactly.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use ratecore::compose::{Tier, Tiers};
+use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
+use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Limiter, Quota};
+
+const MS: u64 = 1_000;
+
+fn at(t: u64) -> Instant<MS> {
+    Instant::<MS>::from_ticks(t)
+}
+
+fn quota(count: u32, period: u64, burst: u32) -> Quota {
+    Quota::with_period(count, Duration::<MS>::from_ticks(period)).burst(burst)
+}
+
+type Table = KeyedLimiter<Gcra<MS>, MS, 64, 2>;
+
+proptest! {
+    #![proptest_config(ratecore_testkit::config(256))]
+
+    #[test]
+    fn keyed_tiers_are_tiers_per_key(
+        // Two tiers (a short and a long limit), two plans each.
+        limits in prop::array::uniform4((1u32..10, 10u64..2_000, 1u32..10)),
+        ops in prop::collection::vec((0u8..5, 0usize..2, 0u32..6, 0u32..6, 0u64..300), 1..150),
+    ) {
+        let gcra = |(c, p, b): (u32, u64, u32)| Gcra::<MS>::new(quota(c, p, b)).unwrap();
+        let short = Table::new([gcra(limits[0]), gcra(limits[1])], [1, 2], WhenFull::Deny);
+        let long = Table::new([gcra(limits[2]), gcra(limits[3])], [3, 4], WhenFull::Deny);
+        let keyed = KeyedTiers::new([KeyedTier::new("short", &short), KeyedTier::new("long", &long)]);
+        let mut own: HashMap<(u8, usize), (Gcra<MS>, Gcra<MS>)> = HashMap::new();
+        let mut now = 0;
+        for (key, plan, c0, c1, dt) in ops {
+            now += dt;
+            let (a, b) = own
+                .entry((key, plan))
+                .or_insert_with(|| (gcra(limits[plan]), gcra(limits[2 + plan])));
+            let tiers = Tiers::new([Tier::new("short", &*a), Tier::new("long", &*b)]);
+            let want = tiers.check_costs_at([c0, c1], at(now));
+            let got = keyed.check_costs_at(&key, Plan::<2>::new(plan).unwrap(), [c0, c1], at(now));
+            prop_assert_eq!(got, want, "key {} plan {} costs {:?} at {}", key, plan, [c0, c1], now);
+            let idle = keyed.is_idle_at(&key, Plan::<2>::new(plan).unwrap(), at(now));
+            prop_assert_eq!(idle, a.snapshot_at(at(now)).reset_after().as_ticks() == 0
+                && b.snapshot_at(at(now)).reset_after().as_ticks() == 0);
+        }
+    }
+}
+
+#[test]
+fn a_keyed_charge_is_undone_exactly() {
+    let table = Table::new(
+        [
+            Gcra::new(Quota::per_second(10)).unwrap(),
+            Gcra::new(Quota::per_second(1)).unwrap(),
+        ],
+        [7, 8],
+        WhenFull::Deny,
+    );
+    let p = Plan::FIRST;
+    // A new key: undone, it is fresh again (and idle).
+    let (_, receipt) = table.charge_n_at("k", p, 4, at(0)).unwrap();
+    assert_eq!(table.snapshot_at("k", p, at(0)).remaining(), 6);
+    assert!(table.undo(receipt));
+    assert_eq!(table.snapshot_at("k", p, at(0)).remaining(), 10);
+    assert!(table.is_idle_at("k", p, at(0)));
+    // A live key, charged twice: the first charge cannot be taken back
+    // exactly once the second is on top of it (GCRA has no safe take-back),
+    // so it is kept; the second can.
+    let (_, first) = table.charge_n_at("k", p, 2, at(0)).unwrap();
+    let (_, second) = table.charge_n_at("k", p, 3, at(0)).unwrap();
+    assert!(!table.undo(first));
+    assert_eq!(table.snapshot_at("k", p, at(0)).remaining(), 5);
+    assert!(table.undo(second));
+    assert_eq!(table.snapshot_at("k", p, at(0)).remaining(), 8);
+    // A charge that stored nothing has nothing to undo.
+    let (_, nothing) = table.charge_n_at("k", p, 0, at(0)).unwrap();
+    assert!(table.undo(nothing));
+}
+
+#[test]
+fn a_denied_tier_charges_no_tier_per_key() {
+    // "Free: 5 per minute, 100 per day", per key.
+    let minute = Table::new(
+        [
+            Gcra::new(Quota::per_minute(5)).unwrap(),
+            Gcra::new(Quota::per_minute(60)).unwrap(),
+        ],
+        [1, 1],
+        WhenFull::Deny,
+    );
+    let day = Table::new(
+        [
+            Gcra::new(Quota::per_day(100)).unwrap(),
+            Gcra::new(Quota::per_day(1_000)).unwrap(),
+        ],
+        [2, 2],
+        WhenFull::Deny,
+    );
+    let plan = KeyedTiers::new([
+        KeyedTier::new("minute", &minute),
+        KeyedTier::new("daily", &day),
+    ]);
+    let free = Plan::FIRST;
+    for k in 1..=5 {
+        let admitted = plan.check_at("alice", free, at(0)).unwrap();
+        // The minute binds: 5 - k left of it, 100 - k of the day.
+        assert_eq!(
+            (admitted.name, admitted.answer.remaining()),
+            ("minute", 5 - k)
+        );
+    }
+    let denied = plan.check_at("alice", free, at(0)).unwrap_err();
+    assert_eq!(denied.name, "minute");
+    assert_eq!(
+        plan.snapshot_all_at("alice", free, at(0))
+            .map(|s| s.remaining()),
+        [0, 95]
+    );
+    // Bob is untouched.
+    assert_eq!(
+        plan.check_at("bob", free, at(0))
+            .unwrap()
+            .answer
+            .remaining(),
+        4
+    );
+    // Alice is idle once both tiers are: the minute after 60 s, the day
+    // after 5 * 864 s.
+    assert!(!plan.is_idle_at("alice", free, at(60_000)));
+    assert!(plan.is_idle_at("alice", free, at(5 * 864_000)));
+}
