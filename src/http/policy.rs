@@ -148,6 +148,39 @@ impl<'a> Policy<'a> {
         }
     }
 
+    /// `quota` units with no window, named `name`: a limit that does not
+    /// refill with time, such as a per-request cap (units per request) or a
+    /// concurrency limit (units in flight). The fields then carry no `w`
+    /// (the draft makes it optional), rather than an invented window.
+    ///
+    /// ```
+    /// use ratecore::http::Policy;
+    ///
+    /// let cap = Policy::windowless("characters", 10_000)?;
+    /// assert_eq!(cap.to_string(), r#""characters";q=10000"#);
+    /// assert_eq!(cap.window_secs(), 0);
+    /// # Ok::<(), ratecore::http::PolicyError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Policy::new), but a window cannot be wrong.
+    pub const fn windowless(name: &'a str, quota: u64) -> Result<Self, PolicyError> {
+        if name.is_empty() || !sf::is_sf_string(name) {
+            Err(PolicyError::InvalidName)
+        } else if quota > sf::SF_INTEGER_MAX {
+            Err(PolicyError::TooLarge)
+        } else {
+            Ok(Self {
+                name,
+                quota,
+                window_secs: 0,
+                unit: None,
+                partition_key: None,
+            })
+        }
+    }
+
     /// The policy's name (printable ASCII, not empty).
     pub const fn name(&self) -> &'a str {
         self.name
@@ -158,7 +191,8 @@ impl<'a> Policy<'a> {
         self.quota
     }
 
-    /// The window in seconds (`w`), never zero.
+    /// The window in seconds (`w`); zero only for a
+    /// [`windowless`](Policy::windowless) policy, which has no `w`.
     pub const fn window_secs(&self) -> u64 {
         self.window_secs
     }
@@ -184,8 +218,10 @@ impl fmt::Display for Policy<'_> {
             f.write_str(";qu=")?;
             sf::write_string(f, unit.as_str())?;
         }
-        f.write_str(";w=")?;
-        sf::write_integer(f, self.window_secs)?;
+        if self.window_secs > 0 {
+            f.write_str(";w=")?;
+            sf::write_integer(f, self.window_secs)?;
+        }
         if let Some(key) = self.partition_key {
             f.write_str(";pk=")?;
             sf::write_byte_sequence(f, key)?;

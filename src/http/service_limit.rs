@@ -224,9 +224,14 @@ impl fmt::Display for ServiceLimit<'_> {
         sf::write_string(f, self.policy.name())?;
         f.write_str(";r=")?;
         sf::write_integer(f, u64::from(self.remaining))?;
-        f.write_str(";t=")?;
-        // Clamping can only lower `t`, which keeps `Retry-After >= t`.
-        sf::write_integer(f, self.effective_window_secs())?;
+        // A windowless limit (a cap, units in flight) that admitted has no
+        // time to report: `t` is optional in the draft, and left out rather
+        // than invented. A refusal always carries its `Retry-After` as `t`.
+        if self.is_rate_limited() || self.policy.window_secs() > 0 {
+            f.write_str(";t=")?;
+            // Clamping can only lower `t`, which keeps `Retry-After >= t`.
+            sf::write_integer(f, self.effective_window_secs())?;
+        }
         if let Some(key) = self.policy.partition_key() {
             f.write_str(";pk=")?;
             sf::write_byte_sequence(f, key)?;
