@@ -43,8 +43,8 @@ struct Entry {
 ///
 /// Each entry is an instant and a unit count, 16 bytes (12 where `u64` is
 /// 4-byte aligned); checks at the same instant share one entry. A log takes
-/// `16 * N + 48` bytes on 64-bit targets (a little less on 32-bit ones),
-/// inline, with no allocation: `SlidingLog<_, 100>` is 1,648 bytes. Since every entry holds
+/// `16 * N + 56` bytes on 64-bit targets (a little less on 32-bit ones),
+/// inline, with no allocation: `SlidingLog<_, 100>` is 1,656 bytes. Since every entry holds
 /// at least one unit, `N >= limit` entries always suffice, and construction
 /// demands it ([`QuotaError::LimitTooLarge`] otherwise), so a check is never
 /// refused for want of an entry. Checks cost time linear in the number of
@@ -80,6 +80,12 @@ pub struct SlidingLog<const HZ: u64, const N: usize> {
     entries: ManuallyDrop<Deque<Entry, N>>,
     /// Units in all entries, expired or not.
     held: u64,
+    /// The latest instant any units were recorded at: stale readings are
+    /// evaluated there. Kept apart from the entries because an undo can
+    /// remove the latest entry, and the floor must not move back with it
+    /// (an older entry dropped as expired by that record would count again
+    /// at a stale instant that no longer sees it).
+    latest: u64,
     width: u64,
     limit: u32,
 }
@@ -118,6 +124,7 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
         Ok(Self {
             entries: ManuallyDrop::new(Deque::new()),
             held: 0,
+            latest: 0,
             width,
             limit: quota.count(),
         })
@@ -137,6 +144,7 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
     pub fn reset(&mut self) {
         self.entries.clear();
         self.held = 0;
+        self.latest = 0;
     }
 
     /// The instant `at` of an entry stops counting, if it ever does.
@@ -145,10 +153,7 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
     }
 
     fn see(&self, now: u64) -> Seen {
-        let at = match self.entries.back() {
-            Some(latest) if latest.at > now => latest.at,
-            _ => now,
-        };
+        let at = if self.latest > now { self.latest } else { now };
         let mut expired = 0usize;
         let mut expired_units = 0u64;
         for entry in self.entries.iter() {
@@ -197,25 +202,59 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
     /// span holds more than `limit - n` units; [`Denied::ExceedsBurst`] when
     /// `n > limit`.
     pub fn check_n_at(&mut self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        if n > self.limit {
-            let never = ExceedsBurst {
-                requested: n,
-                burst: self.limit,
-            };
-            return Err(Denied::ExceedsBurst(never));
+        self.charge_n_at(n, now).map(|(status, _)| status)
+    }
+
+    /// What [`check_n_at`](SlidingLog::check_n_at) would answer now,
+    /// recording nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](SlidingLog::check_n_at).
+    pub fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        self.decide(n, now.as_ticks()).map(|(status, _)| status)
+    }
+
+    /// [`check_n_at`](SlidingLog::check_n_at), also returning the tick the
+    /// units were recorded at (the evaluated instant), for
+    /// [`undo_n_at`](SlidingLog::undo_n_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`check_n_at`](SlidingLog::check_n_at).
+    pub fn charge_n_at(
+        &mut self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, u64), Denied<HZ>> {
+        let (status, seen) = self.decide(n, now.as_ticks())?;
+        if n > 0 {
+            self.record(&seen, n);
         }
-        let now = now.as_ticks();
+        Ok((status, seen.at))
+    }
+
+    /// The decision for `n` units at `now`, and the view it was made from.
+    fn decide(&self, n: u32, now: u64) -> Result<(Status<HZ>, Seen), Denied<HZ>> {
+        if n > self.limit {
+            return Err(Denied::ExceedsBurst(ExceedsBurst::new(n, self.limit)));
+        }
         let seen = self.see(now);
         let room = (self.limit as u64).saturating_sub(seen.counted);
         if (n as u64) <= room {
-            if n > 0 {
-                self.record(&seen, n);
-            }
-            let after = Seen {
-                counted: seen.counted.saturating_add(n as u64),
-                ..seen
+            // The status after recording: `n` more counted, and if any were
+            // recorded, the latest entry is at the evaluated instant.
+            let reset_after = if n > 0 {
+                wait_until((seen.at as u128).saturating_add(self.width as u128), now)
+            } else {
+                self.reset_after(&seen, now)
             };
-            Ok(self.status(&after, now))
+            let status = Status::new(
+                self.limit,
+                room.saturating_sub(n as u64) as u32,
+                Duration::<HZ>::from_ticks(reset_after),
+            );
+            Ok((status, seen))
         } else {
             let limited = RateLimited::new(
                 self.limit,
@@ -225,6 +264,43 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
             );
             Err(Denied::RateLimited(limited))
         }
+    }
+
+    /// Takes back `n` units recorded at tick `at` by
+    /// [`charge_n_at`](SlidingLog::charge_n_at); returns whether they were
+    /// there to take.
+    ///
+    /// Exact whatever was recorded since: the log counts units per instant,
+    /// and a log with some admitted units removed still holds at most
+    /// `limit` in any span (a subset of an admitted set is admitted). Units
+    /// that have expired and been dropped are not there any more, and
+    /// nothing is taken (they no longer count anyway).
+    pub fn undo_n_at(&mut self, n: u32, at: u64) -> bool {
+        let mut found = false;
+        for entry in self.entries.iter_mut() {
+            if entry.at == at && entry.units >= n && n > 0 {
+                entry.units = entry.units.saturating_sub(n);
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return false;
+        }
+        self.held = self.held.saturating_sub(n as u64);
+        // Drop the entry if it is now empty, keeping every entry at least one
+        // unit (the bound on entries that makes `record` infallible): rotate
+        // the ring once, leaving the empty entry out. At most `N` moves, and
+        // the ring only shrinks, so no push can fail.
+        let len = self.entries.len();
+        for _ in 0..len {
+            if let Some(entry) = self.entries.pop_front() {
+                if entry.units > 0 {
+                    let _ = self.entries.push_back(entry);
+                }
+            }
+        }
+        true
     }
 
     /// Checks one unit at `now`. See [`check_n_at`](SlidingLog::check_n_at).
@@ -249,6 +325,7 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
         }
         self.held = self.held.saturating_sub(seen.expired_units);
         self.held = self.held.saturating_add(n as u64);
+        self.latest = seen.at;
         match self.entries.back_mut() {
             // Instants never decrease along the log, so equal ones are adjacent.
             Some(latest) if latest.at == seen.at => {
@@ -309,7 +386,7 @@ mod shared {
 
     use super::SlidingLog;
     use crate::answer::{Decision, Denied, RateLimited, Status};
-    use crate::kernel::Limiter;
+    use crate::kernel::{Charge, Limiter, Receipt};
     use crate::quota::{Quota, QuotaError};
     use crate::time::{Duration, Instant};
 
@@ -411,6 +488,52 @@ mod shared {
                 // Unreachable (see `with`).
                 None => Status::new(self.limit(), 0, Duration::<HZ>::from_ticks(1)),
             }
+        }
+    }
+
+    /// The exact log as a tier of [`Tiers`](crate::Tiers): a charge records
+    /// its units at an instant, and an undo takes exactly those units back
+    /// (see [`SlidingLog::undo_n_at`]), whatever was recorded since.
+    impl<const HZ: u64, const N: usize> Charge<HZ> for SharedSlidingLog<HZ, N> {
+        fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+            match self.with(|log| log.peek_n_at(n, now)) {
+                Some(decision) => decision,
+                // Unreachable (see `with`); deny, which never over-admits.
+                None => Err(Denied::RateLimited(RateLimited::new(
+                    self.limit(),
+                    0,
+                    Duration::<HZ>::from_ticks(1),
+                    Duration::<HZ>::from_ticks(1),
+                ))),
+            }
+        }
+
+        fn charge_n_at(
+            &self,
+            n: u32,
+            now: Instant<HZ>,
+        ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+            match self.with(|log| log.charge_n_at(n, now)) {
+                // `before != after` marks a charge that recorded units; the
+                // receipt's instant and units are what the undo takes back.
+                Some(Ok((status, at))) if n > 0 => Ok((status, Receipt::new(0, 1, n, at))),
+                Some(Ok((status, _))) => Ok((status, Receipt::NOTHING)),
+                Some(Err(denied)) => Err(denied),
+                None => Err(Denied::RateLimited(RateLimited::new(
+                    self.limit(),
+                    0,
+                    Duration::<HZ>::from_ticks(1),
+                    Duration::<HZ>::from_ticks(1),
+                ))),
+            }
+        }
+
+        fn undo(&self, receipt: Receipt<'_>) -> bool {
+            if receipt.before() == receipt.after() {
+                return true;
+            }
+            self.with(|log| log.undo_n_at(receipt.units(), receipt.at()))
+                .unwrap_or(false)
         }
     }
 

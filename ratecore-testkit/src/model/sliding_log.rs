@@ -63,7 +63,9 @@ impl SlidingLogModel {
         let last_expiry = self
             .admitted
             .iter()
-            .filter(|&&(at, _)| self.expiry(at) > t as u128)
+            // A zero-unit entry (a charge taken back) counts for nothing,
+            // but still marks an instant the log has seen.
+            .filter(|&&(at, units)| units > 0 && self.expiry(at) > t as u128)
             .map(|&(at, _)| self.expiry(at))
             .max();
         match last_expiry {
