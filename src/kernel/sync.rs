@@ -8,10 +8,10 @@
 //! the real code.
 
 #[cfg(not(loom))]
-pub(crate) use portable_atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use portable_atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// 128-bit words, for keyed tables: a slot's key tag and its state change
 /// together in one compare-and-swap. portable-atomic uses the native
@@ -32,8 +32,11 @@ mod loom_u128 {
     use super::Ordering;
     use loom::sync::{Mutex, MutexGuard};
 
+    /// `pub` in this private module (unreachable from outside all the
+    /// same), as portable-atomic's type is: the keyed table's slots name it
+    /// as a `Deref` target.
     #[derive(Debug)]
-    pub(crate) struct AtomicU128(Mutex<u128>);
+    pub struct AtomicU128(Mutex<u128>);
 
     impl AtomicU128 {
         pub(crate) fn new(value: u128) -> Self {

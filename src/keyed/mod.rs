@@ -130,16 +130,19 @@ use slot::Id;
 ///
 /// # Memory and probe bound
 ///
-/// 16 bytes per slot (one 128-bit word: the key's 64-bit tag and the
-/// algorithm's 64-bit state), plus the `P` algorithm configurations (a
-/// [`Gcra`](crate::Gcra) is 48 bytes) and 48 bytes: with `N = 1_024` and one
-/// `Gcra` plan, 16,480 bytes. A check of a key that is in the table loads at
-/// most 32 slots (fewer when it is found early) and makes one
-/// compare-and-swap (more only when it races another check of the same key).
-/// A check that inserts a key loads its window twice (the look-up, whose view
-/// also chooses the slot, and the duplicate check) and makes two
-/// compare-and-swaps (reserve the slot, then make it live already charged); a
-/// refused one loads it once.
+/// 17 bytes per slot (one 128-bit word: the key's 64-bit tag and the
+/// algorithm's 64-bit state; and a one-byte hint of the key's tag, a filter
+/// for look-ups), rounded up to a multiple of 16, plus the `P` algorithm
+/// configurations (a [`Gcra`](crate::Gcra) is 48 bytes) and 48 bytes: with
+/// `N = 1_024` and one `Gcra` plan, 17,504 bytes. A check of a key that is in
+/// the table reads the hints of its window up to the key's slot (at most 32
+/// bytes), loads only the slots whose hint is its key's (one, unless another
+/// key of the window shares the 8-bit hint: about one slot in 255), and makes
+/// one compare-and-swap (more only when it races another check of the same
+/// key). A check that inserts a key reads the hints, then loads its window
+/// twice (the look-up, whose view also chooses the slot, and the duplicate
+/// check) and makes two compare-and-swaps (reserve the slot, then make it
+/// live already charged); a refused one loads it once.
 ///
 /// # Stack and heap
 ///
@@ -151,13 +154,13 @@ use slot::Id;
 ///
 /// | `N` | 1 | 32 | 1,024 | 4,096 | 65,536 |
 /// | --- | ---: | ---: | ---: | ---: | ---: |
-/// | bytes | 112 | 608 | 16,480 | 65,632 | 1,048,672 |
+/// | bytes | 128 | 640 | 17,504 | 69,728 | 1,114,208 |
 ///
 /// A spawned thread has 2 MiB of stack by default, an async task often less.
 /// For large tables built at run time, use `KeyedLimiter::new_boxed` (the
 /// `alloc` feature): the slots are allocated one by one on the heap, and the
-/// table value (a `BoxedKeyedLimiter`, 104 bytes with one `Gcra` plan,
-/// whatever `N`) holds a pointer to them. Seed it with `keyed::random_seed`
+/// table value (a `BoxedKeyedLimiter`, 120 bytes with one `Gcra` plan,
+/// whatever `N`) holds pointers to them. Seed it with `keyed::random_seed`
 /// (the `std` feature).
 ///
 /// # Progress
@@ -247,8 +250,8 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P>
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P, BoxedSlots<N>> {
     /// An empty table as [`new`](KeyedLimiter::new) makes it, with its `N`
-    /// slots in one heap allocation, made slot by slot: building it puts no
-    /// `16 * N`-byte value on the stack, whatever the optimization level.
+    /// slots on the heap, made slot by slot: building it puts no
+    /// `17 * N`-byte value on the stack, whatever the optimization level.
     /// The table itself is small (see
     /// [Stack and heap](KeyedLimiter#stack-and-heap)), so moving it into an
     /// `Arc` or a `Box` costs nothing either.
@@ -258,7 +261,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P,
     /// use ratecore::keyed::{BoxedKeyedLimiter, Plan, WhenFull, random_seed};
     /// use ratecore::{Gcra, Instant, Quota, time::MILLIS};
     ///
-    /// // 65,536 keys (1 MiB of slots), built at start-up with a fresh seed.
+    /// // 65,536 keys (1.06 MiB of slots), built at start-up with a fresh seed.
     /// let table: Arc<BoxedKeyedLimiter<Gcra<MILLIS>, MILLIS, 65_536>> =
     ///     Arc::new(BoxedKeyedLimiter::new_boxed(
     ///         [Gcra::new(Quota::per_minute(60)).unwrap()],

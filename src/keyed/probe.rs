@@ -43,11 +43,39 @@
 //! progress), so the protocol is lock-free wherever the 128-bit
 //! compare-and-swap is.
 
+//!
+//! # Hints
+//!
+//! Beside each slot's word is a one-byte hint ([`hint`]) naming the key last
+//! placed there. A look-up first loads only the words whose hint is its
+//! key's, and returns the key if one of them holds it live; only when none
+//! does (a miss, a stale hint, a reservation to help) does it scan every
+//! word of the window, as the protocol above describes. A hint is a filter,
+//! never the truth:
+//!
+//! - It is written (a Relaxed store) by [`reserve`] just after its claim's
+//!   compare-and-swap succeeded, and by the full scan when it finds its key
+//!   live under another hint (a repair). It is read (a Relaxed load) only by
+//!   the first pass of [`find`], to choose which words to load.
+//! - Relaxed on both sides because a hint pairs with no other operation, on
+//!   purpose: nothing is published through it. The word load that follows a
+//!   matching hint is the acquire that pairs with the release of the claim
+//!   (in [`reserve`]) or promotion (in [`promote`]) that wrote the word,
+//!   exactly as in the full scan, and every answer rests on that word alone.
+//! - A hint may be stale either way. Naming a key the slot no longer holds,
+//!   it costs one look at a word that does not match. Not yet naming the key
+//!   the slot holds (its writer has not stored it yet, or a stalled writer's
+//!   late store replaced a newer hint), it makes the first pass miss the key;
+//!   the full scan, which ignores hints, then finds it and repairs the hint.
+//!   A look-up never concludes that a key is absent from the hints, so a
+//!   stale hint costs a scan, never a wrong answer, a duplicate, or progress.
+
 use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
-use super::slot::{Holder, Id, VACANT, holder, inserting, live, state};
+use super::slot::{Holder, Id, VACANT, hint, holder, inserting, live, state};
+use super::storage::Slots;
 
 /// Where a key is.
 pub(crate) enum Found<'a> {
@@ -57,16 +85,16 @@ pub(crate) enum Found<'a> {
     Absent,
 }
 
-/// The words of a window as one look-up saw them, by position.
+/// The words of a window as the last full scan saw them, by position; none
+/// before the first full scan (a look-up that found its key through the hints
+/// never writes them, so a hit costs no clearing of 32 words).
 pub(crate) struct Seen {
-    words: [u128; MAX_WINDOW],
+    words: Option<[u128; MAX_WINDOW]>,
 }
 
 impl Seen {
     pub(crate) const fn new() -> Self {
-        Self {
-            words: [VACANT; MAX_WINDOW],
-        }
+        Self { words: None }
     }
 }
 
@@ -87,32 +115,77 @@ pub(crate) enum Reserved<'a> {
 }
 
 /// Looks for `id` in its window, helping any insertion of it in flight, and
-/// leaves in `seen` the words it saw.
-pub(crate) fn find<'a>(
-    slots: &'a [AtomicU128],
-    window: &Window,
-    id: Id,
-    seen: &mut Seen,
-) -> Found<'a> {
-    loop {
-        let mut reserved = None;
-        for (position, seen) in seen.words.iter_mut().enumerate().take(window.len()) {
-            let Some(slot) = slots.get(window.slot(position)) else {
+/// leaves in `seen` the words it saw if it scanned the window in full (it
+/// always does before answering [`Found::Absent`]).
+#[inline(always)]
+pub(crate) fn find<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
+    let tag = hint(id);
+    // The first pass: only the words whose hint is the key's (see "Hints").
+    'hinted: for group in window.groups() {
+        let (Some(hints), Some(words)) = (slots.hints.get(group.clone()), slots.words.get(group))
+        else {
+            continue;
+        };
+        for (hinted, slot) in hints.iter().zip(words) {
+            // Relaxed: a filter that pairs with nothing (see "Hints").
+            if hinted.load(Ordering::Relaxed) != tag {
                 continue;
-            };
-            // Acquire: pairs with the release of the claim (in `insert`) that
-            // took this slot from another key. A key found missing here was
-            // reclaimed before that claim, which raised the reclaim floor
-            // first; the caller then loads the floor and sees the raise.
+            }
+            // Acquire: as in `scan`.
             let word = slot.load(Ordering::Acquire);
             match holder(word) {
                 Holder::Live(held) if held == id => return Found::Live { slot, word },
-                Holder::Inserting(held) if held == id && reserved.is_none() => {
-                    reserved = Some((position, word));
-                }
+                // A reservation of the key: `scan` helps it.
+                Holder::Inserting(held) if held == id => break 'hinted,
                 _ => {}
             }
-            *seen = word;
+        }
+    }
+    scan(slots, window, id, seen)
+}
+
+/// [`find`] without the hints: loads every word of the window.
+#[inline(never)]
+fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
+    let tag = hint(id);
+    loop {
+        let words = seen.words.get_or_insert([VACANT; MAX_WINDOW]);
+        let mut reserved = None;
+        let mut base = 0usize;
+        for group in window.groups() {
+            let len = group.len();
+            let positions = base..base.saturating_add(len);
+            base = positions.end;
+            let (Some(group), Some(hints), Some(out)) = (
+                slots.words.get(group.clone()),
+                slots.hints.get(group),
+                words.get_mut(positions.clone()),
+            ) else {
+                continue;
+            };
+            for (position, ((slot, hinted), out)) in positions.zip(group.iter().zip(hints).zip(out))
+            {
+                // Acquire: pairs with the release of the claim (in
+                // `reserve`) that took this slot from another key. A key
+                // found missing here was reclaimed before that claim, which
+                // raised the reclaim floor first; the caller then loads the
+                // floor and sees the raise.
+                let word = slot.load(Ordering::Acquire);
+                *out = word;
+                match holder(word) {
+                    Holder::Live(held) if held == id => {
+                        // Relaxed: a repair of a filter (see "Hints").
+                        if hinted.load(Ordering::Relaxed) != tag {
+                            hinted.store(tag, Ordering::Relaxed);
+                        }
+                        return Found::Live { slot, word };
+                    }
+                    Holder::Inserting(held) if held == id && reserved.is_none() => {
+                        reserved = Some((position, word));
+                    }
+                    _ => {}
+                }
+            }
         }
         let Some((position, word)) = reserved else {
             return Found::Absent;
@@ -120,7 +193,7 @@ pub(crate) fn find<'a>(
         // Someone is inserting this key: finish their job (without their
         // check, which they apply themselves), then look again.
         if settle(slots, window, id, position, word) {
-            if let Some(slot) = slots.get(window.slot(position)) {
+            if let Some(slot) = slots.words.get(window.slot(position)) {
                 promote(slot, word, state(word));
             }
         }
@@ -134,7 +207,7 @@ pub(crate) fn find<'a>(
 /// readings).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn reserve<'a>(
-    slots: &'a [AtomicU128],
+    slots: Slots<'a>,
     window: &Window,
     id: Id,
     seen: &Seen,
@@ -144,9 +217,13 @@ pub(crate) fn reserve<'a>(
     is_idle: impl Fn(Id, u64) -> bool,
 ) -> Reserved<'a> {
     // Per group: how many slots could take the key, and the first one.
+    let Some(words) = &seen.words else {
+        // No full scan yet: `find` always makes one before `Absent`.
+        return Reserved::Retry;
+    };
     let mut room = [0usize; 2];
     let mut first: [Option<(usize, u128)>; 2] = [None, None];
-    for (position, &word) in seen.words.iter().enumerate().take(window.len()) {
+    for (position, &word) in words.iter().enumerate().take(window.len()) {
         let free = match holder(word) {
             Holder::Vacant => true,
             Holder::Live(other) => is_idle(other, state(word)),
@@ -171,7 +248,8 @@ pub(crate) fn reserve<'a>(
     }) else {
         return Reserved::Full;
     };
-    let Some(slot) = slots.get(window.slot(position)) else {
+    let index = window.slot(position);
+    let Some(slot) = slots.words.get(index) else {
         return Reserved::Full;
     };
     if word != VACANT {
@@ -188,11 +266,18 @@ pub(crate) fn reserve<'a>(
     // acquire loads in `find` pair with. Failure: Relaxed, the slot changed
     // and the caller looks again with acquire loads.
     match slot.compare_exchange(word, reservation, Ordering::SeqCst, Ordering::Relaxed) {
-        Ok(_) => Reserved::Slot {
-            slot,
-            position,
-            reservation,
-        },
+        Ok(_) => {
+            if let Some(hinted) = slots.hints.get(index) {
+                // Relaxed: after the claim, a filter that pairs with nothing
+                // (see "Hints"); the claim's release is what `find` pairs with.
+                hinted.store(hint(id), Ordering::Relaxed);
+            }
+            Reserved::Slot {
+                slot,
+                position,
+                reservation,
+            }
+        }
         Err(_) => Reserved::Retry,
     }
 }
@@ -208,49 +293,56 @@ pub(crate) fn reserve<'a>(
 /// SeqCst loads synchronize with that reclaim's release, so a reclaim floor
 /// loaded after `settle` includes it.
 pub(crate) fn settle(
-    slots: &[AtomicU128],
+    slots: Slots<'_>,
     window: &Window,
     id: Id,
     mine: usize,
     reservation: u128,
 ) -> bool {
-    let Some(own) = slots.get(window.slot(mine)) else {
+    let Some(own) = slots.words.get(window.slot(mine)) else {
         return false;
     };
-    for position in 0..window.len() {
-        if position == mine {
-            continue;
-        }
-        let Some(slot) = slots.get(window.slot(position)) else {
+    let mut base = 0usize;
+    for group in window.groups() {
+        let positions = base..base.saturating_add(group.len());
+        base = positions.end;
+        let Some(group) = slots.words.get(group) else {
             continue;
         };
-        loop {
-            // SeqCst: the load of the store-buffering pattern; pairs with the
-            // SeqCst reservation (in `insert`) of a racing copy of the key, so
-            // that of two racing reservations at least one sees the other.
-            let word = slot.load(Ordering::SeqCst);
-            match holder(word) {
-                Holder::Live(held) if held == id => {
-                    withdraw(own, reservation);
-                    return false;
-                }
-                Holder::Inserting(held) if held == id => {
-                    if position < mine {
+        for (position, slot) in positions.zip(group) {
+            if position == mine {
+                continue;
+            }
+            loop {
+                // SeqCst: the load of the store-buffering pattern; pairs with
+                // the SeqCst reservation (in `reserve`) of a racing copy of
+                // the key, so that of two racing reservations at least one
+                // sees the other.
+                let word = slot.load(Ordering::SeqCst);
+                match holder(word) {
+                    Holder::Live(held) if held == id => {
                         withdraw(own, reservation);
                         return false;
                     }
-                    // SeqCst: a withdrawal is ordered with the promotion it
-                    // races (a compare-and-swap on the same word) and with
-                    // the loads above in the single total order.
-                    if slot
-                        .compare_exchange(word, VACANT, Ordering::SeqCst, Ordering::SeqCst)
-                        .is_ok()
-                    {
-                        break;
+                    Holder::Inserting(held) if held == id => {
+                        if position < mine {
+                            withdraw(own, reservation);
+                            return false;
+                        }
+                        // SeqCst: a withdrawal is ordered with the promotion
+                        // it races (a compare-and-swap on the same word) and
+                        // with the loads above in the single total order.
+                        if slot
+                            .compare_exchange(word, VACANT, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok()
+                        {
+                            break;
+                        }
+                        // It changed (promoted, withdrawn, reused): look
+                        // again.
                     }
-                    // It changed (promoted, withdrawn, reused): look again.
+                    _ => break,
                 }
-                _ => break,
             }
         }
     }
@@ -292,6 +384,7 @@ pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
 /// `step(state)` returns the answer and the state to store, if any. Returns
 /// `None` if the slot no longer holds the key (it was reclaimed while idle):
 /// the caller looks it up again.
+#[inline(always)]
 pub(crate) fn update<T>(
     slot: &AtomicU128,
     word: u128,

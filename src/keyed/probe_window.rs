@@ -77,6 +77,16 @@ impl Window {
         }
     }
 
+    /// The slot indices of the two groups, in position order: positions
+    /// `0..first.len()` are the first range, the others the second (empty
+    /// when the table is one window).
+    pub(crate) const fn groups(&self) -> [core::ops::Range<usize>; 2] {
+        [
+            self.first..self.first.saturating_add(self.first_len),
+            self.second..self.second.saturating_add(self.second_len),
+        ]
+    }
+
     /// Which of the two groups `position` belongs to: 0 or 1.
     pub(crate) const fn group(&self, position: usize) -> usize {
         if position < self.first_len { 0 } else { 1 }
@@ -117,6 +127,9 @@ mod tests {
                 assert!(window.len() <= 2 * GROUP);
                 let mut slots: Vec<usize> = (0..window.len()).map(|p| window.slot(p)).collect();
                 assert!(slots.iter().all(|&s| s < capacity), "{capacity} {spread:x}");
+                let [one, two] = window.groups();
+                let by_groups: Vec<usize> = one.chain(two).collect();
+                assert_eq!(by_groups, slots, "{capacity} {spread:x}");
                 slots.sort_unstable();
                 slots.dedup();
                 assert_eq!(

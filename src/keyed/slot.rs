@@ -8,6 +8,10 @@
 //! bits  63..0    the algorithm's state word
 //! ```
 //!
+//! Beside each word the table keeps a one-byte *hint* ([`hint`]): a byte of
+//! the identity of the key last placed in the slot, `0` for none. It is only
+//! a filter for look-ups (see `probe`): the word stays the truth.
+//!
 //! A vacant slot is the all-zero word. Packing tag and state into one word is
 //! what makes the table exact: a decision is a compare-and-swap of the whole
 //! word, so it can only land while the slot still holds the key it was decided
@@ -39,6 +43,14 @@ impl Id {
         // At most 8 bits: the status bits are never part of an `Id`.
         (self.0 >> PLAN_SHIFT) as usize
     }
+}
+
+/// The hint byte of `id`: 8 bits of its fingerprint mixed with its plan,
+/// never `0` (the hint of a slot no key was ever placed in).
+pub(crate) const fn hint(id: Id) -> u8 {
+    // Truncation is the point: the low byte of fingerprint and plan mixed.
+    let byte = (id.0 ^ (id.0 >> PLAN_SHIFT)) as u8;
+    if byte == 0 { 1 } else { byte }
 }
 
 /// What a slot holds.
@@ -99,5 +111,16 @@ mod tests {
         assert_ne!(Id::new(1, 0), Id::new(1, 1));
         // An identity with a zero fingerprint and plan 0 is still not vacant.
         assert_eq!(holder(live(Id::new(0, 0), 0)), Holder::Live(Id::new(0, 0)));
+    }
+
+    #[test]
+    fn hints_are_never_zero_and_tell_plans_apart() {
+        for hash in [0, 1, 0xff, 0x100, u64::MAX] {
+            for plan in [0, 1, 255] {
+                assert_ne!(hint(Id::new(hash, plan)), 0);
+            }
+        }
+        assert_ne!(hint(Id::new(7, 0)), hint(Id::new(7, 1)));
+        assert_ne!(hint(Id::new(7, 0)), hint(Id::new(8, 0)));
     }
 }
