@@ -106,7 +106,8 @@ fn ops_with(
 }
 
 /// Runs `ops` from tick 10,000 and returns the admitted `(instant, n)`,
-/// each at the latest instant an admitted check has used so far: a check at a stale instant is
+/// each at the latest instant the limiter has seen so far (an admitted check
+/// or a plan switch): a check at a stale instant is
 /// decided, at best, as at the latest one (it is stricter than that), so the
 /// span bound holds of the instants at which the units are really used.
 fn run(limiter: &Reconfigurable<GcraConfig<MS>, 2>, ops: &[Op]) -> Vec<(u64, u32)> {
@@ -127,9 +128,15 @@ fn run(limiter: &Reconfigurable<GcraConfig<MS>, 2>, ops: &[Op]) -> Vec<(u64, u32
                 }
             }
             Op::Switch { plan, carry, back } => {
-                limiter
-                    .switch_at(plan, carry, at(now.saturating_sub(back)))
-                    .unwrap();
+                let when = now.saturating_sub(back);
+                let previous = limiter.switch_at(plan, carry, at(when)).unwrap();
+                // A switch that changes the plan is an instant the limiter
+                // has seen too: the state it carries over is counted from
+                // there, and a later stale check is decided no looser than at
+                // that instant. (A switch to the plan in force writes nothing.)
+                if previous != plan {
+                    latest = latest.max(when);
+                }
             }
         }
     }
@@ -199,6 +206,7 @@ proptest! {
         let limiter = Reconfigurable::new([a.config(), b.config()]);
         let mut plain = Gcra::<MS>::new(a.quota()).unwrap();
         let mut now = 10_000u64;
+        let mut current = 0usize;
         for op in &ops {
             match *op {
                 Op::Check { n, dt } => {
@@ -214,8 +222,13 @@ proptest! {
                     }
                     limiter.switch_at(plan, Carry::InUse, at(now)).unwrap();
                     let quota = [a, b][plan].quota();
-                    if *plain.algorithm() != [a, b][plan].config() {
+                    // A switch to another plan carries the units over even
+                    // when its quota is the same (rounded up to whole units,
+                    // as `set_quota_at` does); one to the plan in force is a
+                    // no-op.
+                    if plan != current {
                         plain.set_quota_at(quota, at(now)).unwrap();
+                        current = plan;
                     }
                 }
             }
