@@ -124,7 +124,7 @@ where
         .unwrap();
     let clock = {
         let _guard = rt.enter();
-        TestClock::new(server.store())
+        TestClock::new(support::store(&server))
     };
     let cases = std::env::var("PROPTEST_CASES")
         .ok()

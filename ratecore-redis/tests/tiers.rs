@@ -47,7 +47,7 @@ fn tiers_match_ratecore_tiers() {
         .unwrap();
     let clock = {
         let _guard = rt.enter();
-        TestClock::new(server.store())
+        TestClock::new(support::store(&server))
     };
     let case = AtomicU64::new(0);
     let mut runner = TestRunner::new(PropConfig {
@@ -130,7 +130,7 @@ fn tiers_with_costs_match_ratecore_check_costs() {
         .unwrap();
     let clock = {
         let _guard = rt.enter();
-        TestClock::new(server.store())
+        TestClock::new(support::store(&server))
     };
     let case = AtomicU64::new(0);
     let mut runner = TestRunner::new(PropConfig {
@@ -211,7 +211,7 @@ async fn all_tiers_live_in_one_value() {
     let [a, b, c, d] = tiers();
     let redis = RedisTiers::new(
         [(NAMES[0], a), (NAMES[1], b), (NAMES[2], c), (NAMES[3], d)],
-        server.store(),
+        support::store(&server),
         Config::new("one").time_budget(Duration::from_secs(5)),
     );
     assert!(redis.check_n("k", 2).await.is_admitted());
@@ -234,7 +234,7 @@ async fn concurrent_tasks_charge_every_tier_exactly_once() {
     let counter = |burst| Gcra::<HZ>::new(Quota::per_hour(1).burst(burst)).unwrap();
     let redis = std::sync::Arc::new(RedisTiers::new(
         [("small", counter(50)), ("large", counter(80))],
-        server.store(),
+        support::store(&server),
         Config::new("race").time_budget(Duration::from_secs(5)),
     ));
     let tasks: Vec<_> = (0..16)

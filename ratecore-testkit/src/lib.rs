@@ -12,10 +12,15 @@
 //! - [`strategy`] (feature `proptest`): proptest strategies, and [`config`],
 //!   the one proptest configuration.
 //!
+//! With the feature `redis-server`, [`redis_server`] starts a real
+//! `redis-server` for the tests of ratecore-redis and the HTTP server example.
+//!
 //! With the feature `arbitrary`, the fuzz targets decode the same operation
 //! types from bytes.
 
 pub mod model;
+#[cfg(feature = "redis-server")]
+pub mod redis_server;
 pub mod rules;
 #[cfg(feature = "proptest")]
 pub mod strategy;
