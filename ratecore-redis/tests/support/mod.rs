@@ -18,6 +18,20 @@ pub fn store(server: &RedisServer) -> RedisStore {
     RedisStore::open(&server.url(), Duration::from_millis(500)).expect("store")
 }
 
+/// A current-thread runtime, and a [`TestClock`] over a store on `server`
+/// made inside it.
+pub fn clocked(server: &RedisServer) -> (tokio::runtime::Runtime, TestClock) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let clock = {
+        let _guard = rt.enter();
+        TestClock::new(store(server))
+    };
+    (rt, clock)
+}
+
 /// A store wrapper whose clock is the test's: every read and every refusal
 /// reports `now_ns` instead of the server's time, and keys expire in that
 /// time (a key is deleted before a read at or after its expiry, which is
