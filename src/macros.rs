@@ -14,6 +14,94 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
+/// Implements `Algorithm<HZ>` for a type that stands for an algorithm (a
+/// reference to one, a limiter holding one), forwarding every method, the
+/// provided ones included (an algorithm's own `is_idle` or `reserve` is kept),
+/// to the algorithm `$inner` reaches from `$this` (the `self` of each method).
+/// `A` is the algorithm's type (`A: ?Sized` relaxes its bound).
+macro_rules! forward_algorithm {
+    (
+        $(#[$attr:meta])*
+        impl<A $(: ?$sized:ident)?> for $ty:ty => |$this:ident| $inner:expr
+    ) => {
+        $(#[$attr])*
+        impl<const HZ: u64, A: $crate::kernel::Algorithm<HZ> $(+ ?$sized)?>
+            $crate::kernel::Algorithm<HZ> for $ty
+        {
+            const NAME: &'static str = A::NAME;
+            const GUARDS_MEMORY: bool = A::GUARDS_MEMORY;
+
+            #[inline(always)]
+            fn fingerprint(&self) -> u64 {
+                let $this = self;
+                $inner.fingerprint()
+            }
+
+            #[inline(always)]
+            fn decide(
+                &self,
+                state: u64,
+                n: u32,
+                now: $crate::time::Instant<HZ>,
+            ) -> $crate::kernel::Step<HZ> {
+                let $this = self;
+                $inner.decide(state, n, now)
+            }
+
+            #[inline(always)]
+            fn status(
+                &self,
+                state: u64,
+                now: $crate::time::Instant<HZ>,
+            ) -> $crate::answer::Status<HZ> {
+                let $this = self;
+                $inner.status(state, now)
+            }
+
+            #[inline(always)]
+            fn refund(&self, state: u64, n: u32, now: $crate::time::Instant<HZ>) -> u64 {
+                let $this = self;
+                $inner.refund(state, n, now)
+            }
+
+            #[inline(always)]
+            fn idle_after(
+                &self,
+                state: u64,
+                now: $crate::time::Instant<HZ>,
+            ) -> Option<$crate::time::Duration<HZ>> {
+                let $this = self;
+                $inner.idle_after(state, now)
+            }
+
+            #[inline(always)]
+            fn is_idle(&self, state: u64, now: $crate::time::Instant<HZ>) -> bool {
+                let $this = self;
+                $inner.is_idle(state, now)
+            }
+
+            #[inline(always)]
+            fn reserve(
+                &self,
+                state: u64,
+                n: u32,
+                now: $crate::time::Instant<HZ>,
+                max_wait: $crate::time::Duration<HZ>,
+            ) -> $crate::kernel::Step<HZ, $crate::time::Instant<HZ>> {
+                let $this = self;
+                $inner.reserve(state, n, now, max_wait)
+            }
+
+            #[inline(always)]
+            fn take_back(&self, state: u64, n: u32, at: $crate::time::Instant<HZ>) -> Option<u64> {
+                let $this = self;
+                $inner.take_back(state, n, at)
+            }
+        }
+    };
+}
+pub(crate) use forward_algorithm;
+
 /// Unwraps a `Result` in a constant context, turning an `Err` into a compile error.
 ///
 /// The expansion is an inline `const { .. }` block, so the check runs while the

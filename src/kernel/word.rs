@@ -5,7 +5,7 @@ use crate::answer::{Decision, Denied, Status};
 use crate::kernel::Reservation;
 use crate::kernel::cas::update;
 use crate::kernel::sync::{AtomicU64, Ordering};
-use crate::kernel::{Algorithm, Step};
+use crate::kernel::Algorithm;
 use crate::kernel::{Charge, Receipt};
 use crate::kernel::{Limiter, Refund};
 use crate::macros::const_fn;
@@ -360,58 +360,11 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordLimiter<A> {
     }
 }
 
-/// A limiter doubles as its configuration: a keyed table of
-/// `WordLimiter<A>` plans decides with their algorithms and ignores their
-/// own words.
-impl<const HZ: u64, A: Algorithm<HZ>> Algorithm<HZ> for WordLimiter<A> {
-    const NAME: &'static str = A::NAME;
-    const GUARDS_MEMORY: bool = A::GUARDS_MEMORY;
-
-    #[inline(always)]
-    fn fingerprint(&self) -> u64 {
-        self.algorithm.fingerprint()
-    }
-
-    #[inline(always)]
-    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
-        self.algorithm.decide(state, n, now)
-    }
-
-    #[inline(always)]
-    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
-        self.algorithm.status(state, now)
-    }
-
-    #[inline(always)]
-    fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
-        self.algorithm.refund(state, n, now)
-    }
-
-    #[inline(always)]
-    fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
-        self.algorithm.idle_after(state, now)
-    }
-
-    #[inline(always)]
-    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
-        self.algorithm.is_idle(state, now)
-    }
-
-    #[inline(always)]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Step<HZ, Instant<HZ>> {
-        self.algorithm.reserve(state, n, now, max_wait)
-    }
-
-    #[inline(always)]
-    fn take_back(&self, state: u64, n: u32, at: Instant<HZ>) -> Option<u64> {
-        self.algorithm.take_back(state, n, at)
-    }
+crate::macros::forward_algorithm! {
+    /// A limiter doubles as its configuration: a keyed table of
+    /// `WordLimiter<A>` plans decides with their algorithms and ignores their
+    /// own words.
+    impl<A> for WordLimiter<A> => |this| this.algorithm
 }
 
 #[cfg(feature = "defmt")]
