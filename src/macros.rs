@@ -14,6 +14,46 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
+/// Items of a `WordLimiter<Config>` that forward to its configuration, each
+/// written once with its docs (as fugit writes its forwarding methods):
+///
+/// - `const fn name(&self) -> T;` returns `self.algorithm().name()`;
+/// - `const fn name(args..) -> Result<Self, QuotaError> = Config;` builds
+///   `Config::name(args..)` and wraps it in a limiter with an empty word
+///   (`const` except under loom, as [`const_fn!`]).
+macro_rules! forward_config {
+    () => {};
+    (
+        $(#[$attr:meta])*
+        $vis:vis const fn $name:ident(&self) -> $ret:ty;
+        $($rest:tt)*
+    ) => {
+        $(#[$attr])*
+        $vis const fn $name(&self) -> $ret {
+            self.algorithm().$name()
+        }
+        $crate::macros::forward_config! { $($rest)* }
+    };
+    (
+        $(#[$attr:meta])*
+        $vis:vis const fn $name:ident($($arg:ident: $arg_ty:ty),* $(,)?)
+            -> Result<Self, QuotaError> = $config:ident;
+        $($rest:tt)*
+    ) => {
+        $crate::macros::const_fn! {
+            $(#[$attr])*
+            $vis const fn $name($($arg: $arg_ty),*) -> Result<Self, $crate::quota::QuotaError> {
+                match $config::$name($($arg),*) {
+                    Ok(config) => Ok(Self::from_algorithm(config)),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        $crate::macros::forward_config! { $($rest)* }
+    };
+}
+pub(crate) use forward_config;
+
 /// Implements `Algorithm<HZ>` for a type that stands for an algorithm (a
 /// reference to one, a limiter holding one), forwarding every method, the
 /// provided ones included (an algorithm's own `is_idle` or `reserve` is kept),

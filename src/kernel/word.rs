@@ -2,10 +2,10 @@
 //! the caller owns.
 
 use crate::answer::{Decision, Denied, Status};
+use crate::kernel::Algorithm;
 use crate::kernel::Reservation;
 use crate::kernel::cas::update;
 use crate::kernel::sync::{AtomicU64, Ordering};
-use crate::kernel::Algorithm;
 use crate::kernel::{Charge, Receipt};
 use crate::kernel::{Limiter, Refund};
 use crate::macros::const_fn;
