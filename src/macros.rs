@@ -54,6 +54,41 @@ macro_rules! forward_config {
 }
 pub(crate) use forward_config;
 
+/// The items every window limiter (`WordLimiter<$config>`, where `$config`
+/// has `new`, `with_epoch`, `limit`, `window` and `horizon`) forwards to its
+/// configuration, with their docs.
+macro_rules! forward_window_config {
+    ($config:ident) => {
+        $crate::macros::forward_config! {
+            #[doc = concat!(
+                "An empty limiter for `quota` with windows aligned to tick 0: see\n[`",
+                stringify!($config), "::new`].\n\n# Errors\n\nAs [`",
+                stringify!($config), "::new`]."
+            )]
+            pub const fn new(quota: Quota) -> Result<Self, QuotaError> = $config;
+
+            #[doc = concat!(
+                "An empty limiter for `quota` with a window boundary at `epoch`: see\n[`",
+                stringify!($config), "::with_epoch`].\n\n# Errors\n\nAs [`",
+                stringify!($config), "::new`]."
+            )]
+            pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError>
+                = $config;
+
+            /// The most units admitted per window (the quota's count).
+            pub const fn limit(&self) -> u32;
+
+            /// The window length `W`.
+            pub const fn window(&self) -> Duration<HZ>;
+
+            /// The start of the last window the state can number; later instants are
+            /// evaluated as this one.
+            pub const fn horizon(&self) -> Instant<HZ>;
+        }
+    };
+}
+pub(crate) use forward_window_config;
+
 /// Implements `Algorithm<HZ>` for a type that stands for an algorithm (a
 /// reference to one, a limiter holding one), forwarding every method, the
 /// provided ones included (an algorithm's own `is_idle` or `reserve` is kept),

@@ -275,33 +275,5 @@ impl<const HZ: u64> FixedWindowConfig<HZ> {
 }
 
 impl<const HZ: u64> WordLimiter<FixedWindowConfig<HZ>> {
-    crate::macros::forward_config! {
-        /// An empty limiter for `quota` with windows aligned to tick 0: see
-        /// [`FixedWindowConfig::new`].
-        ///
-        /// # Errors
-        ///
-        /// As [`FixedWindowConfig::new`].
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError>
-            = FixedWindowConfig;
-
-        /// An empty limiter for `quota` with a window boundary at `epoch`: see
-        /// [`FixedWindowConfig::with_epoch`].
-        ///
-        /// # Errors
-        ///
-        /// As [`FixedWindowConfig::new`].
-        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError>
-            = FixedWindowConfig;
-
-        /// The most units admitted per window (the quota's count).
-        pub const fn limit(&self) -> u32;
-
-        /// The window length `W`.
-        pub const fn window(&self) -> Duration<HZ>;
-
-        /// The start of the last window the state can number; later instants are
-        /// evaluated as this one.
-        pub const fn horizon(&self) -> Instant<HZ>;
-    }
+    crate::macros::forward_window_config!(FixedWindowConfig);
 }

@@ -462,33 +462,5 @@ impl<const HZ: u64> WordLimiter<SlidingWindowConfig<HZ>> {
         SlidingWindowConfig::<HZ>::max_limit(quota)
     }
 
-    crate::macros::forward_config! {
-        /// An empty limiter for `quota` with windows aligned to tick 0: see
-        /// [`SlidingWindowConfig::new`].
-        ///
-        /// # Errors
-        ///
-        /// As [`SlidingWindowConfig::new`].
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError>
-            = SlidingWindowConfig;
-
-        /// An empty limiter for `quota` with a window boundary at `epoch`: see
-        /// [`SlidingWindowConfig::with_epoch`].
-        ///
-        /// # Errors
-        ///
-        /// As [`SlidingWindowConfig::new`].
-        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError>
-            = SlidingWindowConfig;
-
-        /// The most units admitted per window (the quota's count).
-        pub const fn limit(&self) -> u32;
-
-        /// The window length `W`.
-        pub const fn window(&self) -> Duration<HZ>;
-
-        /// The start of the last window the state can number; later instants are
-        /// evaluated as this one.
-        pub const fn horizon(&self) -> Instant<HZ>;
-    }
+    crate::macros::forward_window_config!(SlidingWindowConfig);
 }
