@@ -99,80 +99,68 @@ macro_rules! forward_algorithm {
         $(#[$attr:meta])*
         impl<A $(: ?$sized:ident)?> for $ty:ty => |$this:ident| $inner:expr
     ) => {
-        $(#[$attr])*
-        impl<const HZ: u64, A: $crate::kernel::Algorithm<HZ> $(+ ?$sized)?>
-            $crate::kernel::Algorithm<HZ> for $ty
-        {
-            const NAME: &'static str = A::NAME;
-            const GUARDS_MEMORY: bool = A::GUARDS_MEMORY;
+        // In a block of its own, for the short names of the signatures.
+        const _: () = {
+            use $crate::answer::Status;
+            use $crate::kernel::{Algorithm, Booking, Step};
+            use $crate::time::{Duration, Instant};
 
-            #[inline(always)]
-            fn fingerprint(&self) -> u64 {
-                let $this = self;
-                $inner.fingerprint()
-            }
+            $(#[$attr])*
+            impl<const HZ: u64, A: Algorithm<HZ> $(+ ?$sized)?> Algorithm<HZ> for $ty {
+                const NAME: &'static str = A::NAME;
+                const GUARDS_MEMORY: bool = A::GUARDS_MEMORY;
 
-            #[inline(always)]
-            fn decide(
-                &self,
-                state: u64,
-                n: u32,
-                now: $crate::time::Instant<HZ>,
-            ) -> $crate::kernel::Step<HZ> {
-                let $this = self;
-                $inner.decide(state, n, now)
-            }
+                #[inline(always)]
+                fn fingerprint(&self) -> u64 {
+                    let $this = self;
+                    $inner.fingerprint()
+                }
 
-            #[inline(always)]
-            fn status(
-                &self,
-                state: u64,
-                now: $crate::time::Instant<HZ>,
-            ) -> $crate::answer::Status<HZ> {
-                let $this = self;
-                $inner.status(state, now)
-            }
+                #[inline(always)]
+                fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
+                    let $this = self;
+                    $inner.decide(state, n, now)
+                }
 
-            #[inline(always)]
-            fn refund(&self, state: u64, n: u32, now: $crate::time::Instant<HZ>) -> u64 {
-                let $this = self;
-                $inner.refund(state, n, now)
-            }
+                #[inline(always)]
+                fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+                    let $this = self;
+                    $inner.status(state, now)
+                }
 
-            #[inline(always)]
-            fn idle_after(
-                &self,
-                state: u64,
-                now: $crate::time::Instant<HZ>,
-            ) -> Option<$crate::time::Duration<HZ>> {
-                let $this = self;
-                $inner.idle_after(state, now)
-            }
+                #[inline(always)]
+                fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
+                    let $this = self;
+                    $inner.refund(state, n, now)
+                }
 
-            #[inline(always)]
-            fn is_idle(&self, state: u64, now: $crate::time::Instant<HZ>) -> bool {
-                let $this = self;
-                $inner.is_idle(state, now)
-            }
+                #[inline(always)]
+                fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
+                    let $this = self;
+                    $inner.idle_after(state, now)
+                }
 
-            #[inline(always)]
-            fn reserve(
-                &self,
-                state: u64,
-                n: u32,
-                now: $crate::time::Instant<HZ>,
-                max_wait: $crate::time::Duration<HZ>,
-            ) -> $crate::kernel::Step<HZ, $crate::time::Instant<HZ>> {
-                let $this = self;
-                $inner.reserve(state, n, now, max_wait)
-            }
+                #[inline(always)]
+                fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
+                    let $this = self;
+                    $inner.is_idle(state, now)
+                }
 
-            #[inline(always)]
-            fn take_back(&self, state: u64, n: u32, at: $crate::time::Instant<HZ>) -> Option<u64> {
-                let $this = self;
-                $inner.take_back(state, n, at)
+                #[inline(always)]
+                fn reserve(
+                    &self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>,
+                ) -> Booking<HZ> {
+                    let $this = self;
+                    $inner.reserve(state, n, now, max_wait)
+                }
+
+                #[inline(always)]
+                fn take_back(&self, state: u64, n: u32, at: Instant<HZ>) -> Option<u64> {
+                    let $this = self;
+                    $inner.take_back(state, n, at)
+                }
             }
-        }
+        };
     };
 }
 pub(crate) use forward_algorithm;

@@ -2,7 +2,7 @@
 
 use crate::algorithms::tat::{Continuous, Schedule};
 use crate::answer::Status;
-use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
+use crate::kernel::{Algorithm, Booking, Step, WordLimiter, fingerprint};
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
 
@@ -142,13 +142,7 @@ impl<const HZ: u64> Algorithm<HZ> for GcraConfig<HZ> {
     }
 
     #[inline]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Step<HZ, Instant<HZ>> {
+    fn reserve(&self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>) -> Booking<HZ> {
         self.schedule
             .reserve(state, n, now.as_ticks(), max_wait.as_ticks())
     }

@@ -2,7 +2,7 @@
 
 use crate::algorithms::tat::{Continuous, Interval, Schedule};
 use crate::answer::Status;
-use crate::kernel::{Algorithm, Limiter, Refund, Step, WordLimiter, fingerprint};
+use crate::kernel::{Algorithm, Booking, Limiter, Refund, Step, WordLimiter, fingerprint};
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
 
@@ -156,13 +156,7 @@ impl<const HZ: u64> Algorithm<HZ> for TokenBucketConfig<HZ> {
     }
 
     #[inline]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Step<HZ, Instant<HZ>> {
+    fn reserve(&self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>) -> Booking<HZ> {
         with_schedule!(&self.schedule, |s| s.reserve(
             state,
             n,

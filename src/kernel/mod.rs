@@ -21,6 +21,7 @@ mod word;
 pub use charge::{Charge, Receipt};
 pub use limiter::{Limiter, Refund};
 pub use reservation::Reservation;
+pub(crate) use step::Booking;
 pub use step::{Algorithm, Step, fingerprint};
 pub use word::{WordLimiter, WordRef};
 

@@ -186,6 +186,10 @@ pub trait Algorithm<const HZ: u64> {
     }
 }
 
+/// What [`Algorithm::reserve`] answers: the state to store with the instant
+/// the units may be used.
+pub(crate) type Booking<const HZ: u64> = Step<HZ, Instant<HZ>>;
+
 crate::macros::forward_algorithm! {
     /// A reference to an algorithm is the algorithm: a configuration in a
     /// `const` or a `static` can be shared by many words.

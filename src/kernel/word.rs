@@ -11,6 +11,9 @@ use crate::kernel::{Limiter, Refund};
 use crate::macros::const_fn;
 use crate::time::{Duration, Instant};
 
+/// What [`Charge::charge_n_at`] answers.
+type Charged<'a, const HZ: u64> = Result<(Status<HZ>, Receipt<'a>), Denied<HZ>>;
+
 /// An [`Algorithm`] applied to a state word the caller owns: a `static`
 /// word of 8 bytes checked against a configuration in a `const`, a word in
 /// shared memory, a field of the caller's own struct.
@@ -178,11 +181,7 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordRef<'_, A> {
     }
 
     #[inline]
-    fn charge_n_at(
-        &self,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Charged<'_, HZ> {
         self.charge(n, now)
     }
 
@@ -346,11 +345,7 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordLimiter<A> {
     }
 
     #[inline]
-    fn charge_n_at(
-        &self,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Charged<'_, HZ> {
         self.as_word_ref().charge(n, now)
     }
 
