@@ -4,9 +4,7 @@
 use ratecore_testkit::{model, strategy};
 
 use proptest::prelude::*;
-use ratecore::{
-    Denied, Duration, Gcra, Instant, Limiter, Quota, QuotaError, RefillMode, TokenBucket,
-};
+use ratecore::{Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket};
 
 use model::harness::run_bucket;
 use model::spec::QuotaSpec;
@@ -23,45 +21,29 @@ fn case<const HZ: u64>(
     mode: RefillMode,
     ops: &[Op],
 ) -> Result<(), TestCaseError> {
-    match run_bucket::<HZ>(spec, mode, ops, true) {
-        Ok(()) => Ok(()),
-        Err(QuotaError::TooLarge) => Err(TestCaseError::reject("quota too large for the clock")),
-        Err(e) => Err(TestCaseError::fail(format!("valid quota refused: {e:?}"))),
-    }
+    strategy::valid_quota(run_bucket::<HZ>(spec, mode, ops, true))
 }
+
+fn greedy<const HZ: u64>(spec: &QuotaSpec, ops: &[Op]) -> Result<(), TestCaseError> {
+    case::<HZ>(spec, RefillMode::Greedy, ops)
+}
+
+fn interval<const HZ: u64>(spec: &QuotaSpec, ops: &[Op]) -> Result<(), TestCaseError> {
+    case::<HZ>(spec, RefillMode::Interval, ops)
+}
+
+ratecore_testkit::at_three_rates!(
+    /// Greedy refill: the model's answers and states, at three clock rates.
+    mod greedy_matches_model: 64 => greedy
+);
+
+ratecore_testkit::at_three_rates!(
+    /// Interval refill: the model's answers and states, at three clock rates.
+    mod interval_matches_model: 64 => interval
+);
 
 proptest! {
     #![proptest_config(ratecore_testkit::config(64))]
-
-    #[test]
-    fn greedy_matches_model_at_1_khz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        case::<1_000>(&spec, RefillMode::Greedy, &ops)?;
-    }
-
-    #[test]
-    fn greedy_matches_model_at_32_768_hz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        case::<32_768>(&spec, RefillMode::Greedy, &ops)?;
-    }
-
-    #[test]
-    fn greedy_matches_model_at_1_ghz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        case::<1_000_000_000>(&spec, RefillMode::Greedy, &ops)?;
-    }
-
-    #[test]
-    fn interval_matches_model_at_1_khz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        case::<1_000>(&spec, RefillMode::Interval, &ops)?;
-    }
-
-    #[test]
-    fn interval_matches_model_at_32_768_hz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        case::<32_768>(&spec, RefillMode::Interval, &ops)?;
-    }
-
-    #[test]
-    fn interval_matches_model_at_1_ghz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        case::<1_000_000_000>(&spec, RefillMode::Interval, &ops)?;
-    }
 
     /// Long runs of non-decreasing time, where the span bound covers the
     /// whole trace.
