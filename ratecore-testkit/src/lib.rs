@@ -38,6 +38,19 @@ pub fn ticks<const HZ: u64>(t: u64) -> Duration<HZ> {
     Duration::<HZ>::from_ticks(t)
 }
 
+/// A rate-limited refusal's `(remaining, retry_after, reset_after)` in
+/// ticks; `None` for an admission or any other refusal.
+pub fn limited<const HZ: u64>(decision: ratecore::Decision<HZ>) -> Option<(u32, u64, u64)> {
+    match decision {
+        Err(ratecore::Denied::RateLimited(r)) => Some((
+            r.remaining(),
+            r.retry_after().as_ticks(),
+            r.reset_after().as_ticks(),
+        )),
+        _ => None,
+    }
+}
+
 /// `limit` units per `width` ticks of 1 Hz (a window limiter's quota, where
 /// the period is its window in ticks).
 pub fn window_quota(limit: u32, width: u64) -> Quota {
