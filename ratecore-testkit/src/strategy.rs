@@ -90,6 +90,28 @@ pub fn forward_ops(len: usize) -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(forward_op(), 1..=len)
 }
 
+/// Limiter specs of one of `kinds`: 1 to 5 units per second, 3 seconds or a
+/// minute (at 1 kHz), bursts of 1 to `max_burst`.
+pub fn tier_spec(
+    kinds: &'static [crate::model::tier_gcra::Kind],
+    max_burst: u32,
+) -> impl Strategy<Value = crate::model::tier_gcra::Spec> {
+    (
+        prop::sample::select(kinds),
+        1u32..=5,
+        prop_oneof![Just(1_000u64), Just(3_000), Just(60_000)],
+        1u32..=max_burst,
+    )
+        .prop_map(
+            |(kind, count, period, burst)| crate::model::tier_gcra::Spec {
+                kind,
+                count,
+                period,
+                burst,
+            },
+        )
+}
+
 /// A quota the crate refuses as too large for the clock skips the case (the
 /// quota tests check that refusals are right); any other refusal of a valid
 /// quota fails it.

@@ -226,6 +226,47 @@ impl Answer {
     }
 }
 
+/// Which limiter a [`Spec`] describes: GCRA, or a token bucket refilled
+/// greedily or in whole intervals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Gcra,
+    Greedy,
+    Interval,
+}
+
+/// A limiter of `kind`: `count` units per `period` ticks, at most `burst`.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub kind: Kind,
+    pub count: u32,
+    pub period: u64,
+    pub burst: u32,
+}
+
+impl Spec {
+    /// The spec's quota, its period in ticks of `1 / HZ` seconds.
+    pub fn quota<const HZ: u64>(&self) -> ratecore::Quota {
+        ratecore::Quota::with_period(
+            self.count,
+            ratecore::Duration::<HZ>::from_ticks(self.period),
+        )
+        .burst(self.burst)
+    }
+
+    /// The spec's reference model (a greedy bucket is GCRA).
+    pub fn model(&self) -> Model {
+        match self.kind {
+            Kind::Gcra | Kind::Greedy => {
+                Model::Gcra(Gcra::new(self.count, self.period, self.burst))
+            }
+            Kind::Interval => {
+                Model::Interval(IntervalBucket::new(self.count, self.period, self.burst))
+            }
+        }
+    }
+}
+
 /// Either reference limiter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
