@@ -14,6 +14,157 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
+/// Items of a `WordLimiter<Config>` that forward to its configuration, each
+/// written once with its docs (as fugit writes its forwarding methods):
+///
+/// - `const fn name(&self) -> T;` returns `self.algorithm().name()`;
+/// - `const fn name(args..) -> Result<Self, QuotaError> = Config;` builds
+///   `Config::name(args..)` and wraps it in a limiter with an empty word
+///   (`const` except under loom, as [`const_fn!`]).
+macro_rules! forward_config {
+    () => {};
+    (
+        $(#[$attr:meta])*
+        $vis:vis const fn $name:ident(&self) -> $ret:ty;
+        $($rest:tt)*
+    ) => {
+        $(#[$attr])*
+        $vis const fn $name(&self) -> $ret {
+            self.algorithm().$name()
+        }
+        $crate::macros::forward_config! { $($rest)* }
+    };
+    (
+        $(#[$attr:meta])*
+        $vis:vis const fn $name:ident($($arg:ident: $arg_ty:ty),* $(,)?)
+            -> Result<Self, QuotaError> = $config:ident;
+        $($rest:tt)*
+    ) => {
+        $crate::macros::const_fn! {
+            $(#[$attr])*
+            $vis const fn $name($($arg: $arg_ty),*) -> Result<Self, $crate::quota::QuotaError> {
+                match $config::$name($($arg),*) {
+                    Ok(config) => Ok(Self::from_algorithm(config)),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        $crate::macros::forward_config! { $($rest)* }
+    };
+}
+pub(crate) use forward_config;
+
+/// The items every window limiter (`WordLimiter<$config>`, where `$config`
+/// has `new`, `with_epoch`, `limit`, `window` and `horizon`) forwards to its
+/// configuration, with their docs.
+macro_rules! forward_window_config {
+    ($config:ident) => {
+        $crate::macros::forward_config! {
+            #[doc = concat!(
+                "An empty limiter for `quota` with windows aligned to tick 0: see\n[`",
+                stringify!($config), "::new`].\n\n# Errors\n\nAs [`",
+                stringify!($config), "::new`]."
+            )]
+            pub const fn new(quota: Quota) -> Result<Self, QuotaError> = $config;
+
+            #[doc = concat!(
+                "An empty limiter for `quota` with a window boundary at `epoch`: see\n[`",
+                stringify!($config), "::with_epoch`].\n\n# Errors\n\nAs [`",
+                stringify!($config), "::new`]."
+            )]
+            pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError>
+                = $config;
+
+            /// The most units admitted per window (the quota's count).
+            pub const fn limit(&self) -> u32;
+
+            /// The window length `W`.
+            pub const fn window(&self) -> Duration<HZ>;
+
+            /// The start of the last window the state can number; later instants are
+            /// evaluated as this one.
+            pub const fn horizon(&self) -> Instant<HZ>;
+        }
+    };
+}
+pub(crate) use forward_window_config;
+
+/// Implements `Algorithm<HZ>` for a type that stands for an algorithm (a
+/// reference to one, a limiter holding one), forwarding every method, the
+/// provided ones included (an algorithm's own `is_idle` or `reserve` is kept),
+/// to the algorithm `$inner` reaches from `$this` (the `self` of each method).
+/// `A` is the algorithm's type (`A: ?Sized` relaxes its bound).
+macro_rules! forward_algorithm {
+    (
+        $(#[$attr:meta])*
+        impl<A $(: ?$sized:ident)?> for $ty:ty => |$this:ident| $inner:expr
+    ) => {
+        // In a block of its own, for the short names of the signatures.
+        const _: () = {
+            use $crate::answer::Status;
+            use $crate::kernel::{Algorithm, Booking, Step};
+            use $crate::time::{Duration, Instant};
+
+            $(#[$attr])*
+            impl<const HZ: u64, A: Algorithm<HZ> $(+ ?$sized)?> Algorithm<HZ> for $ty {
+                const NAME: &'static str = A::NAME;
+                const GUARDS_MEMORY: bool = A::GUARDS_MEMORY;
+
+                #[inline(always)]
+                fn fingerprint(&self) -> u64 {
+                    let $this = self;
+                    $inner.fingerprint()
+                }
+
+                #[inline(always)]
+                fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
+                    let $this = self;
+                    $inner.decide(state, n, now)
+                }
+
+                #[inline(always)]
+                fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+                    let $this = self;
+                    $inner.status(state, now)
+                }
+
+                #[inline(always)]
+                fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
+                    let $this = self;
+                    $inner.refund(state, n, now)
+                }
+
+                #[inline(always)]
+                fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
+                    let $this = self;
+                    $inner.idle_after(state, now)
+                }
+
+                #[inline(always)]
+                fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
+                    let $this = self;
+                    $inner.is_idle(state, now)
+                }
+
+                #[inline(always)]
+                fn reserve(
+                    &self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>,
+                ) -> Booking<HZ> {
+                    let $this = self;
+                    $inner.reserve(state, n, now, max_wait)
+                }
+
+                #[inline(always)]
+                fn take_back(&self, state: u64, n: u32, at: Instant<HZ>) -> Option<u64> {
+                    let $this = self;
+                    $inner.take_back(state, n, at)
+                }
+            }
+        };
+    };
+}
+pub(crate) use forward_algorithm;
+
 /// Unwraps a `Result` in a constant context, turning an `Err` into a compile error.
 ///
 /// The expansion is an inline `const { .. }` block, so the check runs while the

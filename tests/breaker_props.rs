@@ -7,9 +7,7 @@ use ratecore_testkit::model::breaker as breaker_model;
 
 use breaker_model::{Admit, State, observe as as_model};
 use proptest::prelude::*;
-use ratecore::client::{
-    Admission, BreakerConfig, BreakerError, BreakerRejected, BreakerState, CircuitBreaker,
-};
+use ratecore::client::{Admission, BreakerConfig, BreakerError, BreakerState, CircuitBreaker};
 use ratecore::{Duration, Instant};
 
 const HZ: u64 = 1_000;
@@ -72,24 +70,7 @@ fn config() -> impl Strategy<Value = breaker_model::Config> {
 }
 
 fn build(config: &breaker_model::Config) -> CircuitBreaker<HZ> {
-    let mut c = BreakerConfig::<HZ>::new(config.failures, Duration::from_ticks(config.timeout))
-        .probes(config.probes);
-    if let Some((w, num, den)) = config.window {
-        c = c.failure_ratio(w, num, den);
-    }
-    CircuitBreaker::new(c).unwrap()
-}
-
-fn admit_as_model(answer: Result<Admission, BreakerRejected<HZ>>) -> Admit {
-    match answer {
-        Ok(Admission::Call) => Admit::Call,
-        Ok(Admission::Probe) => Admit::Probe,
-        Err(BreakerRejected::Open { retry_after }) => Admit::RejectOpen {
-            retry_after: retry_after.as_ticks(),
-        },
-        Err(BreakerRejected::ProbesBusy { .. }) => Admit::RejectProbesBusy,
-        Err(other) => panic!("unexpected rejection {other:?}"),
-    }
+    CircuitBreaker::new(breaker_model::config(config)).unwrap()
 }
 
 proptest! {
@@ -114,7 +95,7 @@ proptest! {
             let at = Instant::<HZ>::from_ticks(now);
             match op {
                 Op::Acquire => {
-                    let got = admit_as_model(breaker.try_acquire_at(at));
+                    let got = breaker_model::admit(breaker.try_acquire_at(at));
                     let want = model.acquire(now);
                     prop_assert_eq!(got, want, "step {} at {}", step, now);
                     if let Admit::RejectOpen { retry_after } = want {

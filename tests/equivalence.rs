@@ -77,23 +77,13 @@ fn gcra_model(cfg: &Config) -> GcraModel {
     GcraModel::new(units, scale, cfg.burst, cfg.horizon)
 }
 
+ratecore_testkit::at_three_rates!(
+    /// `Gcra` and a greedy `TokenBucket` on one quota answer alike.
+    mod gcra_and_greedy_bucket_agree: 64 => crates_agree
+);
+
 proptest! {
     #![proptest_config(ratecore_testkit::config(64))]
-
-    #[test]
-    fn gcra_and_greedy_bucket_agree_at_1_khz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        crates_agree::<1_000>(&spec, &ops)?;
-    }
-
-    #[test]
-    fn gcra_and_greedy_bucket_agree_at_32_768_hz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        crates_agree::<32_768>(&spec, &ops)?;
-    }
-
-    #[test]
-    fn gcra_and_greedy_bucket_agree_at_1_ghz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
-        crates_agree::<1_000_000_000>(&spec, &ops)?;
-    }
 
     #[test]
     fn the_two_models_agree(cfg in model_config(), ops in strategy::ops(80)) {

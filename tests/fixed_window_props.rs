@@ -6,7 +6,9 @@
 use proptest::prelude::*;
 use ratecore::{Duration, FixedWindow, Limiter, Quota, QuotaError, kernel::Algorithm};
 use ratecore_testkit::model::fixed_window::FixedWindowModel;
-use ratecore_testkit::window::{Step, epochs, fixed as run, limits, steps, widths};
+use ratecore_testkit::window::{
+    Step, epochs, fixed as run, limits, scripts, shaped, small, widths,
+};
 use ratecore_testkit::{at, window_quota as quota};
 
 type Fw = FixedWindow<1>;
@@ -19,15 +21,14 @@ proptest! {
         limit in limits(u32::MAX),
         width in widths(),
         epoch in epochs(),
-        script in widths().prop_flat_map(|w| steps(8, w, true)),
+        script in scripts(),
     ) {
         run(limit, width, epoch, &script);
     }
 
     #[test]
     fn decides_as_the_model_small(
-        (limit, width, script) in (1..=4u32, 1..=6u64)
-            .prop_flat_map(|(l, w)| (Just(l), Just(w), steps(l, w, true))),
+        (limit, width, script) in small(),
         epoch in 0..12u64,
     ) {
         run(limit, width, epoch, &script);
@@ -38,8 +39,7 @@ proptest! {
     /// or the latest one admitted into for a stale instant).
     #[test]
     fn at_most_limit_per_window(
-        (limit, width, script) in (limits(50), 1..=20u64)
-            .prop_flat_map(|(l, w)| (Just(l), Just(w), steps(l, w, false))),
+        (limit, width, script) in shaped(limits(50), 1..=20u64, false),
         epoch in epochs(),
     ) {
         let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
@@ -220,23 +220,7 @@ proptest! {
         later in proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
     ) {
         let fw = Fw::new(quota(limit, width)).unwrap();
-        let mut word = 0;
-        let mut now = 0;
-        for (n, dt) in prefix {
-            now += dt;
-            word = fw.decide(word, n, at(now)).split().1.unwrap_or(word);
-        }
-        if fw.is_idle(word, at(now)) {
-            let mut fresh = 0;
-            for (n, dt) in later {
-                now += dt;
-                let (a, na) = fw.decide(word, n, at(now)).split();
-                let (b, nb) = fw.decide(fresh, n, at(now)).split();
-                prop_assert_eq!(a, b);
-                word = na.unwrap_or(word);
-                fresh = nb.unwrap_or(fresh);
-            }
-        }
+        ratecore_testkit::rules::idle_decides_as_fresh(&fw, &prefix, &later);
     }
 
     /// No input panics, whatever the word (the `Algorithm` functions are public).
@@ -250,9 +234,6 @@ proptest! {
         now in any::<u64>(),
     ) {
         let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
-        let _ = fw.decide(word, n, at(now)).split();
-        let _ = fw.status(word, at(now));
-        let _ = fw.refund(word, n, at(now));
-        let _ = fw.is_idle(word, at(now));
+        ratecore_testkit::rules::any_word(&fw, word, n, at(now));
     }
 }

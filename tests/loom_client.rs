@@ -17,11 +17,10 @@ use ratecore_testkit::model::breaker as breaker_model;
 use breaker_model::{Admit, State, observe as as_model};
 use loom::sync::Arc;
 use loom::thread;
+use ratecore::Instant;
 use ratecore::client::{
-    Admission, AimdConfig, AimdPacer, BreakerConfig, BreakerRejected, BreakerState, CircuitBreaker,
-    PER_SECOND,
+    Admission, AimdConfig, AimdPacer, BreakerRejected, BreakerState, CircuitBreaker, PER_SECOND,
 };
-use ratecore::{Duration, Instant};
 
 const HZ: u64 = 1_000;
 
@@ -49,24 +48,14 @@ enum Op {
 type Answer = Option<Admit>;
 
 fn build(config: &breaker_model::Config) -> CircuitBreaker<HZ> {
-    CircuitBreaker::new(
-        BreakerConfig::<HZ>::new(config.failures, Duration::from_ticks(config.timeout))
-            .probes(config.probes),
-    )
-    .unwrap()
+    CircuitBreaker::new(breaker_model::config(config)).unwrap()
 }
 
 fn apply(breaker: &CircuitBreaker<HZ>, op: Op) -> Answer {
     match op {
-        Op::Acquire(t) => Some(match breaker.try_acquire_at(Instant::from_ticks(t)) {
-            Ok(Admission::Call) => Admit::Call,
-            Ok(Admission::Probe) => Admit::Probe,
-            Err(BreakerRejected::Open { retry_after }) => Admit::RejectOpen {
-                retry_after: retry_after.as_ticks(),
-            },
-            Err(BreakerRejected::ProbesBusy { .. }) => Admit::RejectProbesBusy,
-            Err(other) => panic!("unexpected rejection {other:?}"),
-        }),
+        Op::Acquire(t) => Some(breaker_model::admit(
+            breaker.try_acquire_at(Instant::from_ticks(t)),
+        )),
         Op::Success(t) => {
             breaker.record_success_at(Instant::from_ticks(t));
             None

@@ -10,7 +10,7 @@ use ratecore::{
     Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket, kernel::Charge,
     kernel::Receipt,
 };
-use tier_gcra_model::{Answer, from_decision, from_status};
+use tier_gcra_model::{Answer, Kind, Spec, from_decision, from_status};
 
 const HZ: u64 = 1_000;
 
@@ -22,34 +22,8 @@ fn wait(ticks: u64) -> Duration<HZ> {
     Duration::<HZ>::from_ticks(ticks)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
-    Gcra,
-    Greedy,
-    Interval,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Spec {
-    kind: Kind,
-    count: u32,
-    period: u64,
-    burst: u32,
-}
-
 fn spec(kinds: &'static [Kind]) -> impl Strategy<Value = Spec> {
-    (
-        prop::sample::select(kinds),
-        1u32..=5,
-        prop_oneof![Just(1_000u64), Just(3_000), Just(60_000)],
-        1u32..=6,
-    )
-        .prop_map(|(kind, count, period, burst)| Spec {
-            kind,
-            count,
-            period,
-            burst,
-        })
+    ratecore_testkit::strategy::tier_spec(kinds, 6)
 }
 
 /// Both limiters that can book ahead, behind one face.
@@ -67,8 +41,7 @@ struct Booked<'a> {
 
 impl Lim {
     fn new(spec: Spec) -> Self {
-        let quota = Quota::with_period(spec.count, Duration::<HZ>::from_ticks(spec.period))
-            .burst(spec.burst);
+        let quota = spec.quota::<HZ>();
         match spec.kind {
             Kind::Gcra => Lim::Gcra(Gcra::new(quota).unwrap()),
             Kind::Greedy => Lim::Bucket(TokenBucket::new(quota, RefillMode::Greedy).unwrap()),
@@ -100,8 +73,7 @@ impl Lim {
 
     /// `set_quota_at` to `spec`'s quota (its kind is kept).
     fn set_quota(&mut self, spec: Spec, now: u64) {
-        let quota = Quota::with_period(spec.count, Duration::<HZ>::from_ticks(spec.period))
-            .burst(spec.burst);
+        let quota = spec.quota::<HZ>();
         match self {
             Lim::Gcra(l) => l.set_quota_at(quota, at(now)).unwrap(),
             Lim::Bucket(l) => l.set_quota_at(quota, at(now)).unwrap(),

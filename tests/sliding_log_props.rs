@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use ratecore::{Quota, QuotaError, SlidingLog};
-use ratecore_testkit::window::{densest_span, log as run, steps, widths};
+use ratecore_testkit::window::{densest_span, log as run, shaped, steps, widths};
 use ratecore_testkit::{at, config, window_quota as quota};
 
 const N: usize = 8;
@@ -14,8 +14,7 @@ proptest! {
 
     #[test]
     fn decides_as_the_model_and_exactly(
-        (limit, width, script) in (1..=N as u32, widths())
-            .prop_flat_map(|(l, w)| (Just(l), Just(w), steps(l, w, false))),
+        (limit, width, script) in shaped(1..=N as u32, widths(), false),
     ) {
         let history = run::<N>(limit, width, &script);
         prop_assert!(densest_span(&history, width) <= u64::from(limit));
@@ -145,8 +144,7 @@ mod shared {
 
         #[test]
         fn shared_decides_as_plain(
-            (limit, width, script) in (1..=N as u32, 1..=30u64)
-                .prop_flat_map(|(l, w)| (Just(l), Just(w), steps(l, w, false))),
+            (limit, width, script) in shaped(1..=N as u32, 1..=30u64, false),
         ) {
             let shared = SharedSlidingLog::<1, N>::new(quota(limit, width)).unwrap();
             let mut plain = Log::new(quota(limit, width)).unwrap();

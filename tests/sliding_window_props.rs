@@ -6,7 +6,9 @@
 use proptest::prelude::*;
 use ratecore::{Duration, Instant, Limiter, Quota, QuotaError, SlidingWindow, kernel::Algorithm};
 use ratecore_testkit::model::sliding_window::SlidingWindowModel;
-use ratecore_testkit::window::{Step, densest_span, epochs, limits, sliding as run, steps, widths};
+use ratecore_testkit::window::{
+    Step, densest_span, epochs, limits, scripts, shaped, sliding as run, small, widths,
+};
 use ratecore_testkit::{at, window_quota as quota};
 
 type Sw = SlidingWindow<1>;
@@ -67,15 +69,14 @@ proptest! {
     fn decides_as_the_model(
         (limit, width) in shapes(),
         epoch in epochs(),
-        script in widths().prop_flat_map(|w| steps(8, w, true)),
+        script in scripts(),
     ) {
         run(limit, width, epoch, &script);
     }
 
     #[test]
     fn decides_as_the_model_small(
-        (limit, width, script) in (1..=4u32, 1..=6u64)
-            .prop_flat_map(|(l, w)| (Just(l), Just(w), steps(l, w, true))),
+        (limit, width, script) in small(),
         epoch in 0..12u64,
     ) {
         run(limit, width, epoch, &script);
@@ -85,8 +86,7 @@ proptest! {
     /// ticks at most the documented bound (below `2 * limit`).
     #[test]
     fn admitted_within_the_bounds(
-        (limit, width, script) in (limits(40), 1..=30u64)
-            .prop_flat_map(|(l, w)| (Just(l), Just(w), steps(l, w, false))),
+        (limit, width, script) in shaped(limits(40), 1..=30u64, false),
         epoch in epochs(),
     ) {
         let sw = Sw::with_epoch(quota(limit, width), at(epoch)).unwrap();
@@ -272,23 +272,7 @@ proptest! {
         later in proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
     ) {
         let sw = Sw::new(quota(limit, width)).unwrap();
-        let mut word = 0;
-        let mut now = 0;
-        for (n, dt) in prefix {
-            now += dt;
-            word = sw.decide(word, n, at(now)).split().1.unwrap_or(word);
-        }
-        if sw.is_idle(word, at(now)) {
-            let mut fresh = 0;
-            for (n, dt) in later {
-                now += dt;
-                let (a, na) = sw.decide(word, n, at(now)).split();
-                let (b, nb) = sw.decide(fresh, n, at(now)).split();
-                prop_assert_eq!(a, b);
-                word = na.unwrap_or(word);
-                fresh = nb.unwrap_or(fresh);
-            }
-        }
+        ratecore_testkit::rules::idle_decides_as_fresh(&sw, &prefix, &later);
     }
 
     /// No input panics, whatever the word (the `Algorithm` functions are public).
@@ -301,9 +285,6 @@ proptest! {
         now in any::<u64>(),
     ) {
         let sw = Sw::with_epoch(quota(limit, width), at(epoch)).unwrap();
-        let _ = sw.decide(word, n, at(now)).split();
-        let _ = sw.status(word, at(now));
-        let _ = sw.refund(word, n, at(now));
-        let _ = sw.is_idle(word, at(now));
+        ratecore_testkit::rules::any_word(&sw, word, n, at(now));
     }
 }

@@ -9,7 +9,7 @@ use ratecore::{
     Gcra, Instant, Limiter, Quota, RefillMode, Tiers, TokenBucket, compose::Tier, kernel::Charge,
 };
 use tier_gcra_model::{
-    Answer, IntervalBucket, Model, check_tiers, from_decision, from_status, from_tiers,
+    Answer, Kind, Model, Spec, check_tiers, from_decision, from_status, from_tiers,
 };
 
 const HZ: u64 = 1_000;
@@ -19,62 +19,18 @@ fn at(ticks: u64) -> Instant<HZ> {
     Instant::<HZ>::from_ticks(ticks)
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Gcra,
-    Greedy,
-    Interval,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Spec {
-    kind: Kind,
-    count: u32,
-    period: u64,
-    burst: u32,
-}
-
-fn quota(spec: Spec) -> Quota {
-    Quota::with_period(
-        spec.count,
-        ratecore::Duration::<HZ>::from_ticks(spec.period),
-    )
-    .burst(spec.burst)
-}
-
 fn build(spec: Spec) -> (Boxed, Model) {
-    let q = quota(spec);
-    let gcra_model = Model::Gcra(tier_gcra_model::Gcra::new(
-        spec.count,
-        spec.period,
-        spec.burst,
-    ));
-    match spec.kind {
-        Kind::Gcra => (Box::new(Gcra::<HZ>::new(q).unwrap()), gcra_model),
-        Kind::Greedy => (
-            Box::new(TokenBucket::<HZ>::new(q, RefillMode::Greedy).unwrap()),
-            gcra_model,
-        ),
-        Kind::Interval => (
-            Box::new(TokenBucket::<HZ>::new(q, RefillMode::Interval).unwrap()),
-            Model::Interval(IntervalBucket::new(spec.count, spec.period, spec.burst)),
-        ),
-    }
+    let q = spec.quota::<HZ>();
+    let limiter: Boxed = match spec.kind {
+        Kind::Gcra => Box::new(Gcra::<HZ>::new(q).unwrap()),
+        Kind::Greedy => Box::new(TokenBucket::<HZ>::new(q, RefillMode::Greedy).unwrap()),
+        Kind::Interval => Box::new(TokenBucket::<HZ>::new(q, RefillMode::Interval).unwrap()),
+    };
+    (limiter, spec.model())
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (
-        prop_oneof![Just(Kind::Gcra), Just(Kind::Greedy), Just(Kind::Interval)],
-        1u32..=5,
-        prop_oneof![Just(1_000u64), Just(3_000), Just(60_000)],
-        1u32..=8,
-    )
-        .prop_map(|(kind, count, period, burst)| Spec {
-            kind,
-            count,
-            period,
-            burst,
-        })
+    ratecore_testkit::strategy::tier_spec(&[Kind::Gcra, Kind::Greedy, Kind::Interval], 8)
 }
 
 #[derive(Clone, Debug)]

@@ -150,13 +150,7 @@ where
     M: Fn(Shape) -> L + 'static,
     C: Fn(&L, u64) -> bool + Sync + 'static,
 {
-    Box::new(Entry {
-        name,
-        kind: Kind::Limiter,
-        make,
-        check,
-        limiter: PhantomData,
-    })
+    Entry::boxed(name, Kind::Limiter, make, check)
 }
 
 /// A reference operation (a bare atomic, a clock read), benchmarked in
@@ -172,13 +166,7 @@ where
     M: Fn(Shape) -> L + 'static,
     C: Fn(&L, u64) -> bool + Sync + 'static,
 {
-    Box::new(Entry {
-        name,
-        kind: Kind::Floor(shapes),
-        make,
-        check,
-        limiter: PhantomData,
-    })
+    Entry::boxed(name, Kind::Floor(shapes), make, check)
 }
 
 /// Attempts at a multi-thread sample whose threads did not run together.
@@ -353,6 +341,20 @@ where
     M: Fn(Shape) -> L,
     C: Fn(&L, u64) -> bool + Sync,
 {
+    /// The contender `name`, of `kind`.
+    fn boxed(name: &'static str, kind: Kind, make: M, check: C) -> Box<dyn Contender>
+    where
+        Self: 'static,
+    {
+        Box::new(Self {
+            name,
+            kind,
+            make,
+            check,
+            limiter: PhantomData,
+        })
+    }
+
     /// One sample: `iters` checks on each of `threads` threads, released
     /// together, on a fresh limiter; panics if a check took the wrong path.
     fn sample(&self, shape: Shape, threads: usize, iters: u64) -> Vec<Run> {

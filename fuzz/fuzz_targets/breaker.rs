@@ -9,9 +9,9 @@ use ratecore_testkit::model::breaker as model;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use model::{Admit, State, observe as as_model};
-use ratecore::client::{Admission, BreakerConfig, BreakerRejected, BreakerState, CircuitBreaker};
-use ratecore::{Duration, Instant};
+use model::observe as as_model;
+use ratecore::Instant;
+use ratecore::client::CircuitBreaker;
 
 const HZ: u64 = 1_000;
 
@@ -55,12 +55,7 @@ fuzz_target!(|input: Input| {
         probes: input.probes,
         window: input.window,
     };
-    let mut built = BreakerConfig::<HZ>::new(config.failures, Duration::from_ticks(config.timeout))
-        .probes(config.probes);
-    if let Some((w, num, den)) = config.window {
-        built = built.failure_ratio(w, num, den);
-    }
-    let breaker = match CircuitBreaker::new(built) {
+    let breaker = match CircuitBreaker::new(model::config::<HZ>(&config)) {
         Ok(breaker) => {
             assert!(valid(&config), "accepted an invalid {config:?}");
             breaker
@@ -82,15 +77,7 @@ fuzz_target!(|input: Input| {
         let at = Instant::<HZ>::from_ticks(now);
         match op {
             Op::Acquire => {
-                let got = match breaker.try_acquire_at(at) {
-                    Ok(Admission::Call) => Admit::Call,
-                    Ok(Admission::Probe) => Admit::Probe,
-                    Err(BreakerRejected::Open { retry_after }) => Admit::RejectOpen {
-                        retry_after: retry_after.as_ticks(),
-                    },
-                    Err(BreakerRejected::ProbesBusy { .. }) => Admit::RejectProbesBusy,
-                    Err(other) => panic!("unexpected rejection {other:?}"),
-                };
+                let got = model::admit(breaker.try_acquire_at(at));
                 assert_eq!(got, reference.acquire(now), "at {now}");
             }
             Op::Success => {

@@ -182,26 +182,18 @@ where
             .zip(costs)
             .enumerate()
         {
-            match algorithm.decide(*slot, n, now) {
-                Step::Store(state, status) => {
-                    *slot = state;
-                    let candidate = Tiered {
-                        tier,
-                        name,
-                        answer: status,
-                    };
+            let step = algorithm.decide(*slot, n, now);
+            if let Step::Store(state, _) = &step {
+                *slot = *state;
+            }
+            match step {
+                Step::Store(_, status) | Step::Keep(status) => {
                     if binding.as_ref().is_none_or(|b| tighter(&b.answer, &status)) {
-                        binding = Some(candidate);
-                    }
-                }
-                Step::Keep(status) => {
-                    let candidate = Tiered {
-                        tier,
-                        name,
-                        answer: status,
-                    };
-                    if binding.as_ref().is_none_or(|b| tighter(&b.answer, &status)) {
-                        binding = Some(candidate);
+                        binding = Some(Tiered {
+                            tier,
+                            name,
+                            answer: status,
+                        });
                     }
                 }
                 Step::Deny(refusal) => {

@@ -118,14 +118,7 @@ where
     A: Algorithm<HZ> + Limiter<HZ> + Refund<HZ> + Charge<HZ> + Send + Sync + 'static,
 {
     let server = RedisServer::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let clock = {
-        let _guard = rt.enter();
-        TestClock::new(server.store())
-    };
+    let (rt, clock) = support::clocked(&server);
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|c| c.parse().ok())

@@ -132,7 +132,7 @@ async fn ttls_at_10k_per_second_and_above_round_up_to_whole_ms() {
     ];
     let mut keys = Vec::new();
     for (i, &(rate, burst, n, expected)) in cases.iter().enumerate() {
-        let store = Recording::new(server.store());
+        let store = Recording::new(support::store(&server));
         let limiter = RedisLimiter::new(gcra(rate, burst), store.clone(), config());
         let key = format!("k{i}");
         assert!(limiter.check_n(&key, n).await.is_admitted());
@@ -153,7 +153,7 @@ async fn ttls_at_10k_per_second_and_above_round_up_to_whole_ms() {
     // A concurrency limit holding units never expires by time; released, it does.
     let k = RedisLimiter::<_, 1_000, _>::new(
         ConcurrencyLimit::new(2).unwrap(),
-        server.store(),
+        support::store(&server),
         config(),
     );
     assert!(k.check("e").await.is_admitted());
@@ -171,7 +171,7 @@ async fn twenty_thousand_per_second_on_the_servers_clock_stays_in_bounds() {
     let gcra = Gcra::<1_000_000_000>::new(Quota::per_second(20_000).burst(5)).unwrap();
     let limiter = RedisLimiter::new(
         gcra,
-        server.store(),
+        support::store(&server),
         Config::new("fast")
             .deny_cache(None)
             .time_budget(std::time::Duration::from_secs(5)),

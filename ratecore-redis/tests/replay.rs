@@ -39,7 +39,7 @@ where
             // A generous budget: the test is about decisions, not latency, and a
             // loaded CI machine must not turn a slow reply into a fail-policy answer.
             let config = Config::new(format!("replay{case}")).time_budget(Duration::from_secs(5));
-            let limiter = RedisLimiter::new(make(), server.store(), config);
+            let limiter = RedisLimiter::new(make(), support::store(&server), config);
             let memory = [make(), make()];
             for (sleep_us, n, k) in steps {
                 tokio::time::sleep(Duration::from_micros(sleep_us)).await;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, TestCaseError, TestRunner};
 use ratecore::{Gcra, Instant, Quota, Tiers, compose::Tier};
-use ratecore_redis::{Config, RedisTiers, TieredAnswer};
+use ratecore_redis::{Config, RedisTiers, TieredAnswer, WordsStore};
 use support::{RedisServer, TestClock};
 
 const HZ: u64 = 1_000;
@@ -38,34 +38,90 @@ fn tiers() -> [Gcra<HZ>; 4] {
 
 const NAMES: [&str; 4] = ["second", "minute", "odd", "again"];
 
-#[test]
-fn tiers_match_ratecore_tiers() {
-    let server = RedisServer::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let clock = {
-        let _guard = rt.enter();
-        TestClock::new(server.store())
+/// The four tiers on a store, as one `RedisTiers`.
+fn redis_tiers<S: WordsStore>(store: S, config: Config) -> RedisTiers<Gcra<HZ>, HZ, 4, S> {
+    let [a, b, c, d] = tiers();
+    RedisTiers::new(
+        [(NAMES[0], a), (NAMES[1], b), (NAMES[2], c), (NAMES[3], d)],
+        store,
+        config,
+    )
+}
+
+/// What one step charges: `n` of every tier, or a cost per tier.
+#[derive(Clone, Debug)]
+enum Charge {
+    N(u32),
+    Costs([u32; 4]),
+}
+
+/// One step on both sides: the same decision at the same instant, and the
+/// same statuses after it (with `check_costs`, also those it answers with).
+async fn step(
+    redis: &RedisTiers<Gcra<HZ>, HZ, 4, TestClock>,
+    set: &Tiers<'_, HZ, 4>,
+    key: &str,
+    charge: Charge,
+    now: Instant<HZ>,
+) -> Result<(), TestCaseError> {
+    let (answer, expected) = match charge {
+        Charge::N(n) => {
+            let expected = set.check_tiered_n_at(n, now);
+            (redis.check_n(key, n).await, expected)
+        }
+        Charge::Costs(costs) => {
+            let expected = set.check_costs_at(costs, now);
+            let check = redis.check_costs(key, costs).await;
+            // The statuses that come with the answer are the tiers' after it.
+            prop_assert_eq!(&check.statuses[..], &set.snapshot_all_at(now)[..]);
+            (check.answer, expected)
+        }
     };
+    match answer {
+        TieredAnswer::Decided { decision, at } => {
+            prop_assert_eq!(at, now);
+            match (decision, expected) {
+                (Ok(got), Ok(want)) => {
+                    prop_assert_eq!(
+                        (got.tier, got.name, got.answer),
+                        (want.tier, want.name, want.answer)
+                    );
+                }
+                (Err(got), Err(want)) => {
+                    prop_assert_eq!(
+                        (got.tier, got.name, got.answer),
+                        (want.tier, want.name, want.answer)
+                    );
+                }
+                (got, want) => {
+                    return Err(TestCaseError::fail(format!("{got:?} vs {want:?}")));
+                }
+            }
+        }
+        other => return Err(TestCaseError::fail(format!("{other:?}"))),
+    }
+    let statuses = redis.status(key).await.unwrap();
+    prop_assert_eq!(&statuses[..], &set.snapshot_all_at(now)[..]);
+    Ok(())
+}
+
+/// `cases` random sequences of (instant, charge, key) on Redis and on
+/// ratecore's in-memory `Tiers` (one per key), keys prefixed `prefix`.
+fn differential(prefix: &str, cases: u32, charge: impl Strategy<Value = Charge>) {
+    let server = RedisServer::start();
+    let (rt, clock) = support::clocked(&server);
     let case = AtomicU64::new(0);
     let mut runner = TestRunner::new(PropConfig {
-        cases: 48,
+        cases,
         failure_persistence: None,
         ..PropConfig::default()
     });
     let dt = prop_oneof![Just(0u64), 0..80u64, 0..2_000u64, 0..30_000u64];
-    let steps = prop::collection::vec((dt, 0..=5u32, 0..2usize), 1..50);
+    let steps = prop::collection::vec((dt, charge, 0..2usize), 1..50);
     let result = runner.run(&steps, |steps| {
-        let prefix = format!("tiers{}", case.fetch_add(1, Ordering::Relaxed));
+        let prefix = format!("{prefix}{}", case.fetch_add(1, Ordering::Relaxed));
         let config = Config::new(prefix).time_budget(Duration::from_secs(5));
-        let [a, b, c, d] = tiers();
-        let redis = RedisTiers::new(
-            [(NAMES[0], a), (NAMES[1], b), (NAMES[2], c), (NAMES[3], d)],
-            clock.clone(),
-            config,
-        );
+        let redis = redis_tiers(clock.clone(), config);
         let memory: Vec<[Gcra<HZ>; 4]> = (0..2).map(|_| tiers()).collect();
         let sets: Vec<Tiers<'_, HZ, 4>> = memory
             .iter()
@@ -80,36 +136,11 @@ fn tiers_match_ratecore_tiers() {
             .collect();
         let mut t = 1_700_000_000_000u64;
         rt.block_on(async {
-            for (dt, n, k) in steps {
+            for (dt, charge, k) in steps {
                 t += dt;
                 clock.set_ns(t * 1_000_000);
                 let now = Instant::<HZ>::from_ticks(t);
-                let expected = sets[k].check_tiered_n_at(n, now);
-                match redis.check_n(["a", "b"][k], n).await {
-                    TieredAnswer::Decided { decision, at } => {
-                        prop_assert_eq!(at, now);
-                        match (decision, expected) {
-                            (Ok(got), Ok(want)) => {
-                                prop_assert_eq!(
-                                    (got.tier, got.name, got.answer),
-                                    (want.tier, want.name, want.answer)
-                                );
-                            }
-                            (Err(got), Err(want)) => {
-                                prop_assert_eq!(
-                                    (got.tier, got.name, got.answer),
-                                    (want.tier, want.name, want.answer)
-                                );
-                            }
-                            (got, want) => {
-                                return Err(TestCaseError::fail(format!("{got:?} vs {want:?}")));
-                            }
-                        }
-                    }
-                    other => return Err(TestCaseError::fail(format!("{other:?}"))),
-                }
-                let statuses = redis.status(["a", "b"][k]).await.unwrap();
-                prop_assert_eq!(&statuses[..], &sets[k].snapshot_all_at(now)[..]);
+                step(&redis, &sets[k], ["a", "b"][k], charge, now).await?;
             }
             Ok(())
         })
@@ -117,101 +148,29 @@ fn tiers_match_ratecore_tiers() {
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+#[test]
+fn tiers_match_ratecore_tiers() {
+    differential("tiers", 48, (0..=5u32).prop_map(Charge::N));
 }
 
 /// As above, with a different cost per tier ("1 request and 4,000
 /// characters"): `check_costs` answers as ratecore's `Tiers::check_costs_at`.
 #[test]
 fn tiers_with_costs_match_ratecore_check_costs() {
-    let server = RedisServer::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let clock = {
-        let _guard = rt.enter();
-        TestClock::new(server.store())
-    };
-    let case = AtomicU64::new(0);
-    let mut runner = TestRunner::new(PropConfig {
-        cases: 32,
-        failure_persistence: None,
-        ..PropConfig::default()
-    });
-    let dt = prop_oneof![Just(0u64), 0..80u64, 0..2_000u64, 0..30_000u64];
-    let steps = prop::collection::vec((dt, prop::array::uniform4(0..=5u32), 0..2usize), 1..50);
-    let result = runner.run(&steps, |steps| {
-        let prefix = format!("costs{}", case.fetch_add(1, Ordering::Relaxed));
-        let config = Config::new(prefix).time_budget(Duration::from_secs(5));
-        let [a, b, c, d] = tiers();
-        let redis = RedisTiers::new(
-            [(NAMES[0], a), (NAMES[1], b), (NAMES[2], c), (NAMES[3], d)],
-            clock.clone(),
-            config,
-        );
-        let memory: Vec<[Gcra<HZ>; 4]> = (0..2).map(|_| tiers()).collect();
-        let sets: Vec<Tiers<'_, HZ, 4>> = memory
-            .iter()
-            .map(|m| {
-                Tiers::new([
-                    Tier::new(NAMES[0], &m[0]),
-                    Tier::new(NAMES[1], &m[1]),
-                    Tier::new(NAMES[2], &m[2]),
-                    Tier::new(NAMES[3], &m[3]),
-                ])
-            })
-            .collect();
-        let mut t = 1_700_000_000_000u64;
-        rt.block_on(async {
-            for (dt, n, k) in steps {
-                t += dt;
-                clock.set_ns(t * 1_000_000);
-                let now = Instant::<HZ>::from_ticks(t);
-                let expected = sets[k].check_costs_at(n, now);
-                let check = redis.check_costs(["a", "b"][k], n).await;
-                // The statuses that come with the answer are the tiers' after it.
-                prop_assert_eq!(&check.statuses[..], &sets[k].snapshot_all_at(now)[..]);
-                match check.answer {
-                    TieredAnswer::Decided { decision, at } => {
-                        prop_assert_eq!(at, now);
-                        match (decision, expected) {
-                            (Ok(got), Ok(want)) => {
-                                prop_assert_eq!(
-                                    (got.tier, got.name, got.answer),
-                                    (want.tier, want.name, want.answer)
-                                );
-                            }
-                            (Err(got), Err(want)) => {
-                                prop_assert_eq!(
-                                    (got.tier, got.name, got.answer),
-                                    (want.tier, want.name, want.answer)
-                                );
-                            }
-                            (got, want) => {
-                                return Err(TestCaseError::fail(format!("{got:?} vs {want:?}")));
-                            }
-                        }
-                    }
-                    other => return Err(TestCaseError::fail(format!("{other:?}"))),
-                }
-                let statuses = redis.status(["a", "b"][k]).await.unwrap();
-                prop_assert_eq!(&statuses[..], &sets[k].snapshot_all_at(now)[..]);
-            }
-            Ok(())
-        })
-    });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
+    differential(
+        "costs",
+        32,
+        prop::array::uniform4(0..=5u32).prop_map(Charge::Costs),
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn all_tiers_live_in_one_value() {
     let server = RedisServer::start();
-    let [a, b, c, d] = tiers();
-    let redis = RedisTiers::new(
-        [(NAMES[0], a), (NAMES[1], b), (NAMES[2], c), (NAMES[3], d)],
-        server.store(),
+    let redis = redis_tiers(
+        support::store(&server),
         Config::new("one").time_budget(Duration::from_secs(5)),
     );
     assert!(redis.check_n("k", 2).await.is_admitted());
@@ -234,7 +193,7 @@ async fn concurrent_tasks_charge_every_tier_exactly_once() {
     let counter = |burst| Gcra::<HZ>::new(Quota::per_hour(1).burst(burst)).unwrap();
     let redis = std::sync::Arc::new(RedisTiers::new(
         [("small", counter(50)), ("large", counter(80))],
-        server.store(),
+        support::store(&server),
         Config::new("race").time_budget(Duration::from_secs(5)),
     ));
     let tasks: Vec<_> = (0..16)

@@ -12,10 +12,15 @@
 //! - [`strategy`] (feature `proptest`): proptest strategies, and [`config`],
 //!   the one proptest configuration.
 //!
+//! With the feature `redis-server`, [`redis_server`] starts a real
+//! `redis-server` for the tests of ratecore-redis and the HTTP server example.
+//!
 //! With the feature `arbitrary`, the fuzz targets decode the same operation
 //! types from bytes.
 
 pub mod model;
+#[cfg(feature = "redis-server")]
+pub mod redis_server;
 pub mod rules;
 #[cfg(feature = "proptest")]
 pub mod strategy;
@@ -31,6 +36,19 @@ pub fn at<const HZ: u64>(t: u64) -> Instant<HZ> {
 /// A duration of `t` ticks.
 pub fn ticks<const HZ: u64>(t: u64) -> Duration<HZ> {
     Duration::<HZ>::from_ticks(t)
+}
+
+/// A rate-limited refusal's `(remaining, retry_after, reset_after)` in
+/// ticks; `None` for an admission or any other refusal.
+pub fn limited<const HZ: u64>(decision: ratecore::Decision<HZ>) -> Option<(u32, u64, u64)> {
+    match decision {
+        Err(ratecore::Denied::RateLimited(r)) => Some((
+            r.remaining(),
+            r.retry_after().as_ticks(),
+            r.reset_after().as_ticks(),
+        )),
+        _ => None,
+    }
 }
 
 /// `limit` units per `width` ticks of 1 Hz (a window limiter's quota, where

@@ -82,3 +82,47 @@ pub fn idle_after<const HZ: u64, A: Algorithm<HZ>>(
         );
     }
 }
+
+/// A state that is idle after the checks `prefix` (each `(n, dt)`: `n` units
+/// `dt` ticks after the one before, from tick 0 and state 0) decides the
+/// checks `later` exactly as state 0 does.
+pub fn idle_decides_as_fresh<const HZ: u64, A: Algorithm<HZ>>(
+    alg: &A,
+    prefix: &[(u32, u64)],
+    later: &[(u32, u64)],
+) {
+    let mut word = 0;
+    let mut now = 0u64;
+    for &(n, dt) in prefix {
+        now = now.saturating_add(dt);
+        word = alg
+            .decide(word, n, Instant::from_ticks(now))
+            .split()
+            .1
+            .unwrap_or(word);
+    }
+    if !alg.is_idle(word, Instant::from_ticks(now)) {
+        return;
+    }
+    let mut fresh = 0;
+    for &(n, dt) in later {
+        now = now.saturating_add(dt);
+        let (a, next) = alg.decide(word, n, Instant::from_ticks(now)).split();
+        let (b, next_fresh) = alg.decide(fresh, n, Instant::from_ticks(now)).split();
+        assert_eq!(
+            a, b,
+            "an idle state decides {n} units at {now} otherwise than state 0"
+        );
+        word = next.unwrap_or(word);
+        fresh = next_fresh.unwrap_or(fresh);
+    }
+}
+
+/// Any word, however foreign, at any instant, with any count: every
+/// `Algorithm` function answers (none panics).
+pub fn any_word<const HZ: u64, A: Algorithm<HZ>>(alg: &A, word: u64, n: u32, now: Instant<HZ>) {
+    let _ = alg.decide(word, n, now).split();
+    let _ = alg.status(word, now);
+    let _ = alg.refund(word, n, now);
+    let _ = alg.is_idle(word, now);
+}

@@ -89,3 +89,80 @@ pub fn ops(len: usize) -> impl Strategy<Value = Vec<Op>> {
 pub fn forward_ops(len: usize) -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(forward_op(), 1..=len)
 }
+
+/// Limiter specs of one of `kinds`: 1 to 5 units per second, 3 seconds or a
+/// minute (at 1 kHz), bursts of 1 to `max_burst`.
+pub fn tier_spec(
+    kinds: &'static [crate::model::tier_gcra::Kind],
+    max_burst: u32,
+) -> impl Strategy<Value = crate::model::tier_gcra::Spec> {
+    (
+        prop::sample::select(kinds),
+        1u32..=5,
+        prop_oneof![Just(1_000u64), Just(3_000), Just(60_000)],
+        1u32..=max_burst,
+    )
+        .prop_map(
+            |(kind, count, period, burst)| crate::model::tier_gcra::Spec {
+                kind,
+                count,
+                period,
+                burst,
+            },
+        )
+}
+
+/// A quota the crate refuses as too large for the clock skips the case (the
+/// quota tests check that refusals are right); any other refusal of a valid
+/// quota fails it.
+pub fn valid_quota(result: Result<(), ratecore::QuotaError>) -> Result<(), TestCaseError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(ratecore::QuotaError::TooLarge) => {
+            Err(TestCaseError::reject("quota too large for the clock"))
+        }
+        Err(e) => Err(TestCaseError::fail(format!("valid quota refused: {e:?}"))),
+    }
+}
+
+/// A module `$name` of three property tests, `at_1_khz`, `at_32_768_hz` and
+/// `at_1_ghz`, each running `$check::<HZ>(&spec, &ops)` (a function of the
+/// calling module, returning `Result<(), TestCaseError>`) on a random quota
+/// spec and a random trace of 80 operations, `$cases` cases each.
+#[macro_export]
+macro_rules! at_three_rates {
+    ($(#[$attr:meta])* mod $name:ident: $cases:expr => $check:ident) => {
+        $(#[$attr])*
+        mod $name {
+            use super::*;
+
+            proptest::proptest! {
+                #![proptest_config($crate::config($cases))]
+
+                #[test]
+                fn at_1_khz(
+                    spec in $crate::strategy::quota_spec(),
+                    ops in $crate::strategy::ops(80),
+                ) {
+                    $check::<1_000>(&spec, &ops)?;
+                }
+
+                #[test]
+                fn at_32_768_hz(
+                    spec in $crate::strategy::quota_spec(),
+                    ops in $crate::strategy::ops(80),
+                ) {
+                    $check::<32_768>(&spec, &ops)?;
+                }
+
+                #[test]
+                fn at_1_ghz(
+                    spec in $crate::strategy::quota_spec(),
+                    ops in $crate::strategy::ops(80),
+                ) {
+                    $check::<1_000_000_000>(&spec, &ops)?;
+                }
+            }
+        }
+    };
+}

@@ -457,6 +457,28 @@ mod strategies {
         ]
     }
 
+    /// `(limit, width, script)`: a limit and a width from these strategies,
+    /// and a script of [`steps`] for them.
+    pub fn shaped(
+        limits: impl Strategy<Value = u32>,
+        widths: impl Strategy<Value = u64>,
+        refunds: bool,
+    ) -> impl Strategy<Value = (u32, u64, Vec<Step>)> {
+        (limits, widths).prop_flat_map(move |(l, w)| (Just(l), Just(w), steps(l, w, refunds)))
+    }
+
+    /// A script for any width, with limits up to 8 in mind (a model check's:
+    /// the script's width need not be the limiter's).
+    pub fn scripts() -> impl Strategy<Value = Vec<Step>> {
+        widths().prop_flat_map(|w| steps(8, w, true))
+    }
+
+    /// Small shapes (a limit up to 4, a width up to 6 ticks) and a script
+    /// with refunds: every corner within a few windows.
+    pub fn small() -> impl Strategy<Value = (u32, u64, Vec<Step>)> {
+        shaped(1..=4u32, 1..=6u64, true)
+    }
+
     /// Epochs: tick 0, or anywhere.
     pub fn epochs() -> impl Strategy<Value = u64> {
         prop_oneof![Just(0u64), any::<u64>(), 0..=100u64]

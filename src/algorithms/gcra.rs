@@ -2,8 +2,7 @@
 
 use crate::algorithms::tat::{Continuous, Schedule};
 use crate::answer::Status;
-use crate::kernel::{Algorithm, Carry, Reconfigure, Step, WordLimiter, fingerprint};
-use crate::macros::const_fn;
+use crate::kernel::{Algorithm, Booking, Carry, Reconfigure, Step, WordLimiter, fingerprint};
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
 
@@ -143,13 +142,7 @@ impl<const HZ: u64> Algorithm<HZ> for GcraConfig<HZ> {
     }
 
     #[inline]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Step<HZ, Instant<HZ>> {
+    fn reserve(&self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>) -> Booking<HZ> {
         self.schedule
             .reserve(state, n, now.as_ticks(), max_wait.as_ticks())
     }
@@ -177,34 +170,24 @@ impl<const HZ: u64> Reconfigure<HZ> for GcraConfig<HZ> {
 }
 
 impl<const HZ: u64> WordLimiter<GcraConfig<HZ>> {
-    const_fn! {
+    crate::macros::forward_config! {
         /// A full limiter for `quota`, in ticks of `1 / HZ` seconds.
         ///
         /// # Errors
         ///
         /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
-            match GcraConfig::new(quota) {
-                Ok(config) => Ok(Self::from_algorithm(config)),
-                Err(e) => Err(e),
-            }
-        }
-    }
+        pub const fn new(quota: Quota) -> Result<Self, QuotaError>
+            = GcraConfig;
 
-    /// The burst: the most units admitted at one instant.
-    pub const fn burst(&self) -> u32 {
-        self.algorithm().burst()
-    }
+        /// The burst: the most units admitted at one instant.
+        pub const fn burst(&self) -> u32;
 
-    /// The emission interval `T` as `(units, scale)`: one admitted unit costs
-    /// `units / scale` ticks, exactly.
-    pub const fn emission_interval(&self) -> (u64, u64) {
-        self.algorithm().emission_interval()
-    }
+        /// The emission interval `T` as `(units, scale)`: one admitted unit costs
+        /// `units / scale` ticks, exactly.
+        pub const fn emission_interval(&self) -> (u64, u64);
 
-    /// The last instant evaluated as itself; later ones are evaluated as this one.
-    pub const fn horizon(&self) -> Instant<HZ> {
-        self.algorithm().horizon()
+        /// The last instant evaluated as itself; later ones are evaluated as this one.
+        pub const fn horizon(&self) -> Instant<HZ>;
     }
 
     /// Changes the quota at `now`, carrying over the units in use (rounded up,

@@ -4,7 +4,6 @@
 use crate::algorithms::grid::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
 use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
 use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
-use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
 
@@ -463,49 +462,5 @@ impl<const HZ: u64> WordLimiter<SlidingWindowConfig<HZ>> {
         SlidingWindowConfig::<HZ>::max_limit(quota)
     }
 
-    const_fn! {
-        /// An empty limiter for `quota` with windows aligned to tick 0: see
-        /// [`SlidingWindowConfig::new`].
-        ///
-        /// # Errors
-        ///
-        /// As [`SlidingWindowConfig::new`].
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
-            match SlidingWindowConfig::new(quota) {
-                Ok(config) => Ok(Self::from_algorithm(config)),
-                Err(e) => Err(e),
-            }
-        }
-    }
-
-    const_fn! {
-        /// An empty limiter for `quota` with a window boundary at `epoch`: see
-        /// [`SlidingWindowConfig::with_epoch`].
-        ///
-        /// # Errors
-        ///
-        /// As [`SlidingWindowConfig::new`].
-        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
-            match SlidingWindowConfig::with_epoch(quota, epoch) {
-                Ok(config) => Ok(Self::from_algorithm(config)),
-                Err(e) => Err(e),
-            }
-        }
-    }
-
-    /// The most units admitted per window (the quota's count).
-    pub const fn limit(&self) -> u32 {
-        self.algorithm().limit()
-    }
-
-    /// The window length `W`.
-    pub const fn window(&self) -> Duration<HZ> {
-        self.algorithm().window()
-    }
-
-    /// The start of the last window the state can number; later instants are
-    /// evaluated as this one.
-    pub const fn horizon(&self) -> Instant<HZ> {
-        self.algorithm().horizon()
-    }
+    crate::macros::forward_window_config!(SlidingWindowConfig);
 }

@@ -3,9 +3,8 @@
 use crate::algorithms::tat::{Continuous, Interval, Schedule};
 use crate::answer::Status;
 use crate::kernel::{
-    Algorithm, Carry, Limiter, Reconfigure, Refund, Step, WordLimiter, fingerprint,
+    Algorithm, Booking, Carry, Limiter, Reconfigure, Refund, Step, WordLimiter, fingerprint,
 };
-use crate::macros::const_fn;
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
 
@@ -159,13 +158,7 @@ impl<const HZ: u64> Algorithm<HZ> for TokenBucketConfig<HZ> {
     }
 
     #[inline]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Step<HZ, Instant<HZ>> {
+    fn reserve(&self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>) -> Booking<HZ> {
         with_schedule!(&self.schedule, |s| s.reserve(
             state,
             n,
@@ -202,33 +195,23 @@ impl<const HZ: u64> Reconfigure<HZ> for TokenBucketConfig<HZ> {
 }
 
 impl<const HZ: u64> WordLimiter<TokenBucketConfig<HZ>> {
-    const_fn! {
+    crate::macros::forward_config! {
         /// A full bucket for `quota` with refill `mode`, in ticks of `1 / HZ` seconds.
         ///
         /// # Errors
         ///
         /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
-        pub const fn new(quota: Quota, mode: RefillMode) -> Result<Self, QuotaError> {
-            match TokenBucketConfig::new(quota, mode) {
-                Ok(config) => Ok(Self::from_algorithm(config)),
-                Err(e) => Err(e),
-            }
-        }
-    }
+        pub const fn new(quota: Quota, mode: RefillMode) -> Result<Self, QuotaError>
+            = TokenBucketConfig;
 
-    /// The capacity: the most tokens the bucket holds.
-    pub const fn burst(&self) -> u32 {
-        self.algorithm().burst()
-    }
+        /// The capacity: the most tokens the bucket holds.
+        pub const fn burst(&self) -> u32;
 
-    /// The refill mode.
-    pub const fn mode(&self) -> RefillMode {
-        self.algorithm().mode()
-    }
+        /// The refill mode.
+        pub const fn mode(&self) -> RefillMode;
 
-    /// The last instant evaluated as itself; later ones are evaluated as this one.
-    pub const fn horizon(&self) -> Instant<HZ> {
-        self.algorithm().horizon()
+        /// The last instant evaluated as itself; later ones are evaluated as this one.
+        pub const fn horizon(&self) -> Instant<HZ>;
     }
 
     /// Tokens available at `now`.

@@ -30,6 +30,7 @@ pub use limiter::{Limiter, Refund};
 pub use reconfigurable::{Carry, MAX_PLANS, Reconfigurable, Reconfigure, ReconfigureError};
 pub use reservation::Reservation;
 pub use saved::{RestoreError, Saved};
+pub(crate) use step::Booking;
 pub use step::{Algorithm, Step, fingerprint};
 pub use word::{WordLimiter, WordRef};
 

@@ -186,57 +186,14 @@ pub trait Algorithm<const HZ: u64> {
     }
 }
 
-/// A reference to an algorithm is the algorithm: a configuration in a
-/// `const` or a `static` can be shared by many words.
-impl<const HZ: u64, A: Algorithm<HZ> + ?Sized> Algorithm<HZ> for &A {
-    const NAME: &'static str = A::NAME;
-    const GUARDS_MEMORY: bool = A::GUARDS_MEMORY;
+/// What [`Algorithm::reserve`] answers: the state to store with the instant
+/// the units may be used.
+pub(crate) type Booking<const HZ: u64> = Step<HZ, Instant<HZ>>;
 
-    #[inline(always)]
-    fn fingerprint(&self) -> u64 {
-        (**self).fingerprint()
-    }
-
-    #[inline(always)]
-    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
-        (**self).decide(state, n, now)
-    }
-
-    #[inline(always)]
-    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
-        (**self).status(state, now)
-    }
-
-    #[inline(always)]
-    fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
-        (**self).refund(state, n, now)
-    }
-
-    #[inline(always)]
-    fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
-        (**self).idle_after(state, now)
-    }
-
-    #[inline(always)]
-    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
-        (**self).is_idle(state, now)
-    }
-
-    #[inline(always)]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Step<HZ, Instant<HZ>> {
-        (**self).reserve(state, n, now, max_wait)
-    }
-
-    #[inline(always)]
-    fn take_back(&self, state: u64, n: u32, at: Instant<HZ>) -> Option<u64> {
-        (**self).take_back(state, n, at)
-    }
+crate::macros::forward_algorithm! {
+    /// A reference to an algorithm is the algorithm: a configuration in a
+    /// `const` or a `static` can be shared by many words.
+    impl<A: ?Sized> for &A => |this| (**this)
 }
 
 /// FNV-1a over `words`, as a `const fn`: a stable configuration fingerprint

@@ -2,14 +2,17 @@
 //! the caller owns.
 
 use crate::answer::{Decision, Denied, Status};
+use crate::kernel::Algorithm;
 use crate::kernel::Reservation;
 use crate::kernel::cas::update;
 use crate::kernel::sync::{AtomicU64, Ordering};
-use crate::kernel::{Algorithm, Step};
 use crate::kernel::{Charge, Receipt};
 use crate::kernel::{Limiter, Refund};
 use crate::macros::const_fn;
 use crate::time::{Duration, Instant};
+
+/// What [`Charge::charge_n_at`] answers.
+type Charged<'a, const HZ: u64> = Result<(Status<HZ>, Receipt<'a>), Denied<HZ>>;
 
 /// An [`Algorithm`] applied to a state word the caller owns: a `static`
 /// word of 8 bytes checked against a configuration in a `const`, a word in
@@ -184,11 +187,7 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordRef<'_, A> {
     }
 
     #[inline]
-    fn charge_n_at(
-        &self,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Charged<'_, HZ> {
         self.charge(n, now)
     }
 
@@ -359,11 +358,7 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordLimiter<A> {
     }
 
     #[inline]
-    fn charge_n_at(
-        &self,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+    fn charge_n_at(&self, n: u32, now: Instant<HZ>) -> Charged<'_, HZ> {
         self.as_word_ref().charge(n, now)
     }
 
@@ -373,58 +368,11 @@ impl<const HZ: u64, A: Algorithm<HZ>> Charge<HZ> for WordLimiter<A> {
     }
 }
 
-/// A limiter doubles as its configuration: a keyed table of
-/// `WordLimiter<A>` plans decides with their algorithms and ignores their
-/// own words.
-impl<const HZ: u64, A: Algorithm<HZ>> Algorithm<HZ> for WordLimiter<A> {
-    const NAME: &'static str = A::NAME;
-    const GUARDS_MEMORY: bool = A::GUARDS_MEMORY;
-
-    #[inline(always)]
-    fn fingerprint(&self) -> u64 {
-        self.algorithm.fingerprint()
-    }
-
-    #[inline(always)]
-    fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
-        self.algorithm.decide(state, n, now)
-    }
-
-    #[inline(always)]
-    fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
-        self.algorithm.status(state, now)
-    }
-
-    #[inline(always)]
-    fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
-        self.algorithm.refund(state, n, now)
-    }
-
-    #[inline(always)]
-    fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<Duration<HZ>> {
-        self.algorithm.idle_after(state, now)
-    }
-
-    #[inline(always)]
-    fn is_idle(&self, state: u64, now: Instant<HZ>) -> bool {
-        self.algorithm.is_idle(state, now)
-    }
-
-    #[inline(always)]
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Step<HZ, Instant<HZ>> {
-        self.algorithm.reserve(state, n, now, max_wait)
-    }
-
-    #[inline(always)]
-    fn take_back(&self, state: u64, n: u32, at: Instant<HZ>) -> Option<u64> {
-        self.algorithm.take_back(state, n, at)
-    }
+crate::macros::forward_algorithm! {
+    /// A limiter doubles as its configuration: a keyed table of
+    /// `WordLimiter<A>` plans decides with their algorithms and ignores their
+    /// own words.
+    impl<A> for WordLimiter<A> => |this| this.algorithm
 }
 
 #[cfg(feature = "defmt")]

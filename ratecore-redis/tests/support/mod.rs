@@ -1,138 +1,35 @@
-//! A real `redis-server` for the tests: started on a free port of 127.0.0.1,
-//! with no persistence, in a temporary directory, and killed on drop.
+//! A real `redis-server` for the tests (the kit's), and store wrappers over
+//! it: a test-controlled clock, and a recorder of the TTLs set.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ratecore_redis::{
     CasOutcome, Read as StoreRead, ReadWords, RedisStore, Store, StoreError, WordsOutcome,
     WordsStore,
 };
 
-/// A running `redis-server`, killed (and its directory removed) on drop.
-pub struct RedisServer {
-    child: Option<Child>,
-    pub port: u16,
-    dir: PathBuf,
+pub use ratecore_testkit::redis_server::RedisServer;
+
+/// A store on `server`.
+pub fn store(server: &RedisServer) -> RedisStore {
+    RedisStore::open(&server.url(), Duration::from_millis(500)).expect("store")
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
-impl RedisServer {
-    /// Starts a server on a free port.
-    pub fn start() -> Self {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "ratecore-redis-test-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = Self {
-            child: None,
-            port: free_port(),
-            dir,
-        };
-        server.spawn();
-        server
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-                "--dir",
-            ])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed: apt-get install redis-server");
-        self.child = Some(child);
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if self.command(&["PING"]).is_ok_and(|r| r.contains("PONG")) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    /// The URL clients connect to.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// A store on this server.
-    pub fn store(&self) -> RedisStore {
-        RedisStore::open(&self.url(), Duration::from_millis(500)).expect("store")
-    }
-
-    /// Stops the server (its data and script cache are lost).
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same port, empty.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-
-    /// Sends one command over a fresh connection (inline protocol) and returns
-    /// the raw reply.
-    pub fn command(&self, args: &[&str]) -> std::io::Result<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        let mut request = format!("*{}\r\n", args.len());
-        for a in args {
-            request.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
-        }
-        stream.write_all(request.as_bytes())?;
-        let mut buf = [0u8; 4096];
-        let n = stream.read(&mut buf)?;
-        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
-    }
-
-    /// The server's `TIME` in nanoseconds since the Unix epoch.
-    pub fn time_ns(&self) -> u64 {
-        let reply = self.command(&["TIME"]).expect("TIME");
-        let nums: Vec<u64> = reply
-            .split("\r\n")
-            .filter(|l| !l.is_empty() && !l.starts_with('*') && !l.starts_with('$'))
-            .map(|l| l.parse().expect("number"))
-            .collect();
-        nums[0] * 1_000_000_000 + nums[1] * 1_000
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A current-thread runtime, and a [`TestClock`] over a store on `server`
+/// made inside it.
+pub fn clocked(server: &RedisServer) -> (tokio::runtime::Runtime, TestClock) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let clock = {
+        let _guard = rt.enter();
+        TestClock::new(store(server))
+    };
+    (rt, clock)
 }
 
 /// A store wrapper whose clock is the test's: every read and every refusal
@@ -200,17 +97,7 @@ impl Store for TestClock {
             .await?;
         match out {
             CasOutcome::Stored => {
-                self.ttls.lock().unwrap().push(ttl_ms);
-                let mut expiries = self.expiries.lock().unwrap();
-                match ttl_ms {
-                    Some(ms) => {
-                        let now = self.now_ns.load(Ordering::SeqCst);
-                        expiries.insert(key.to_owned(), now + ms * 1_000_000);
-                    }
-                    None => {
-                        expiries.remove(key);
-                    }
-                }
+                self.stored(key, ttl_ms);
                 Ok(CasOutcome::Stored)
             }
             CasOutcome::Conflict(read) => Ok(CasOutcome::Conflict(StoreRead {

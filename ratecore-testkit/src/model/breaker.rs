@@ -185,3 +185,34 @@ pub fn observe<const HZ: u64>(state: ratecore::client::BreakerState<HZ>) -> Stat
         BreakerState::HalfOpen { probes } => State::HalfOpen { probes },
     }
 }
+
+/// The model's answer for the breaker's answer to a call; panics on a
+/// rejection the model does not know (the breaker must answer only these).
+pub fn admit<const HZ: u64>(
+    answer: Result<ratecore::client::Admission, ratecore::client::BreakerRejected<HZ>>,
+) -> Admit {
+    use ratecore::client::{Admission, BreakerRejected};
+    match answer {
+        Ok(Admission::Call) => Admit::Call,
+        Ok(Admission::Probe) => Admit::Probe,
+        Err(BreakerRejected::Open { retry_after }) => Admit::RejectOpen {
+            retry_after: retry_after.as_ticks(),
+        },
+        Err(BreakerRejected::ProbesBusy { .. }) => Admit::RejectProbesBusy,
+        Err(other) => panic!("unexpected rejection {other:?}"),
+    }
+}
+
+/// The breaker's configuration for a model configuration (not yet checked:
+/// `CircuitBreaker::new` refuses what the spec calls invalid).
+pub fn config<const HZ: u64>(config: &Config) -> ratecore::client::BreakerConfig<HZ> {
+    let built = ratecore::client::BreakerConfig::<HZ>::new(
+        config.failures,
+        ratecore::Duration::from_ticks(config.timeout),
+    )
+    .probes(config.probes);
+    match config.window {
+        Some((w, num, den)) => built.failure_ratio(w, num, den),
+        None => built,
+    }
+}

@@ -63,15 +63,8 @@ impl Gcra {
     }
 
     pub fn check(&mut self, n: u32, t: u64) -> Answer {
-        if n > self.burst {
-            return Answer::ExceedsBurst {
-                requested: n,
-                burst: self.burst,
-            };
-        }
-        if n == 0 {
-            // A check of nothing is always admitted and reports the state.
-            return Answer::Admitted(self.snapshot(t));
+        if let Some(answer) = Answer::before_arithmetic(n, self.burst, || self.snapshot(t)) {
+            return answer;
         }
         let now = self.now(t);
         let start = self.tat.max(now);

@@ -81,6 +81,26 @@ impl Answer {
     pub fn is_rate_limited(&self) -> bool {
         matches!(self, Answer::RateLimited { .. })
     }
+
+    /// The answers the spec gives before any arithmetic: more than the burst
+    /// is refused as such, and a check of nothing is admitted with the
+    /// status (`snapshot`). `None` for every other check.
+    pub fn before_arithmetic(
+        n: u32,
+        burst: u32,
+        snapshot: impl FnOnce() -> Status,
+    ) -> Option<Self> {
+        if n > burst {
+            Some(Answer::ExceedsBurst {
+                requested: n,
+                burst,
+            })
+        } else if n == 0 {
+            Some(Answer::Admitted(snapshot()))
+        } else {
+            None
+        }
+    }
 }
 
 /// The crate's status in plain numbers.

@@ -64,14 +64,8 @@ impl Gcra {
 
     /// The answer to `n` units at `now`, and the `tat` to store if admitted.
     pub fn decide(&self, n: u32, now: u64) -> (Answer, Option<u128>) {
-        if n > self.burst {
-            return (
-                Answer::TooLarge {
-                    requested: n,
-                    burst: self.burst,
-                },
-                None,
-            );
+        if let Some(refused) = too_large(n, self.burst) {
+            return refused;
         }
         let t = self.period;
         let now_s = self.scaled(now);
@@ -172,14 +166,8 @@ impl IntervalBucket {
     }
 
     pub fn decide(&self, n: u32, now: u64) -> (Answer, Option<(u64, u64)>) {
-        if n > self.burst {
-            return (
-                Answer::TooLarge {
-                    requested: n,
-                    burst: self.burst,
-                },
-                None,
-            );
+        if let Some(refused) = too_large(n, self.burst) {
+            return refused;
         }
         let (tokens, index) = self.refilled(now);
         let burst = self.burst as u64;
@@ -234,6 +222,47 @@ impl Answer {
                 reset_after,
             },
             other => other,
+        }
+    }
+}
+
+/// Which limiter a [`Spec`] describes: GCRA, or a token bucket refilled
+/// greedily or in whole intervals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Gcra,
+    Greedy,
+    Interval,
+}
+
+/// A limiter of `kind`: `count` units per `period` ticks, at most `burst`.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub kind: Kind,
+    pub count: u32,
+    pub period: u64,
+    pub burst: u32,
+}
+
+impl Spec {
+    /// The spec's quota, its period in ticks of `1 / HZ` seconds.
+    pub fn quota<const HZ: u64>(&self) -> ratecore::Quota {
+        ratecore::Quota::with_period(
+            self.count,
+            ratecore::Duration::<HZ>::from_ticks(self.period),
+        )
+        .burst(self.burst)
+    }
+
+    /// The spec's reference model (a greedy bucket is GCRA).
+    pub fn model(&self) -> Model {
+        match self.kind {
+            Kind::Gcra | Kind::Greedy => {
+                Model::Gcra(Gcra::new(self.count, self.period, self.burst))
+            }
+            Kind::Interval => {
+                Model::Interval(IntervalBucket::new(self.count, self.period, self.burst))
+            }
         }
     }
 }
@@ -319,27 +348,7 @@ pub fn check_tiers(models: &mut [Model], costs: &[u32], now: u64) -> TierModelAn
     let mut binding: Option<(usize, Answer)> = None;
     for (i, (m, &c)) in models.iter_mut().zip(costs).enumerate() {
         let a = m.check(c, now);
-        let Answer::Admit {
-            remaining,
-            reset_after,
-            ..
-        } = a
-        else {
-            unreachable!()
-        };
-        let tighter = match binding {
-            None => true,
-            Some((
-                _,
-                Answer::Admit {
-                    remaining: r,
-                    reset_after: z,
-                    ..
-                },
-            )) => remaining < r || (remaining == r && reset_after > z),
-            Some(_) => unreachable!(),
-        };
-        if tighter {
+        if binding.is_none_or(|(b, bound)| tightness(i, &a) < tightness(b, &bound)) {
             binding = Some((i, a));
         }
     }
@@ -448,28 +457,9 @@ pub fn check_tiers_racing(
         let before = models[i];
         let answer = models[i].check(costs[i], now);
         match answer {
-            Answer::Admit {
-                remaining,
-                reset_after,
-                ..
-            } => {
+            Answer::Admit { .. } => {
                 charged.push((i, before, models[i]));
-                let tighter = match binding {
-                    None => true,
-                    Some((
-                        b,
-                        Answer::Admit {
-                            remaining: r,
-                            reset_after: z,
-                            ..
-                        },
-                    )) => {
-                        (remaining, std::cmp::Reverse(reset_after), i)
-                            < (r, std::cmp::Reverse(z), b)
-                    }
-                    Some(_) => unreachable!(),
-                };
-                if tighter {
+                if binding.is_none_or(|(b, bound)| tightness(i, &answer) < tightness(b, &bound)) {
                     binding = Some((i, answer));
                 }
             }
@@ -486,4 +476,28 @@ pub fn check_tiers_racing(
         }
     }
     (Ok(binding.expect("at least one tier")), kept, admitted)
+}
+
+/// More than the burst is refused as too large, and stores nothing.
+fn too_large<S>(n: u32, burst: u32) -> Option<(Answer, Option<S>)> {
+    (n > burst).then_some((
+        Answer::TooLarge {
+            requested: n,
+            burst,
+        },
+        None,
+    ))
+}
+
+/// How tightly tier `tier`'s admission binds, smallest first: fewer units
+/// remaining, then a later reset, then a lower tier. Only admissions bind.
+fn tightness(tier: usize, answer: &Answer) -> (u32, std::cmp::Reverse<u64>, usize) {
+    match *answer {
+        Answer::Admit {
+            remaining,
+            reset_after,
+            ..
+        } => (remaining, std::cmp::Reverse(reset_after), tier),
+        _ => unreachable!("only an admission binds"),
+    }
 }

@@ -119,15 +119,8 @@ impl TokenBucket {
     }
 
     pub fn check(&mut self, n: u32, t: u64) -> Answer {
-        if n > self.burst {
-            return Answer::ExceedsBurst {
-                requested: n,
-                burst: self.burst,
-            };
-        }
-        if n == 0 {
-            // A check of nothing is always admitted and reports the state.
-            return Answer::Admitted(self.snapshot(t));
+        if let Some(answer) = Answer::before_arithmetic(n, self.burst, || self.snapshot(t)) {
+            return answer;
         }
         let t = t.min(self.horizon);
         let have = self.tokens(t);
