@@ -8,7 +8,7 @@ mod toggle;
 mod unlimited;
 
 pub use capped::Capped;
+pub(crate) use tiers::all_or_nothing;
 pub use tiers::{Tier, TierAnswer, TierDecision, Tiers};
-pub(crate) use tiers::{more_restrictive, tighter};
 pub use toggle::Toggle;
 pub use unlimited::{OrUnlimited, Unlimited};

@@ -194,53 +194,25 @@ impl<'a, const HZ: u64, const N: usize> Tiers<'a, HZ, N> {
     /// keeps a charge (see [Exactness](Tiers#exactness) for the one race in
     /// which a tier keeps one, and why).
     pub fn check_costs_at(&self, costs: [u32; N], now: Instant<HZ>) -> TierDecision<HZ> {
-        // Phase 1: peek. Any denial is the answer, and nothing is written.
-        let mut order = [(0u32, 0usize); N];
-        let mut denied: Option<TierAnswer<Denied<HZ>>> = None;
-        for (position, ((tier, &cost), slot)) in self
-            .tiers
-            .iter()
-            .zip(costs.iter())
-            .zip(order.iter_mut())
-            .enumerate()
-        {
-            match tier.limiter.peek_n_at(cost, now) {
-                Ok(status) => *slot = (status.remaining(), position),
-                Err(refusal) => {
-                    denied = Some(more_restrictive(denied, answer(position, tier, refusal)));
+        let tier = |position: usize| self.tiers.get(position).map(|tier| &tier.limiter);
+        let cost = |position: usize| costs.get(position).copied().unwrap_or(0);
+        let binding = all_or_nothing::<HZ, N, _>(
+            |position| self.tiers.get(position).map_or("", |tier| tier.name),
+            Receipt::NOTHING,
+            |position| match tier(position) {
+                Some(limiter) => limiter.peek_n_at(cost(position), now),
+                None => Ok(Unlimited::status()),
+            },
+            |position| match tier(position) {
+                Some(limiter) => limiter.charge_n_at(cost(position), now),
+                None => Ok((Unlimited::status(), Receipt::NOTHING)),
+            },
+            |position, receipt| {
+                if let Some(limiter) = tier(position) {
+                    limiter.undo(receipt);
                 }
-            }
-        }
-        if let Some(denied) = denied {
-            return Err(denied);
-        }
-
-        // Phase 2: charge, scarcest first; roll back on a lost race.
-        order.sort_unstable();
-        let mut receipts = [Receipt::NOTHING; N];
-        let mut binding: Option<TierAnswer<Status<HZ>>> = None;
-        for (charged, &(_, position)) in order.iter().enumerate() {
-            let (Some(tier), Some(&cost)) = (self.tiers.get(position), costs.get(position)) else {
-                continue;
-            };
-            match tier.limiter.charge_n_at(cost, now) {
-                Ok((status, receipt)) => {
-                    if let Some(slot) = receipts.get_mut(charged) {
-                        *slot = receipt;
-                    }
-                    binding = Some(tighter(binding, answer(position, tier, status)));
-                }
-                Err(refusal) => {
-                    let done = order.iter().zip(receipts.iter()).take(charged).rev();
-                    for (&(_, position), &receipt) in done {
-                        if let Some(tier) = self.tiers.get(position) {
-                            tier.limiter.undo(receipt);
-                        }
-                    }
-                    return Err(answer(position, tier, refusal));
-                }
-            }
-        }
+            },
+        )?;
         Ok(binding.unwrap_or_else(|| self.fallback()))
     }
 
@@ -288,6 +260,67 @@ impl<const HZ: u64, const N: usize> Limiter<HZ> for Tiers<'_, HZ, N> {
 
     fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
         self.snapshot_tiered_at(now).answer
+    }
+}
+
+/// The all-or-nothing check over `N` tiers, written once for tiers of
+/// limiters ([`Tiers`]) and of keyed tables (`KeyedTiers`): peek every tier
+/// (any denial is the answer, the most restrictive one, and nothing is
+/// written), then charge the scarcest tier first and, if a later one lost a
+/// race, undo the charges made, newest first. Admitted: the tightest tier's
+/// status, or `None` for no tiers.
+pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
+    name: impl Fn(usize) -> &'static str,
+    nothing: R,
+    peek: impl Fn(usize) -> Decision<HZ>,
+    charge: impl Fn(usize) -> Result<(Status<HZ>, R), Denied<HZ>>,
+    undo: impl Fn(usize, R),
+) -> Result<Option<TierAnswer<Status<HZ>>>, TierAnswer<Denied<HZ>>> {
+    let named = |position: usize| (position, name(position));
+    // Phase 1: peek. Any denial is the answer, and nothing is written.
+    let mut order = [(0u32, 0usize); N];
+    let mut denied: Option<TierAnswer<Denied<HZ>>> = None;
+    for (position, slot) in order.iter_mut().enumerate() {
+        match peek(position) {
+            Ok(status) => *slot = (status.remaining(), position),
+            Err(refusal) => {
+                denied = Some(more_restrictive(denied, tagged(named(position), refusal)));
+            }
+        }
+    }
+    if let Some(denied) = denied {
+        return Err(denied);
+    }
+
+    // Phase 2: charge, scarcest first; roll back on a lost race.
+    order.sort_unstable();
+    let mut receipts = [nothing; N];
+    let mut binding: Option<TierAnswer<Status<HZ>>> = None;
+    for (charged, &(_, position)) in order.iter().enumerate() {
+        match charge(position) {
+            Ok((status, receipt)) => {
+                if let Some(slot) = receipts.get_mut(charged) {
+                    *slot = receipt;
+                }
+                binding = Some(tighter(binding, tagged(named(position), status)));
+            }
+            Err(refusal) => {
+                let done = order.iter().zip(receipts.iter()).take(charged).rev();
+                for (&(_, position), &receipt) in done {
+                    undo(position, receipt);
+                }
+                return Err(tagged(named(position), refusal));
+            }
+        }
+    }
+    Ok(binding)
+}
+
+const fn tagged<T>((position, name): (usize, &'static str), value: T) -> TierAnswer<T> {
+    TierAnswer {
+        tier: position,
+        name,
+        answer: value,
     }
 }
 

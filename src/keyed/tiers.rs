@@ -3,8 +3,8 @@
 use core::hash::Hash;
 use core::marker::PhantomData;
 
-use crate::answer::{Denied, Status};
-use crate::compose::{TierAnswer, TierDecision, Unlimited, more_restrictive, tighter};
+use crate::answer::Status;
+use crate::compose::{TierAnswer, TierDecision, Unlimited, all_or_nothing};
 use crate::kernel::Algorithm;
 use crate::kernel::sync::AtomicU128;
 use crate::keyed::slot::Id;
@@ -195,56 +195,27 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: u
         costs: [u32; T],
         now: Instant<HZ>,
     ) -> TierDecision<HZ> {
-        // Phase 1: peek; nothing is written.
-        let mut order = [(0u32, 0usize); T];
-        let mut denied: Option<TierAnswer<Denied<HZ>>> = None;
-        for (position, ((tier, &cost), slot)) in self
-            .tiers
-            .iter()
-            .zip(costs.iter())
-            .zip(order.iter_mut())
-            .enumerate()
-        {
-            match tier.table.peek_n_at(key, plan, cost, now) {
-                Ok(status) => *slot = (status.remaining(), position),
-                Err(refusal) => {
-                    denied = Some(more_restrictive(denied, answer(position, tier, refusal)));
+        let tier = |position: usize| self.tiers.get(position).map(|tier| tier.table);
+        let cost = |position: usize| costs.get(position).copied().unwrap_or(0);
+        let binding = all_or_nothing::<HZ, T, _>(
+            |position| self.tiers.get(position).map_or("", |tier| tier.name),
+            KeyedReceipt::NOTHING,
+            |position| match tier(position) {
+                Some(table) => table.peek_n_at(key, plan, cost(position), now),
+                None => Ok(Unlimited::status()),
+            },
+            |position| match tier(position) {
+                Some(table) => table
+                    .charge_n_at(key, plan, cost(position), now)
+                    .map(|(admitted, receipt)| (status_of(admitted), receipt)),
+                None => Ok((Unlimited::status(), KeyedReceipt::NOTHING)),
+            },
+            |position, receipt| {
+                if let Some(table) = tier(position) {
+                    table.undo(receipt);
                 }
-            }
-        }
-        if let Some(denied) = denied {
-            return Err(denied);
-        }
-
-        // Phase 2: charge, scarcest first; undo on a lost race.
-        order.sort_unstable();
-        let mut receipts = [KeyedReceipt::NOTHING; T];
-        let mut binding: Option<TierAnswer<Status<HZ>>> = None;
-        for (charged, &(_, position)) in order.iter().enumerate() {
-            let (Some(tier), Some(&cost)) = (self.tiers.get(position), costs.get(position)) else {
-                continue;
-            };
-            match tier.table.charge_n_at(key, plan, cost, now) {
-                Ok((admitted, receipt)) => {
-                    if let Some(slot) = receipts.get_mut(charged) {
-                        *slot = receipt;
-                    }
-                    binding = Some(tighter(
-                        binding,
-                        answer(position, tier, status_of(admitted)),
-                    ));
-                }
-                Err(refusal) => {
-                    let done = order.iter().zip(receipts.iter()).take(charged).rev();
-                    for (&(_, position), &receipt) in done {
-                        if let Some(tier) = self.tiers.get(position) {
-                            tier.table.undo(receipt);
-                        }
-                    }
-                    return Err(answer(position, tier, refusal));
-                }
-            }
-        }
+            },
+        )?;
         Ok(binding.unwrap_or(TierAnswer {
             tier: 0,
             name: "",
@@ -270,17 +241,5 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: u
         self.tiers
             .iter()
             .all(|tier| tier.table.is_idle_at(key, plan, now))
-    }
-}
-
-const fn answer<A, const HZ: u64, const N: usize, const P: usize, V>(
-    position: usize,
-    tier: &KeyedTier<'_, A, HZ, N, P>,
-    value: V,
-) -> TierAnswer<V> {
-    TierAnswer {
-        tier: position,
-        name: tier.name,
-        answer: value,
     }
 }
