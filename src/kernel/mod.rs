@@ -37,4 +37,4 @@ pub use word::{WordLimiter, WordRef};
 /// The atomic word a [`WordRef`] applies an algorithm to (portable-atomic's,
 /// so that cores without 64-bit atomics have one too).
 #[cfg(not(loom))]
-pub use portable_atomic::AtomicU64;
+pub use sync::AtomicU64;

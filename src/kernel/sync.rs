@@ -8,7 +8,11 @@
 //! the real code.
 
 #[cfg(not(loom))]
-pub(crate) use portable_atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+pub(crate) use portable_atomic::{AtomicBool, AtomicU8, Ordering};
+
+/// Public: the kernel re-exports it as the word a `WordRef` applies to.
+#[cfg(not(loom))]
+pub use portable_atomic::AtomicU64;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
