@@ -186,7 +186,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: u
     ///
     /// # Errors
     ///
-    /// The most restrictive tier's [`Denied`], naming it; no tier keeps a
+    /// The most restrictive tier's [`Denied`](crate::Denied), naming it; no tier keeps a
     /// charge (but in the race described in [`KeyedTiers`]).
     pub fn check_costs_at<K: Hash + ?Sized>(
         &self,
