@@ -2,12 +2,12 @@
 //!
 //! Each wrapper is one complete check (the compare-and-swap loop and the
 //! decision, inlined into it) behind a call boundary that the optimizer
-//! keeps, so `llvm-nm --size-sort` of the thumbv7em-none-eabihf build shows
-//! its size as one symbol; the statics show a limiter's RAM in both forms:
-//! self-contained (`Gcra`, the word and its configuration) and a `static`
-//! word with a `const` configuration (`WordRef`, the word alone). `main`
-//! calls each once so that the linker keeps them. `.ci/firmware-size` reads
-//! the figures.
+//! keeps, so `llvm-nm` of a firmware build shows its size as one symbol; the
+//! statics show a limiter's RAM in both forms: self-contained (`Gcra`, the
+//! word and its configuration) and a `static` word with a `const`
+//! configuration (`WordRef`, the word alone). A firmware's entry point calls
+//! [`exercise`] so that the linker keeps them. `.ci/firmware-size` reads the
+//! figures.
 
 use ratecore::algorithms::GcraConfig;
 use ratecore::kernel::{Algorithm, AtomicU64, Step, WordRef};
