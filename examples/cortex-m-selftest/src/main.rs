@@ -11,7 +11,6 @@
 
 mod gcra;
 mod harness;
-mod size;
 mod token_bucket;
 
 use core::mem::size_of;
@@ -19,6 +18,7 @@ use core::mem::size_of;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use cortex_m_semihosting::hprintln;
+use ratecore_size_probe::size;
 
 type Suite = fn() -> Result<u32, harness::Failure>;
 

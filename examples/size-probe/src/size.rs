@@ -2,12 +2,12 @@
 //!
 //! Each wrapper is one complete check (the compare-and-swap loop and the
 //! decision, inlined into it) behind a call boundary that the optimizer
-//! keeps, so `llvm-nm --size-sort` of the thumbv7em-none-eabihf build shows
-//! its size as one symbol; the statics show a limiter's RAM in both forms:
-//! self-contained (`Gcra`, the word and its configuration) and a `static`
-//! word with a `const` configuration (`WordRef`, the word alone). `main`
-//! calls each once so that the linker keeps them. `.ci/firmware-size` reads
-//! the figures.
+//! keeps, so `llvm-nm` of a firmware build shows its size as one symbol; the
+//! statics show a limiter's RAM in both forms: self-contained (`Gcra`, the
+//! word and its configuration) and a `static` word with a `const`
+//! configuration (`WordRef`, the word alone). A firmware's entry point calls
+//! [`exercise`] so that the linker keeps them. `.ci/firmware-size` reads the
+//! figures.
 
 use ratecore::algorithms::GcraConfig;
 use ratecore::kernel::{Algorithm, AtomicU64, Step, WordRef};
@@ -68,6 +68,13 @@ pub fn gcra_ref_check(n: u32, now: Instant<HZ>) -> Decision<HZ> {
     WordRef::new(&GCRA_WORD, &GCRA_CONFIG).check_n_at(n, now)
 }
 
+/// One check of one unit of the 8-byte form whose caller asks only `is_ok()`:
+/// the firmware case of a `static` word and a `const` configuration.
+#[inline(never)]
+pub fn gcra_ref_is_ok(now: Instant<HZ>) -> bool {
+    WordRef::new(&GCRA_WORD, &GCRA_CONFIG).check_at(now).is_ok()
+}
+
 /// One `TokenBucket` check (greedy refill).
 #[inline(never)]
 pub fn token_bucket_check(limiter: &TokenBucket<HZ>, n: u32, now: Instant<HZ>) -> Decision<HZ> {
@@ -94,6 +101,7 @@ pub fn exercise() -> bool {
         gcra_check(black_box(&GCRA), black_box(1), now).is_ok(),
         gcra_is_ok(black_box(&GCRA), now),
         gcra_ref_check(black_box(1), now).is_ok(),
+        gcra_ref_is_ok(now),
         gcra_decide(black_box(&GCRA_CONFIG), black_box(0), black_box(1), now)
             .answer()
             .is_ok(),
