@@ -67,6 +67,30 @@ macro_rules! error_enum {
 }
 pub(crate) use error_enum;
 
+/// Implements `defmt::Format`, only with the `defmt` feature, as one
+/// `defmt::write!` of a format string and arguments read from `$this` (the
+/// `self` of `format`):
+///
+/// ```text
+/// defmt_format!(impl[const HZ: u64] for Clock<HZ> => |clock| "{=u64} ticks", clock.ticks());
+/// ```
+macro_rules! defmt_format {
+    (
+        $(#[$attr:meta])*
+        impl[$($generics:tt)*] for $ty:ty => |$this:ident| $format:tt $(, $arg:expr)* $(,)?
+    ) => {
+        $(#[$attr])*
+        #[cfg(feature = "defmt")]
+        impl<$($generics)*> defmt::Format for $ty {
+            fn format(&self, f: defmt::Formatter<'_>) {
+                let $this = self;
+                defmt::write!(f, $format $(, $arg)*);
+            }
+        }
+    };
+}
+pub(crate) use defmt_format;
+
 /// Items of a `WordLimiter<Config>` that forward to its configuration, each
 /// written once with its docs (as fugit writes its forwarding methods):
 ///

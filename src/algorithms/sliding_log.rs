@@ -363,19 +363,14 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64, const N: usize> defmt::Format for SlidingLog<HZ, N> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "SlidingLog {{ limit: {}, window: {} ticks, entries: {}/{} }}",
-            self.limit,
-            self.width,
-            self.entries.len(),
-            N
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64, const N: usize] for SlidingLog<HZ, N> => |log|
+        "SlidingLog {{ limit: {}, window: {} ticks, entries: {}/{} }}",
+        log.limit,
+        log.width,
+        log.entries.len(),
+        N,
+);
 
 #[cfg(feature = "critical-section")]
 pub use shared::SharedSlidingLog;

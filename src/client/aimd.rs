@@ -375,19 +375,14 @@ impl<const HZ: u64> AimdPacer<HZ> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for AimdPacer<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "AimdPacer {{ rate: {=u64} mHz, next_send_at: {=u64} ticks at {=u64} Hz, config: {} }}",
-            self.rate(),
-            self.next_send_at().as_ticks(),
-            HZ,
-            self.config
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for AimdPacer<HZ> => |pacer|
+        "AimdPacer {{ rate: {=u64} mHz, next_send_at: {=u64} ticks at {=u64} Hz, config: {} }}",
+        pacer.rate(),
+        pacer.next_send_at().as_ticks(),
+        HZ,
+        pacer.config,
+);
 
 #[cfg(test)]
 mod tests {

@@ -285,14 +285,9 @@ impl<const HZ: u64> CircuitBreaker<HZ> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for CircuitBreaker<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "CircuitBreaker {{ state: {}, config: {} }}",
-            self.state(),
-            self.config
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for CircuitBreaker<HZ> => |breaker|
+        "CircuitBreaker {{ state: {}, config: {} }}",
+        breaker.state(),
+        breaker.config,
+);

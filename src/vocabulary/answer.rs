@@ -115,18 +115,13 @@ impl<const HZ: u64> fmt::Debug for Status<HZ> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for Status<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "Status {{ limit: {=u32}, remaining: {=u32}, reset_after: {=u64} ticks }}",
-            self.limit,
-            self.remaining(),
-            self.reset_after().as_ticks()
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for Status<HZ> => |status|
+        "Status {{ limit: {=u32}, remaining: {=u32}, reset_after: {=u64} ticks }}",
+        status.limit,
+        status.remaining(),
+        status.reset_after().as_ticks(),
+);
 
 /// A check that can succeed later: the limiter has too little capacity now.
 ///
@@ -215,19 +210,14 @@ impl<const HZ: u64> fmt::Debug for RateLimited<HZ> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for RateLimited<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "RateLimited {{ limit: {=u32}, remaining: {=u32}, retry_after: {=u64} ticks, reset_after: {=u64} ticks }}",
-            self.limit(),
-            self.remaining(),
-            self.retry_after().as_ticks(),
-            self.reset_after().as_ticks()
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for RateLimited<HZ> => |limited|
+        "RateLimited {{ limit: {=u32}, remaining: {=u32}, retry_after: {=u64} ticks, reset_after: {=u64} ticks }}",
+        limited.limit(),
+        limited.remaining(),
+        limited.retry_after().as_ticks(),
+        limited.reset_after().as_ticks(),
+);
 
 /// A check that can never succeed: it asks for more units than the burst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
