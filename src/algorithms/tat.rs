@@ -208,9 +208,6 @@ const fn cost_and_capacity(burst: NonZeroU32, cost: u128) -> Result<(u64, u64), 
 impl Schedule<Continuous> {
     /// Continuous refill (GCRA, greedy token bucket) at `hz` ticks per second.
     pub(crate) const fn continuous(quota: &Quota, hz: u64) -> Result<Self, QuotaError> {
-        if let Err(e) = quota.validate() {
-            return Err(e);
-        }
         let (num, den) = match quota.period_in_ticks(hz) {
             Ok(f) => f,
             Err(e) => return Err(e),
@@ -253,17 +250,10 @@ impl Schedule<Interval> {
     /// Interval refill: `count` tokens at every multiple of the period, which
     /// is rounded up to whole ticks.
     pub(crate) const fn interval(quota: &Quota, hz: u64) -> Result<Self, QuotaError> {
-        if let Err(e) = quota.validate() {
-            return Err(e);
-        }
-        let (num, den) = match quota.period_in_ticks(hz) {
-            Ok(f) => f,
+        let period = match quota.period_in_whole_ticks(hz) {
+            Ok(ticks) => ticks,
             Err(e) => return Err(e),
         };
-        let period = num.div_ceil(den);
-        if period == 0 || period > u64::MAX as u128 {
-            return Err(QuotaError::TooLarge);
-        }
         let Some(burst) = NonZeroU32::new(quota.burst_size()) else {
             return Err(QuotaError::ZeroBurst);
         };
@@ -271,7 +261,7 @@ impl Schedule<Interval> {
             Ok(pair) => pair,
             Err(e) => return Err(e),
         };
-        let (period, count) = (period as u64, quota.count() as u64);
+        let count = quota.count() as u64;
         Ok(Schedule {
             burst,
             cost,

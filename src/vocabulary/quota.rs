@@ -126,12 +126,16 @@ impl Quota {
     }
 
     /// The period in ticks of `1 / hz` seconds, as an exact fraction
-    /// `numerator / denominator` (both non-zero for a valid quota).
+    /// `numerator / denominator` (both non-zero).
     ///
     /// # Errors
     ///
+    /// Any [`QuotaError`] of [`validate`](Quota::validate), or
     /// [`QuotaError::TooLarge`] if the numerator does not fit in a `u128`.
     pub(crate) const fn period_in_ticks(&self, hz: u64) -> Result<(u128, u128), QuotaError> {
+        if let Err(e) = self.validate() {
+            return Err(e);
+        }
         let product = match (self.period_ticks as u128).checked_mul(self.period_nom as u128) {
             Some(p) => p,
             None => return Err(QuotaError::TooLarge),
@@ -140,6 +144,25 @@ impl Quota {
             Some(numerator) => Ok((numerator, self.period_denom as u128)),
             None => Err(QuotaError::TooLarge),
         }
+    }
+
+    /// The period in whole ticks of `1 / hz` seconds, rounded up (a longer
+    /// period with the same count is stricter).
+    ///
+    /// # Errors
+    ///
+    /// As [`period_in_ticks`](Quota::period_in_ticks), and
+    /// [`QuotaError::TooLarge`] if the period does not fit in a `u64`.
+    pub(crate) const fn period_in_whole_ticks(&self, hz: u64) -> Result<u64, QuotaError> {
+        let (num, den) = match self.period_in_ticks(hz) {
+            Ok(fraction) => fraction,
+            Err(e) => return Err(e),
+        };
+        let ticks = num.div_ceil(den);
+        if ticks == 0 || ticks > u64::MAX as u128 {
+            return Err(QuotaError::TooLarge);
+        }
+        Ok(ticks as u64)
     }
 
     /// The time per unit, in whole ticks of `1 / HZ` seconds, rounded up.
@@ -154,9 +177,6 @@ impl Quota {
     pub const fn emission_interval<const HZ: u64>(
         &self,
     ) -> Result<crate::Duration<HZ>, QuotaError> {
-        if let Err(e) = self.validate() {
-            return Err(e);
-        }
         let (num, den) = match self.period_in_ticks(HZ) {
             Ok(fraction) => fraction,
             Err(e) => return Err(e),
