@@ -105,14 +105,24 @@ impl<const HZ: u64> PartialEq for Status<HZ> {
 
 impl<const HZ: u64> Eq for Status<HZ> {}
 
-impl<const HZ: u64> fmt::Debug for Status<HZ> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Status")
-            .field("limit", &self.limit)
-            .field("remaining", &self.remaining())
-            .field("reset_after", &self.reset_after())
-            .finish()
-    }
+/// `Debug` for an answer, as a struct of what its getters answer rather than
+/// of the numbers they are computed from, so answers that answer alike (and
+/// so are equal) print alike.
+macro_rules! debug_answers {
+    ($($ty:ident { $($getter:ident),* })*) => {$(
+        impl<const HZ: u64> fmt::Debug for $ty<HZ> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($getter), &self.$getter()))*
+                    .finish()
+            }
+        }
+    )*};
+}
+
+debug_answers! {
+    Status { limit, remaining, reset_after }
+    RateLimited { limit, remaining, retry_after, reset_after }
 }
 
 crate::macros::defmt_format!(
@@ -198,17 +208,6 @@ impl<const HZ: u64> PartialEq for RateLimited<HZ> {
 }
 
 impl<const HZ: u64> Eq for RateLimited<HZ> {}
-
-impl<const HZ: u64> fmt::Debug for RateLimited<HZ> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimited")
-            .field("limit", &self.limit())
-            .field("remaining", &self.remaining())
-            .field("retry_after", &self.retry_after())
-            .field("reset_after", &self.reset_after())
-            .finish()
-    }
-}
 
 crate::macros::defmt_format!(
     impl[const HZ: u64] for RateLimited<HZ> => |limited|
