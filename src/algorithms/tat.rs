@@ -25,6 +25,7 @@ use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
 use crate::kernel::Step;
 use crate::quota::{Quota, QuotaError};
 use crate::time::Instant;
+use crate::vocabulary::arith::{div, div_ceil};
 
 /// How clock ticks become virtual time: [`Continuous`] or [`Interval`].
 ///
@@ -157,32 +158,6 @@ const fn gcd(mut a: u128, mut b: u128) -> u128 {
         b = r;
     }
     a
-}
-
-/// `ceil(a / b)`, total like [`div`].
-const fn div_ceil(a: u64, b: u64) -> u64 {
-    // Dividing by 1 is the common case (a scale or cost of 1), and a
-    // hardware division costs tens of cycles: skip it.
-    if b == 1 {
-        return a;
-    }
-    match a.checked_rem(b) {
-        Some(0) | None => div(a, b),
-        Some(_) => div(a, b).saturating_add(1),
-    }
-}
-
-/// `a / b`; every divisor in this module is non-zero by construction, and the
-/// `0` for `b == 0` only keeps the function total.
-const fn div(a: u64, b: u64) -> u64 {
-    // See `div_ceil`: a divisor of 1 is common and costs a division.
-    if b == 1 {
-        return a;
-    }
-    match a.checked_div(b) {
-        Some(q) => q,
-        None => 0,
-    }
 }
 
 /// Finest continuous scale: keeps the horizon at least 2^32 seconds

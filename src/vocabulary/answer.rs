@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::time::Duration;
+use crate::vocabulary::arith::{div, div_ceil};
 
 /// The limiter's state as an HTTP server reports it: on an admitted check, and
 /// from a side-effect-free [`snapshot_at`](crate::Limiter::snapshot_at).
@@ -56,7 +57,7 @@ impl<const HZ: u64> Status<HZ> {
     /// instant.
     #[inline]
     pub const fn remaining(&self) -> u32 {
-        let units = div_floor(self.room, self.unit);
+        let units = div(self.room, self.unit);
         if units > u32::MAX as u64 {
             u32::MAX
         } else {
@@ -68,28 +69,6 @@ impl<const HZ: u64> Status<HZ> {
     #[inline]
     pub const fn reset_after(&self) -> Duration<HZ> {
         Duration::<HZ>::from_ticks(div_ceil(self.until_full, self.scale))
-    }
-}
-
-/// `a / b` rounded down, skipping the division for the common `b == 1`.
-const fn div_floor(a: u64, b: u64) -> u64 {
-    if b == 1 {
-        return a;
-    }
-    match a.checked_div(b) {
-        Some(q) => q,
-        None => a,
-    }
-}
-
-/// `a / b` rounded up, skipping the division for the common `b == 1`.
-const fn div_ceil(a: u64, b: u64) -> u64 {
-    if b == 1 {
-        return a;
-    }
-    match a.checked_rem(b) {
-        Some(0) | None => div_floor(a, b),
-        Some(_) => div_floor(a, b).saturating_add(1),
     }
 }
 
