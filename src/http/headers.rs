@@ -216,27 +216,25 @@ impl<'a> Iterator for HeaderIter<'a> {
     type Item = (&'static str, HeaderValue<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
+        use HeaderValue::{Integer, RateLimit, RateLimitPolicy};
+        fn integer<'a>(
+            name: &'static str,
+            value: Option<impl Into<u64>>,
+        ) -> Option<(&'static str, HeaderValue<'a>)> {
+            value.map(|v| (name, Integer(v.into())))
+        }
         let headers = &self.headers;
         loop {
+            // One header a line, in the order `iter` documents.
             let item = match self.next {
-                0 => headers
-                    .x_ratelimit_limit()
-                    .map(|v| (X_RATELIMIT_LIMIT, HeaderValue::Integer(u64::from(v)))),
-                1 => headers
-                    .x_ratelimit_remaining()
-                    .map(|v| (X_RATELIMIT_REMAINING, HeaderValue::Integer(u64::from(v)))),
-                2 => headers
-                    .x_ratelimit_reset()
-                    .map(|v| (X_RATELIMIT_RESET, HeaderValue::Integer(v))),
+                0 => integer(X_RATELIMIT_LIMIT, headers.x_ratelimit_limit()),
+                1 => integer(X_RATELIMIT_REMAINING, headers.x_ratelimit_remaining()),
+                2 => integer(X_RATELIMIT_RESET, headers.x_ratelimit_reset()),
                 3 => headers
                     .ratelimit_policy()
-                    .map(|v| (RATELIMIT_POLICY, HeaderValue::RateLimitPolicy(v))),
-                4 => headers
-                    .ratelimit()
-                    .map(|v| (RATELIMIT, HeaderValue::RateLimit(v))),
-                5 => headers
-                    .retry_after()
-                    .map(|v| (RETRY_AFTER, HeaderValue::Integer(v))),
+                    .map(|v| (RATELIMIT_POLICY, RateLimitPolicy(v))),
+                4 => headers.ratelimit().map(|v| (RATELIMIT, RateLimit(v))),
+                5 => integer(RETRY_AFTER, headers.retry_after()),
                 _ => return None,
             };
             self.next = self.next.saturating_add(1);
