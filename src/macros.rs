@@ -14,6 +14,83 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
+/// Declares an error enum of unit variants, each with its one-line message,
+/// and its `message` (a `const fn`, so [`const_unwrap!`](crate::const_unwrap)
+/// can make it the compile error), `Display` (the message) and `Error`:
+///
+/// ```text
+/// error_enum! {
+///     /// Why ... was refused.
+///     #[derive(..)]
+///     pub enum SomeError {
+///         /// Docs of the variant.
+///         Variant => "its message",
+///     }
+/// }
+/// ```
+macro_rules! error_enum {
+    (
+        $(#[$attr:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$variant_attr:meta])*
+                $variant:ident => $message:literal,
+            )*
+        }
+    ) => {
+        $(#[$attr])*
+        $vis enum $name {
+            $(
+                $(#[$variant_attr])*
+                $variant,
+            )*
+        }
+
+        impl $name {
+            /// A one-line description, usable in `const` contexts (and so the
+            /// compile error under [`const_unwrap!`](crate::const_unwrap)).
+            pub const fn message(&self) -> &'static str {
+                match self {
+                    $(Self::$variant => $message,)*
+                }
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.message())
+            }
+        }
+
+        impl core::error::Error for $name {}
+    };
+}
+pub(crate) use error_enum;
+
+/// Implements `defmt::Format`, only with the `defmt` feature, as one
+/// `defmt::write!` of a format string and arguments read from `$this` (the
+/// `self` of `format`):
+///
+/// ```text
+/// defmt_format!(impl[const HZ: u64] for Clock<HZ> => |clock| "{=u64} ticks", clock.ticks());
+/// ```
+macro_rules! defmt_format {
+    (
+        $(#[$attr:meta])*
+        impl[$($generics:tt)*] for $ty:ty => |$this:ident| $format:tt $(, $arg:expr)* $(,)?
+    ) => {
+        $(#[$attr])*
+        #[cfg(feature = "defmt")]
+        impl<$($generics)*> defmt::Format for $ty {
+            fn format(&self, f: defmt::Formatter<'_>) {
+                let $this = self;
+                defmt::write!(f, $format $(, $arg)*);
+            }
+        }
+    };
+}
+pub(crate) use defmt_format;
+
 /// Items of a `WordLimiter<Config>` that forward to its configuration, each
 /// written once with its docs (as fugit writes its forwarding methods):
 ///

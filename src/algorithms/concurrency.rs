@@ -227,9 +227,6 @@ impl<const HZ: u64> Algorithm<HZ> for ConcurrencyConfig {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl defmt::Format for Permit<'_> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "Permit {{ units: {=u32} }}", self.n);
-    }
-}
+crate::macros::defmt_format!(
+    impl[] for Permit<'_> => |permit| "Permit {{ units: {=u32} }}", permit.n
+);

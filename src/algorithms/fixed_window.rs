@@ -1,8 +1,8 @@
 //! The fixed window: at most `limit` units per aligned window.
 
-use crate::algorithms::grid::{Grid, bits, mask, shl, shr, wait_until};
-use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
-use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
+use crate::algorithms::grid::{Windows, mask, shl, shr, wait_until};
+use crate::answer::{Denied, RateLimited, Status};
+use crate::kernel::{Algorithm, Step, WordLimiter};
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
 
@@ -75,10 +75,7 @@ pub type FixedWindow<const HZ: u64 = NANOS> = WordLimiter<FixedWindowConfig<HZ>>
 /// The configuration of a [`FixedWindow`]: the window grid and the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FixedWindowConfig<const HZ: u64 = NANOS> {
-    grid: Grid,
-    limit: u32,
-    /// Bits of the count, the low part of the state word.
-    count_bits: u32,
+    windows: Windows,
 }
 
 /// A state word, unpacked.
@@ -89,75 +86,34 @@ struct Word {
 }
 
 impl<const HZ: u64> FixedWindowConfig<HZ> {
-    /// An empty limiter for `quota` with windows aligned to tick 0, in
-    /// ticks of `1 / HZ` seconds.
-    ///
-    /// # Errors
-    ///
-    /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
-    /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
-    /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
-    /// or its rate is above what the state can number
-    /// ([`LimitTooLarge`](QuotaError::LimitTooLarge), see above).
-    pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
-        Self::with_epoch(quota, Instant::<HZ>::from_ticks(0))
-    }
-
-    /// An empty limiter for `quota` with a window boundary at `epoch` (and
-    /// so at every multiple of the window length from it, before and after).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](FixedWindow::new).
-    pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
-        let count_bits = bits(quota.count());
-        match Grid::new(
-            &quota,
-            HZ,
-            epoch.as_ticks(),
-            u64::BITS.saturating_sub(count_bits),
-        ) {
-            Ok(grid) => Ok(Self {
-                grid,
-                limit: quota.count(),
-                count_bits,
-            }),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The most units admitted per window (the quota's count).
-    pub const fn limit(&self) -> u32 {
-        self.limit
-    }
-
-    /// The window length `W`.
-    pub const fn window(&self) -> Duration<HZ> {
-        Duration::<HZ>::from_ticks(self.grid.width)
-    }
-
-    /// The start of the last window the state can number; later instants are
-    /// evaluated as this one.
-    pub const fn horizon(&self) -> Instant<HZ> {
-        Instant::<HZ>::from_ticks(self.grid.horizon)
+    crate::algorithms::grid::window_config_items! {
+        counts: 1;
+        /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
+        /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
+        /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
+        /// or its rate is above what the state can number
+        /// ([`LimitTooLarge`](QuotaError::LimitTooLarge), see above).
+        fn new;
+        /// The most units admitted per window (the quota's count).
+        fn limit;
     }
 
     const fn unpack(&self, state: u64) -> Word {
         Word {
-            window: shr(state, self.count_bits),
-            count: state & mask(self.count_bits),
+            window: shr(state, self.windows.count_bits),
+            count: state & mask(self.windows.count_bits),
         }
     }
 
     const fn pack(&self, word: Word) -> u64 {
-        shl(word.window, self.count_bits) | (word.count & mask(self.count_bits))
+        shl(word.window, self.windows.count_bits) | (word.count & mask(self.windows.count_bits))
     }
 
     /// The window a check at `now` counts in, and what that window has used:
     /// the window of `now`, or the state's if that is later (a stale `now`).
     const fn current(&self, state: u64, now: u64) -> Word {
         let stored = self.unpack(state);
-        let (window, _) = self.grid.locate(now);
+        let (window, _) = self.windows.grid.locate(now);
         if window > stored.window {
             Word { window, count: 0 }
         } else {
@@ -167,14 +123,14 @@ impl<const HZ: u64> FixedWindowConfig<HZ> {
 
     const fn status_of(&self, used: u64, window: u64, now: u64) -> Status<HZ> {
         Status::new(
-            self.limit,
+            self.windows.limit,
             // `used <= limit` for every state this limiter writes; saturating
             // keeps a foreign word harmless.
-            (self.limit as u64).saturating_sub(used) as u32,
+            (self.windows.limit as u64).saturating_sub(used) as u32,
             Duration::<HZ>::from_ticks(if used == 0 {
                 0
             } else {
-                wait_until(self.grid.end(window), now)
+                wait_until(self.windows.grid.end(window), now)
             }),
         )
     }
@@ -189,18 +145,18 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
     const NAME: &'static str = "fixed-window";
 
     fn fingerprint(&self) -> u64 {
-        self.fingerprint_words()
+        self.windows.fingerprint(b"fixed-window", HZ)
     }
 
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
-        if n > self.limit {
-            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.limit)));
+        if let Some(never) = self.windows.exceeds(n) {
+            return never;
         }
         let now = now.as_ticks();
         let current = self.current(state, now);
         // `count <= limit` for states written here; saturating otherwise.
         let after = current.count.saturating_add(n as u64);
-        if after <= self.limit as u64 {
+        if after <= self.windows.limit as u64 {
             let status = self.status_of(after, current.window, now);
             if n == 0 {
                 Step::Keep(status)
@@ -213,11 +169,11 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
             }
         } else {
             // `used > 0` here (`used + n > limit >= n`), so the window must end first.
-            let to_end = wait_until(self.grid.end(current.window), now);
+            let to_end = wait_until(self.windows.grid.end(current.window), now);
             // At the next boundary the count restarts and `n <= limit` fits.
             let limited = RateLimited::new(
-                self.limit,
-                (self.limit as u64).saturating_sub(current.count) as u32,
+                self.windows.limit,
+                (self.windows.limit as u64).saturating_sub(current.count) as u32,
                 Duration::<HZ>::from_ticks(to_end),
                 Duration::<HZ>::from_ticks(to_end),
             );
@@ -233,7 +189,7 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
 
     fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
         let stored = self.unpack(state);
-        let (window, _) = self.grid.locate(now.as_ticks());
+        let (window, _) = self.windows.grid.locate(now.as_ticks());
         if window > stored.window {
             return state;
         }
@@ -249,28 +205,18 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
         // from a *later* window is not idle: it makes stale instants stricter.)
         let stored = self.unpack(state);
         let now = now.as_ticks();
-        let (window, _) = self.grid.locate(now);
+        let (window, _) = self.windows.grid.locate(now);
         if window > stored.window || (window == stored.window && stored.count == 0) {
             return Some(Duration::<HZ>::from_ticks(0));
         }
         // Idle from the start of the window after the stored one.
-        if stored.window >= self.grid.last {
+        if stored.window >= self.windows.grid.last {
             return None;
         }
         Some(Duration::<HZ>::from_ticks(wait_until(
-            self.grid.end(stored.window),
+            self.windows.grid.end(stored.window),
             now,
         )))
-    }
-}
-
-impl<const HZ: u64> FixedWindowConfig<HZ> {
-    fn fingerprint_words(&self) -> u64 {
-        let [a, b, c] = self.grid.words();
-        fingerprint(
-            b"fixed-window",
-            &[HZ, self.limit as u64, self.count_bits as u64, a, b, c],
-        )
     }
 }
 

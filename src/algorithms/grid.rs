@@ -15,6 +15,8 @@
 //! `2^32` seconds past tick 0 (as `Gcra`'s horizon), so the horizon is at
 //! least 136 years away, less two windows.
 
+use crate::answer::{Denied, ExceedsBurst};
+use crate::kernel::{Step, fingerprint};
 use crate::quota::{Quota, QuotaError};
 
 /// The window geometry, immutable once built.
@@ -29,6 +31,118 @@ pub(crate) struct Grid {
     /// The start of window `last`; later instants are evaluated as this one.
     pub(crate) horizon: u64,
 }
+
+/// What the window limiters' configurations share: the grid, the limit (the
+/// quota's count), and the bits of each count in the state word, whose
+/// window index takes the bits the counts leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Windows {
+    pub(crate) grid: Grid,
+    pub(crate) limit: u32,
+    /// Bits of each count.
+    pub(crate) count_bits: u32,
+}
+
+impl Windows {
+    /// The windows of `quota` at `hz` with a boundary at `epoch`, for a word
+    /// of `counts` counts of the limit's bits and a window index.
+    ///
+    /// # Errors
+    ///
+    /// As [`Grid::new`], for the index bits the counts leave.
+    pub(crate) const fn new(
+        quota: &Quota,
+        hz: u64,
+        epoch: u64,
+        counts: u32,
+    ) -> Result<Self, QuotaError> {
+        let count_bits = bits(quota.count());
+        let index_bits = u64::BITS.saturating_sub(count_bits.saturating_mul(counts));
+        match Grid::new(quota, hz, epoch, index_bits) {
+            Ok(grid) => Ok(Self {
+                grid,
+                limit: quota.count(),
+                count_bits,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The refusal of a check of more units than a window ever admits, if
+    /// `n` is one.
+    pub(crate) const fn exceeds<const HZ: u64>(&self, n: u32) -> Option<Step<HZ>> {
+        if n > self.limit {
+            Some(Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(
+                n, self.limit,
+            ))))
+        } else {
+            None
+        }
+    }
+
+    /// The fingerprint of a window limiter called `name` at `hz`.
+    pub(crate) const fn fingerprint(&self, name: &[u8], hz: u64) -> u64 {
+        let [a, b, c] = self.grid.words();
+        fingerprint(
+            name,
+            &[hz, self.limit as u64, self.count_bits as u64, a, b, c],
+        )
+    }
+}
+
+/// The constructors and getters of a window limiter's configuration (which
+/// holds its [`Windows`] in `windows`, for a word of `$counts` counts), with
+/// their docs; the caller writes the `# Errors` of `new` and the doc of
+/// `limit`.
+macro_rules! window_config_items {
+    (
+        counts: $counts:literal;
+        $(#[$new_errors:meta])*
+        fn new;
+        $(#[$limit_doc:meta])*
+        fn limit;
+    ) => {
+        /// An empty limiter for `quota` with windows aligned to tick 0, in
+        /// ticks of `1 / HZ` seconds.
+        ///
+        /// # Errors
+        ///
+        $(#[$new_errors])*
+        pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
+            Self::with_epoch(quota, Instant::<HZ>::from_ticks(0))
+        }
+
+        /// An empty limiter for `quota` with a window boundary at `epoch` (and
+        /// so at every multiple of the window length from it, before and after).
+        ///
+        /// # Errors
+        ///
+        /// As [`new`](Self::new).
+        pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
+            match $crate::algorithms::grid::Windows::new(&quota, HZ, epoch.as_ticks(), $counts) {
+                Ok(windows) => Ok(Self { windows }),
+                Err(e) => Err(e),
+            }
+        }
+
+        $(#[$limit_doc])*
+        pub const fn limit(&self) -> u32 {
+            self.windows.limit
+        }
+
+        /// The window length `W`.
+        pub const fn window(&self) -> Duration<HZ> {
+            Duration::<HZ>::from_ticks(self.windows.grid.width)
+        }
+
+        /// The start of the last window the state can number; later instants are
+        /// evaluated as this one.
+        pub const fn horizon(&self) -> Instant<HZ> {
+            Instant::<HZ>::from_ticks(self.windows.grid.horizon)
+        }
+    };
+}
+pub(crate) use window_config_items;
 
 /// `a / b`, total: every divisor here is non-zero by construction, and the
 /// `0` for `b == 0` only keeps the function free of panics.
@@ -79,15 +193,7 @@ pub(crate) const fn window_ticks(quota: &Quota, hz: u64) -> Result<u64, QuotaErr
     if quota.burst_size() != quota.count() {
         return Err(QuotaError::BurstUnsupported);
     }
-    let (num, den) = match quota.period_in_ticks(hz) {
-        Ok(f) => f,
-        Err(e) => return Err(e),
-    };
-    let width = num.div_ceil(den);
-    if width == 0 || width > u64::MAX as u128 {
-        return Err(QuotaError::TooLarge);
-    }
-    Ok(width as u64)
+    quota.period_in_whole_ticks(hz)
 }
 
 impl Grid {

@@ -363,19 +363,14 @@ impl<const HZ: u64, const N: usize> SlidingLog<HZ, N> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64, const N: usize> defmt::Format for SlidingLog<HZ, N> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "SlidingLog {{ limit: {}, window: {} ticks, entries: {}/{} }}",
-            self.limit,
-            self.width,
-            self.entries.len(),
-            N
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64, const N: usize] for SlidingLog<HZ, N> => |log|
+        "SlidingLog {{ limit: {}, window: {} ticks, entries: {}/{} }}",
+        log.limit,
+        log.width,
+        log.entries.len(),
+        N,
+);
 
 #[cfg(feature = "critical-section")]
 pub use shared::SharedSlidingLog;
@@ -459,6 +454,23 @@ mod shared {
             })
         }
 
+        /// `f`'s decision on the log, or, if the log is borrowed (unreachable,
+        /// see `with`), a denial, which never over-admits.
+        fn decide_or_deny(
+            &self,
+            f: impl FnOnce(&mut SlidingLog<HZ, N>) -> Decision<HZ>,
+        ) -> Decision<HZ> {
+            match self.with(f) {
+                Some(decision) => decision,
+                None => Err(Denied::RateLimited(RateLimited::new(
+                    self.limit(),
+                    0,
+                    Duration::<HZ>::from_ticks(1),
+                    Duration::<HZ>::from_ticks(1),
+                ))),
+            }
+        }
+
         /// The log's limit, for the unreachable fallbacks.
         fn limit(&self) -> u32 {
             critical_section::with(|cs| match self.log.borrow(cs).try_borrow() {
@@ -470,16 +482,7 @@ mod shared {
 
     impl<const HZ: u64, const N: usize> Limiter<HZ> for SharedSlidingLog<HZ, N> {
         fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-            match self.with(|log| log.check_n_at(n, now)) {
-                Some(decision) => decision,
-                // Unreachable (see `with`); deny, which never over-admits.
-                None => Err(Denied::RateLimited(RateLimited::new(
-                    self.limit(),
-                    0,
-                    Duration::<HZ>::from_ticks(1),
-                    Duration::<HZ>::from_ticks(1),
-                ))),
-            }
+            self.decide_or_deny(|log| log.check_n_at(n, now))
         }
 
         fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
@@ -496,16 +499,7 @@ mod shared {
     /// (see [`SlidingLog::undo_n_at`]), whatever was recorded since.
     impl<const HZ: u64, const N: usize> Charge<HZ> for SharedSlidingLog<HZ, N> {
         fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-            match self.with(|log| log.peek_n_at(n, now)) {
-                Some(decision) => decision,
-                // Unreachable (see `with`); deny, which never over-admits.
-                None => Err(Denied::RateLimited(RateLimited::new(
-                    self.limit(),
-                    0,
-                    Duration::<HZ>::from_ticks(1),
-                    Duration::<HZ>::from_ticks(1),
-                ))),
-            }
+            self.decide_or_deny(|log| log.peek_n_at(n, now))
         }
 
         fn charge_n_at(

@@ -1,9 +1,9 @@
 //! The sliding-window counter: a fixed window's count, smoothed by the
 //! previous window's.
 
-use crate::algorithms::grid::{Grid, bits, mask, shl, shr, wait_until, window_ticks};
-use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
-use crate::kernel::{Algorithm, Step, WordLimiter, fingerprint};
+use crate::algorithms::grid::{Grid, Windows, mask, shl, shr, wait_until, window_ticks};
+use crate::answer::{Denied, RateLimited, Status};
+use crate::kernel::{Algorithm, Step, WordLimiter};
 use crate::quota::{Quota, QuotaError};
 use crate::time::{Duration, Instant, NANOS};
 
@@ -116,10 +116,7 @@ pub type SlidingWindow<const HZ: u64 = NANOS> = WordLimiter<SlidingWindowConfig<
 /// The configuration of a [`SlidingWindow`]: the window grid and the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SlidingWindowConfig<const HZ: u64 = NANOS> {
-    grid: Grid,
-    limit: u32,
-    /// Bits of each count; `curr` is the low field, `prev` the next.
-    count_bits: u32,
+    windows: Windows,
 }
 
 /// A state word, unpacked.
@@ -145,36 +142,16 @@ const fn limit_of(count_bits: u32) -> u32 {
 }
 
 impl<const HZ: u64> SlidingWindowConfig<HZ> {
-    /// An empty limiter for `quota` with windows aligned to tick 0, in
-    /// ticks of `1 / HZ` seconds.
-    ///
-    /// # Errors
-    ///
-    /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
-    /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
-    /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
-    /// or its count is above [`max_limit`](SlidingWindow::max_limit)
-    /// ([`LimitTooLarge`](QuotaError::LimitTooLarge)).
-    pub const fn new(quota: Quota) -> Result<Self, QuotaError> {
-        Self::with_epoch(quota, Instant::<HZ>::from_ticks(0))
-    }
-
-    /// An empty limiter for `quota` with a window boundary at `epoch`.
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](SlidingWindow::new).
-    pub const fn with_epoch(quota: Quota, epoch: Instant<HZ>) -> Result<Self, QuotaError> {
-        let count_bits = bits(quota.count());
-        let index_bits = u64::BITS.saturating_sub(count_bits.saturating_mul(2));
-        match Grid::new(&quota, HZ, epoch.as_ticks(), index_bits) {
-            Ok(grid) => Ok(Self {
-                grid,
-                limit: quota.count(),
-                count_bits,
-            }),
-            Err(e) => Err(e),
-        }
+    crate::algorithms::grid::window_config_items! {
+        counts: 2;
+        /// A [`QuotaError`]: the quota is zero somewhere, its burst differs from
+        /// its count ([`BurstUnsupported`](QuotaError::BurstUnsupported)), its
+        /// period does not fit 64-bit ticks ([`TooLarge`](QuotaError::TooLarge)),
+        /// or its count is above [`max_limit`](SlidingWindow::max_limit)
+        /// ([`LimitTooLarge`](QuotaError::LimitTooLarge)).
+        fn new;
+        /// The most units admitted per window, and the estimate's ceiling.
+        fn limit;
     }
 
     /// The largest count a sliding window with `quota`'s period accepts at
@@ -209,51 +186,35 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
         Err(QuotaError::LimitTooLarge)
     }
 
-    /// The most units admitted per window, and the estimate's ceiling.
-    pub const fn limit(&self) -> u32 {
-        self.limit
-    }
-
-    /// The window length `W`.
-    pub const fn window(&self) -> Duration<HZ> {
-        Duration::<HZ>::from_ticks(self.grid.width)
-    }
-
-    /// The start of the last window the state can number; later instants are
-    /// evaluated as this one.
-    pub const fn horizon(&self) -> Instant<HZ> {
-        Instant::<HZ>::from_ticks(self.grid.horizon)
-    }
-
     const fn unpack(&self, state: u64) -> Word {
-        let field = mask(self.count_bits);
+        let field = mask(self.windows.count_bits);
         Word {
-            window: shr(state, self.count_bits.saturating_mul(2)),
-            prev: shr(state, self.count_bits) & field,
+            window: shr(state, self.windows.count_bits.saturating_mul(2)),
+            prev: shr(state, self.windows.count_bits) & field,
             curr: state & field,
         }
     }
 
     const fn pack(&self, word: Word) -> u64 {
-        let field = mask(self.count_bits);
-        shl(word.window, self.count_bits.saturating_mul(2))
-            | shl(word.prev & field, self.count_bits)
+        let field = mask(self.windows.count_bits);
+        shl(word.window, self.windows.count_bits.saturating_mul(2))
+            | shl(word.prev & field, self.windows.count_bits)
             | (word.curr & field)
     }
 
     /// The counts that decide a check at `now`.
     const fn view(&self, state: u64, now: u64) -> View {
         let stored = self.unpack(state);
-        let (window, t) = self.grid.locate(now);
+        let (window, t) = self.windows.grid.locate(now);
         if window < stored.window {
             // Stale: the start of the state's window, where the previous
             // count weighs fully, is its strictest instant.
             return View {
                 word: stored,
-                left: self.grid.width,
+                left: self.windows.grid.width,
             };
         }
-        let left = self.grid.left_in(window, t);
+        let left = self.windows.grid.left_in(window, t);
         let (prev, curr) = if window == stored.window {
             (stored.prev, stored.curr)
         } else if window == stored.window.saturating_add(1) {
@@ -271,8 +232,8 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
     const fn weighted(&self, view: &View) -> u128 {
         let share = (view.word.prev as u128).saturating_mul(view.left as u128);
         // `W >= 1`; the fallback only keeps the function total.
-        match share.checked_add((self.grid.width as u128).saturating_sub(1)) {
-            Some(s) => match s.checked_div(self.grid.width as u128) {
+        match share.checked_add((self.windows.grid.width as u128).saturating_sub(1)) {
+            Some(s) => match s.checked_div(self.windows.grid.width as u128) {
                 Some(q) => q,
                 None => share,
             },
@@ -283,10 +244,10 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
     /// The first instant at which the estimate of `view` is zero, as ticks
     /// from `now` (zero if it is zero already).
     const fn reset_after(&self, word: &Word, now: u64) -> u64 {
-        let end = self.grid.end(word.window);
+        let end = self.windows.grid.end(word.window);
         if word.curr > 0 {
             // Next window: `curr` becomes `prev` and weighs until its end.
-            wait_until(end.saturating_add(self.grid.width as u128), now)
+            wait_until(end.saturating_add(self.windows.grid.width as u128), now)
         } else if word.prev > 0 {
             wait_until(end, now)
         } else {
@@ -297,8 +258,8 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
     /// The first instant after the evaluated one at which `estimate + n <=
     /// limit`, given that it does not hold now; `room = limit - n`.
     const fn retry_at(&self, view: &View, room: u64) -> u128 {
-        let width = self.grid.width as u128;
-        let end = self.grid.end(view.word.window);
+        let width = self.windows.grid.width as u128;
+        let end = self.windows.grid.end(view.word.window);
         let (prev, curr) = (view.word.prev as u128, view.word.curr as u128);
         let room = room as u128;
         if curr <= room {
@@ -333,12 +294,12 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
     const NAME: &'static str = "sliding-window";
 
     fn fingerprint(&self) -> u64 {
-        self.fingerprint_words()
+        self.windows.fingerprint(b"sliding-window", HZ)
     }
 
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
-        if n > self.limit {
-            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.limit)));
+        if let Some(never) = self.windows.exceeds(n) {
+            return never;
         }
         if n == 0 {
             // Zero units: admitted, whatever the estimate, and nothing stored.
@@ -346,7 +307,7 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
         }
         let now = now.as_ticks();
         let view = self.view(state, now);
-        let limit = self.limit as u128;
+        let limit = self.windows.limit as u128;
         let estimate = self.weighted(&view).saturating_add(view.word.curr as u128);
         let after = estimate.saturating_add(n as u128);
         if after <= limit {
@@ -356,7 +317,7 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
                 ..view.word
             };
             let status = Status::new(
-                self.limit,
+                self.windows.limit,
                 // `after <= limit`: fits a `u32`.
                 limit.saturating_sub(after) as u32,
                 Duration::<HZ>::from_ticks(self.reset_after(&word, now)),
@@ -364,10 +325,10 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
             Step::admit(state, self.pack(word), status)
         } else {
             // `n <= limit`: the room is not negative.
-            let room = (self.limit as u64).saturating_sub(n as u64);
+            let room = (self.windows.limit as u64).saturating_sub(n as u64);
             let retry = wait_until(self.retry_at(&view, room), now);
             let limited = RateLimited::new(
-                self.limit,
+                self.windows.limit,
                 limit.saturating_sub(estimate) as u32,
                 Duration::<HZ>::from_ticks(retry),
                 Duration::<HZ>::from_ticks(self.reset_after(&view.word, now)),
@@ -381,8 +342,8 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
         let view = self.view(state, now);
         let estimate = self.weighted(&view).saturating_add(view.word.curr as u128);
         Status::new(
-            self.limit,
-            (self.limit as u128).saturating_sub(estimate) as u32,
+            self.windows.limit,
+            (self.windows.limit as u128).saturating_sub(estimate) as u32,
             Duration::<HZ>::from_ticks(self.reset_after(&view.word, now)),
         )
     }
@@ -392,7 +353,7 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
         // the stored window index never changes here, so a refund cannot
         // make a later stale instant looser.
         let stored = self.unpack(state);
-        let (window, _) = self.grid.locate(now.as_ticks());
+        let (window, _) = self.windows.grid.locate(now.as_ticks());
         let n = n as u64;
         let word = if window > stored.window.saturating_add(1) {
             // Both counts belong to windows that no longer weigh.
@@ -428,26 +389,16 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
             stored.window.saturating_add(2)
         };
         let now = now.as_ticks();
-        let (window, _) = self.grid.locate(now);
+        let (window, _) = self.windows.grid.locate(now);
         if window >= idle {
             return Some(Duration::<HZ>::from_ticks(0));
         }
-        if idle > self.grid.last {
+        if idle > self.windows.grid.last {
             return None;
         }
         // `idle > window >= 0`: window `idle` starts where `idle - 1` ends.
-        let end = self.grid.end(idle.saturating_sub(1));
+        let end = self.windows.grid.end(idle.saturating_sub(1));
         Some(Duration::<HZ>::from_ticks(wait_until(end, now)))
-    }
-}
-
-impl<const HZ: u64> SlidingWindowConfig<HZ> {
-    fn fingerprint_words(&self) -> u64 {
-        let [a, b, c] = self.grid.words();
-        fingerprint(
-            b"sliding-window",
-            &[HZ, self.limit as u64, self.count_bits as u64, a, b, c],
-        )
     }
 }
 

@@ -25,6 +25,7 @@ use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
 use crate::kernel::Step;
 use crate::quota::{Quota, QuotaError};
 use crate::time::Instant;
+use crate::vocabulary::arith::{div, div_ceil};
 
 /// How clock ticks become virtual time: [`Continuous`] or [`Interval`].
 ///
@@ -159,32 +160,6 @@ const fn gcd(mut a: u128, mut b: u128) -> u128 {
     a
 }
 
-/// `ceil(a / b)`, total like [`div`].
-const fn div_ceil(a: u64, b: u64) -> u64 {
-    // Dividing by 1 is the common case (a scale or cost of 1), and a
-    // hardware division costs tens of cycles: skip it.
-    if b == 1 {
-        return a;
-    }
-    match a.checked_rem(b) {
-        Some(0) | None => div(a, b),
-        Some(_) => div(a, b).saturating_add(1),
-    }
-}
-
-/// `a / b`; every divisor in this module is non-zero by construction, and the
-/// `0` for `b == 0` only keeps the function total.
-const fn div(a: u64, b: u64) -> u64 {
-    // See `div_ceil`: a divisor of 1 is common and costs a division.
-    if b == 1 {
-        return a;
-    }
-    match a.checked_div(b) {
-        Some(q) => q,
-        None => 0,
-    }
-}
-
 /// Finest continuous scale: keeps the horizon at least 2^32 seconds
 /// (136 years) from tick 0 at any clock rate.
 const fn max_scale(hz: u64) -> u64 {
@@ -208,9 +183,6 @@ const fn cost_and_capacity(burst: NonZeroU32, cost: u128) -> Result<(u64, u64), 
 impl Schedule<Continuous> {
     /// Continuous refill (GCRA, greedy token bucket) at `hz` ticks per second.
     pub(crate) const fn continuous(quota: &Quota, hz: u64) -> Result<Self, QuotaError> {
-        if let Err(e) = quota.validate() {
-            return Err(e);
-        }
         let (num, den) = match quota.period_in_ticks(hz) {
             Ok(f) => f,
             Err(e) => return Err(e),
@@ -253,17 +225,10 @@ impl Schedule<Interval> {
     /// Interval refill: `count` tokens at every multiple of the period, which
     /// is rounded up to whole ticks.
     pub(crate) const fn interval(quota: &Quota, hz: u64) -> Result<Self, QuotaError> {
-        if let Err(e) = quota.validate() {
-            return Err(e);
-        }
-        let (num, den) = match quota.period_in_ticks(hz) {
-            Ok(f) => f,
+        let period = match quota.period_in_whole_ticks(hz) {
+            Ok(ticks) => ticks,
             Err(e) => return Err(e),
         };
-        let period = num.div_ceil(den);
-        if period == 0 || period > u64::MAX as u128 {
-            return Err(QuotaError::TooLarge);
-        }
         let Some(burst) = NonZeroU32::new(quota.burst_size()) else {
             return Err(QuotaError::ZeroBurst);
         };
@@ -271,7 +236,7 @@ impl Schedule<Interval> {
             Ok(pair) => pair,
             Err(e) => return Err(e),
         };
-        let (period, count) = (period as u64, quota.count() as u64);
+        let count = quota.count() as u64;
         Ok(Schedule {
             burst,
             cost,

@@ -1,7 +1,5 @@
 //! Adaptive pacing: additive increase, multiplicative decrease.
 
-use core::fmt;
-
 use crate::answer::{Decision, Denied};
 use crate::kernel::cas::update;
 use crate::kernel::sync::{AtomicU64, Ordering};
@@ -13,46 +11,26 @@ use crate::time::{Duration, Instant, NANOS};
 /// `PER_SECOND / 4` one every four seconds.
 pub const PER_SECOND: u64 = 1_000;
 
-/// Why an [`AimdConfig`] was refused. Nothing was built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum AimdError {
-    /// The floor is zero: a pacer must always be able to send again.
-    ZeroFloor,
-    /// The floor is above the ceiling.
-    FloorAboveCeiling,
-    /// The starting rate is outside `[floor, ceiling]`.
-    StartOutOfRange,
-    /// The additive increase is zero: the rate could never rise.
-    ZeroIncrease,
-    /// The decrease factor is not a ratio strictly between 0 and 1.
-    BadDecrease,
-    /// The headroom fraction is not a ratio in `[0, 1)`.
-    BadHeadroom,
-}
-
-impl AimdError {
-    /// A one-line description (also the compile error under [`const_unwrap!`](crate::const_unwrap)).
-    pub const fn message(&self) -> &'static str {
-        match self {
-            Self::ZeroFloor => "the pacing floor is zero",
-            Self::FloorAboveCeiling => "the pacing floor is above the ceiling",
-            Self::StartOutOfRange => "the starting rate is outside [floor, ceiling]",
-            Self::ZeroIncrease => "the additive increase is zero",
-            Self::BadDecrease => "the decrease factor is not strictly between 0 and 1",
-            Self::BadHeadroom => "the headroom fraction is not in [0, 1)",
-        }
+crate::macros::error_enum! {
+    /// Why an [`AimdConfig`] was refused. Nothing was built.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+    #[non_exhaustive]
+    pub enum AimdError {
+        /// The floor is zero: a pacer must always be able to send again.
+        ZeroFloor => "the pacing floor is zero",
+        /// The floor is above the ceiling.
+        FloorAboveCeiling => "the pacing floor is above the ceiling",
+        /// The starting rate is outside `[floor, ceiling]`.
+        StartOutOfRange => "the starting rate is outside [floor, ceiling]",
+        /// The additive increase is zero: the rate could never rise.
+        ZeroIncrease => "the additive increase is zero",
+        /// The decrease factor is not a ratio strictly between 0 and 1.
+        BadDecrease => "the decrease factor is not strictly between 0 and 1",
+        /// The headroom fraction is not a ratio in `[0, 1)`.
+        BadHeadroom => "the headroom fraction is not in [0, 1)",
     }
 }
-
-impl fmt::Display for AimdError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl core::error::Error for AimdError {}
 
 /// The parameters of an [`AimdPacer`], all in integers; rates in mHz (see
 /// [`PER_SECOND`]).
@@ -397,19 +375,14 @@ impl<const HZ: u64> AimdPacer<HZ> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for AimdPacer<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "AimdPacer {{ rate: {=u64} mHz, next_send_at: {=u64} ticks at {=u64} Hz, config: {} }}",
-            self.rate(),
-            self.next_send_at().as_ticks(),
-            HZ,
-            self.config
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for AimdPacer<HZ> => |pacer|
+        "AimdPacer {{ rate: {=u64} mHz, next_send_at: {=u64} ticks at {=u64} Hz, config: {} }}",
+        pacer.rate(),
+        pacer.next_send_at().as_ticks(),
+        HZ,
+        pacer.config,
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,5 @@
 //! Exponential backoff with jitter.
 
-use core::fmt;
-
 use super::random::{RandomSource, uniform};
 use super::schedule::BackoffSchedule;
 use crate::time::Duration;
@@ -38,41 +36,23 @@ pub enum Jitter {
     Decorrelated,
 }
 
-/// Why a backoff parameter was refused. Nothing was built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum BackoffError {
-    /// The multiplier's denominator is zero.
-    ZeroDenominator,
-    /// The multiplier is below 1: delays would shrink.
-    MultiplierBelowOne,
-    /// The multiplier is above 1 but below 17/16. Such a slow growth would
-    /// take thousands of steps to reach the cap; use 1 (constant delays) or
-    /// at least 17/16.
-    MultiplierTooClose,
-}
-
-impl BackoffError {
-    /// A one-line description (also the compile error under [`const_unwrap!`](crate::const_unwrap)).
-    pub const fn message(&self) -> &'static str {
-        match self {
-            Self::ZeroDenominator => "the backoff multiplier's denominator is zero",
-            Self::MultiplierBelowOne => "the backoff multiplier is below 1",
-            Self::MultiplierTooClose => {
-                "the backoff multiplier is above 1 but below 17/16 (use 1 or at least 17/16)"
-            }
-        }
+crate::macros::error_enum! {
+    /// Why a backoff parameter was refused. Nothing was built.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+    #[non_exhaustive]
+    pub enum BackoffError {
+        /// The multiplier's denominator is zero.
+        ZeroDenominator => "the backoff multiplier's denominator is zero",
+        /// The multiplier is below 1: delays would shrink.
+        MultiplierBelowOne => "the backoff multiplier is below 1",
+        /// The multiplier is above 1 but below 17/16. Such a slow growth would
+        /// take thousands of steps to reach the cap; use 1 (constant delays) or
+        /// at least 17/16.
+        MultiplierTooClose =>
+            "the backoff multiplier is above 1 but below 17/16 (use 1 or at least 17/16)",
     }
 }
-
-impl fmt::Display for BackoffError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl core::error::Error for BackoffError {}
 
 /// The growth factor `m = numerator / denominator` of the exponential term:
 /// exactly 1 (constant delays) or at least 17/16.

@@ -1,7 +1,5 @@
 //! The circuit breaker: closed, open, half-open, in one atomic word.
 
-use core::fmt;
-
 use super::breaker_state::{
     Admission, BreakerRejected, BreakerState, CLOSED, MAX_FAILURES, MAX_WINDOW, admit, report,
 };
@@ -10,52 +8,31 @@ use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::time::{Clock, Duration, Instant, NANOS};
 
-/// Why a [`BreakerConfig`] was refused. Nothing was built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum BreakerError {
-    /// The consecutive-failure threshold is zero: the breaker would open
-    /// without any failure.
-    ZeroFailures,
-    /// The consecutive-failure threshold is above 2^20 - 1 (1,048,575), the
-    /// width of its field in the state word.
-    TooManyFailures,
-    /// The open timeout is zero: the breaker would never reject.
-    ZeroTimeout,
-    /// Zero probes: a half-open breaker could never close.
-    ZeroProbes,
-    /// The count window is zero calls.
-    ZeroWindow,
-    /// The count window is above 2^21 - 1 (2,097,151) calls, the width of its
-    /// fields in the state word.
-    WindowTooLarge,
-    /// The failure ratio is not in `(0, 1]` (or its denominator is zero).
-    BadRatio,
-}
-
-impl BreakerError {
-    /// A one-line description (also the compile error under [`const_unwrap!`](crate::const_unwrap)).
-    pub const fn message(&self) -> &'static str {
-        match self {
-            Self::ZeroFailures => "the consecutive-failure threshold is zero",
-            Self::TooManyFailures => "the consecutive-failure threshold is above 1,048,575",
-            Self::ZeroTimeout => "the open timeout is zero",
-            Self::ZeroProbes => "the half-open probe limit is zero",
-            Self::ZeroWindow => "the failure-ratio window is zero calls",
-            Self::WindowTooLarge => "the failure-ratio window is above 2,097,151 calls",
-            Self::BadRatio => "the failure ratio is not in (0, 1]",
-        }
+crate::macros::error_enum! {
+    /// Why a [`BreakerConfig`] was refused. Nothing was built.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+    #[non_exhaustive]
+    pub enum BreakerError {
+        /// The consecutive-failure threshold is zero: the breaker would open
+        /// without any failure.
+        ZeroFailures => "the consecutive-failure threshold is zero",
+        /// The consecutive-failure threshold is above 2^20 - 1 (1,048,575), the
+        /// width of its field in the state word.
+        TooManyFailures => "the consecutive-failure threshold is above 1,048,575",
+        /// The open timeout is zero: the breaker would never reject.
+        ZeroTimeout => "the open timeout is zero",
+        /// Zero probes: a half-open breaker could never close.
+        ZeroProbes => "the half-open probe limit is zero",
+        /// The count window is zero calls.
+        ZeroWindow => "the failure-ratio window is zero calls",
+        /// The count window is above 2^21 - 1 (2,097,151) calls, the width of its
+        /// fields in the state word.
+        WindowTooLarge => "the failure-ratio window is above 2,097,151 calls",
+        /// The failure ratio is not in `(0, 1]` (or its denominator is zero).
+        BadRatio => "the failure ratio is not in (0, 1]",
     }
 }
-
-impl fmt::Display for BreakerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl core::error::Error for BreakerError {}
 
 /// The parameters of a [`CircuitBreaker`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,14 +285,9 @@ impl<const HZ: u64> CircuitBreaker<HZ> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for CircuitBreaker<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "CircuitBreaker {{ state: {}, config: {} }}",
-            self.state(),
-            self.config
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for CircuitBreaker<HZ> => |breaker|
+        "CircuitBreaker {{ state: {}, config: {} }}",
+        breaker.state(),
+        breaker.config,
+);

@@ -107,16 +107,11 @@ impl<const HZ: u64, R: RandomSource> Iterator for BackoffSchedule<HZ, R> {
 
 impl<const HZ: u64, R: RandomSource> FusedIterator for BackoffSchedule<HZ, R> {}
 
-/// The backoff and the position in the schedule (the random source is not shown).
-#[cfg(feature = "defmt")]
-impl<const HZ: u64, R> defmt::Format for BackoffSchedule<HZ, R> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "BackoffSchedule {{ backoff: {}, retry: {=u32}, previous: {=u64} ticks }}",
-            self.backoff,
-            self.retry,
-            self.previous
-        );
-    }
-}
+crate::macros::defmt_format!(
+    /// The backoff and the position in the schedule (the random source is not shown).
+    impl[const HZ: u64, R] for BackoffSchedule<HZ, R> => |schedule|
+        "BackoffSchedule {{ backoff: {}, retry: {=u32}, previous: {=u64} ticks }}",
+        schedule.backoff,
+        schedule.retry,
+        schedule.previous,
+);

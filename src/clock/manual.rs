@@ -48,17 +48,12 @@ impl<const HZ: u64> ManualClock<HZ> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for ManualClock<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "ManualClock {{ {=u64} ticks at {=u64} Hz }}",
-            self.now().as_ticks(),
-            HZ
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for ManualClock<HZ> => |clock|
+        "ManualClock {{ {=u64} ticks at {=u64} Hz }}",
+        clock.now().as_ticks(),
+        HZ,
+);
 
 impl<const HZ: u64> Clock<HZ> for ManualClock<HZ> {
     fn now(&self) -> Instant<HZ> {

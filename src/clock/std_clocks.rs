@@ -34,19 +34,14 @@ impl<const HZ: u64> Default for MonotonicClock<HZ> {
     }
 }
 
-/// The origin is a `std::time::Instant`, which has no portable numeric value:
-/// shows the clock's current reading instead.
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for MonotonicClock<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "MonotonicClock {{ {=u64} ticks at {=u64} Hz }}",
-            self.now().as_ticks(),
-            HZ
-        );
-    }
-}
+crate::macros::defmt_format!(
+    /// The origin is a `std::time::Instant`, which has no portable numeric value:
+    /// shows the clock's current reading instead.
+    impl[const HZ: u64] for MonotonicClock<HZ> => |clock|
+        "MonotonicClock {{ {=u64} ticks at {=u64} Hz }}",
+        clock.now().as_ticks(),
+        HZ,
+);
 
 impl<const HZ: u64> Clock<HZ> for MonotonicClock<HZ> {
     fn now(&self) -> Instant<HZ> {

@@ -122,14 +122,9 @@ impl<F, const HZ: u64> core::fmt::Debug for WrappingCounter<F, HZ> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<F, const HZ: u64> defmt::Format for WrappingCounter<F, HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "WrappingCounter {{ last: {=u64} ticks at {=u64} Hz }}",
-            self.last().as_ticks(),
-            HZ
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[F, const HZ: u64] for WrappingCounter<F, HZ> => |counter|
+        "WrappingCounter {{ last: {=u64} ticks at {=u64} Hz }}",
+        counter.last().as_ticks(),
+        HZ,
+);

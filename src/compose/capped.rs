@@ -107,14 +107,9 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Capped<L> {
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<L: defmt::Format> defmt::Format for Capped<L> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "Capped {{ cap: {=u32}, limiter: {} }}",
-            self.cap,
-            self.limiter
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[L: defmt::Format] for Capped<L> => |capped|
+        "Capped {{ cap: {=u32}, limiter: {} }}",
+        capped.cap,
+        capped.limiter,
+);

@@ -382,16 +382,14 @@ pub(crate) fn tighter<const HZ: u64>(
     }
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for Tier<'_, HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "Tier {{ name: {=str} }}", self.name);
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for Tier<'_, HZ> => |tier|
+        "Tier {{ name: {=str} }}",
+        tier.name,
+);
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64, const N: usize> defmt::Format for Tiers<'_, HZ, N> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "Tiers {{ tiers: {=[?]} }}", self.tiers.as_slice());
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64, const N: usize] for Tiers<'_, HZ, N> => |tiers|
+        "Tiers {{ tiers: {=[?]} }}",
+        tiers.tiers.as_slice(),
+);

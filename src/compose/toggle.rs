@@ -65,41 +65,37 @@ impl<L> Toggle<L> {
     }
 }
 
+/// `self.limiter.method(args)` when the switch is on, `Unlimited.method(args)`
+/// when it is off: every method of a toggle but `undo` is one of these.
+macro_rules! switched {
+    ($this:ident.$method:ident($($arg:expr),*)) => {
+        if $this.is_enabled() {
+            $this.limiter.$method($($arg),*)
+        } else {
+            Unlimited.$method($($arg),*)
+        }
+    };
+}
+
 impl<const HZ: u64, L: Limiter<HZ>> Limiter<HZ> for Toggle<L> {
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        if self.is_enabled() {
-            self.limiter.check_n_at(n, now)
-        } else {
-            Unlimited.check_n_at(n, now)
-        }
+        switched!(self.check_n_at(n, now))
     }
 
     fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
-        if self.is_enabled() {
-            self.limiter.snapshot_at(now)
-        } else {
-            Unlimited.snapshot_at(now)
-        }
+        switched!(self.snapshot_at(now))
     }
 }
 
 impl<const HZ: u64, L: Refund<HZ>> Refund<HZ> for Toggle<L> {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        if self.is_enabled() {
-            self.limiter.refund_n_at(n, now)
-        } else {
-            Unlimited.refund_n_at(n, now)
-        }
+        switched!(self.refund_n_at(n, now))
     }
 }
 
 impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Toggle<L> {
     fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        if self.is_enabled() {
-            self.limiter.peek_n_at(n, now)
-        } else {
-            Unlimited.peek_n_at(n, now)
-        }
+        switched!(self.peek_n_at(n, now))
     }
 
     fn charge_n_at(
@@ -107,11 +103,7 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Toggle<L> {
         n: u32,
         now: Instant<HZ>,
     ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
-        if self.is_enabled() {
-            self.limiter.charge_n_at(n, now)
-        } else {
-            Unlimited.charge_n_at(n, now)
-        }
+        switched!(self.charge_n_at(n, now))
     }
 
     fn undo(&self, receipt: Receipt<'_>) -> bool {
@@ -126,15 +118,10 @@ impl<const HZ: u64, L: Charge<HZ>> Charge<HZ> for Toggle<L> {
     }
 }
 
-/// Whether the switch is on, and the limiter behind it.
-#[cfg(feature = "defmt")]
-impl<L: defmt::Format> defmt::Format for Toggle<L> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "Toggle {{ enabled: {=bool}, limiter: {} }}",
-            self.is_enabled(),
-            self.limiter
-        );
-    }
-}
+crate::macros::defmt_format!(
+    /// Whether the switch is on, and the limiter behind it.
+    impl[L: defmt::Format] for Toggle<L> => |toggle|
+        "Toggle {{ enabled: {=bool}, limiter: {} }}",
+        toggle.is_enabled(),
+        toggle.limiter,
+);

@@ -1,7 +1,7 @@
 //! The limiter that admits everything: rate limiting switched off.
 
 use crate::answer::{Decision, Denied, Status};
-use crate::kernel::{Algorithm, Step, fingerprint};
+use crate::kernel::{Algorithm, Booking, Step, fingerprint};
 use crate::kernel::{Charge, Receipt};
 use crate::kernel::{Limiter, Refund};
 use crate::time::{Duration, Instant};
@@ -186,13 +186,7 @@ impl<const HZ: u64, A: Algorithm<HZ>> Algorithm<HZ> for OrUnlimited<A> {
         }
     }
 
-    fn reserve(
-        &self,
-        state: u64,
-        n: u32,
-        now: Instant<HZ>,
-        max_wait: Duration<HZ>,
-    ) -> Step<HZ, Instant<HZ>> {
+    fn reserve(&self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>) -> Booking<HZ> {
         match self {
             Self::Limited(a) => a.reserve(state, n, now, max_wait),
             Self::Unlimited => Step::Keep(now),

@@ -1,10 +1,10 @@
 //! Header input from tiered and keyed answers.
 
 use super::{Policy, ServiceLimit};
-use crate::answer::Denied;
+use crate::answer::{Denied, Status};
 use crate::compose::{TierDecision, Tiers};
 use crate::keyed::{Admitted, KeyedDecision};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 impl<'a> ServiceLimit<'a> {
     /// One state per tier after a [`Tiers`] check at `now`, in the tiers'
@@ -51,6 +51,9 @@ impl<'a> ServiceLimit<'a> {
             },
         };
         let snapshots = tiers.snapshot_all_at(now);
+        // `snapshots` has one status per tier: this fallback is unreachable,
+        // and a peek-free "nothing known" state keeps the function total.
+        let nothing_known = Status::new(0, 0, Duration::<HZ>::from_ticks(0));
         let mut tier: usize = 0;
         Ok(policies.map(|policy| {
             let this = tier;
@@ -59,17 +62,7 @@ impl<'a> ServiceLimit<'a> {
                 (Some((at, limited)), _) if at == this => {
                     Self::rate_limited(policy, &limited, unix_now)
                 }
-                (_, Some(status)) => Self::admitted(policy, status, unix_now),
-                // `snapshots` has one status per tier: unreachable, and a
-                // peek-free "nothing known" state keeps the function total.
-                (_, None) => Self::new::<HZ>(
-                    policy,
-                    0,
-                    0,
-                    crate::Duration::<HZ>::from_ticks(0),
-                    None,
-                    unix_now,
-                ),
+                (_, status) => Self::admitted(policy, status.unwrap_or(&nothing_known), unix_now),
             }
         }))
     }

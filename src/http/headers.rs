@@ -4,40 +4,43 @@ use core::fmt;
 
 use super::{ServiceLimit, TooManyRequests, Usage};
 
-/// `X-RateLimit-Limit`: the most units available at once.
-pub const X_RATELIMIT_LIMIT: &str = "X-RateLimit-Limit";
-/// `X-RateLimit-Remaining`: units available now.
-pub const X_RATELIMIT_REMAINING: &str = "X-RateLimit-Remaining";
-/// `X-RateLimit-Reset`: the Unix second at which the limit is full again.
-pub const X_RATELIMIT_RESET: &str = "X-RateLimit-Reset";
-/// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11, section 3).
-pub const RATELIMIT_POLICY: &str = "RateLimit-Policy";
-/// `RateLimit` (draft-ietf-httpapi-ratelimit-headers-11, section 4).
-pub const RATELIMIT: &str = "RateLimit";
-/// `Retry-After` (RFC 9110, section 10.2.3), as delay-seconds.
-pub const RETRY_AFTER: &str = "Retry-After";
+/// Declares each header name in its usual spelling and in lower case, with
+/// their docs. HTTP/2 and HTTP/3 send names in lower case, and
+/// `http::HeaderName::from_static` accepts only lower case (it panics on an
+/// upper-case letter); each lower-case name's doc example checks that it is
+/// its mixed-case name, lower-cased.
+macro_rules! header_names {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident = $value:literal, $lower:ident = $lower_value:literal;
+    )*) => {$(
+        $(#[$doc])*
+        pub const $name: &str = $value;
 
-// The same names in lower case: HTTP/2 and HTTP/3 send names in lower case,
-// and `http::HeaderName::from_static` accepts only lower case (it panics on
-// an upper-case letter). Each is its mixed-case name above, lower-cased.
+        #[doc = concat!(
+            "[`", stringify!($name), "`] in lower case, for `http::HeaderName::from_static`.\n\n",
+            "```\nuse ratecore::http::{", stringify!($name), ", ", stringify!($lower), "};\n",
+            "assert_eq!(", stringify!($lower), ", ", stringify!($name), ".to_ascii_lowercase());\n```",
+        )]
+        pub const $lower: &str = $lower_value;
+    )*};
+}
 
-/// [`X_RATELIMIT_LIMIT`] in lower case, for `http::HeaderName::from_static`.
-pub const X_RATELIMIT_LIMIT_LOWER: &str = "x-ratelimit-limit";
-/// [`X_RATELIMIT_REMAINING`] in lower case, for `http::HeaderName::from_static`.
-pub const X_RATELIMIT_REMAINING_LOWER: &str = "x-ratelimit-remaining";
-/// [`X_RATELIMIT_RESET`] in lower case, for `http::HeaderName::from_static`.
-pub const X_RATELIMIT_RESET_LOWER: &str = "x-ratelimit-reset";
-/// [`RATELIMIT_POLICY`] in lower case, for `http::HeaderName::from_static`.
-pub const RATELIMIT_POLICY_LOWER: &str = "ratelimit-policy";
-/// [`RATELIMIT`] in lower case, for `http::HeaderName::from_static`.
-///
-/// ```
-/// use ratecore::http::{RATELIMIT, RATELIMIT_LOWER};
-/// assert_eq!(RATELIMIT_LOWER, RATELIMIT.to_ascii_lowercase());
-/// ```
-pub const RATELIMIT_LOWER: &str = "ratelimit";
-/// [`RETRY_AFTER`] in lower case, for `http::HeaderName::from_static`.
-pub const RETRY_AFTER_LOWER: &str = "retry-after";
+header_names! {
+    /// `X-RateLimit-Limit`: the most units available at once.
+    X_RATELIMIT_LIMIT = "X-RateLimit-Limit", X_RATELIMIT_LIMIT_LOWER = "x-ratelimit-limit";
+    /// `X-RateLimit-Remaining`: units available now.
+    X_RATELIMIT_REMAINING = "X-RateLimit-Remaining",
+        X_RATELIMIT_REMAINING_LOWER = "x-ratelimit-remaining";
+    /// `X-RateLimit-Reset`: the Unix second at which the limit is full again.
+    X_RATELIMIT_RESET = "X-RateLimit-Reset", X_RATELIMIT_RESET_LOWER = "x-ratelimit-reset";
+    /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11, section 3).
+    RATELIMIT_POLICY = "RateLimit-Policy", RATELIMIT_POLICY_LOWER = "ratelimit-policy";
+    /// `RateLimit` (draft-ietf-httpapi-ratelimit-headers-11, section 4).
+    RATELIMIT = "RateLimit", RATELIMIT_LOWER = "ratelimit";
+    /// `Retry-After` (RFC 9110, section 10.2.3), as delay-seconds.
+    RETRY_AFTER = "Retry-After", RETRY_AFTER_LOWER = "retry-after";
+}
 
 /// The rate-limit headers of one response, over the states of every policy
 /// that applied to the request (one limiter, or every tier of a tiered one).
@@ -158,25 +161,17 @@ impl<'a> Headers<'a> {
     /// The `RateLimit-Policy` field value; `None` for no policies (the field
     /// is a non-empty list).
     pub fn ratelimit_policy(&self) -> Option<PolicyList<'a>> {
-        if self.limits.is_empty() {
-            None
-        } else {
-            Some(PolicyList {
-                limits: self.limits,
-            })
-        }
+        (!self.limits.is_empty()).then_some(PolicyList {
+            limits: self.limits,
+        })
     }
 
     /// The `RateLimit` field value; `None` for no policies.
     pub fn ratelimit(&self) -> Option<RateLimitList<'a>> {
-        if self.limits.is_empty() {
-            None
-        } else {
-            Some(RateLimitList {
-                limits: self.limits,
-                refused_only: self.is_rate_limited(),
-            })
-        }
+        (!self.limits.is_empty()).then(|| RateLimitList {
+            limits: self.limits,
+            refused_only: self.is_rate_limited(),
+        })
     }
 
     /// The data of the 429 body, if the request was refused.
@@ -221,27 +216,25 @@ impl<'a> Iterator for HeaderIter<'a> {
     type Item = (&'static str, HeaderValue<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
+        use HeaderValue::{Integer, RateLimit, RateLimitPolicy};
+        fn integer<'a>(
+            name: &'static str,
+            value: Option<impl Into<u64>>,
+        ) -> Option<(&'static str, HeaderValue<'a>)> {
+            value.map(|v| (name, Integer(v.into())))
+        }
         let headers = &self.headers;
         loop {
+            // One header a line, in the order `iter` documents.
             let item = match self.next {
-                0 => headers
-                    .x_ratelimit_limit()
-                    .map(|v| (X_RATELIMIT_LIMIT, HeaderValue::Integer(u64::from(v)))),
-                1 => headers
-                    .x_ratelimit_remaining()
-                    .map(|v| (X_RATELIMIT_REMAINING, HeaderValue::Integer(u64::from(v)))),
-                2 => headers
-                    .x_ratelimit_reset()
-                    .map(|v| (X_RATELIMIT_RESET, HeaderValue::Integer(v))),
+                0 => integer(X_RATELIMIT_LIMIT, headers.x_ratelimit_limit()),
+                1 => integer(X_RATELIMIT_REMAINING, headers.x_ratelimit_remaining()),
+                2 => integer(X_RATELIMIT_RESET, headers.x_ratelimit_reset()),
                 3 => headers
                     .ratelimit_policy()
-                    .map(|v| (RATELIMIT_POLICY, HeaderValue::RateLimitPolicy(v))),
-                4 => headers
-                    .ratelimit()
-                    .map(|v| (RATELIMIT, HeaderValue::RateLimit(v))),
-                5 => headers
-                    .retry_after()
-                    .map(|v| (RETRY_AFTER, HeaderValue::Integer(v))),
+                    .map(|v| (RATELIMIT_POLICY, RateLimitPolicy(v))),
+                4 => headers.ratelimit().map(|v| (RATELIMIT, RateLimit(v))),
+                5 => integer(RETRY_AFTER, headers.retry_after()),
                 _ => return None,
             };
             self.next = self.next.saturating_add(1);

@@ -106,9 +106,6 @@ impl<'a> Policy<'a> {
     /// As [`new`](Policy::new), and [`PolicyError::Quota`] for a quota no
     /// limiter accepts.
     pub const fn from_quota(name: &'a str, quota: &Quota) -> Result<Self, PolicyError> {
-        if let Err(e) = quota.validate() {
-            return Err(PolicyError::Quota(e));
-        }
         let (numerator, denominator) = match quota.period_in_ticks(1) {
             Ok(fraction) => fraction,
             Err(e) => return Err(PolicyError::Quota(e)),

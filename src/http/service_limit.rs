@@ -108,14 +108,7 @@ impl<'a> ServiceLimit<'a> {
         status: &Status<HZ>,
         unix_now: Instant<HZ>,
     ) -> Self {
-        Self::new(
-            policy,
-            status.limit(),
-            status.remaining(),
-            status.reset_after(),
-            None,
-            unix_now,
-        )
+        Self::from_status(policy, status, None, unix_now)
     }
 
     /// A refused check's state, with its `Retry-After`.
@@ -124,12 +117,24 @@ impl<'a> ServiceLimit<'a> {
         limited: &RateLimited<HZ>,
         unix_now: Instant<HZ>,
     ) -> Self {
+        let retry_after = Some(limited.retry_after());
+        Self::from_status(policy, &limited.status(), retry_after, unix_now)
+    }
+
+    /// The state a core answer's [`Status`] describes, refused with
+    /// `retry_after` if that is `Some`.
+    const fn from_status<const HZ: u64>(
+        policy: Policy<'a>,
+        status: &Status<HZ>,
+        retry_after: Option<Duration<HZ>>,
+        unix_now: Instant<HZ>,
+    ) -> Self {
         Self::new(
             policy,
-            limited.limit(),
-            limited.remaining(),
-            limited.reset_after(),
-            Some(limited.retry_after()),
+            status.limit(),
+            status.remaining(),
+            status.reset_after(),
+            retry_after,
             unix_now,
         )
     }

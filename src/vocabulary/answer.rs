@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::time::Duration;
+use crate::vocabulary::arith::{div, div_ceil};
 
 /// The limiter's state as an HTTP server reports it: on an admitted check, and
 /// from a side-effect-free [`snapshot_at`](crate::Limiter::snapshot_at).
@@ -56,7 +57,7 @@ impl<const HZ: u64> Status<HZ> {
     /// instant.
     #[inline]
     pub const fn remaining(&self) -> u32 {
-        let units = div_floor(self.room, self.unit);
+        let units = div(self.room, self.unit);
         if units > u32::MAX as u64 {
             u32::MAX
         } else {
@@ -68,28 +69,6 @@ impl<const HZ: u64> Status<HZ> {
     #[inline]
     pub const fn reset_after(&self) -> Duration<HZ> {
         Duration::<HZ>::from_ticks(div_ceil(self.until_full, self.scale))
-    }
-}
-
-/// `a / b` rounded down, skipping the division for the common `b == 1`.
-const fn div_floor(a: u64, b: u64) -> u64 {
-    if b == 1 {
-        return a;
-    }
-    match a.checked_div(b) {
-        Some(q) => q,
-        None => a,
-    }
-}
-
-/// `a / b` rounded up, skipping the division for the common `b == 1`.
-const fn div_ceil(a: u64, b: u64) -> u64 {
-    if b == 1 {
-        return a;
-    }
-    match a.checked_rem(b) {
-        Some(0) | None => div_floor(a, b),
-        Some(_) => div_floor(a, b).saturating_add(1),
     }
 }
 
@@ -105,28 +84,33 @@ impl<const HZ: u64> PartialEq for Status<HZ> {
 
 impl<const HZ: u64> Eq for Status<HZ> {}
 
-impl<const HZ: u64> fmt::Debug for Status<HZ> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Status")
-            .field("limit", &self.limit)
-            .field("remaining", &self.remaining())
-            .field("reset_after", &self.reset_after())
-            .finish()
-    }
+/// `Debug` for an answer, as a struct of what its getters answer rather than
+/// of the numbers they are computed from, so answers that answer alike (and
+/// so are equal) print alike.
+macro_rules! debug_answers {
+    ($($ty:ident { $($getter:ident),* })*) => {$(
+        impl<const HZ: u64> fmt::Debug for $ty<HZ> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($getter), &self.$getter()))*
+                    .finish()
+            }
+        }
+    )*};
 }
 
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for Status<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "Status {{ limit: {=u32}, remaining: {=u32}, reset_after: {=u64} ticks }}",
-            self.limit,
-            self.remaining(),
-            self.reset_after().as_ticks()
-        );
-    }
+debug_answers! {
+    Status { limit, remaining, reset_after }
+    RateLimited { limit, remaining, retry_after, reset_after }
 }
+
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for Status<HZ> => |status|
+        "Status {{ limit: {=u32}, remaining: {=u32}, reset_after: {=u64} ticks }}",
+        status.limit,
+        status.remaining(),
+        status.reset_after().as_ticks(),
+);
 
 /// A check that can succeed later: the limiter has too little capacity now.
 ///
@@ -204,30 +188,14 @@ impl<const HZ: u64> PartialEq for RateLimited<HZ> {
 
 impl<const HZ: u64> Eq for RateLimited<HZ> {}
 
-impl<const HZ: u64> fmt::Debug for RateLimited<HZ> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimited")
-            .field("limit", &self.limit())
-            .field("remaining", &self.remaining())
-            .field("retry_after", &self.retry_after())
-            .field("reset_after", &self.reset_after())
-            .finish()
-    }
-}
-
-#[cfg(feature = "defmt")]
-impl<const HZ: u64> defmt::Format for RateLimited<HZ> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "RateLimited {{ limit: {=u32}, remaining: {=u32}, retry_after: {=u64} ticks, reset_after: {=u64} ticks }}",
-            self.limit(),
-            self.remaining(),
-            self.retry_after().as_ticks(),
-            self.reset_after().as_ticks()
-        );
-    }
-}
+crate::macros::defmt_format!(
+    impl[const HZ: u64] for RateLimited<HZ> => |limited|
+        "RateLimited {{ limit: {=u32}, remaining: {=u32}, retry_after: {=u64} ticks, reset_after: {=u64} ticks }}",
+        limited.limit(),
+        limited.remaining(),
+        limited.retry_after().as_ticks(),
+        limited.reset_after().as_ticks(),
+);
 
 /// A check that can never succeed: it asks for more units than the burst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,5 +3,6 @@
 //! Nothing here depends on any other layer of the crate.
 
 pub mod answer;
+pub(crate) mod arith;
 pub mod quota;
 pub mod time;

@@ -1,7 +1,5 @@
 //! Quotas in human units, and their conversion to ticks.
 
-use core::fmt;
-
 /// A rate in human units: `count` units per period, with a burst allowance.
 ///
 /// Build one with a `const fn` constructor ([`per_second`](Quota::per_second),
@@ -128,12 +126,16 @@ impl Quota {
     }
 
     /// The period in ticks of `1 / hz` seconds, as an exact fraction
-    /// `numerator / denominator` (both non-zero for a valid quota).
+    /// `numerator / denominator` (both non-zero).
     ///
     /// # Errors
     ///
+    /// Any [`QuotaError`] of [`validate`](Quota::validate), or
     /// [`QuotaError::TooLarge`] if the numerator does not fit in a `u128`.
     pub(crate) const fn period_in_ticks(&self, hz: u64) -> Result<(u128, u128), QuotaError> {
+        if let Err(e) = self.validate() {
+            return Err(e);
+        }
         let product = match (self.period_ticks as u128).checked_mul(self.period_nom as u128) {
             Some(p) => p,
             None => return Err(QuotaError::TooLarge),
@@ -142,6 +144,25 @@ impl Quota {
             Some(numerator) => Ok((numerator, self.period_denom as u128)),
             None => Err(QuotaError::TooLarge),
         }
+    }
+
+    /// The period in whole ticks of `1 / hz` seconds, rounded up (a longer
+    /// period with the same count is stricter).
+    ///
+    /// # Errors
+    ///
+    /// As [`period_in_ticks`](Quota::period_in_ticks), and
+    /// [`QuotaError::TooLarge`] if the period does not fit in a `u64`.
+    pub(crate) const fn period_in_whole_ticks(&self, hz: u64) -> Result<u64, QuotaError> {
+        let (num, den) = match self.period_in_ticks(hz) {
+            Ok(fraction) => fraction,
+            Err(e) => return Err(e),
+        };
+        let ticks = num.div_ceil(den);
+        if ticks == 0 || ticks > u64::MAX as u128 {
+            return Err(QuotaError::TooLarge);
+        }
+        Ok(ticks as u64)
     }
 
     /// The time per unit, in whole ticks of `1 / HZ` seconds, rounded up.
@@ -156,9 +177,6 @@ impl Quota {
     pub const fn emission_interval<const HZ: u64>(
         &self,
     ) -> Result<crate::Duration<HZ>, QuotaError> {
-        if let Err(e) = self.validate() {
-            return Err(e);
-        }
         let (num, den) = match self.period_in_ticks(HZ) {
             Ok(fraction) => fraction,
             Err(e) => return Err(e),
@@ -172,50 +190,29 @@ impl Quota {
     }
 }
 
-/// Why a [`Quota`] cannot be turned into a limiter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum QuotaError {
-    /// The quota admits zero units per period: a limiter that never admits
-    /// anything is a configuration mistake, not a rate.
-    ZeroCount,
-    /// The period is zero: the rate would be infinite.
-    ZeroPeriod,
-    /// The burst is zero: no check could ever succeed.
-    ZeroBurst,
-    /// The quota, converted to the clock's ticks, does not fit the limiter's
-    /// 64-bit state (a period of centuries at a GHz clock, say).
-    TooLarge,
-    /// The count is more than the limiter can hold: its state has room for
-    /// fewer units per window (each limiter's docs state its largest limit).
-    LimitTooLarge,
-    /// The burst differs from the count, and the limiter has no burst of its
-    /// own: a window limiter admits `count` units per window, and at most that
-    /// many at one instant. Leave the burst at its default (the count).
-    BurstUnsupported,
-}
-
-impl QuotaError {
-    /// A one-line description, usable in `const` contexts.
-    pub const fn message(&self) -> &'static str {
-        match self {
-            Self::ZeroCount => "quota admits zero units per period",
-            Self::ZeroPeriod => "quota period is zero",
-            Self::ZeroBurst => "quota burst is zero",
-            Self::TooLarge => "quota does not fit in 64-bit ticks at this clock rate",
-            Self::LimitTooLarge => "quota count exceeds the largest limit this limiter can hold",
-            Self::BurstUnsupported => {
-                "this limiter has no burst of its own: the quota's burst must equal its count"
-            }
-        }
+crate::macros::error_enum! {
+    /// Why a [`Quota`] cannot be turned into a limiter.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+    #[non_exhaustive]
+    pub enum QuotaError {
+        /// The quota admits zero units per period: a limiter that never admits
+        /// anything is a configuration mistake, not a rate.
+        ZeroCount => "quota admits zero units per period",
+        /// The period is zero: the rate would be infinite.
+        ZeroPeriod => "quota period is zero",
+        /// The burst is zero: no check could ever succeed.
+        ZeroBurst => "quota burst is zero",
+        /// The quota, converted to the clock's ticks, does not fit the limiter's
+        /// 64-bit state (a period of centuries at a GHz clock, say).
+        TooLarge => "quota does not fit in 64-bit ticks at this clock rate",
+        /// The count is more than the limiter can hold: its state has room for
+        /// fewer units per window (each limiter's docs state its largest limit).
+        LimitTooLarge => "quota count exceeds the largest limit this limiter can hold",
+        /// The burst differs from the count, and the limiter has no burst of its
+        /// own: a window limiter admits `count` units per window, and at most that
+        /// many at one instant. Leave the burst at its default (the count).
+        BurstUnsupported =>
+            "this limiter has no burst of its own: the quota's burst must equal its count",
     }
 }
-
-impl fmt::Display for QuotaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl core::error::Error for QuotaError {}
