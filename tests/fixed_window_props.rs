@@ -6,33 +6,15 @@
 use proptest::prelude::*;
 use ratecore::{Duration, FixedWindow, Limiter, Quota, QuotaError, kernel::Algorithm};
 use ratecore_testkit::model::fixed_window::FixedWindowModel;
-use ratecore_testkit::window::{
-    Step, epochs, fixed as run, limits, scripts, shaped, small, widths,
-};
+use ratecore_testkit::window::{Step, epochs, fixed as run, limits, shaped, widths};
 use ratecore_testkit::{at, window_quota as quota};
 
 type Fw = FixedWindow<1>;
 
+ratecore_testkit::window_model_props!(run, (limits(u32::MAX), widths()));
+
 proptest! {
     #![proptest_config(ratecore_testkit::config(256))]
-
-    #[test]
-    fn decides_as_the_model(
-        limit in limits(u32::MAX),
-        width in widths(),
-        epoch in epochs(),
-        script in scripts(),
-    ) {
-        run(limit, width, epoch, &script);
-    }
-
-    #[test]
-    fn decides_as_the_model_small(
-        (limit, width, script) in small(),
-        epoch in 0..12u64,
-    ) {
-        run(limit, width, epoch, &script);
-    }
 
     /// In every aligned window, at most `limit` units are admitted, with
     /// each admitted unit counted in the window it was charged to (its own,

@@ -7,19 +7,16 @@ use ratecore_testkit::model::tier_gcra as tier_gcra_model;
 
 use proptest::prelude::*;
 use ratecore::{
-    Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket, kernel::Charge,
-    kernel::Receipt,
+    Denied, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket, kernel::Charge, kernel::Receipt,
 };
+use ratecore_testkit::ticks;
 use tier_gcra_model::{Answer, Kind, Spec, from_decision, from_status};
 
 const HZ: u64 = 1_000;
 
-fn at(ticks: u64) -> Instant<HZ> {
-    Instant::<HZ>::from_ticks(ticks)
-}
-
-fn wait(ticks: u64) -> Duration<HZ> {
-    Duration::<HZ>::from_ticks(ticks)
+/// The instant `t` ticks after tick 0.
+fn at(t: u64) -> Instant<HZ> {
+    ratecore_testkit::at(t)
 }
 
 fn spec(kinds: &'static [Kind]) -> impl Strategy<Value = Spec> {
@@ -96,8 +93,8 @@ impl Lim {
             }
         }
         match self {
-            Lim::Gcra(l) => l.reserve_n_at(n, at(now), wait(max_wait)).map(finish),
-            Lim::Bucket(l) => l.reserve_n_at(n, at(now), wait(max_wait)).map(finish),
+            Lim::Gcra(l) => l.reserve_n_at(n, at(now), ticks(max_wait)).map(finish),
+            Lim::Bucket(l) => l.reserve_n_at(n, at(now), ticks(max_wait)).map(finish),
         }
     }
 
@@ -499,7 +496,7 @@ proptest! {
 fn cancel_after_others_keeps_the_units() {
     let lim = Gcra::<HZ>::new(Quota::per_second(10).burst(2)).unwrap();
     let t0 = at(0);
-    let long = wait(10_000);
+    let long = ticks(10_000);
     assert!(lim.check_n_at(2, t0).is_ok());
     let first = lim.reserve_n_at(1, t0, long).unwrap();
     let second = lim.reserve_n_at(1, t0, long).unwrap();
@@ -533,12 +530,12 @@ fn cancel_after_others_keeps_the_units() {
 fn bookings_past_the_horizon_are_refused_not_wrapped() {
     let lim = Gcra::<HZ>::new(Quota::per_second(1).burst(1)).unwrap();
     for now in [lim.horizon().as_ticks(), u64::MAX - 1, u64::MAX] {
-        let _ = lim.reserve_n_at(1, at(now), wait(u64::MAX));
+        let _ = lim.reserve_n_at(1, at(now), ticks(u64::MAX));
     }
     let late = at(u64::MAX);
     let before = lim.snapshot_at(late);
     for n in [1, 2, u32::MAX] {
-        assert!(lim.reserve_n_at(n, late, wait(u64::MAX)).is_err());
+        assert!(lim.reserve_n_at(n, late, ticks(u64::MAX)).is_err());
         assert_eq!(lim.snapshot_at(late), before);
     }
 }

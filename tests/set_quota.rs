@@ -43,10 +43,7 @@ fn a_smaller_plan_caps_the_units_in_use_at_its_burst() {
     limiter
         .set_quota_at(Quota::per_second(100).burst(5), at(0))
         .unwrap();
-    let denied = limiter.check_at(at(0)).unwrap_err();
-    assert_eq!(denied.retry_after().unwrap().as_ticks(), 10);
-    assert!(limiter.check_at(at(9)).is_err());
-    assert!(limiter.check_at(at(10)).is_ok());
+    ratecore_testkit::assert_next_unit_at(&limiter, 0, 10);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use ratecore::{Duration, Instant, Limiter, Quota, QuotaError, SlidingWindow, kernel::Algorithm};
 use ratecore_testkit::model::sliding_window::SlidingWindowModel;
 use ratecore_testkit::window::{
-    Step, densest_span, epochs, limits, scripts, shaped, sliding as run, small, widths,
+    Step, densest_span, epochs, limits, shaped, sliding as run, widths,
 };
 use ratecore_testkit::{at, window_quota as quota};
 
@@ -62,25 +62,10 @@ fn admitted_history(sw: &Sw, epoch: u64, script: &[Step]) -> Vec<(u64, u64)> {
     history
 }
 
+ratecore_testkit::window_model_props!(run, shapes());
+
 proptest! {
     #![proptest_config(ratecore_testkit::config(256))]
-
-    #[test]
-    fn decides_as_the_model(
-        (limit, width) in shapes(),
-        epoch in epochs(),
-        script in scripts(),
-    ) {
-        run(limit, width, epoch, &script);
-    }
-
-    #[test]
-    fn decides_as_the_model_small(
-        (limit, width, script) in small(),
-        epoch in 0..12u64,
-    ) {
-        run(limit, width, epoch, &script);
-    }
 
     /// In every aligned window at most `limit`, and in any span of `width`
     /// ticks at most the documented bound (below `2 * limit`).

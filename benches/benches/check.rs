@@ -46,8 +46,7 @@ use std::cell::Cell;
 
 use ratecore::{
     Clock, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow,
-    Tiers, TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, keyed::WhenFull,
-    time::NANOS,
+    Tiers, TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, time::NANOS,
 };
 use ratecore_bench::{Contender, NOW_NANOS, Shape, bench_matrix, floor, limiter};
 
@@ -187,17 +186,7 @@ fn keyed(shape: Shape, percent: usize) -> Keyed {
         Shape::Admit => Quota::per_second(1).burst(1_000_000),
         Shape::Deny => Quota::per_hour(1),
     };
-    let table = Box::new(KeyedLimiter::new(
-        [Gcra::new(per_key).unwrap()],
-        [0x1234, 0x5678],
-        WhenFull::Deny,
-    ));
-    let want = 1_024 * percent / 100;
-    let keys: Vec<u64> = (0..4_096u64)
-        .filter(|key| table.check_at(key, Plan::FIRST, at(NOW_NANOS)).is_ok())
-        .take(want)
-        .collect();
-    assert_eq!(keys.len(), want, "the table takes {want} keys");
+    let (table, keys) = ratecore_bench::filled_table(per_key, percent);
     Keyed { table, keys }
 }
 

@@ -51,6 +51,27 @@ pub fn limited<const HZ: u64>(decision: ratecore::Decision<HZ>) -> Option<(u32, 
     }
 }
 
+/// Asserts that `limiter`, denied one unit at `now`, says to retry at
+/// `ready`, is still denied a tick before it and admits the unit at `ready`
+/// (which the last check charges).
+#[track_caller]
+pub fn assert_next_unit_at<const HZ: u64>(
+    limiter: &impl ratecore::Limiter<HZ>,
+    now: u64,
+    ready: u64,
+) {
+    let denied = limiter.check_at(at(now)).unwrap_err();
+    assert_eq!(
+        denied.retry_after().map(|d| d.as_ticks()),
+        Some(ready - now)
+    );
+    assert!(
+        limiter.check_at(at(ready - 1)).is_err(),
+        "admitted before {ready}"
+    );
+    assert!(limiter.check_at(at(ready)).is_ok(), "denied at {ready}");
+}
+
 /// `limit` units per `width` ticks of 1 Hz (a window limiter's quota, where
 /// the period is its window in ticks).
 pub fn window_quota(limit: u32, width: u64) -> Quota {
@@ -74,4 +95,37 @@ pub fn config(cases: u32) -> proptest::test_runner::Config {
         ))),
         ..Config::default()
     }
+}
+
+/// The two differential property tests of a window limiter against its
+/// model (256 cases each): `decides_as_the_model` over `(limit, width)` from
+/// `$shapes` and any epoch and script, and `decides_as_the_model_small` over
+/// [`window::small`] limiters, scripts and epochs, each run through `$run`
+/// ([`window::fixed`] or [`window::sliding`]). Needs the feature `proptest`,
+/// and proptest as a dependency of the test.
+#[cfg(feature = "proptest")]
+#[macro_export]
+macro_rules! window_model_props {
+    ($run:path, $shapes:expr) => {
+        ::proptest::proptest! {
+            #![proptest_config($crate::config(256))]
+
+            #[test]
+            fn decides_as_the_model(
+                (limit, width) in $shapes,
+                epoch in $crate::window::epochs(),
+                script in $crate::window::scripts(),
+            ) {
+                $run(limit, width, epoch, &script);
+            }
+
+            #[test]
+            fn decides_as_the_model_small(
+                (limit, width, script) in $crate::window::small(),
+                epoch in 0..12u64,
+            ) {
+                $run(limit, width, epoch, &script);
+            }
+        }
+    };
 }

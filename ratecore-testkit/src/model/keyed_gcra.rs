@@ -226,12 +226,16 @@ impl KeyedModel {
         self.limiters.values().filter(|l| !l.is_idle(now)).count()
     }
 
-    pub fn check(&mut self, key: u64, plan: usize, n: u32, now: u64) -> Answer {
+    /// The limiter of `(key, plan)`, a fresh one if the key was never seen.
+    fn entry(&mut self, key: u64, plan: usize) -> &mut RefGcra {
         let spec = self.plans[plan];
         self.limiters
             .entry((key, plan))
             .or_insert_with(|| RefGcra::new(spec))
-            .check(n, now)
+    }
+
+    pub fn check(&mut self, key: u64, plan: usize, n: u32, now: u64) -> Answer {
+        self.entry(key, plan).check(n, now)
     }
 
     pub fn snapshot(&self, key: u64, plan: usize, now: u64) -> Answer {
@@ -239,11 +243,7 @@ impl KeyedModel {
     }
 
     pub fn refund(&mut self, key: u64, plan: usize, n: u32, now: u64) -> Answer {
-        let spec = self.plans[plan];
-        self.limiters
-            .entry((key, plan))
-            .or_insert_with(|| RefGcra::new(spec))
-            .refund(n, now)
+        self.entry(key, plan).refund(n, now)
     }
 
     /// Checks a table's answer to `check(key, plan, n, now)` against the model
