@@ -10,6 +10,8 @@
 
 #![cfg(loom)]
 
+mod loom_support;
+
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
@@ -34,11 +36,7 @@ fn at(ticks: u64) -> Instant<HZ> {
 /// first tier, which it must undo.
 #[test]
 fn racing_tiers_charge_all_or_nothing() {
-    let mut model = loom::model::Builder::new();
-    if model.preemption_bound.is_none() {
-        model.preemption_bound = Some(3);
-    }
-    model.check(|| {
+    loom_support::explore(3, || {
         let first = Arc::new(table(3));
         let second = Arc::new(table(3));
         let run = |first: Arc<Table>, second: Arc<Table>, costs: [u32; 2]| {

@@ -153,6 +153,20 @@ impl Op {
     fn is_exclusive(&self) -> bool {
         matches!(self, Op::Reset | Op::SetQuota(_))
     }
+
+    /// The clock after this operation, from `now`.
+    fn clock(&self, now: u64) -> u64 {
+        match *self {
+            Op::Advance(dt) => now + dt,
+            Op::Back(dt) => now.saturating_sub(dt),
+            _ => now,
+        }
+    }
+}
+
+/// Removes the live item at `i` (modulo their number), if any is live.
+fn take<T>(items: &mut Vec<T>, i: usize) -> Option<T> {
+    (!items.is_empty()).then(|| items.remove(i % items.len()))
 }
 
 /// Splits `ops` into runs of shared-borrow operations, each followed by the
@@ -206,8 +220,7 @@ proptest! {
             let mut receipts: Vec<(Receipt<'_>, ModelBooking)> = Vec::new();
             for op in run.iter().cloned() {
                 match op {
-                    Op::Advance(dt) => now += dt,
-                    Op::Back(dt) => now = now.saturating_sub(dt),
+                    Op::Advance(_) | Op::Back(_) => now = op.clock(now),
                     Op::Check(n) => {
                         prop_assert_eq!(from_decision(&lim.limiter().check_n_at(n, at(now))), model.check(n, now));
                     }
@@ -223,10 +236,9 @@ proptest! {
                         }
                     }
                     Op::Undo(i) => {
-                        if receipts.is_empty() {
+                        let Some((receipt, m)) = take(&mut receipts, i) else {
                             continue;
-                        }
-                        let (receipt, m) = receipts.remove(i % receipts.len());
+                        };
                         // A charge of nothing has nothing to undo; otherwise
                         // exactly while the state is the one it left.
                         let want = m.n == 0 || model == m.after;
@@ -270,10 +282,9 @@ proptest! {
                         }
                     }
                     Op::Cancel(i, used) => {
-                        if live.is_empty() {
+                        let Some((booked, m)) = take(&mut live, i) else {
                             continue;
-                        }
-                        let (booked, m) = live.remove(i % live.len());
+                        };
                         prop_assert_eq!((booked.n, booked.ready), (m.n, m.ready));
                         let given = (booked.cancel)(used);
                         let want = if model == m.after {
@@ -326,8 +337,7 @@ proptest! {
             let mut receipts: Vec<(Receipt<'_>, usize)> = Vec::new();
             for op in run.iter().cloned() {
                 match op {
-                    Op::Advance(dt) => now += dt,
-                    Op::Back(dt) => now = now.saturating_sub(dt),
+                    Op::Advance(_) | Op::Back(_) => now = op.clock(now),
                     Op::Check(n) => match lim.limiter().check_n_at(n, at(now)) {
                         Ok(_) => used.push((now, n)),
                         Err(denied) => prop_assert!(n > 0, "0 units denied: {}", denied),
@@ -340,10 +350,9 @@ proptest! {
                         Err(denied) => prop_assert!(n > 0, "0 units denied: {}", denied),
                     },
                     Op::Undo(i) => {
-                        if receipts.is_empty() {
+                        let Some((receipt, slot)) = take(&mut receipts, i) else {
                             continue;
-                        }
-                        let (receipt, slot) = receipts.remove(i % receipts.len());
+                        };
                         if lim.charger().undo(receipt) {
                             used[slot].1 -= receipt.units();
                         }
@@ -364,10 +373,9 @@ proptest! {
                         }
                     }
                     Op::Cancel(i, keep) => {
-                        if live.is_empty() {
+                        let Some((booked, slot)) = take(&mut live, i) else {
                             continue;
-                        }
-                        let (booked, slot) = live.remove(i % live.len());
+                        };
                         let given = (booked.cancel)(keep);
                         used[slot].1 -= given;
                     }

@@ -9,6 +9,8 @@
 //!   ([`model::harness`]) with the invariants ([`model::invariants`]);
 //! - [`window`]: the window limiters through the same trait and one driver;
 //! - [`rules`]: the kernel's rules as checks for any `Algorithm`;
+//! - [`linearizability`]: the sequential orders of concurrent histories, for
+//!   the loom models;
 //! - [`strategy`] (feature `proptest`): proptest strategies, and [`config`],
 //!   the one proptest configuration.
 //!
@@ -18,6 +20,7 @@
 //! With the feature `arbitrary`, the fuzz targets decode the same operation
 //! types from bytes.
 
+pub mod linearizability;
 pub mod model;
 #[cfg(feature = "redis-server")]
 pub mod redis_server;
@@ -70,6 +73,16 @@ pub fn assert_next_unit_at<const HZ: u64>(
         "admitted before {ready}"
     );
     assert!(limiter.check_at(at(ready)).is_ok(), "denied at {ready}");
+}
+
+/// A keyed table of `N` slots with one `Gcra` per plan, on `quotas` (which
+/// must be valid), hashing keys with `seed` and denying new keys when full.
+pub fn gcra_table<const HZ: u64, const N: usize, const P: usize>(
+    quotas: [Quota; P],
+    seed: [u64; 2],
+) -> ratecore::KeyedLimiter<ratecore::Gcra<HZ>, HZ, N, P> {
+    let plans = quotas.map(|quota| ratecore::Gcra::new(quota).expect("a valid quota"));
+    ratecore::KeyedLimiter::new(plans, seed, ratecore::keyed::WhenFull::Deny)
 }
 
 /// `limit` units per `width` ticks of 1 Hz (a window limiter's quota, where

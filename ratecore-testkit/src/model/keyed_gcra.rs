@@ -34,6 +34,14 @@ pub struct PlanSpec {
     pub burst: u32,
 }
 
+impl PlanSpec {
+    /// The crate's quota for this plan, on a clock of `HZ` ticks per second.
+    pub fn quota<const HZ: u64>(&self) -> ratecore::Quota {
+        let period = ratecore::Duration::<HZ>::from_ticks(self.period);
+        ratecore::Quota::with_period(self.count, period).burst(self.burst)
+    }
+}
+
 /// What a check answered, in plain numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
