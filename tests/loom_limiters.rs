@@ -146,20 +146,8 @@ impl Outcome {
             "admitted {admitted} units, but no sequential order admits more than {most_sequential}"
         );
 
-        let t0 = self
-            .histories
-            .iter()
-            .flatten()
-            .map(|r| r.now.as_ticks())
-            .min()
-            .unwrap();
-        let t1 = self
-            .histories
-            .iter()
-            .flatten()
-            .map(|r| r.now.as_ticks())
-            .max()
-            .unwrap();
+        let instants = || self.histories.iter().flatten().map(|r| r.now.as_ticks());
+        let (t0, t1) = (instants().min().unwrap(), instants().max().unwrap());
         assert!(
             admitted <= bound(t0, t1),
             "admitted {admitted} units in [{t0}, {t1}], above the quota's bound {}",

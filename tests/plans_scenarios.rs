@@ -26,6 +26,23 @@ fn remaining(admitted: Admitted<MS>) -> u32 {
     admitted.status().expect("limited").remaining()
 }
 
+/// "Standard: 100 per minute with a burst of 120, per API key" ...
+const STANDARD: Plan<2> = const_unwrap!(Plan::new(0));
+/// ... "Premium ten times that".
+const PREMIUM: Plan<2> = const_unwrap!(Plan::new(1));
+
+/// A table of [`STANDARD`] and [`PREMIUM`]'s minute limits, hashing keys with
+/// `seed`.
+fn standard_and_premium_per_minute(seed: [u64; 2]) -> KeyedLimiter<Gcra<MS>, MS, 64, 2> {
+    gcra_table(
+        [
+            Quota::per_minute(100).burst(120),
+            Quota::per_minute(1_000).burst(1_200),
+        ],
+        seed,
+    )
+}
+
 /// `key` spends `n` units of `plan` at t = 0, all it has left, and its next
 /// unit waits `wait` ms.
 #[track_caller]
@@ -50,15 +67,7 @@ fn spend_then_wait<A: Algorithm<MS>, const N: usize, const P: usize>(
 /// 60 ms, at most 1,200 at once.
 #[test]
 fn standard_and_premium_per_api_key() {
-    const STANDARD: Plan<2> = const_unwrap!(Plan::new(0));
-    const PREMIUM: Plan<2> = const_unwrap!(Plan::new(1));
-    let keys: KeyedLimiter<Gcra<MS>, MS, 64, 2> = gcra_table(
-        [
-            Quota::per_minute(100).burst(120),
-            Quota::per_minute(1_000).burst(1_200),
-        ],
-        [11, 12],
-    );
+    let keys = standard_and_premium_per_minute([11, 12]);
     // Key A spends its Standard burst at t = 0; request 121 waits 600 ms.
     spend_then_wait(&keys, "A", STANDARD, 120, 600);
     // Key B, Premium, is untouched by A: 1,200 at once, then 60 ms apart.
@@ -225,15 +234,7 @@ fn a_minute_limit_across_a_restart() {
 /// per request, 10,000 at once. Premium: 60 ms, 1,200; 864 ms, 100,000.
 #[test]
 fn minute_and_day_tiers_per_api_key() {
-    const STANDARD: Plan<2> = const_unwrap!(Plan::new(0));
-    const PREMIUM: Plan<2> = const_unwrap!(Plan::new(1));
-    let minute: KeyedLimiter<Gcra<MS>, MS, 64, 2> = gcra_table(
-        [
-            Quota::per_minute(100).burst(120),
-            Quota::per_minute(1_000).burst(1_200),
-        ],
-        [41, 42],
-    );
+    let minute = standard_and_premium_per_minute([41, 42]);
     let day: KeyedLimiter<Gcra<MS>, MS, 64, 2> =
         gcra_table([Quota::per_day(10_000), Quota::per_day(100_000)], [43, 44]);
     let plan = KeyedTiers::new([

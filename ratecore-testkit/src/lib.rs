@@ -110,16 +110,19 @@ pub fn config(cases: u32) -> proptest::test_runner::Config {
     }
 }
 
-/// The two differential property tests of a window limiter against its
-/// model (256 cases each): `decides_as_the_model` over `(limit, width)` from
-/// `$shapes` and any epoch and script, and `decides_as_the_model_small` over
-/// [`window::small`] limiters, scripts and epochs, each run through `$run`
-/// ([`window::fixed`] or [`window::sliding`]). Needs the feature `proptest`,
-/// and proptest as a dependency of the test.
+/// The property tests every window limiter `$limiter` (`FixedWindow<1>` or
+/// `SlidingWindow<1>`) shares, 256 cases each: against its model,
+/// `decides_as_the_model` over `(limit, width)` from `$shapes` and any epoch
+/// and script, and `decides_as_the_model_small` over [`window::small`]
+/// limiters, scripts and epochs, each run through `$run` ([`window::fixed`]
+/// or [`window::sliding`]); and the kernel's rules,
+/// `idle_words_decide_as_fresh` ([`rules::idle_decides_as_fresh`]) and
+/// `foreign_words_do_not_panic` ([`rules::any_word`]). Needs the feature
+/// `proptest`, and proptest as a dependency of the test.
 #[cfg(feature = "proptest")]
 #[macro_export]
-macro_rules! window_model_props {
-    ($run:path, $shapes:expr) => {
+macro_rules! window_props {
+    ($limiter:ty, $run:path, $shapes:expr) => {
         ::proptest::proptest! {
             #![proptest_config($crate::config(256))]
 
@@ -138,6 +141,33 @@ macro_rules! window_model_props {
                 epoch in 0..12u64,
             ) {
                 $run(limit, width, epoch, &script);
+            }
+
+            /// An idle word decides exactly as a fresh one, for any later checks.
+            #[test]
+            fn idle_words_decide_as_fresh(
+                limit in 1..=5u32,
+                width in 1..=10u64,
+                prefix in ::proptest::collection::vec((0..=6u32, 0..=12u64), 0..12),
+                later in ::proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
+            ) {
+                let limiter = <$limiter>::new($crate::window_quota(limit, width)).unwrap();
+                $crate::rules::idle_decides_as_fresh(&limiter, &prefix, &later);
+            }
+
+            /// No input panics, whatever the word (the `Algorithm` functions
+            /// are public).
+            #[test]
+            fn foreign_words_do_not_panic(
+                (limit, width) in $shapes,
+                epoch in $crate::window::epochs(),
+                word in ::proptest::prelude::any::<u64>(),
+                n in ::proptest::prelude::any::<u32>(),
+                now in ::proptest::prelude::any::<u64>(),
+            ) {
+                let quota = $crate::window_quota(limit, width);
+                let limiter = <$limiter>::with_epoch(quota, $crate::at(epoch)).unwrap();
+                $crate::rules::any_word(&limiter, word, n, $crate::at(now));
             }
         }
     };
