@@ -3,14 +3,11 @@
 use ratecore_testkit::{limited, model, strategy};
 
 use proptest::prelude::*;
-use ratecore::{Denied, Gcra, Instant, Limiter, Quota, Refund};
+use ratecore::{Denied, Gcra, Limiter, Quota, Refund};
 
 use model::harness::run_gcra;
 use model::spec::QuotaSpec;
-
-fn at(t: u64) -> Instant<1_000> {
-    Instant::<1_000>::from_ticks(t)
-}
+use ratecore_testkit::at;
 
 /// Runs one case; a quota the crate refuses is skipped (quota_props checks
 /// that refusals are right).

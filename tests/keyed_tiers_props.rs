@@ -8,14 +8,11 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use ratecore::compose::{Tier, Tiers};
 use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
-use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Limiter, Quota};
+use ratecore::{Duration, Gcra, KeyedLimiter, Limiter, Quota};
+use ratecore_testkit::at;
 use ratecore_testkit::gcra_table;
 
 const MS: u64 = 1_000;
-
-fn at(t: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(t)
-}
 
 fn quota(count: u32, period: u64, burst: u32) -> Quota {
     Quota::with_period(count, Duration::<MS>::from_ticks(period)).burst(burst)

@@ -16,6 +16,7 @@ use ratecore::{
     Denied, Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Admitted, keyed::KeyedDecision,
     keyed::Plan, keyed::WhenFull,
 };
+use ratecore_testkit::at;
 
 const HZ: u64 = 1_000;
 
@@ -26,10 +27,6 @@ fn gcra(burst: u32) -> Gcra<HZ> {
 
 fn table<const N: usize>(burst: u32) -> Arc<KeyedLimiter<Gcra<HZ>, HZ, N>> {
     Arc::new(KeyedLimiter::new([gcra(burst)], [3, 4], WhenFull::Deny))
-}
-
-fn at(ticks: u64) -> Instant<HZ> {
-    Instant::<HZ>::from_ticks(ticks)
 }
 
 const PLAN: Plan<1> = Plan::FIRST;

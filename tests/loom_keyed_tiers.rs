@@ -16,6 +16,7 @@ use loom::sync::Arc;
 use loom::thread;
 use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
 use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Quota};
+use ratecore_testkit::at;
 
 const HZ: u64 = 1_000;
 
@@ -24,10 +25,6 @@ type Table = KeyedLimiter<Gcra<HZ>, HZ, 2>;
 fn table(burst: u32) -> Table {
     let gcra = Gcra::new(Quota::with_period(1, Duration::<HZ>::from_ticks(1_000)).burst(burst));
     KeyedLimiter::new([gcra.unwrap()], [5, 6], WhenFull::Deny)
-}
-
-fn at(ticks: u64) -> Instant<HZ> {
-    Instant::<HZ>::from_ticks(ticks)
 }
 
 /// Thread A wants 2 of each tier, thread B 1 of the first and 2 of the

@@ -12,10 +12,7 @@ use loom::thread;
 use ratecore::{
     Decision, Duration, FixedWindow, Instant, Limiter, Quota, SlidingWindow, kernel::Algorithm,
 };
-
-fn at(t: u64) -> Instant<1> {
-    Instant::<1>::from_ticks(t)
-}
+use ratecore_testkit::at;
 
 fn quota(limit: u32, width: u64) -> Quota {
     Quota::with_period(limit, Duration::<1>::from_ticks(width))

@@ -6,14 +6,11 @@ use ratecore::algorithms::{GcraConfig, LogLimiter, LogVerdict};
 use ratecore::compose::{OrUnlimited, Toggle};
 use ratecore::kernel::{Algorithm, Carry, Reconfigurable, Saved};
 use ratecore::keyed::{Admitted, KeyedTier, KeyedTiers, Plan, WhenFull};
-use ratecore::{Denied, Duration, Gcra, Instant, KeyedLimiter, Limiter, Quota, const_unwrap};
+use ratecore::{Denied, Duration, Gcra, KeyedLimiter, Limiter, Quota, const_unwrap};
+use ratecore_testkit::at;
 use ratecore_testkit::gcra_table;
 
 const MS: u64 = 1_000;
-
-fn at(ms: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(ms)
-}
 
 fn retry_after(denied: Denied<MS>) -> u64 {
     match denied {

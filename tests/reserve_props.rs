@@ -7,17 +7,13 @@ use ratecore_testkit::model::tier_gcra as tier_gcra_model;
 
 use proptest::prelude::*;
 use ratecore::{
-    Denied, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket, kernel::Charge, kernel::Receipt,
+    Denied, Gcra, Limiter, Quota, RefillMode, TokenBucket, kernel::Charge, kernel::Receipt,
 };
+use ratecore_testkit::at;
 use ratecore_testkit::ticks;
 use tier_gcra_model::{Answer, Kind, Spec, from_decision, from_status};
 
 const HZ: u64 = 1_000;
-
-/// The instant `t` ticks after tick 0.
-fn at(t: u64) -> Instant<HZ> {
-    ratecore_testkit::at(t)
-}
 
 fn spec(kinds: &'static [Kind]) -> impl Strategy<Value = Spec> {
     ratecore_testkit::strategy::tier_spec(kinds, 6)

@@ -2,13 +2,10 @@
 //! (rounded up, at most the new burst), and an invalid quota changes nothing.
 //! Every expected number is worked out by hand in the comments.
 
-use ratecore::{Gcra, Instant, Limiter, Quota, QuotaError, RefillMode, TokenBucket};
+use ratecore::{Gcra, Limiter, Quota, QuotaError, RefillMode, TokenBucket};
+use ratecore_testkit::at;
 
 const MS: u64 = 1_000;
-
-fn at(ms: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(ms)
-}
 
 #[test]
 fn a_bigger_plan_keeps_the_units_in_use() {

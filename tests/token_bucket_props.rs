@@ -4,15 +4,12 @@
 use ratecore_testkit::{limited, model, strategy};
 
 use proptest::prelude::*;
-use ratecore::{Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket};
+use ratecore::{Denied, Duration, Gcra, Limiter, Quota, RefillMode, TokenBucket};
 
 use model::harness::run_bucket;
 use model::spec::QuotaSpec;
 use model::trace::Op;
-
-fn at(t: u64) -> Instant<1_000> {
-    Instant::<1_000>::from_ticks(t)
-}
+use ratecore_testkit::at;
 
 /// Runs one case; a quota the crate refuses is skipped (quota_props checks
 /// that refusals are right).

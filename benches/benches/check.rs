@@ -45,19 +45,15 @@ use ratecore::clock::MonotonicClock;
 use std::cell::Cell;
 
 use ratecore::{
-    Clock, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow,
-    Tiers, TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, time::NANOS,
+    Clock, FixedWindow, Gcra, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow, Tiers,
+    TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, time::NANOS,
 };
-use ratecore_bench::{Contender, NOW_NANOS, Shape, bench_matrix, floor, limiter};
+use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
 
 /// The shape's quota in ratecore's terms.
 fn quota(shape: Shape) -> Quota {
     let period = ratecore::Duration::<NANOS>::from_ticks(shape.period().as_nanos() as u64);
     Quota::with_period(shape.count(), period).burst(shape.burst())
-}
-
-fn at(now: u64) -> Instant<NANOS> {
-    Instant::<NANOS>::from_ticks(now)
 }
 
 /// The shape's quota in governor's terms: one unit per `period / count`.

@@ -56,6 +56,11 @@ use ratecore::time::NANOS;
 /// Not zero, since some crates treat time 0 specially.
 pub const NOW_NANOS: u64 = 1_000_000_000;
 
+/// The instant `now` nanoseconds after ratecore's tick 0.
+pub fn at(now: u64) -> ratecore::Instant<NANOS> {
+    ratecore::Instant::<NANOS>::from_ticks(now)
+}
+
 /// A keyed table of 1,024 slots of `Gcra`s on `per_key`, filled to `percent`
 /// % with keys 0, 1, 2, ... (a key that finds its window full is skipped) by
 /// one check each at [`NOW_NANOS`], and the keys it took.
@@ -72,7 +77,7 @@ pub fn filled_table(
         [0x1234, 0x5678],
         WhenFull::Deny,
     ));
-    let now = ratecore::Instant::<NANOS>::from_ticks(NOW_NANOS);
+    let now = at(NOW_NANOS);
     let want = 1_024 * percent / 100;
     let keys: Vec<u64> = (0..4_096u64)
         .filter(|key| table.check_at(key, Plan::FIRST, now).is_ok())

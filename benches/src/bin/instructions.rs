@@ -19,12 +19,9 @@ use ratecore::{
     Denied, Gcra, Instant, KeyedLimiter, Limiter, Quota, algorithms::GcraConfig, keyed::Plan,
     keyed::WhenFull, time::NANOS,
 };
+use ratecore_bench::at;
 
-const NOW: u64 = 1_000_000_000;
-
-fn at(now: u64) -> Instant<NANOS> {
-    Instant::<NANOS>::from_ticks(now)
-}
+const NOW: u64 = ratecore_bench::NOW_NANOS;
 
 /// Always admits: 10^9 per second (a cost of one virtual unit per unit), a
 /// burst of `u32::MAX`, one instant.
