@@ -223,40 +223,21 @@ fn without_feedback_the_pacer_keeps_its_rate() {
 #[test]
 fn bad_configurations_are_refused() {
     let new = |c: AimdConfig| AimdPacer::<HZ>::new(c).map(|_| ()).unwrap_err();
-    assert_eq!(new(AimdConfig::new(0, 10)), AimdError::ZeroFloor);
-    assert_eq!(new(AimdConfig::new(11, 10)), AimdError::FloorAboveCeiling);
-    assert_eq!(
-        new(AimdConfig::new(1, 10).start(11)),
-        AimdError::StartOutOfRange
-    );
-    assert_eq!(
-        new(AimdConfig::new(2, 10).start(1)),
-        AimdError::StartOutOfRange
-    );
-    assert_eq!(
-        new(AimdConfig::new(1, 10).increase(0)),
-        AimdError::ZeroIncrease
-    );
-    assert_eq!(
-        new(AimdConfig::new(1, 10).decrease(0, 2)),
-        AimdError::BadDecrease
-    );
-    assert_eq!(
-        new(AimdConfig::new(1, 10).decrease(2, 2)),
-        AimdError::BadDecrease
-    );
-    assert_eq!(
-        new(AimdConfig::new(1, 10).decrease(1, 0)),
-        AimdError::BadDecrease
-    );
-    assert_eq!(
-        new(AimdConfig::new(1, 10).headroom(1, 1)),
-        AimdError::BadHeadroom
-    );
-    assert_eq!(
-        new(AimdConfig::new(1, 10).headroom(0, 0)),
-        AimdError::BadHeadroom
-    );
+    let base = AimdConfig::new(1, 10);
+    for (config, error) in [
+        (AimdConfig::new(0, 10), AimdError::ZeroFloor),
+        (AimdConfig::new(11, 10), AimdError::FloorAboveCeiling),
+        (base.start(11), AimdError::StartOutOfRange),
+        (AimdConfig::new(2, 10).start(1), AimdError::StartOutOfRange),
+        (base.increase(0), AimdError::ZeroIncrease),
+        (base.decrease(0, 2), AimdError::BadDecrease),
+        (base.decrease(2, 2), AimdError::BadDecrease),
+        (base.decrease(1, 0), AimdError::BadDecrease),
+        (base.headroom(1, 1), AimdError::BadHeadroom),
+        (base.headroom(0, 0), AimdError::BadHeadroom),
+    ] {
+        assert_eq!(new(config), error, "{config:?}");
+    }
     assert!(AimdPacer::<HZ>::new(AimdConfig::new(1, 1).headroom(0, 1)).is_ok());
     assert!(!AimdError::BadHeadroom.to_string().is_empty());
 }

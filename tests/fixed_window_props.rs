@@ -6,33 +6,15 @@
 use proptest::prelude::*;
 use ratecore::{Duration, FixedWindow, Limiter, Quota, QuotaError, kernel::Algorithm};
 use ratecore_testkit::model::fixed_window::FixedWindowModel;
-use ratecore_testkit::window::{
-    Step, epochs, fixed as run, limits, scripts, shaped, small, widths,
-};
+use ratecore_testkit::window::{Step, epochs, fixed as run, limits, shaped, widths};
 use ratecore_testkit::{at, window_quota as quota};
 
 type Fw = FixedWindow<1>;
 
+ratecore_testkit::window_props!(Fw, run, (limits(u32::MAX), widths()));
+
 proptest! {
     #![proptest_config(ratecore_testkit::config(256))]
-
-    #[test]
-    fn decides_as_the_model(
-        limit in limits(u32::MAX),
-        width in widths(),
-        epoch in epochs(),
-        script in scripts(),
-    ) {
-        run(limit, width, epoch, &script);
-    }
-
-    #[test]
-    fn decides_as_the_model_small(
-        (limit, width, script) in small(),
-        epoch in 0..12u64,
-    ) {
-        run(limit, width, epoch, &script);
-    }
 
     /// In every aligned window, at most `limit` units are admitted, with
     /// each admitted unit counted in the window it was charged to (its own,
@@ -206,34 +188,4 @@ fn is_idle_means_fresh() {
     let later = fw.refund(later.unwrap(), 1, at(25));
     assert!(fw.is_idle(later, at(25)));
     assert!(!fw.is_idle(later, at(15)));
-}
-
-proptest! {
-    #![proptest_config(ratecore_testkit::config(256))]
-
-    /// An idle word decides exactly as a fresh one, for any later checks.
-    #[test]
-    fn idle_words_decide_as_fresh(
-        limit in 1..=5u32,
-        width in 1..=10u64,
-        prefix in proptest::collection::vec((0..=6u32, 0..=12u64), 0..12),
-        later in proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
-    ) {
-        let fw = Fw::new(quota(limit, width)).unwrap();
-        ratecore_testkit::rules::idle_decides_as_fresh(&fw, &prefix, &later);
-    }
-
-    /// No input panics, whatever the word (the `Algorithm` functions are public).
-    #[test]
-    fn foreign_words_do_not_panic(
-        limit in limits(u32::MAX),
-        width in widths(),
-        epoch in epochs(),
-        word in any::<u64>(),
-        n in any::<u32>(),
-        now in any::<u64>(),
-    ) {
-        let fw = Fw::with_epoch(quota(limit, width), at(epoch)).unwrap();
-        ratecore_testkit::rules::any_word(&fw, word, n, at(now));
-    }
 }

@@ -3,14 +3,11 @@
 use ratecore_testkit::{limited, model, strategy};
 
 use proptest::prelude::*;
-use ratecore::{Denied, Gcra, Instant, Limiter, Quota, Refund};
+use ratecore::{Denied, Gcra, Limiter, Quota, Refund};
 
 use model::harness::run_gcra;
 use model::spec::QuotaSpec;
-
-fn at(t: u64) -> Instant<1_000> {
-    Instant::<1_000>::from_ticks(t)
-}
+use ratecore_testkit::at;
 
 /// Runs one case; a quota the crate refuses is skipped (quota_props checks
 /// that refusals are right).
@@ -33,16 +30,13 @@ proptest! {
         case::<1_000>(&spec, &ops)?;
         case::<1_000_000_000>(&spec, &ops)?;
     }
+}
 
+ratecore_testkit::at_three_rates!(
     /// Instants up to 2^32 seconds from tick 0, less the burst's duration,
     /// are evaluated as themselves.
-    #[test]
-    fn horizon_is_at_least_136_years_less_the_burst(spec in strategy::quota_spec()) {
-        horizon::<1_000>(&spec)?;
-        horizon::<32_768>(&spec)?;
-        horizon::<1_000_000_000>(&spec)?;
-    }
-}
+    fn horizon_is_at_least_136_years_less_the_burst: 96 => horizon
+);
 
 fn horizon<const HZ: u64>(spec: &QuotaSpec) -> Result<(), TestCaseError> {
     let Ok(limiter) = Gcra::<HZ>::new(spec.quota()) else {

@@ -6,14 +6,11 @@ use ratecore::{
     Denied, Gcra, Instant, KeyedLimiter, Quota, Tiers, compose::Capped, compose::Tier,
     compose::Unlimited, keyed::Plan, keyed::WhenFull,
 };
+use ratecore_testkit::at;
 
 const MS: u64 = 1_000;
 const MINUTE: Quota = Quota::per_minute(100).burst(120);
 const DAY: Quota = Quota::per_day(10_000);
-
-fn at(ms: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(ms)
-}
 
 fn wall(ms: u64) -> Instant<MS> {
     Instant::<MS>::from_ticks(1_700_000_000_000 + ms)

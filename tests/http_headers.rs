@@ -9,14 +9,11 @@ use ratecore::http::{
 use ratecore::{
     Decision, Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket,
 };
+use ratecore_testkit::at;
 
 const MS: u64 = ratecore::time::MILLIS;
 /// The wall clock at limiter tick 0: 2023-11-14T22:13:20Z in Unix milliseconds.
 const WALL_ORIGIN_MS: u64 = 1_700_000_000_000;
-
-fn at(ms: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(ms)
-}
 
 fn wall(ms: u64) -> Instant<MS> {
     Instant::<MS>::from_ticks(WALL_ORIGIN_MS + ms)

@@ -20,7 +20,7 @@ use ratecore_testkit::model::keyed_gcra as keyed_gcra_model;
 use std::collections::VecDeque;
 
 use keyed_gcra_model::{Answer, PlanSpec, RefGcra, observe};
-use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Plan, keyed::WhenFull};
+use ratecore::{Gcra, Instant, KeyedLimiter, keyed::Plan, keyed::WhenFull};
 
 const HZ: u64 = 1_000;
 const SLOTS: usize = 1_024;
@@ -41,8 +41,7 @@ const PRO_SPEC: PlanSpec = PlanSpec {
 };
 
 fn gcra(spec: PlanSpec) -> Gcra<HZ> {
-    let quota = Quota::with_period(spec.count, Duration::<HZ>::from_ticks(spec.period));
-    Gcra::new(quota.burst(spec.burst)).unwrap()
+    Gcra::new(spec.quota::<HZ>()).unwrap()
 }
 
 #[test]

@@ -6,7 +6,7 @@ use ratecore_testkit::model::keyed_gcra as keyed_gcra_model;
 
 use keyed_gcra_model::{Answer, KeyedModel, PlanSpec, Window, observe, observe_status};
 use proptest::prelude::*;
-use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Plan, keyed::WhenFull};
+use ratecore::{Gcra, Instant, KeyedLimiter, keyed::Plan, keyed::WhenFull};
 
 const HZ: u64 = 1_000;
 const PLANS: usize = 3;
@@ -31,8 +31,7 @@ const SPECS: [PlanSpec; PLANS] = [
 ];
 
 fn gcra(spec: PlanSpec) -> Gcra<HZ> {
-    let quota = Quota::with_period(spec.count, Duration::<HZ>::from_ticks(spec.period));
-    Gcra::new(quota.burst(spec.burst)).unwrap()
+    Gcra::new(spec.quota::<HZ>()).unwrap()
 }
 
 fn table<const N: usize>(
@@ -228,9 +227,29 @@ fn policy() -> impl Strategy<Value = WhenFull> {
     prop_oneof![Just(WhenFull::Deny), Just(WhenFull::Allow)]
 }
 
+/// Exact runs on a table of `N` slots: `N` to `2N + 4` keys, so that tables
+/// fill, and runs long enough for keys to go idle and come back.
+fn exact_ops<const N: usize>() -> impl Strategy<Value = Vec<Op>> {
+    let n = N as u64;
+    (n..=2 * n + 4)
+        .prop_flat_map(|keys| prop::collection::vec(op(keys, false, N as i64), 1..200 + 5 * N))
+}
+
+/// Stale runs on a table of `N` slots: 1 to `N + 2` keys.
+fn stale_ops<const N: usize>() -> impl Strategy<Value = Vec<Op>> {
+    (1..=N as u64 + 2).prop_flat_map(|keys| prop::collection::vec(op(keys, true, N as i64), 1..160))
+}
+
+/// For each `name: slots`, a test `exact_time::name` (exact instants,
+/// [`exact`]) and `stale_time::name` (instants that go back, [`stale`]), 48
+/// cases each.
 macro_rules! capacities {
     ($($name:ident: $n:literal,)*) => {
-        mod exact_time {
+        capacities!(@mode exact_time, exact_ops, exact; $($name: $n,)*);
+        capacities!(@mode stale_time, stale_ops, stale; $($name: $n,)*);
+    };
+    (@mode $mode:ident, $ops:ident, $run:ident; $($name:ident: $n:literal,)*) => {
+        mod $mode {
             use super::*;
             proptest! {
                 #![proptest_config(ratecore_testkit::config(48))]
@@ -239,25 +258,9 @@ macro_rules! capacities {
                     fn $name(
                         seed in any::<[u64; 2]>(),
                         when_full in policy(),
-                        ops in ($n as u64..=2 * $n + 4).prop_flat_map(|keys| prop::collection::vec(op(keys, false, $n), 1..200 + 5 * $n)),
+                        ops in $ops::<$n>(),
                     ) {
-                        exact::<$n>(seed, when_full, &ops)?;
-                    }
-                )*
-            }
-        }
-        mod stale_time {
-            use super::*;
-            proptest! {
-                #![proptest_config(ratecore_testkit::config(48))]
-                $(
-                    #[test]
-                    fn $name(
-                        seed in any::<[u64; 2]>(),
-                        when_full in policy(),
-                        ops in (1u64..=$n + 2).prop_flat_map(|keys| prop::collection::vec(op(keys, true, $n), 1..160)),
-                    ) {
-                        stale::<$n>(seed, when_full, &ops)?;
+                        $run::<$n>(seed, when_full, &ops)?;
                     }
                 )*
             }

@@ -8,13 +8,11 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 use ratecore::compose::{Tier, Tiers};
 use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
-use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Limiter, Quota};
+use ratecore::{Duration, Gcra, KeyedLimiter, Limiter, Quota};
+use ratecore_testkit::at;
+use ratecore_testkit::gcra_table;
 
 const MS: u64 = 1_000;
-
-fn at(t: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(t)
-}
 
 fn quota(count: u32, period: u64, burst: u32) -> Quota {
     Quota::with_period(count, Duration::<MS>::from_ticks(period)).burst(burst)
@@ -55,14 +53,7 @@ proptest! {
 
 #[test]
 fn a_keyed_charge_is_undone_exactly() {
-    let table = Table::new(
-        [
-            Gcra::new(Quota::per_second(10)).unwrap(),
-            Gcra::new(Quota::per_second(1)).unwrap(),
-        ],
-        [7, 8],
-        WhenFull::Deny,
-    );
+    let table: Table = gcra_table([Quota::per_second(10), Quota::per_second(1)], [7, 8]);
     let p = Plan::FIRST;
     // A new key: undone, it is fresh again (and idle).
     let (_, receipt) = table.charge_n_at("k", p, 4, at(0)).unwrap();
@@ -87,22 +78,8 @@ fn a_keyed_charge_is_undone_exactly() {
 #[test]
 fn a_denied_tier_charges_no_tier_per_key() {
     // "Free: 5 per minute, 100 per day", per key.
-    let minute = Table::new(
-        [
-            Gcra::new(Quota::per_minute(5)).unwrap(),
-            Gcra::new(Quota::per_minute(60)).unwrap(),
-        ],
-        [1, 1],
-        WhenFull::Deny,
-    );
-    let day = Table::new(
-        [
-            Gcra::new(Quota::per_day(100)).unwrap(),
-            Gcra::new(Quota::per_day(1_000)).unwrap(),
-        ],
-        [2, 2],
-        WhenFull::Deny,
-    );
+    let minute: Table = gcra_table([Quota::per_minute(5), Quota::per_minute(60)], [1, 1]);
+    let day: Table = gcra_table([Quota::per_day(100), Quota::per_day(1_000)], [2, 2]);
     let plan = KeyedTiers::new([
         KeyedTier::new("minute", &minute),
         KeyedTier::new("daily", &day),

@@ -106,6 +106,27 @@ proptest! {
     }
 }
 
+/// `checks` checks at `at` are all suppressed and counted as `counted`; the
+/// next check, at `report`, emits and reports that count.
+#[track_caller]
+fn suppress_then_report(
+    limiter: &LogLimiter<1_000>,
+    (checks, at): (u32, Instant<1_000>),
+    counted: u32,
+    report: Instant<1_000>,
+) {
+    for _ in 0..checks {
+        assert_eq!(limiter.check_at(at), LogVerdict::Suppress);
+    }
+    assert_eq!(limiter.suppressed(), counted);
+    assert_eq!(
+        limiter.check_at(report),
+        LogVerdict::Emit {
+            suppressed_before: counted
+        }
+    );
+}
+
 #[test]
 fn the_kernel_default_ten_per_five_seconds() {
     // `DEFINE_RATELIMIT_STATE(rs, 5 * HZ, 10)` at HZ = 1000.
@@ -121,17 +142,8 @@ fn the_kernel_default_ten_per_five_seconds() {
             }
         );
     }
-    for _ in 0..7 {
-        assert_eq!(limiter.check_at(at(6_234)), LogVerdict::Suppress);
-    }
-    assert_eq!(limiter.suppressed(), 7);
     // 6,235 > 1,234 + 5,000: the next window, and the report, once.
-    assert_eq!(
-        limiter.check_at(at(6_235)),
-        LogVerdict::Emit {
-            suppressed_before: 7
-        }
-    );
+    suppress_then_report(&limiter, (7, at(6_234)), 7, at(6_235));
     assert_eq!(
         limiter.check_at(at(6_235)),
         LogVerdict::Emit {
@@ -151,16 +163,7 @@ fn the_suppressed_count_saturates() {
     let limiter = LogLimiter::<1_000>::from_interval(Duration::<1_000>::from_ticks(10), 1).unwrap();
     let at = Instant::<1_000>::from_ticks;
     assert!(limiter.check_at(at(0)).is_emit());
-    for _ in 0..70_000 {
-        assert_eq!(limiter.check_at(at(5)), LogVerdict::Suppress);
-    }
-    assert_eq!(limiter.suppressed(), 65_535);
-    assert_eq!(
-        limiter.check_at(at(11)),
-        LogVerdict::Emit {
-            suppressed_before: 65_535
-        }
-    );
+    suppress_then_report(&limiter, (70_000, at(5)), 65_535, at(11));
 }
 
 #[test]

@@ -12,6 +12,8 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --test loom_client`.
 #![cfg(loom)]
 
+mod loom_support;
+
 use ratecore_testkit::model::breaker as breaker_model;
 
 use breaker_model::{Admit, State, observe as as_model};
@@ -24,17 +26,11 @@ use ratecore::client::{
 
 const HZ: u64 = 1_000;
 
-/// `loom::model` with at most three preemptions per execution (unless
-/// `LOOM_MAX_PREEMPTIONS` says otherwise): every bug in these small CAS loops
-/// needs at most two (a thread preempted between its load and its
-/// compare-exchange, while another completes), and the bound keeps each model
-/// to seconds on a loaded CI machine.
+/// `loom::model` with at most three preemptions per execution: every bug in
+/// these small CAS loops needs at most two (a thread preempted between its
+/// load and its compare-exchange, while another completes).
 fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
+    loom_support::explore(3, f);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

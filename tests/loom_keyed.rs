@@ -13,9 +13,10 @@
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::{
-    Denied, Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Admitted, keyed::Plan,
-    keyed::WhenFull,
+    Denied, Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Admitted, keyed::KeyedDecision,
+    keyed::Plan, keyed::WhenFull,
 };
+use ratecore_testkit::at;
 
 const HZ: u64 = 1_000;
 
@@ -26,10 +27,6 @@ fn gcra(burst: u32) -> Gcra<HZ> {
 
 fn table<const N: usize>(burst: u32) -> Arc<KeyedLimiter<Gcra<HZ>, HZ, N>> {
     Arc::new(KeyedLimiter::new([gcra(burst)], [3, 4], WhenFull::Deny))
-}
-
-fn at(ticks: u64) -> Instant<HZ> {
-    Instant::<HZ>::from_ticks(ticks)
 }
 
 const PLAN: Plan<1> = Plan::FIRST;
@@ -115,6 +112,20 @@ fn two_keys_race_for_the_last_slot() {
     });
 }
 
+/// A table of one slot (burst 1) whose key 1 was charged at 0 (so idle from
+/// 1,000), and a thread racing the caller: key 2's check at 1,000, which may
+/// reclaim key 1's slot.
+fn racing_a_reclaim() -> (
+    Arc<KeyedLimiter<Gcra<HZ>, HZ, 1>>,
+    thread::JoinHandle<KeyedDecision<HZ>>,
+) {
+    let table = table::<1>(1);
+    assert!(table.check_at(&1u32, PLAN, at(0)).is_ok());
+    let other = table.clone();
+    let racer = thread::spawn(move || other.check_at(&2u32, PLAN, at(1_000)));
+    (table, racer)
+}
+
 /// A check of key 1 races key 2's reclaim of key 1's idle slot. Either the
 /// check lands first (key 1 active again, key 2 refused) or the reclaim does
 /// (key 1 has no room and is refused): never both admitted, and the admitted
@@ -122,10 +133,7 @@ fn two_keys_race_for_the_last_slot() {
 #[test]
 fn a_check_racing_a_reclaim_of_its_slot() {
     loom::model(|| {
-        let table = table::<1>(1);
-        assert!(table.check_at(&1u32, PLAN, at(0)).is_ok()); // idle from 1,000
-        let other = table.clone();
-        let racer = thread::spawn(move || other.check_at(&2u32, PLAN, at(1_000)));
+        let (table, racer) = racing_a_reclaim();
         let mine = table.check_at(&1u32, PLAN, at(1_000));
         let theirs = racer.join().unwrap();
         let winner = match (&mine, &theirs) {
@@ -146,13 +154,10 @@ fn a_check_racing_a_reclaim_of_its_slot() {
 #[test]
 fn a_refund_racing_a_reclaim_stays_with_its_key() {
     loom::model(|| {
-        let table = table::<1>(1);
-        assert!(table.check_at(&1u32, PLAN, at(0)).is_ok()); // idle from 1,000
-        let other = table.clone();
-        let racer = thread::spawn(move || other.check_at(&2u32, PLAN, at(1_000)).is_ok());
+        let (table, racer) = racing_a_reclaim();
         let _ = table.refund_n_at(&1u32, PLAN, 1, at(1_000));
         assert!(
-            racer.join().unwrap(),
+            racer.join().unwrap().is_ok(),
             "key 1 is idle either way: key 2 gets the slot"
         );
         // Key 2 spent its burst of 1 and nothing gave it back.

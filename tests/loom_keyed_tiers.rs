@@ -10,10 +10,13 @@
 
 #![cfg(loom)]
 
+mod loom_support;
+
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
 use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Quota};
+use ratecore_testkit::at;
 
 const HZ: u64 = 1_000;
 
@@ -24,21 +27,13 @@ fn table(burst: u32) -> Table {
     KeyedLimiter::new([gcra.unwrap()], [5, 6], WhenFull::Deny)
 }
 
-fn at(ticks: u64) -> Instant<HZ> {
-    Instant::<HZ>::from_ticks(ticks)
-}
-
 /// Thread A wants 2 of each tier, thread B 1 of the first and 2 of the
 /// second; the first tier holds 3 and the second 3, so they cannot both pass
 /// the second tier: one of them is denied there, maybe after charging the
 /// first tier, which it must undo.
 #[test]
 fn racing_tiers_charge_all_or_nothing() {
-    let mut model = loom::model::Builder::new();
-    if model.preemption_bound.is_none() {
-        model.preemption_bound = Some(3);
-    }
-    model.check(|| {
+    loom_support::explore(3, || {
         let first = Arc::new(table(3));
         let second = Arc::new(table(3));
         let run = |first: Arc<Table>, second: Arc<Table>, costs: [u32; 2]| {

@@ -17,10 +17,13 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --test loom_limiters`.
 #![cfg(loom)]
 
+mod loom_support;
+
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::clock::ManualClock;
 use ratecore::{Clock, Decision, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket};
+use ratecore_testkit::linearizability::interleavings;
 
 /// Millisecond ticks: small numbers, easy to read in a failure.
 const HZ: u64 = 1_000;
@@ -58,13 +61,9 @@ fn race<L>(
 ) where
     L: Limiter<HZ> + Send + Sync + 'static,
 {
-    let mut model = loom::model::Builder::new();
     // Bugs in a compare-and-swap loop show with one or two preemptions; three
-    // keeps every model to seconds. LOOM_MAX_PREEMPTIONS overrides it.
-    if model.preemption_bound.is_none() {
-        model.preemption_bound = Some(3);
-    }
-    model.check(move || {
+    // keeps every model to seconds.
+    loom_support::explore(3, move || {
         let limiter = Arc::new(fresh());
         let clock = Arc::new(ManualClock::<HZ>::new(start));
         let handles: Vec<_> = programs
@@ -147,20 +146,8 @@ impl Outcome {
             "admitted {admitted} units, but no sequential order admits more than {most_sequential}"
         );
 
-        let t0 = self
-            .histories
-            .iter()
-            .flatten()
-            .map(|r| r.now.as_ticks())
-            .min()
-            .unwrap();
-        let t1 = self
-            .histories
-            .iter()
-            .flatten()
-            .map(|r| r.now.as_ticks())
-            .max()
-            .unwrap();
+        let instants = || self.histories.iter().flatten().map(|r| r.now.as_ticks());
+        let (t0, t1) = (instants().min().unwrap(), instants().max().unwrap());
         assert!(
             admitted <= bound(t0, t1),
             "admitted {admitted} units in [{t0}, {t1}], above the quota's bound {}",
@@ -177,39 +164,6 @@ fn admitted_units(record: &Record) -> u64 {
     }
 }
 
-/// Every merge of the threads' histories that keeps each thread's order.
-fn interleavings(histories: &[Vec<Record>]) -> Vec<Vec<Record>> {
-    fn extend(
-        histories: &[Vec<Record>],
-        next: &mut [usize],
-        prefix: &mut Vec<Record>,
-        out: &mut Vec<Vec<Record>>,
-    ) {
-        let mut any = false;
-        for (thread, history) in histories.iter().enumerate() {
-            if let Some(record) = history.get(next[thread]) {
-                any = true;
-                prefix.push(*record);
-                next[thread] += 1;
-                extend(histories, next, prefix, out);
-                next[thread] -= 1;
-                prefix.pop();
-            }
-        }
-        if !any {
-            out.push(prefix.clone());
-        }
-    }
-    let mut out = Vec::new();
-    extend(
-        histories,
-        &mut vec![0; histories.len()],
-        &mut Vec::new(),
-        &mut out,
-    );
-    out
-}
-
 // ---- GCRA: 10 per second (one unit per 100 ms), burst 2 ----
 
 fn gcra() -> Gcra<HZ> {
@@ -221,43 +175,10 @@ fn continuous_bound(t0: u64, t1: u64) -> u64 {
     2 + (t1 - t0) / 100
 }
 
-#[test]
-fn gcra_two_threads_with_a_moving_clock() {
-    // Thread 0 spends the burst, waits half an interval and asks again; thread
-    // 1 asks for one unit twice; the main thread adds a whole interval.
-    static PROGRAMS: &[&[Step]] = &[
-        &[Step::Check(2), Step::Advance(50), Step::Check(1)],
-        &[Step::Check(1), Step::Check(1)],
-    ];
-    race(gcra, 1_000, 100, PROGRAMS, continuous_bound);
-}
-
-#[test]
-fn gcra_three_threads_racing_for_the_last_unit() {
-    // Thread 0 spends the whole burst and then earns one unit back by moving
-    // the clock; two threads race for that unit (and may read the clock
-    // before it moved: a stale reading that must be denied).
-    static PROGRAMS: &[&[Step]] = &[
-        &[Step::Check(2), Step::Advance(100)],
-        &[Step::Check(1)],
-        &[Step::Check(1)],
-    ];
-    race(gcra, 0, 0, PROGRAMS, continuous_bound);
-}
-
 // ---- greedy token bucket: the same quota ----
 
 fn greedy_bucket() -> TokenBucket<HZ> {
     TokenBucket::new(Quota::per_second(10).burst(2), RefillMode::Greedy).unwrap()
-}
-
-#[test]
-fn greedy_bucket_two_threads_with_a_moving_clock() {
-    static PROGRAMS: &[&[Step]] = &[
-        &[Step::Check(1), Step::Advance(100), Step::Check(2)],
-        &[Step::Check(2), Step::Check(1)],
-    ];
-    race(greedy_bucket, 500, 50, PROGRAMS, continuous_bound);
 }
 
 // ---- interval token bucket: 2 tokens every second, at most 3 ----
@@ -271,12 +192,52 @@ fn interval_bound(t0: u64, t1: u64) -> u64 {
     3 + 2 * (t1 / 1_000 - t0 / 1_000)
 }
 
-#[test]
-fn interval_bucket_across_a_refill_boundary() {
-    // The clock starts 100 ms before a refill; thread 0 moves it across.
-    static PROGRAMS: &[&[Step]] = &[
+/// One loom test per row: `name: fresh, start, main_advance, bound;` then the
+/// threads' programs (see [`race`]).
+macro_rules! races {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident: $fresh:expr, $start:expr, $advance:expr, $bound:expr;
+        [$($program:expr),+ $(,)?]
+    )+) => {$(
+        $(#[$doc])*
+        #[test]
+        fn $name() {
+            static PROGRAMS: &[&[Step]] = &[$($program),+];
+            race($fresh, $start, $advance, PROGRAMS, $bound);
+        }
+    )+};
+}
+
+races! {
+    /// Thread 0 spends the burst, waits half an interval and asks again;
+    /// thread 1 asks for one unit twice; the main thread adds a whole interval.
+    gcra_two_threads_with_a_moving_clock: gcra, 1_000, 100, continuous_bound;
+    [
+        &[Step::Check(2), Step::Advance(50), Step::Check(1)],
+        &[Step::Check(1), Step::Check(1)],
+    ]
+
+    /// Thread 0 spends the whole burst and then earns one unit back by moving
+    /// the clock; two threads race for that unit (and may read the clock
+    /// before it moved: a stale reading that must be denied).
+    gcra_three_threads_racing_for_the_last_unit: gcra, 0, 0, continuous_bound;
+    [
+        &[Step::Check(2), Step::Advance(100)],
+        &[Step::Check(1)],
+        &[Step::Check(1)],
+    ]
+
+    greedy_bucket_two_threads_with_a_moving_clock: greedy_bucket, 500, 50, continuous_bound;
+    [
+        &[Step::Check(1), Step::Advance(100), Step::Check(2)],
+        &[Step::Check(2), Step::Check(1)],
+    ]
+
+    /// The clock starts 100 ms before a refill; thread 0 moves it across.
+    interval_bucket_across_a_refill_boundary: interval_bucket, 1_900, 0, interval_bound;
+    [
         &[Step::Check(2), Step::Advance(100), Step::Check(2)],
         &[Step::Check(2), Step::Check(1)],
-    ];
-    race(interval_bucket, 1_900, 0, PROGRAMS, interval_bound);
+    ]
 }

@@ -10,12 +10,15 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --test loom_reconfigure`.
 #![cfg(loom)]
 
+mod loom_support;
+
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::algorithms::GcraConfig;
 use ratecore::clock::ManualClock;
 use ratecore::kernel::{Carry, Reconfigurable};
 use ratecore::{Clock, Decision, Duration, Instant, Limiter, Quota};
+use ratecore_testkit::linearizability::interleavings;
 
 const HZ: u64 = 1_000;
 
@@ -61,11 +64,7 @@ fn apply(limiter: &Subject, op: Op, now: Instant<HZ>) -> Option<Seen> {
 }
 
 fn race(programs: &'static [&'static [Op]]) {
-    let mut model = loom::model::Builder::new();
-    if model.preemption_bound.is_none() {
-        model.preemption_bound = Some(3);
-    }
-    model.check(move || {
+    loom_support::explore(3, move || {
         let limiter = Arc::new(fresh());
         let clock = Arc::new(ManualClock::<HZ>::new(1_000));
         let handles: Vec<_> = programs
@@ -91,13 +90,7 @@ fn race(programs: &'static [&'static [Op]]) {
         let histories: Vec<Vec<Record>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         let last = (limiter.plan(), limiter.state());
 
-        let mut orders = Vec::new();
-        interleave(
-            &histories,
-            &mut vec![0; histories.len()],
-            &mut Vec::new(),
-            &mut orders,
-        );
+        let orders = interleavings(&histories);
         let explained = orders.iter().any(|order| {
             let replay = fresh();
             order
@@ -110,28 +103,6 @@ fn race(programs: &'static [&'static [Op]]) {
             "no sequential order explains {histories:#?} ending in {last:?}"
         );
     });
-}
-
-fn interleave(
-    histories: &[Vec<Record>],
-    next: &mut Vec<usize>,
-    prefix: &mut Vec<Record>,
-    out: &mut Vec<Vec<Record>>,
-) {
-    let mut any = false;
-    for (thread, history) in histories.iter().enumerate() {
-        if let Some(record) = history.get(next[thread]) {
-            any = true;
-            prefix.push(*record);
-            next[thread] += 1;
-            interleave(histories, next, prefix, out);
-            next[thread] -= 1;
-            prefix.pop();
-        }
-    }
-    if !any {
-        out.push(prefix.clone());
-    }
 }
 
 #[test]

@@ -12,10 +12,7 @@ use loom::thread;
 use ratecore::{
     Decision, Duration, FixedWindow, Instant, Limiter, Quota, SlidingWindow, kernel::Algorithm,
 };
-
-fn at(t: u64) -> Instant<1> {
-    Instant::<1>::from_ticks(t)
-}
+use ratecore_testkit::at;
 
 fn quota(limit: u32, width: u64) -> Quota {
     Quota::with_period(limit, Duration::<1>::from_ticks(width))
@@ -83,45 +80,30 @@ where
     assert_linearizable(&*limiter, ops, &observed, &*limiter, probe);
 }
 
-#[test]
-fn fixed_window_three_checks_in_one_window() {
-    loom::model(|| {
-        // All read an empty window; one compare-and-swap wins, and the losers
-        // decide again on the winner's state and are denied.
-        let fw = FixedWindow::<1>::new(quota(1, 10)).unwrap();
-        race(fw, &[(1, 5), (1, 5), (1, 6)], 7);
-    });
+/// One loom test per row: `name: limiter, ops, probe;`, the limiter made
+/// afresh in every execution and raced by the ops (see [`race`]).
+macro_rules! races {
+    ($($(#[$doc:meta])* $name:ident: $limiter:expr, $ops:expr, $probe:expr;)+) => {$(
+        $(#[$doc])*
+        #[test]
+        fn $name() {
+            loom::model(|| race($limiter, $ops, $probe));
+        }
+    )+};
 }
 
-#[test]
-fn fixed_window_two_admitted_checks() {
-    loom::model(|| {
-        let fw = FixedWindow::<1>::new(quota(2, 10)).unwrap();
-        race(fw, &[(1, 5), (1, 6)], 7);
-    });
-}
-
-#[test]
-fn fixed_window_across_a_boundary_with_a_stale_instant() {
-    loom::model(|| {
-        let fw = FixedWindow::<1>::new(quota(1, 10)).unwrap();
-        // The check at 15 opens window 1; the one at 9 may then be stale.
-        race(fw, &[(1, 9), (1, 15), (1, 9)], 16);
-    });
-}
-
-#[test]
-fn sliding_window_three_checks() {
-    loom::model(|| {
-        let sw = SlidingWindow::<1>::new(quota(2, 10)).unwrap();
-        race(sw, &[(2, 9), (1, 15), (1, 3)], 16);
-    });
-}
-
-#[test]
-fn sliding_window_two_weighted_checks_across_a_boundary() {
-    loom::model(|| {
-        let sw = SlidingWindow::<1>::new(quota(3, 10)).unwrap();
-        race(sw, &[(2, 8), (2, 14)], 14);
-    });
+races! {
+    /// All read an empty window; one compare-and-swap wins, and the losers
+    /// decide again on the winner's state and are denied.
+    fixed_window_three_checks_in_one_window:
+        FixedWindow::<1>::new(quota(1, 10)).unwrap(), &[(1, 5), (1, 5), (1, 6)], 7;
+    fixed_window_two_admitted_checks:
+        FixedWindow::<1>::new(quota(2, 10)).unwrap(), &[(1, 5), (1, 6)], 7;
+    /// The check at 15 opens window 1; the one at 9 may then be stale.
+    fixed_window_across_a_boundary_with_a_stale_instant:
+        FixedWindow::<1>::new(quota(1, 10)).unwrap(), &[(1, 9), (1, 15), (1, 9)], 16;
+    sliding_window_three_checks:
+        SlidingWindow::<1>::new(quota(2, 10)).unwrap(), &[(2, 9), (1, 15), (1, 3)], 16;
+    sliding_window_two_weighted_checks_across_a_boundary:
+        SlidingWindow::<1>::new(quota(3, 10)).unwrap(), &[(2, 8), (2, 14)], 14;
 }

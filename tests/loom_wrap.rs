@@ -12,6 +12,8 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --test loom_wrap`.
 #![cfg(loom)]
 
+mod loom_support;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::thread;
@@ -22,14 +24,10 @@ const WRAP: u64 = 1 << 32;
 
 #[test]
 fn readers_racing_a_wrap_read_the_true_time() {
-    let mut model = loom::model::Builder::new();
     // Two preemptions find both classic bugs (reading the counter before the
     // state: a reading a whole wrap ahead; Relaxed orderings) in well under a
-    // second; three take half a minute. LOOM_MAX_PREEMPTIONS overrides it.
-    if model.preemption_bound.is_none() {
-        model.preemption_bound = Some(2);
-    }
-    model.check(|| {
+    // second; three take half a minute.
+    loom_support::explore(2, || {
         // SeqCst: the hardware counter is one global, totally ordered value.
         let hardware = Arc::new(AtomicU64::new(WRAP - 3));
         let register = {

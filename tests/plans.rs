@@ -2,15 +2,12 @@
 //! every expected number computed by hand in the comments. Millisecond ticks.
 
 use ratecore::{
-    ConcurrencyLimit, Denied, Gcra, Instant, Limiter, Quota, Tiers, compose::Capped, compose::Tier,
+    ConcurrencyLimit, Denied, Gcra, Limiter, Quota, Tiers, compose::Capped, compose::Tier,
     compose::TierDecision, compose::Toggle, compose::Unlimited,
 };
+use ratecore_testkit::at;
 
 const MS: u64 = 1_000;
-
-fn at(ms: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(ms)
-}
 
 fn admitted(decision: TierDecision<MS>) -> (&'static str, u32) {
     let answer = decision.expect("admitted");
@@ -158,7 +155,7 @@ fn per_minute_plus_concurrent() {
         ("minute", 0)
     );
     assert_eq!(running.active(), 1);
-    ratecore::Refund::refund_n_at(&running, 1, at(2_000));
+    ratecore::Refund::refund_n_at(&running, 1, at::<MS>(2_000));
     assert_eq!(running.active(), 0);
 }
 

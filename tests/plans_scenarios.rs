@@ -4,15 +4,13 @@
 
 use ratecore::algorithms::{GcraConfig, LogLimiter, LogVerdict};
 use ratecore::compose::{OrUnlimited, Toggle};
-use ratecore::kernel::{Carry, Reconfigurable, Saved};
+use ratecore::kernel::{Algorithm, Carry, Reconfigurable, Saved};
 use ratecore::keyed::{Admitted, KeyedTier, KeyedTiers, Plan, WhenFull};
-use ratecore::{Denied, Duration, Gcra, Instant, KeyedLimiter, Limiter, Quota, const_unwrap};
+use ratecore::{Denied, Duration, Gcra, KeyedLimiter, Limiter, Quota, const_unwrap};
+use ratecore_testkit::at;
+use ratecore_testkit::gcra_table;
 
 const MS: u64 = 1_000;
-
-fn at(ms: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(ms)
-}
 
 fn retry_after(denied: Denied<MS>) -> u64 {
     match denied {
@@ -25,6 +23,40 @@ fn remaining(admitted: Admitted<MS>) -> u32 {
     admitted.status().expect("limited").remaining()
 }
 
+/// "Standard: 100 per minute with a burst of 120, per API key" ...
+const STANDARD: Plan<2> = const_unwrap!(Plan::new(0));
+/// ... "Premium ten times that".
+const PREMIUM: Plan<2> = const_unwrap!(Plan::new(1));
+
+/// A table of [`STANDARD`] and [`PREMIUM`]'s minute limits, hashing keys with
+/// `seed`.
+fn standard_and_premium_per_minute(seed: [u64; 2]) -> KeyedLimiter<Gcra<MS>, MS, 64, 2> {
+    gcra_table(
+        [
+            Quota::per_minute(100).burst(120),
+            Quota::per_minute(1_000).burst(1_200),
+        ],
+        seed,
+    )
+}
+
+/// `key` spends `n` units of `plan` at t = 0, all it has left, and its next
+/// unit waits `wait` ms.
+#[track_caller]
+fn spend_then_wait<A: Algorithm<MS>, const N: usize, const P: usize>(
+    keys: &KeyedLimiter<A, MS, N, P>,
+    key: &str,
+    plan: Plan<P>,
+    n: u32,
+    wait: u64,
+) {
+    assert_eq!(remaining(keys.check_n_at(key, plan, n, at(0)).unwrap()), 0);
+    assert_eq!(
+        retry_after(keys.check_at(key, plan, at(0)).unwrap_err()),
+        wait
+    );
+}
+
 /// "Standard: 100 per minute with a burst of 120, per API key; Premium ten
 /// times that."
 ///
@@ -32,34 +64,11 @@ fn remaining(admitted: Admitted<MS>) -> u32 {
 /// 60 ms, at most 1,200 at once.
 #[test]
 fn standard_and_premium_per_api_key() {
-    const STANDARD: Plan<2> = const_unwrap!(Plan::new(0));
-    const PREMIUM: Plan<2> = const_unwrap!(Plan::new(1));
-    let keys: KeyedLimiter<Gcra<MS>, MS, 64, 2> = KeyedLimiter::new(
-        [
-            Gcra::new(Quota::per_minute(100).burst(120)).unwrap(),
-            Gcra::new(Quota::per_minute(1_000).burst(1_200)).unwrap(),
-        ],
-        [11, 12],
-        WhenFull::Deny,
-    );
+    let keys = standard_and_premium_per_minute([11, 12]);
     // Key A spends its Standard burst at t = 0; request 121 waits 600 ms.
-    assert_eq!(
-        remaining(keys.check_n_at("A", STANDARD, 120, at(0)).unwrap()),
-        0
-    );
-    assert_eq!(
-        retry_after(keys.check_at("A", STANDARD, at(0)).unwrap_err()),
-        600
-    );
+    spend_then_wait(&keys, "A", STANDARD, 120, 600);
     // Key B, Premium, is untouched by A: 1,200 at once, then 60 ms apart.
-    assert_eq!(
-        remaining(keys.check_n_at("B", PREMIUM, 1_200, at(0)).unwrap()),
-        0
-    );
-    assert_eq!(
-        retry_after(keys.check_at("B", PREMIUM, at(0)).unwrap_err()),
-        60
-    );
+    spend_then_wait(&keys, "B", PREMIUM, 1_200, 60);
     // At 600 ms, A has one request back, B ten.
     assert_eq!(remaining(keys.check_at("A", STANDARD, at(600)).unwrap()), 0);
     assert_eq!(
@@ -117,14 +126,7 @@ fn free_pro_and_unlimited_per_key() {
         WhenFull::Deny,
     );
     // Free: 5 at once, then one per 12 s.
-    assert_eq!(
-        remaining(keys.check_n_at("free", FREE, 5, at(0)).unwrap()),
-        0
-    );
-    assert_eq!(
-        retry_after(keys.check_at("free", FREE, at(0)).unwrap_err()),
-        12_000
-    );
+    spend_then_wait(&keys, "free", FREE, 5, 12_000);
     // Pro: 60 at once, then one per second.
     assert_eq!(
         remaining(keys.check_n_at("pro", PRO, 59, at(0)).unwrap()),
@@ -151,14 +153,7 @@ fn per_organisation_with_a_switch_off_and_on() {
     const DEFAULT: Plan<2> = const_unwrap!(Plan::new(0));
     const RAISED: Plan<2> = const_unwrap!(Plan::new(1));
     let orgs: Toggle<KeyedLimiter<Gcra<MS>, MS, 32, 2>> = Toggle::new(
-        KeyedLimiter::new(
-            [
-                Gcra::new(Quota::per_minute(100)).unwrap(),
-                Gcra::new(Quota::per_minute(500)).unwrap(),
-            ],
-            [31, 32],
-            WhenFull::Deny,
-        ),
+        gcra_table([Quota::per_minute(100), Quota::per_minute(500)], [31, 32]),
         true,
     );
     // acme on the default: 100, then one per 600 ms.
@@ -236,24 +231,9 @@ fn a_minute_limit_across_a_restart() {
 /// per request, 10,000 at once. Premium: 60 ms, 1,200; 864 ms, 100,000.
 #[test]
 fn minute_and_day_tiers_per_api_key() {
-    const STANDARD: Plan<2> = const_unwrap!(Plan::new(0));
-    const PREMIUM: Plan<2> = const_unwrap!(Plan::new(1));
-    let minute: KeyedLimiter<Gcra<MS>, MS, 64, 2> = KeyedLimiter::new(
-        [
-            Gcra::new(Quota::per_minute(100).burst(120)).unwrap(),
-            Gcra::new(Quota::per_minute(1_000).burst(1_200)).unwrap(),
-        ],
-        [41, 42],
-        WhenFull::Deny,
-    );
-    let day: KeyedLimiter<Gcra<MS>, MS, 64, 2> = KeyedLimiter::new(
-        [
-            Gcra::new(Quota::per_day(10_000)).unwrap(),
-            Gcra::new(Quota::per_day(100_000)).unwrap(),
-        ],
-        [43, 44],
-        WhenFull::Deny,
-    );
+    let minute = standard_and_premium_per_minute([41, 42]);
+    let day: KeyedLimiter<Gcra<MS>, MS, 64, 2> =
+        gcra_table([Quota::per_day(10_000), Quota::per_day(100_000)], [43, 44]);
     let plan = KeyedTiers::new([
         KeyedTier::new("minute", &minute),
         KeyedTier::new("daily", &day),

@@ -206,26 +206,17 @@ fn zero_count_period_and_burst_by_hand() {
         );
     }
     let no_time = Quota::with_period(5, Duration::<1_000>::from_ticks(0));
-    assert_eq!(
-        Gcra::<1_000>::new(no_time).err(),
-        Some(QuotaError::ZeroPeriod)
-    );
-    assert_eq!(
-        TokenBucket::<1_000>::new(no_time, RefillMode::Greedy).err(),
-        Some(QuotaError::ZeroPeriod)
-    );
+    let no_burst = Quota::per_second(5).burst(0);
+    for (quota, mode, error) in [
+        (no_time, RefillMode::Greedy, QuotaError::ZeroPeriod),
+        (no_burst, RefillMode::Interval, QuotaError::ZeroBurst),
+    ] {
+        assert_eq!(Gcra::<1_000>::new(quota).err(), Some(error));
+        assert_eq!(TokenBucket::<1_000>::new(quota, mode).err(), Some(error));
+    }
     assert_eq!(
         no_time.emission_interval::<1_000>().err(),
         Some(QuotaError::ZeroPeriod)
-    );
-    let no_burst = Quota::per_second(5).burst(0);
-    assert_eq!(
-        Gcra::<1_000>::new(no_burst).err(),
-        Some(QuotaError::ZeroBurst)
-    );
-    assert_eq!(
-        TokenBucket::<1_000>::new(no_burst, RefillMode::Interval).err(),
-        Some(QuotaError::ZeroBurst)
     );
     // Each error explains itself.
     for e in [

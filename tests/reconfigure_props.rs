@@ -5,13 +5,10 @@
 use proptest::prelude::*;
 use ratecore::algorithms::GcraConfig;
 use ratecore::kernel::{Carry, Reconfigurable, ReconfigureError};
-use ratecore::{Duration, Gcra, Instant, Limiter, Quota};
+use ratecore::{Duration, Gcra, Limiter, Quota};
+use ratecore_testkit::at;
 
 const MS: u64 = 1_000;
-
-fn at(t: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(t)
-}
 
 /// A plan: `count` per `period` ms, with a burst.
 #[derive(Clone, Copy, Debug)]

@@ -8,28 +8,32 @@ use core::fmt::Write;
 
 use ratecore::http::FixedBuf;
 use ratecore::{
-    ConcurrencyLimit, Duration, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, Quota,
-    RefillMode, SlidingWindow, Tiers, TokenBucket, compose::Tier, kernel::Charge, keyed::Plan,
-    keyed::WhenFull,
+    ConcurrencyLimit, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, Quota, RefillMode,
+    SlidingWindow, Tiers, TokenBucket, compose::Tier, kernel::Charge, keyed::Plan, keyed::WhenFull,
 };
+use ratecore_testkit::{at, ticks};
 
 const MS: u64 = 1_000;
 
+/// The instant `ms` milliseconds after tick 0.
 fn t(ms: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(ms)
-}
-
-fn wait(ms: u64) -> Duration<MS> {
-    Duration::<MS>::from_ticks(ms)
+    at(ms)
 }
 
 // --- 1. A quota change at a stale instant forgives nothing. ---
 
+/// 1/s, burst 3: `used` units charged at `used_at`, then the same quota set
+/// again at t = 0.
+fn used_then_same_quota(used: u32, used_at: u64) -> Gcra<MS> {
+    let mut g = Gcra::<MS>::new(Quota::per_second(1).burst(3)).unwrap();
+    g.check_n_at(used, t(used_at)).unwrap();
+    g.set_quota_at(Quota::per_second(1).burst(3), t(0)).unwrap();
+    g
+}
+
 #[test]
 fn gcra_set_quota_at_a_stale_instant_keeps_the_units_in_use() {
-    let mut g = Gcra::<MS>::new(Quota::per_second(1).burst(3)).unwrap();
-    g.check_n_at(3, t(10_000)).unwrap();
-    g.set_quota_at(Quota::per_second(1).burst(3), t(0)).unwrap();
+    let g = used_then_same_quota(3, 10_000);
     assert_eq!(g.snapshot_at(t(10_000)).remaining(), 0);
     assert!(g.check_at(t(10_000)).is_err());
     // One unit back per second, as before the change.
@@ -53,26 +57,21 @@ fn set_quota_keeps_units_booked_ahead_by_reservations() {
     // Burst 2 at 1/s: 2 now, and 2 more booked for t = 1 s and 2 s.
     let mut g = Gcra::<MS>::new(Quota::per_second(1).burst(2)).unwrap();
     g.check_n_at(2, t(0)).unwrap();
-    let r1 = g.reserve_n_at(1, t(0), wait(5_000)).unwrap();
-    let r2 = g.reserve_n_at(1, t(0), wait(5_000)).unwrap();
+    let r1 = g.reserve_n_at(1, t(0), ticks(5_000)).unwrap();
+    let r2 = g.reserve_n_at(1, t(0), ticks(5_000)).unwrap();
     assert_eq!((r1.ready_at(), r2.ready_at()), (t(1_000), t(2_000)));
     drop((r1, r2)); // used at their instants
     // The same quota again, at t = 0: nothing is forgiven, so the next unit
     // still waits for t = 3 s (it used to be t = 1 s, a unit used twice).
     g.set_quota_at(Quota::per_second(1).burst(2), t(0)).unwrap();
-    let denied = g.check_at(t(0)).unwrap_err();
-    assert_eq!(denied.retry_after().unwrap().as_ticks(), 3_000);
-    assert!(g.check_at(t(2_999)).is_err());
-    assert!(g.check_at(t(3_000)).is_ok());
+    ratecore_testkit::assert_next_unit_at(&g, 0, 3_000);
 }
 
 #[test]
 fn set_quota_at_a_fresh_instant_is_unchanged() {
     // The stale fix moves nothing for a current instant: 2 of 3 used at
     // t = 0, carried over at t = 0.
-    let mut g = Gcra::<MS>::new(Quota::per_second(1).burst(3)).unwrap();
-    g.check_n_at(2, t(0)).unwrap();
-    g.set_quota_at(Quota::per_second(1).burst(3), t(0)).unwrap();
+    let g = used_then_same_quota(2, 0);
     assert_eq!(g.snapshot_at(t(0)).remaining(), 1);
     assert_eq!(g.snapshot_at(t(2_000)).remaining(), 3);
 }
@@ -83,7 +82,7 @@ fn set_quota_at_a_fresh_instant_is_unchanged() {
 fn cancel_then_reset_is_exact() {
     // The allowed order of the sequence: the cancel before the reset.
     let mut g = Gcra::<MS>::new(Quota::per_second(1).burst(2)).unwrap();
-    let r = g.reserve_n_at(2, t(0), wait(0)).unwrap();
+    let r = g.reserve_n_at(2, t(0), ticks(0)).unwrap();
     assert_eq!(r.cancel(), 2);
     g.reset();
     g.check_n_at(2, t(0)).unwrap();
@@ -138,7 +137,7 @@ fn receipt_nothing_is_a_receipt_of_any_lifetime() {
 fn zero_units_after_a_reservation_past_the_burst() {
     let g = Gcra::<MS>::new(Quota::per_second(10).burst(2)).unwrap();
     g.check_n_at(2, t(0)).unwrap();
-    let _r = g.reserve_n_at(1, t(0), wait(1_000)).unwrap();
+    let _r = g.reserve_n_at(1, t(0), ticks(1_000)).unwrap();
     let status = g.check_n_at(0, t(0)).unwrap();
     assert_eq!(status.remaining(), 0);
     assert_eq!(status.reset_after().as_ticks(), 300);
@@ -149,7 +148,7 @@ fn zero_units_after_a_reservation_past_the_burst() {
     let denied = g.check_at(t(0)).unwrap_err();
     assert_eq!(denied.retry_after().unwrap().as_ticks(), 200);
     // Reserving nothing is ready at once.
-    let none = g.reserve_n_at(0, t(0), wait(0)).unwrap();
+    let none = g.reserve_n_at(0, t(0), ticks(0)).unwrap();
     assert_eq!((none.ready_at(), none.cancel()), (t(0), 0));
 }
 
@@ -196,7 +195,7 @@ fn a_tier_asked_for_nothing_does_not_veto() {
     let minute = Gcra::<MS>::new(Quota::per_second(10).burst(2)).unwrap();
     let tokens = Gcra::<MS>::new(Quota::per_second(10).burst(2)).unwrap();
     tokens.check_n_at(2, t(0)).unwrap();
-    let _booked = tokens.reserve_n_at(1, t(0), wait(1_000)).unwrap();
+    let _booked = tokens.reserve_n_at(1, t(0), ticks(1_000)).unwrap();
     let plan = Tiers::new([Tier::new("requests", &minute), Tier::new("tokens", &tokens)]);
     let admitted = plan.check_costs_at([1, 0], t(0)).unwrap();
     assert_eq!(admitted.name, "tokens"); // the one with nothing left binds

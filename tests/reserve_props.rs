@@ -7,20 +7,13 @@ use ratecore_testkit::model::tier_gcra as tier_gcra_model;
 
 use proptest::prelude::*;
 use ratecore::{
-    Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket, kernel::Charge,
-    kernel::Receipt,
+    Denied, Gcra, Limiter, Quota, RefillMode, TokenBucket, kernel::Charge, kernel::Receipt,
 };
+use ratecore_testkit::at;
+use ratecore_testkit::ticks;
 use tier_gcra_model::{Answer, Kind, Spec, from_decision, from_status};
 
 const HZ: u64 = 1_000;
-
-fn at(ticks: u64) -> Instant<HZ> {
-    Instant::<HZ>::from_ticks(ticks)
-}
-
-fn wait(ticks: u64) -> Duration<HZ> {
-    Duration::<HZ>::from_ticks(ticks)
-}
 
 fn spec(kinds: &'static [Kind]) -> impl Strategy<Value = Spec> {
     ratecore_testkit::strategy::tier_spec(kinds, 6)
@@ -96,8 +89,8 @@ impl Lim {
             }
         }
         match self {
-            Lim::Gcra(l) => l.reserve_n_at(n, at(now), wait(max_wait)).map(finish),
-            Lim::Bucket(l) => l.reserve_n_at(n, at(now), wait(max_wait)).map(finish),
+            Lim::Gcra(l) => l.reserve_n_at(n, at(now), ticks(max_wait)).map(finish),
+            Lim::Bucket(l) => l.reserve_n_at(n, at(now), ticks(max_wait)).map(finish),
         }
     }
 
@@ -156,6 +149,20 @@ impl Op {
     fn is_exclusive(&self) -> bool {
         matches!(self, Op::Reset | Op::SetQuota(_))
     }
+
+    /// The clock after this operation, from `now`.
+    fn clock(&self, now: u64) -> u64 {
+        match *self {
+            Op::Advance(dt) => now + dt,
+            Op::Back(dt) => now.saturating_sub(dt),
+            _ => now,
+        }
+    }
+}
+
+/// Removes the live item at `i` (modulo their number), if any is live.
+fn take<T>(items: &mut Vec<T>, i: usize) -> Option<T> {
+    (!items.is_empty()).then(|| items.remove(i % items.len()))
 }
 
 /// Splits `ops` into runs of shared-borrow operations, each followed by the
@@ -209,8 +216,7 @@ proptest! {
             let mut receipts: Vec<(Receipt<'_>, ModelBooking)> = Vec::new();
             for op in run.iter().cloned() {
                 match op {
-                    Op::Advance(dt) => now += dt,
-                    Op::Back(dt) => now = now.saturating_sub(dt),
+                    Op::Advance(_) | Op::Back(_) => now = op.clock(now),
                     Op::Check(n) => {
                         prop_assert_eq!(from_decision(&lim.limiter().check_n_at(n, at(now))), model.check(n, now));
                     }
@@ -226,10 +232,9 @@ proptest! {
                         }
                     }
                     Op::Undo(i) => {
-                        if receipts.is_empty() {
+                        let Some((receipt, m)) = take(&mut receipts, i) else {
                             continue;
-                        }
-                        let (receipt, m) = receipts.remove(i % receipts.len());
+                        };
                         // A charge of nothing has nothing to undo; otherwise
                         // exactly while the state is the one it left.
                         let want = m.n == 0 || model == m.after;
@@ -273,10 +278,9 @@ proptest! {
                         }
                     }
                     Op::Cancel(i, used) => {
-                        if live.is_empty() {
+                        let Some((booked, m)) = take(&mut live, i) else {
                             continue;
-                        }
-                        let (booked, m) = live.remove(i % live.len());
+                        };
                         prop_assert_eq!((booked.n, booked.ready), (m.n, m.ready));
                         let given = (booked.cancel)(used);
                         let want = if model == m.after {
@@ -329,8 +333,7 @@ proptest! {
             let mut receipts: Vec<(Receipt<'_>, usize)> = Vec::new();
             for op in run.iter().cloned() {
                 match op {
-                    Op::Advance(dt) => now += dt,
-                    Op::Back(dt) => now = now.saturating_sub(dt),
+                    Op::Advance(_) | Op::Back(_) => now = op.clock(now),
                     Op::Check(n) => match lim.limiter().check_n_at(n, at(now)) {
                         Ok(_) => used.push((now, n)),
                         Err(denied) => prop_assert!(n > 0, "0 units denied: {}", denied),
@@ -343,10 +346,9 @@ proptest! {
                         Err(denied) => prop_assert!(n > 0, "0 units denied: {}", denied),
                     },
                     Op::Undo(i) => {
-                        if receipts.is_empty() {
+                        let Some((receipt, slot)) = take(&mut receipts, i) else {
                             continue;
-                        }
-                        let (receipt, slot) = receipts.remove(i % receipts.len());
+                        };
                         if lim.charger().undo(receipt) {
                             used[slot].1 -= receipt.units();
                         }
@@ -367,10 +369,9 @@ proptest! {
                         }
                     }
                     Op::Cancel(i, keep) => {
-                        if live.is_empty() {
+                        let Some((booked, slot)) = take(&mut live, i) else {
                             continue;
-                        }
-                        let (booked, slot) = live.remove(i % live.len());
+                        };
                         let given = (booked.cancel)(keep);
                         used[slot].1 -= given;
                     }
@@ -499,7 +500,7 @@ proptest! {
 fn cancel_after_others_keeps_the_units() {
     let lim = Gcra::<HZ>::new(Quota::per_second(10).burst(2)).unwrap();
     let t0 = at(0);
-    let long = wait(10_000);
+    let long = ticks(10_000);
     assert!(lim.check_n_at(2, t0).is_ok());
     let first = lim.reserve_n_at(1, t0, long).unwrap();
     let second = lim.reserve_n_at(1, t0, long).unwrap();
@@ -533,12 +534,12 @@ fn cancel_after_others_keeps_the_units() {
 fn bookings_past_the_horizon_are_refused_not_wrapped() {
     let lim = Gcra::<HZ>::new(Quota::per_second(1).burst(1)).unwrap();
     for now in [lim.horizon().as_ticks(), u64::MAX - 1, u64::MAX] {
-        let _ = lim.reserve_n_at(1, at(now), wait(u64::MAX));
+        let _ = lim.reserve_n_at(1, at(now), ticks(u64::MAX));
     }
     let late = at(u64::MAX);
     let before = lim.snapshot_at(late);
     for n in [1, 2, u32::MAX] {
-        assert!(lim.reserve_n_at(n, late, wait(u64::MAX)).is_err());
+        assert!(lim.reserve_n_at(n, late, ticks(u64::MAX)).is_err());
         assert_eq!(lim.snapshot_at(late), before);
     }
 }

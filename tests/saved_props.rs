@@ -5,15 +5,11 @@
 use proptest::prelude::*;
 use ratecore::kernel::{Algorithm, RestoreError, Saved, WordLimiter};
 use ratecore::{
-    Duration, FixedWindow, Gcra, Instant, Limiter, Quota, RefillMode, Refund, SlidingWindow,
-    TokenBucket,
+    Duration, FixedWindow, Gcra, Limiter, Quota, RefillMode, Refund, SlidingWindow, TokenBucket,
 };
+use ratecore_testkit::at;
 
 const MS: u64 = 1_000;
-
-fn at(t: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(t)
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Op {

@@ -2,13 +2,10 @@
 //! (rounded up, at most the new burst), and an invalid quota changes nothing.
 //! Every expected number is worked out by hand in the comments.
 
-use ratecore::{Gcra, Instant, Limiter, Quota, QuotaError, RefillMode, TokenBucket};
+use ratecore::{Gcra, Limiter, Quota, QuotaError, RefillMode, TokenBucket};
+use ratecore_testkit::at;
 
 const MS: u64 = 1_000;
-
-fn at(ms: u64) -> Instant<MS> {
-    Instant::<MS>::from_ticks(ms)
-}
 
 #[test]
 fn a_bigger_plan_keeps_the_units_in_use() {
@@ -43,10 +40,7 @@ fn a_smaller_plan_caps_the_units_in_use_at_its_burst() {
     limiter
         .set_quota_at(Quota::per_second(100).burst(5), at(0))
         .unwrap();
-    let denied = limiter.check_at(at(0)).unwrap_err();
-    assert_eq!(denied.retry_after().unwrap().as_ticks(), 10);
-    assert!(limiter.check_at(at(9)).is_err());
-    assert!(limiter.check_at(at(10)).is_ok());
+    ratecore_testkit::assert_next_unit_at(&limiter, 0, 10);
 }
 
 #[test]

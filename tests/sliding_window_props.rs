@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use ratecore::{Duration, Instant, Limiter, Quota, QuotaError, SlidingWindow, kernel::Algorithm};
 use ratecore_testkit::model::sliding_window::SlidingWindowModel;
 use ratecore_testkit::window::{
-    Step, densest_span, epochs, limits, scripts, shaped, sliding as run, small, widths,
+    Step, densest_span, epochs, limits, shaped, sliding as run, widths,
 };
 use ratecore_testkit::{at, window_quota as quota};
 
@@ -62,25 +62,10 @@ fn admitted_history(sw: &Sw, epoch: u64, script: &[Step]) -> Vec<(u64, u64)> {
     history
 }
 
+ratecore_testkit::window_props!(Sw, run, shapes());
+
 proptest! {
     #![proptest_config(ratecore_testkit::config(256))]
-
-    #[test]
-    fn decides_as_the_model(
-        (limit, width) in shapes(),
-        epoch in epochs(),
-        script in scripts(),
-    ) {
-        run(limit, width, epoch, &script);
-    }
-
-    #[test]
-    fn decides_as_the_model_small(
-        (limit, width, script) in small(),
-        epoch in 0..12u64,
-    ) {
-        run(limit, width, epoch, &script);
-    }
 
     /// In every aligned window at most `limit`, and in any span of `width`
     /// ticks at most the documented bound (below `2 * limit`).
@@ -258,33 +243,4 @@ fn is_idle_means_fresh() {
     assert!(!sw.is_idle(word, at(10))); // the previous window still weighs
     assert!(sw.is_idle(word, at(20)));
     assert!(sw.is_idle(0, at(0)));
-}
-
-proptest! {
-    #![proptest_config(ratecore_testkit::config(256))]
-
-    /// An idle word decides exactly as a fresh one, for any later checks.
-    #[test]
-    fn idle_words_decide_as_fresh(
-        limit in 1..=5u32,
-        width in 1..=10u64,
-        prefix in proptest::collection::vec((0..=6u32, 0..=12u64), 0..12),
-        later in proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
-    ) {
-        let sw = Sw::new(quota(limit, width)).unwrap();
-        ratecore_testkit::rules::idle_decides_as_fresh(&sw, &prefix, &later);
-    }
-
-    /// No input panics, whatever the word (the `Algorithm` functions are public).
-    #[test]
-    fn foreign_words_do_not_panic(
-        (limit, width) in shapes(),
-        epoch in epochs(),
-        word in any::<u64>(),
-        n in any::<u32>(),
-        now in any::<u64>(),
-    ) {
-        let sw = Sw::with_epoch(quota(limit, width), at(epoch)).unwrap();
-        ratecore_testkit::rules::any_word(&sw, word, n, at(now));
-    }
 }

@@ -50,16 +50,13 @@ fn hammer<L: Limiter<NANOS> + Sync>(limiter: &L, clock: &MonotonicClock<NANOS>) 
     (admitted.load(Ordering::Relaxed), t0, t1)
 }
 
-#[test]
-fn gcra_never_admits_more_than_the_quota_allows() {
-    // 10 units per millisecond (T = 100 us = 100,000 ns), burst 20.
-    let limiter =
-        Gcra::<NANOS>::new(Quota::with_period(10, Duration::<1_000>::from_ticks(1)).burst(20))
-            .unwrap();
+/// Hammers `limiter` and checks the units admitted against `bound(t0, t1)`,
+/// the quota's allowance between the first and the last clock reading, and
+/// against the burst of 20 every test's limiter starts with.
+fn hammer_within<L: Limiter<NANOS> + Sync>(limiter: &L, bound: impl Fn(u64, u64) -> u64) {
     let clock = MonotonicClock::<NANOS>::new();
-    let (admitted, t0, t1) = hammer(&limiter, &clock);
-    // burst + (t1 - t0) / T, in whole units.
-    let bound = 20 + (t1 - t0) / 100_000;
+    let (admitted, t0, t1) = hammer(limiter, &clock);
+    let bound = bound(t0, t1);
     assert!(
         admitted <= bound,
         "admitted {admitted} units in {} ns; the quota allows {bound}",
@@ -69,21 +66,23 @@ fn gcra_never_admits_more_than_the_quota_allows() {
 }
 
 #[test]
+fn gcra_never_admits_more_than_the_quota_allows() {
+    // 10 units per millisecond (T = 100 us = 100,000 ns), burst 20.
+    let limiter =
+        Gcra::<NANOS>::new(Quota::with_period(10, Duration::<1_000>::from_ticks(1)).burst(20))
+            .unwrap();
+    // burst + (t1 - t0) / T, in whole units.
+    hammer_within(&limiter, |t0, t1| 20 + (t1 - t0) / 100_000);
+}
+
+#[test]
 fn greedy_bucket_never_admits_more_than_the_quota_allows() {
     let limiter = TokenBucket::<NANOS>::new(
         Quota::with_period(10, Duration::<1_000>::from_ticks(1)).burst(20),
         RefillMode::Greedy,
     )
     .unwrap();
-    let clock = MonotonicClock::<NANOS>::new();
-    let (admitted, t0, t1) = hammer(&limiter, &clock);
-    let bound = 20 + (t1 - t0) / 100_000;
-    assert!(
-        admitted <= bound,
-        "admitted {admitted} units in {} ns; the quota allows {bound}",
-        t1 - t0
-    );
-    assert!(admitted >= 20, "the first checks find a full bucket");
+    hammer_within(&limiter, |t0, t1| 20 + (t1 - t0) / 100_000);
 }
 
 #[test]
@@ -95,14 +94,6 @@ fn interval_bucket_never_admits_more_than_the_quota_allows() {
         RefillMode::Interval,
     )
     .unwrap();
-    let clock = MonotonicClock::<NANOS>::new();
-    let (admitted, t0, t1) = hammer(&limiter, &clock);
     // burst + count * (refills at multiples of the period in (t0, t1]).
-    let bound = 20 + 10 * (t1 / PERIOD - t0 / PERIOD);
-    assert!(
-        admitted <= bound,
-        "admitted {admitted} units in {} ns; the quota allows {bound}",
-        t1 - t0
-    );
-    assert!(admitted >= 20, "the first checks find a full bucket");
+    hammer_within(&limiter, |t0, t1| 20 + 10 * (t1 / PERIOD - t0 / PERIOD));
 }

@@ -8,16 +8,13 @@ use proptest::prelude::*;
 use ratecore::{
     Gcra, Instant, Limiter, Quota, RefillMode, Tiers, TokenBucket, compose::Tier, kernel::Charge,
 };
+use ratecore_testkit::at;
 use tier_gcra_model::{
     Answer, Kind, Model, Spec, check_tiers, from_decision, from_status, from_tiers,
 };
 
 const HZ: u64 = 1_000;
 type Boxed = Box<dyn Charge<HZ> + Sync>;
-
-fn at(ticks: u64) -> Instant<HZ> {
-    Instant::<HZ>::from_ticks(ticks)
-}
 
 fn build(spec: Spec) -> (Boxed, Model) {
     let q = spec.quota::<HZ>();

@@ -4,15 +4,12 @@
 use ratecore_testkit::{limited, model, strategy};
 
 use proptest::prelude::*;
-use ratecore::{Denied, Duration, Gcra, Instant, Limiter, Quota, RefillMode, TokenBucket};
+use ratecore::{Denied, Duration, Gcra, Limiter, Quota, RefillMode, TokenBucket};
 
 use model::harness::run_bucket;
 use model::spec::QuotaSpec;
 use model::trace::Op;
-
-fn at(t: u64) -> Instant<1_000> {
-    Instant::<1_000>::from_ticks(t)
-}
+use ratecore_testkit::at;
 
 /// Runs one case; a quota the crate refuses is skipped (quota_props checks
 /// that refusals are right).
@@ -53,16 +50,13 @@ proptest! {
         case::<1_000>(&spec, RefillMode::Interval, &ops)?;
         case::<32_768>(&spec, RefillMode::Interval, &ops)?;
     }
+}
 
+ratecore_testkit::at_three_rates!(
     /// Instants up to 2^32 seconds from tick 0, less the time the burst takes
     /// to refill, are evaluated as themselves.
-    #[test]
-    fn horizon_is_at_least_136_years_less_the_burst(spec in strategy::quota_spec()) {
-        horizon::<1_000>(&spec)?;
-        horizon::<32_768>(&spec)?;
-        horizon::<1_000_000_000>(&spec)?;
-    }
-}
+    fn horizon_is_at_least_136_years_less_the_burst: 64 => horizon
+);
 
 fn horizon<const HZ: u64>(spec: &QuotaSpec) -> Result<(), TestCaseError> {
     let span = (u128::from(HZ) << 32).min(u128::from(u64::MAX));

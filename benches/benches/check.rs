@@ -45,20 +45,15 @@ use ratecore::clock::MonotonicClock;
 use std::cell::Cell;
 
 use ratecore::{
-    Clock, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow,
-    Tiers, TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, keyed::WhenFull,
-    time::NANOS,
+    Clock, FixedWindow, Gcra, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow, Tiers,
+    TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, time::NANOS,
 };
-use ratecore_bench::{Contender, NOW_NANOS, Shape, bench_matrix, floor, limiter};
+use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
 
 /// The shape's quota in ratecore's terms.
 fn quota(shape: Shape) -> Quota {
     let period = ratecore::Duration::<NANOS>::from_ticks(shape.period().as_nanos() as u64);
     Quota::with_period(shape.count(), period).burst(shape.burst())
-}
-
-fn at(now: u64) -> Instant<NANOS> {
-    Instant::<NANOS>::from_ticks(now)
 }
 
 /// The shape's quota in governor's terms: one unit per `period / count`.
@@ -187,17 +182,7 @@ fn keyed(shape: Shape, percent: usize) -> Keyed {
         Shape::Admit => Quota::per_second(1).burst(1_000_000),
         Shape::Deny => Quota::per_hour(1),
     };
-    let table = Box::new(KeyedLimiter::new(
-        [Gcra::new(per_key).unwrap()],
-        [0x1234, 0x5678],
-        WhenFull::Deny,
-    ));
-    let want = 1_024 * percent / 100;
-    let keys: Vec<u64> = (0..4_096u64)
-        .filter(|key| table.check_at(key, Plan::FIRST, at(NOW_NANOS)).is_ok())
-        .take(want)
-        .collect();
-    assert_eq!(keys.len(), want, "the table takes {want} keys");
+    let (table, keys) = ratecore_bench::filled_table(per_key, percent);
     Keyed { table, keys }
 }
 

@@ -50,10 +50,42 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use ratecore::time::NANOS;
 
 /// The instant every check is made at: nanoseconds since the limiter's origin.
 /// Not zero, since some crates treat time 0 specially.
 pub const NOW_NANOS: u64 = 1_000_000_000;
+
+/// The instant `now` nanoseconds after ratecore's tick 0.
+pub fn at(now: u64) -> ratecore::Instant<NANOS> {
+    ratecore::Instant::<NANOS>::from_ticks(now)
+}
+
+/// A keyed table of 1,024 slots of `Gcra`s on `per_key`, filled to `percent`
+/// % with keys 0, 1, 2, ... (a key that finds its window full is skipped) by
+/// one check each at [`NOW_NANOS`], and the keys it took.
+pub fn filled_table(
+    per_key: ratecore::Quota,
+    percent: usize,
+) -> (
+    Box<ratecore::KeyedLimiter<ratecore::Gcra<NANOS>, NANOS, 1_024>>,
+    Vec<u64>,
+) {
+    use ratecore::keyed::{Plan, WhenFull};
+    let table = Box::new(ratecore::KeyedLimiter::new(
+        [ratecore::Gcra::new(per_key).unwrap()],
+        [0x1234, 0x5678],
+        WhenFull::Deny,
+    ));
+    let now = at(NOW_NANOS);
+    let want = 1_024 * percent / 100;
+    let keys: Vec<u64> = (0..4_096u64)
+        .filter(|key| table.check_at(key, Plan::FIRST, now).is_ok())
+        .take(want)
+        .collect();
+    assert_eq!(keys.len(), want, "the table takes {want} keys");
+    (table, keys)
+}
 
 /// The state a limiter is benchmarked in: the same quota for every contender.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

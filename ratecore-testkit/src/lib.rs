@@ -9,6 +9,8 @@
 //!   ([`model::harness`]) with the invariants ([`model::invariants`]);
 //! - [`window`]: the window limiters through the same trait and one driver;
 //! - [`rules`]: the kernel's rules as checks for any `Algorithm`;
+//! - [`linearizability`]: the sequential orders of concurrent histories, for
+//!   the loom models;
 //! - [`strategy`] (feature `proptest`): proptest strategies, and [`config`],
 //!   the one proptest configuration.
 //!
@@ -18,6 +20,7 @@
 //! With the feature `arbitrary`, the fuzz targets decode the same operation
 //! types from bytes.
 
+pub mod linearizability;
 pub mod model;
 #[cfg(feature = "redis-server")]
 pub mod redis_server;
@@ -51,6 +54,37 @@ pub fn limited<const HZ: u64>(decision: ratecore::Decision<HZ>) -> Option<(u32, 
     }
 }
 
+/// Asserts that `limiter`, denied one unit at `now`, says to retry at
+/// `ready`, is still denied a tick before it and admits the unit at `ready`
+/// (which the last check charges).
+#[track_caller]
+pub fn assert_next_unit_at<const HZ: u64>(
+    limiter: &impl ratecore::Limiter<HZ>,
+    now: u64,
+    ready: u64,
+) {
+    let denied = limiter.check_at(at(now)).unwrap_err();
+    assert_eq!(
+        denied.retry_after().map(|d| d.as_ticks()),
+        Some(ready - now)
+    );
+    assert!(
+        limiter.check_at(at(ready - 1)).is_err(),
+        "admitted before {ready}"
+    );
+    assert!(limiter.check_at(at(ready)).is_ok(), "denied at {ready}");
+}
+
+/// A keyed table of `N` slots with one `Gcra` per plan, on `quotas` (which
+/// must be valid), hashing keys with `seed` and denying new keys when full.
+pub fn gcra_table<const HZ: u64, const N: usize, const P: usize>(
+    quotas: [Quota; P],
+    seed: [u64; 2],
+) -> ratecore::KeyedLimiter<ratecore::Gcra<HZ>, HZ, N, P> {
+    let plans = quotas.map(|quota| ratecore::Gcra::new(quota).expect("a valid quota"));
+    ratecore::KeyedLimiter::new(plans, seed, ratecore::keyed::WhenFull::Deny)
+}
+
 /// `limit` units per `width` ticks of 1 Hz (a window limiter's quota, where
 /// the period is its window in ticks).
 pub fn window_quota(limit: u32, width: u64) -> Quota {
@@ -74,4 +108,67 @@ pub fn config(cases: u32) -> proptest::test_runner::Config {
         ))),
         ..Config::default()
     }
+}
+
+/// The property tests every window limiter `$limiter` (`FixedWindow<1>` or
+/// `SlidingWindow<1>`) shares, 256 cases each: against its model,
+/// `decides_as_the_model` over `(limit, width)` from `$shapes` and any epoch
+/// and script, and `decides_as_the_model_small` over [`window::small`]
+/// limiters, scripts and epochs, each run through `$run` ([`window::fixed`]
+/// or [`window::sliding`]); and the kernel's rules,
+/// `idle_words_decide_as_fresh` ([`rules::idle_decides_as_fresh`]) and
+/// `foreign_words_do_not_panic` ([`rules::any_word`]). Needs the feature
+/// `proptest`, and proptest as a dependency of the test.
+#[cfg(feature = "proptest")]
+#[macro_export]
+macro_rules! window_props {
+    ($limiter:ty, $run:path, $shapes:expr) => {
+        ::proptest::proptest! {
+            #![proptest_config($crate::config(256))]
+
+            #[test]
+            fn decides_as_the_model(
+                (limit, width) in $shapes,
+                epoch in $crate::window::epochs(),
+                script in $crate::window::scripts(),
+            ) {
+                $run(limit, width, epoch, &script);
+            }
+
+            #[test]
+            fn decides_as_the_model_small(
+                (limit, width, script) in $crate::window::small(),
+                epoch in 0..12u64,
+            ) {
+                $run(limit, width, epoch, &script);
+            }
+
+            /// An idle word decides exactly as a fresh one, for any later checks.
+            #[test]
+            fn idle_words_decide_as_fresh(
+                limit in 1..=5u32,
+                width in 1..=10u64,
+                prefix in ::proptest::collection::vec((0..=6u32, 0..=12u64), 0..12),
+                later in ::proptest::collection::vec((0..=6u32, 0..=12u64), 1..12),
+            ) {
+                let limiter = <$limiter>::new($crate::window_quota(limit, width)).unwrap();
+                $crate::rules::idle_decides_as_fresh(&limiter, &prefix, &later);
+            }
+
+            /// No input panics, whatever the word (the `Algorithm` functions
+            /// are public).
+            #[test]
+            fn foreign_words_do_not_panic(
+                (limit, width) in $shapes,
+                epoch in $crate::window::epochs(),
+                word in ::proptest::prelude::any::<u64>(),
+                n in ::proptest::prelude::any::<u32>(),
+                now in ::proptest::prelude::any::<u64>(),
+            ) {
+                let quota = $crate::window_quota(limit, width);
+                let limiter = <$limiter>::with_epoch(quota, $crate::at(epoch)).unwrap();
+                $crate::rules::any_word(&limiter, word, n, $crate::at(now));
+            }
+        }
+    };
 }

@@ -129,8 +129,25 @@ pub fn valid_quota(result: Result<(), ratecore::QuotaError>) -> Result<(), TestC
 /// `at_1_ghz`, each running `$check::<HZ>(&spec, &ops)` (a function of the
 /// calling module, returning `Result<(), TestCaseError>`) on a random quota
 /// spec and a random trace of 80 operations, `$cases` cases each.
+///
+/// With `fn $name: $cases => $check`, one property test `$name` running
+/// `$check::<HZ>(&spec)` at the three rates on each of `$cases` random quota
+/// specs.
 #[macro_export]
 macro_rules! at_three_rates {
+    ($(#[$attr:meta])* fn $name:ident: $cases:expr => $check:ident) => {
+        proptest::proptest! {
+            #![proptest_config($crate::config($cases))]
+
+            $(#[$attr])*
+            #[test]
+            fn $name(spec in $crate::strategy::quota_spec()) {
+                $check::<1_000>(&spec)?;
+                $check::<32_768>(&spec)?;
+                $check::<1_000_000_000>(&spec)?;
+            }
+        }
+    };
     ($(#[$attr:meta])* mod $name:ident: $cases:expr => $check:ident) => {
         $(#[$attr])*
         mod $name {

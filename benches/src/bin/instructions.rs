@@ -19,12 +19,9 @@ use ratecore::{
     Denied, Gcra, Instant, KeyedLimiter, Limiter, Quota, algorithms::GcraConfig, keyed::Plan,
     keyed::WhenFull, time::NANOS,
 };
+use ratecore_bench::at;
 
-const NOW: u64 = 1_000_000_000;
-
-fn at(now: u64) -> Instant<NANOS> {
-    Instant::<NANOS>::from_ticks(now)
-}
+const NOW: u64 = ratecore_bench::NOW_NANOS;
 
 /// Always admits: 10^9 per second (a cost of one virtual unit per unit), a
 /// burst of `u32::MAX`, one instant.
@@ -78,6 +75,20 @@ fn gcra(quota: Quota) -> Gcra<NANOS> {
     Gcra::<NANOS>::new(quota).unwrap()
 }
 
+/// The `Gcra` of a shape: `gcra_admit`, `gcra_admit_100_per_minute`, or
+/// (anything else) `gcra_deny`, drained by one check before timing.
+fn gcra_in(shape: &str) -> Gcra<NANOS> {
+    match shape {
+        "gcra_admit" => gcra(admit_quota()),
+        "gcra_admit_100_per_minute" => gcra(admit_100_per_minute()),
+        _ => {
+            let l = gcra(deny_quota());
+            assert!(l.check_at(at(NOW)).is_ok());
+            l
+        }
+    }
+}
+
 /// Reads every field of an answer, as an HTTP server's headers do.
 fn whole<const HZ: u64>(answer: Result<ratecore::Status<HZ>, Denied<HZ>>) -> u64 {
     match answer {
@@ -94,18 +105,7 @@ fn whole<const HZ: u64>(answer: Result<ratecore::Status<HZ>, Denied<HZ>>) -> u64
 /// A keyed table of 1,024 slots filled to `percent` % (as in the criterion
 /// bench), and its keys.
 fn keyed(percent: usize) -> (Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>>, Vec<u64>) {
-    let table = Box::new(KeyedLimiter::new(
-        [gcra(Quota::per_second(1).burst(1_000_000))],
-        [0x1234, 0x5678],
-        WhenFull::Deny,
-    ));
-    let want = 1_024 * percent / 100;
-    let keys: Vec<u64> = (0..4_096u64)
-        .filter(|key| table.check_at(key, Plan::FIRST, at(NOW)).is_ok())
-        .take(want)
-        .collect();
-    assert_eq!(keys.len(), want);
-    (table, keys)
+    ratecore_bench::filled_table(Quota::per_second(1).burst(1_000_000), percent)
 }
 
 fn keyed_hits(percent: usize, n: u64) {
@@ -209,15 +209,7 @@ fn main() {
             }
         }
         "gcra_admit" | "gcra_admit_100_per_minute" | "gcra_deny" => {
-            let limiter = match shape.as_str() {
-                "gcra_admit" => gcra(admit_quota()),
-                "gcra_admit_100_per_minute" => gcra(admit_100_per_minute()),
-                _ => {
-                    let l = gcra(deny_quota());
-                    assert!(l.check_at(at(NOW)).is_ok());
-                    l
-                }
-            };
+            let limiter = gcra_in(shape.as_str());
             for _ in 0..n {
                 black_box(
                     black_box(&limiter)
@@ -227,15 +219,7 @@ fn main() {
             }
         }
         "gcra_admit_whole" | "gcra_admit_100_per_minute_whole" | "gcra_deny_whole" => {
-            let limiter = match shape.as_str() {
-                "gcra_admit_whole" => gcra(admit_quota()),
-                "gcra_admit_100_per_minute_whole" => gcra(admit_100_per_minute()),
-                _ => {
-                    let l = gcra(deny_quota());
-                    assert!(l.check_at(at(NOW)).is_ok());
-                    l
-                }
-            };
+            let limiter = gcra_in(shape.trim_end_matches("_whole"));
             for _ in 0..n {
                 black_box(whole(black_box(&limiter).check_n_at(1, black_box(at(NOW)))));
             }

@@ -72,6 +72,32 @@ pub struct Run<'a, L> {
     pub steps: u32,
 }
 
+/// [`run`] on each row's limiter, a `Result` of the limiter, which must be
+/// `Ok` (a valid quota); the sum of the rows' checks. A row is `limiter,
+/// burst, spacing, bound(burst, count, period), seed, steps;` where `bound`
+/// is [`continuous`] or [`interval`] and its numbers are the quota's.
+macro_rules! runs {
+    ($(
+        $limiter:expr, burst $burst:expr, spacing $spacing:expr,
+        $bound:ident($($quota:expr),+), seed $seed:expr, steps $steps:expr;
+    )+) => {{
+        let mut checks = 0;
+        $(
+            let limiter = $limiter.map_err($crate::gcra::quota)?;
+            checks += $crate::harness::run(&$crate::harness::Run {
+                limiter: &limiter,
+                burst: $burst,
+                spacing: $spacing,
+                bound: |t0, t1| $crate::harness::$bound($($quota),+, t0, t1),
+                seed: $seed,
+                steps: $steps,
+            })?;
+        )+
+        checks
+    }};
+}
+pub(crate) use runs;
+
 /// Recent admissions, for the span bound.
 struct Recent {
     times: [u64; 16],

@@ -3,7 +3,8 @@
 //! Time is cut into windows by the boundaries `first + k * width` (`k >= 0`);
 //! window 0 is `[0, first)`, window `k >= 1` is `[first + (k-1) * width,
 //! first + k * width)`. The model keeps every admitted check as
-//! `(window, units)` in a plain list and answers from sums over it:
+//! `(window, units)` in a plain list (the [`WindowLedger`] it shares with
+//! the sliding window's model) and answers from sums over it:
 //!
 //! - an admitted check of `n >= 1` units is charged to the window of `now`, or
 //!   to the latest window charged so far if that is later (a stale `now` never
@@ -20,79 +21,53 @@
 
 pub use crate::window::Outcome;
 
+use super::window_ledger::WindowLedger;
+
 #[derive(Clone, Debug)]
 pub struct FixedWindowModel {
     pub limit: u32,
-    pub width: u64,
-    pub first: u64,
-    pub horizon: u64,
-    /// `(window, units)`; refunds are negative entries.
-    charges: Vec<(u64, i64)>,
+    windows: WindowLedger,
 }
 
 impl FixedWindowModel {
     /// `epoch` is any boundary; `horizon` is the limiter's documented horizon.
     pub fn new(limit: u32, width: u64, epoch: u64, horizon: u64) -> Self {
-        let phase = epoch % width;
-        let first = if phase == 0 { width } else { phase };
         Self {
             limit,
-            width,
-            first,
-            horizon,
-            charges: Vec::new(),
+            windows: WindowLedger::new(width, epoch, horizon),
         }
     }
 
     pub fn index(&self, t: u64) -> u64 {
-        if t < self.first {
-            0
-        } else {
-            ((t - self.first) / self.width) + 1
-        }
+        narrow(self.windows.index(t.into()))
     }
 
     /// Start of window `i` (window 0 starts at tick 0).
     pub fn start(&self, i: u64) -> u128 {
-        if i == 0 {
-            0
-        } else {
-            self.first as u128 + (i as u128 - 1) * self.width as u128
-        }
+        self.windows.start(i.into())
     }
 
     /// End (exclusive) of window `i`.
     pub fn end(&self, i: u64) -> u128 {
-        self.first as u128 + i as u128 * self.width as u128
+        self.windows.end(i.into())
     }
 
     /// The latest window any admitted check was charged to (0 if none).
     pub fn latest(&self) -> u64 {
-        self.charges
-            .iter()
-            .filter(|c| c.1 > 0)
-            .map(|c| c.0)
-            .max()
-            .unwrap_or(0)
+        narrow(self.windows.latest())
     }
 
     /// The window a check at `now` is charged to.
     pub fn charge_window(&self, now: u64) -> u64 {
-        self.index(now.min(self.horizon)).max(self.latest())
+        self.index(now.min(self.windows.horizon)).max(self.latest())
     }
 
     fn used(&self, window: u64) -> u64 {
-        let sum: i64 = self
-            .charges
-            .iter()
-            .filter(|c| c.0 == window)
-            .map(|c| c.1)
-            .sum();
-        sum as u64
+        narrow(self.windows.units(window.into()))
     }
 
     fn until(&self, target: u128, now: u64) -> u64 {
-        (target.min(u64::MAX as u128) as u64).saturating_sub(now)
+        WindowLedger::until(target, now)
     }
 
     pub fn check(&mut self, n: u32, now: u64) -> Outcome {
@@ -105,7 +80,7 @@ impl FixedWindowModel {
         let to_end = self.until(self.end(w), now).max(1);
         if used + n as u64 <= limit {
             if n > 0 {
-                self.charges.push((w, n as i64));
+                self.windows.charge(w.into(), n as i64);
             }
             let after = used + n as u64;
             Outcome::Admitted {
@@ -138,8 +113,14 @@ impl FixedWindowModel {
         if w == self.latest() {
             let back = (n as u64).min(self.used(w));
             if back > 0 {
-                self.charges.push((w, -(back as i64)));
+                self.windows.charge(w.into(), -(back as i64));
             }
         }
     }
+}
+
+/// A window index or a unit count, which fit a `u64` (windows of `u64`
+/// instants, units of admitted `u32` checks).
+fn narrow(x: u128) -> u64 {
+    u64::try_from(x).expect("model: fits a u64")
 }

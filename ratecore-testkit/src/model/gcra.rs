@@ -14,11 +14,17 @@
 //! ```
 //!
 //! `n > burst` is refused as "never", whatever the state. A refund of `n`
-//! moves `tat` back by `n*T`, not below 0.
+//! moves `tat` back by `n*T`, not below 0. A limiter is idle (full now, and
+//! so at every later instant, as a fresh one) when `tat <= t'`.
+//!
+//! This is the one GCRA model: the keyed table's model
+//! ([`super::keyed_gcra::RefGcra`]) and the tiers' ([`super::tier_gcra::Gcra`])
+//! are this model with `count` units per `period` ticks
+//! ([`Gcra::per_period`]), answering in their own terms.
 
 use super::{Answer, Status, ceil_div, floor_div, ticks, units};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gcra {
     /// `T` in fine ticks.
     cost: i128,
@@ -43,6 +49,22 @@ impl Gcra {
         }
     }
 
+    /// `count` units per `period` ticks (`T = period / count`, exact), burst
+    /// `burst`, and no horizon (every instant is evaluated as itself).
+    pub fn per_period(count: u32, period: u64, burst: u32) -> Self {
+        Self::new(period, count.into(), burst, u64::MAX)
+    }
+
+    /// The burst: the most units at once.
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// Full at `t`, and so at every later instant (as a fresh limiter).
+    pub fn is_idle(&self, t: u64) -> bool {
+        self.tat <= self.now(t)
+    }
+
     /// Full again, as if idle forever (no arrival is due after tick 0).
     pub fn reset(&mut self) {
         self.tat = 0;
@@ -62,30 +84,39 @@ impl Gcra {
         ticks(ceil_div(fine, self.scale))
     }
 
-    pub fn check(&mut self, n: u32, t: u64) -> Answer {
+    /// The answer to a check of `n` units at `t`, and the `tat` to store if
+    /// it stores one (admitted, `n > 0`); changes nothing.
+    pub fn decide(&self, n: u32, t: u64) -> (Answer, Option<i128>) {
         if let Some(answer) = Answer::before_arithmetic(n, self.burst, || self.snapshot(t)) {
-            return answer;
+            return (answer, None);
         }
         let now = self.now(t);
         let start = self.tat.max(now);
         let new_tat = start + i128::from(n) * self.cost;
         if new_tat - now <= self.tau() {
-            if n > 0 {
-                self.tat = new_tat;
-            }
-            Answer::Admitted(Status {
+            let answer = Answer::Admitted(Status {
                 limit: self.burst,
                 remaining: units(floor_div(self.tau() - (new_tat - now), self.cost)),
                 reset_after: self.ticks(new_tat - now),
-            })
+            });
+            (answer, Some(new_tat))
         } else {
-            Answer::RateLimited {
+            let answer = Answer::RateLimited {
                 limit: self.burst,
                 remaining: units(floor_div((self.tau() - (start - now)).max(0), self.cost)),
                 retry_after: self.ticks(new_tat - self.tau() - now),
                 reset_after: self.ticks(start - now),
-            }
+            };
+            (answer, None)
         }
+    }
+
+    pub fn check(&mut self, n: u32, t: u64) -> Answer {
+        let (answer, tat) = self.decide(n, t);
+        if let Some(tat) = tat {
+            self.tat = tat;
+        }
+        answer
     }
 
     /// The state at `t`, as a check of nothing would report it (with

@@ -4,8 +4,9 @@
 //! GCRA (ARCHITECTURE.md): rate `r = count / period`, emission interval
 //! `T = period / count` ticks, burst `b`; a check of `n` units at `now` is
 //! admitted iff `max(tat, now) + n*T - now <= b*T`, and then
-//! `tat = max(tat, now) + n*T`. To keep `T` exact, time is counted here in
-//! "fine ticks" of `1 / count` tick, where `T = period` fine ticks.
+//! `tat = max(tat, now) + n*T`. Each limiter is the one GCRA model,
+//! [`super::gcra::Gcra`], which keeps `T` exact by counting time in "fine
+//! ticks" of `1 / count` tick, where `T = period` fine ticks.
 //!
 //! The answers, from the same spec:
 //! - `remaining`: how many more single units would pass at the same instant:
@@ -34,6 +35,14 @@ pub struct PlanSpec {
     pub burst: u32,
 }
 
+impl PlanSpec {
+    /// The crate's quota for this plan, on a clock of `HZ` ticks per second.
+    pub fn quota<const HZ: u64>(&self) -> ratecore::Quota {
+        let period = ratecore::Duration::<HZ>::from_ticks(self.period);
+        ratecore::Quota::with_period(self.count, period).burst(self.burst)
+    }
+}
+
 /// What a check answered, in plain numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -56,108 +65,32 @@ pub enum Answer {
     NoRoom,
 }
 
-/// A reference GCRA limiter.
+/// A reference GCRA limiter: the one GCRA model ([`super::gcra::Gcra`]) on
+/// a plan, answering in the table's terms.
 #[derive(Clone, Copy, Debug)]
-pub struct RefGcra {
-    spec: PlanSpec,
-    /// Theoretical arrival time, in fine ticks (`1 / count` tick).
-    tat: u128,
-}
-
-fn ceil_div(a: u128, b: u128) -> u128 {
-    a.div_ceil(b)
-}
+pub struct RefGcra(super::gcra::Gcra);
 
 impl RefGcra {
     pub fn new(spec: PlanSpec) -> Self {
-        assert!(spec.count > 0 && spec.period > 0 && spec.burst > 0);
-        Self { spec, tat: 0 }
-    }
-
-    fn t(&self) -> u128 {
-        u128::from(self.spec.period)
-    }
-
-    fn tau(&self) -> u128 {
-        u128::from(self.spec.burst) * self.t()
-    }
-
-    fn fine(&self, now: u64) -> u128 {
-        u128::from(now) * u128::from(self.spec.count)
-    }
-
-    /// Whole ticks, rounded up, of a span of fine ticks.
-    fn ticks(&self, fine: u128) -> u64 {
-        u64::try_from(ceil_div(fine, u128::from(self.spec.count))).unwrap()
-    }
-
-    fn remaining(&self, backlog: u128) -> u32 {
-        u32::try_from((self.tau() - backlog) / self.t()).unwrap()
+        Self(super::gcra::Gcra::per_period(
+            spec.count,
+            spec.period,
+            spec.burst,
+        ))
     }
 
     /// Full at `now`, and so at every later instant.
     pub fn is_idle(&self, now: u64) -> bool {
-        self.tat <= self.fine(now)
+        self.0.is_idle(now)
     }
 
     /// Whether the check would store a state (admitted, `n > 0`).
     pub fn would_store(&self, n: u32, now: u64) -> bool {
-        n > 0 && matches!(self.clone().check(n, now), Answer::Admitted { .. })
+        self.0.decide(n, now).1.is_some()
     }
 
     pub fn check(&mut self, n: u32, now: u64) -> Answer {
-        let limit = self.spec.burst;
-        if n > self.spec.burst {
-            return Answer::ExceedsBurst {
-                requested: n,
-                burst: self.spec.burst,
-            };
-        }
-        let now_f = self.fine(now);
-        let start = self.tat.max(now_f);
-        if n == 0 {
-            // Zero units are always admitted and change nothing.
-            let backlog = start - now_f;
-            return Answer::Admitted {
-                limit,
-                remaining: if backlog > self.tau() {
-                    0
-                } else {
-                    self.remaining(backlog)
-                },
-                reset_after: self.ticks(backlog),
-            };
-        }
-        let need = u128::from(n) * self.t();
-        if n == 0 {
-            // A check of nothing is always admitted and reports the state.
-            let backlog = start - now_f;
-            return Answer::Admitted {
-                limit,
-                remaining: u32::try_from(self.tau().saturating_sub(backlog) / self.t()).unwrap(),
-                reset_after: self.ticks(backlog),
-            };
-        }
-        if start + need - now_f <= self.tau() {
-            let tat = start + need;
-            if n > 0 {
-                self.tat = tat;
-            }
-            Answer::Admitted {
-                limit,
-                remaining: self.remaining(tat - now_f),
-                reset_after: self.ticks(tat - now_f),
-            }
-        } else {
-            // First tick t with start + need - t*count <= tau.
-            let fits_at = start + need - self.tau();
-            Answer::RateLimited {
-                limit,
-                remaining: self.remaining(start - now_f),
-                retry_after: self.ticks(fits_at - now_f),
-                reset_after: self.ticks(start - now_f),
-            }
-        }
+        Answer::from(super::tier_gcra::Answer::from(self.0.check(n, now)))
     }
 
     pub fn status(&self, now: u64) -> Answer {
@@ -165,8 +98,40 @@ impl RefGcra {
     }
 
     pub fn refund(&mut self, n: u32, now: u64) -> Answer {
-        self.tat = self.tat.saturating_sub(u128::from(n) * self.t());
-        self.status(now)
+        let status = self.0.refund(n, now);
+        Answer::from(super::tier_gcra::Answer::from(super::Answer::Admitted(
+            status,
+        )))
+    }
+}
+
+impl From<super::tier_gcra::Answer> for Answer {
+    /// A limiter's answer, in the table's terms.
+    fn from(answer: super::tier_gcra::Answer) -> Self {
+        use super::tier_gcra::Answer as Plain;
+        match answer {
+            Plain::Admit {
+                limit,
+                remaining,
+                reset_after,
+            } => Answer::Admitted {
+                limit,
+                remaining,
+                reset_after,
+            },
+            Plain::Deny {
+                limit,
+                remaining,
+                retry_after,
+                reset_after,
+            } => Answer::RateLimited {
+                limit,
+                remaining,
+                retry_after,
+                reset_after,
+            },
+            Plain::TooLarge { requested, burst } => Answer::ExceedsBurst { requested, burst },
+        }
     }
 }
 
@@ -226,12 +191,16 @@ impl KeyedModel {
         self.limiters.values().filter(|l| !l.is_idle(now)).count()
     }
 
-    pub fn check(&mut self, key: u64, plan: usize, n: u32, now: u64) -> Answer {
+    /// The limiter of `(key, plan)`, a fresh one if the key was never seen.
+    fn entry(&mut self, key: u64, plan: usize) -> &mut RefGcra {
         let spec = self.plans[plan];
         self.limiters
             .entry((key, plan))
             .or_insert_with(|| RefGcra::new(spec))
-            .check(n, now)
+    }
+
+    pub fn check(&mut self, key: u64, plan: usize, n: u32, now: u64) -> Answer {
+        self.entry(key, plan).check(n, now)
     }
 
     pub fn snapshot(&self, key: u64, plan: usize, now: u64) -> Answer {
@@ -239,11 +208,7 @@ impl KeyedModel {
     }
 
     pub fn refund(&mut self, key: u64, plan: usize, n: u32, now: u64) -> Answer {
-        let spec = self.plans[plan];
-        self.limiters
-            .entry((key, plan))
-            .or_insert_with(|| RefGcra::new(spec))
-            .refund(n, now)
+        self.entry(key, plan).refund(n, now)
     }
 
     /// Checks a table's answer to `check(key, plan, n, now)` against the model
@@ -288,32 +253,14 @@ impl KeyedModel {
 pub fn observe<const HZ: u64>(decision: &ratecore::keyed::KeyedDecision<HZ>) -> Answer {
     use ratecore::{Denied, keyed::Admitted};
     match decision {
-        Ok(Admitted::Limited(s)) => Answer::Admitted {
-            limit: s.limit(),
-            remaining: s.remaining(),
-            reset_after: s.reset_after().as_ticks(),
-        },
+        Ok(Admitted::Limited(s)) => observe_status(s),
         Ok(Admitted::Unlimited) | Err(Denied::TableFull(_)) => Answer::NoRoom,
-        Err(Denied::RateLimited(r)) => Answer::RateLimited {
-            limit: r.limit(),
-            remaining: r.remaining(),
-            retry_after: r.retry_after().as_ticks(),
-            reset_after: r.reset_after().as_ticks(),
-        },
-        Err(Denied::ExceedsBurst(e)) => Answer::ExceedsBurst {
-            requested: e.requested,
-            burst: e.burst,
-        },
+        Err(denied) => super::tier_gcra::from_decision::<HZ>(&Err(*denied)).into(),
         Ok(other) => panic!("unknown admission {other:?}"),
-        Err(other) => panic!("unknown denial {other:?}"),
     }
 }
 
 /// A status, in the model's terms (as an admitted answer).
 pub fn observe_status<const HZ: u64>(status: &ratecore::Status<HZ>) -> Answer {
-    Answer::Admitted {
-        limit: status.limit(),
-        remaining: status.remaining(),
-        reset_after: status.reset_after().as_ticks(),
-    }
+    super::tier_gcra::from_status(status).into()
 }

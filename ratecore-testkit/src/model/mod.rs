@@ -17,7 +17,8 @@
 //! - [`invariants`]: the architecture's invariants, checked along a trace.
 //!
 //! Beside them, the models of the other limiters, each answering in its own
-//! terms: [`fixed_window`], [`sliding_window`] and [`sliding_log`] (driven
+//! terms: [`fixed_window`], [`sliding_window`] (sharing their windows'
+//! bookkeeping, [`window_ledger`]) and [`sliding_log`] (driven
 //! through [`Model`] by [`crate::window`]), [`keyed_gcra`] (keyed tables),
 //! [`tier_gcra`] (tiers and reservations), [`log_limit`] (the Linux kernel's
 //! `___ratelimit`), [`aimd`], [`backoff`] and [`breaker`] (the client side).
@@ -40,6 +41,7 @@ pub mod subject;
 pub mod tier_gcra;
 pub mod token_bucket;
 pub mod trace;
+pub mod window_ledger;
 
 pub use subject::{Model, Subject};
 

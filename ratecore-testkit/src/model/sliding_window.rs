@@ -3,7 +3,7 @@
 //!
 //! Windows are cut as for the fixed window: boundaries at `first + k * width`
 //! (`k >= 0`), window 0 is `[0, first)`. The model keeps every admitted check
-//! as `(window, units)` in a plain list. At an instant `t` in window `i`, with
+//! as `(window, units)` in a plain list (the [`WindowLedger`]). At an instant `t` in window `i`, with
 //! `r = end(i) - t` ticks left in the window (`1..=width`), the estimate of the
 //! units in the trailing `width` ticks is
 //!
@@ -32,73 +32,50 @@
 
 pub use crate::window::Outcome;
 
+use super::window_ledger::WindowLedger;
+
 #[derive(Clone, Debug)]
 pub struct SlidingWindowModel {
     pub limit: u32,
-    pub width: u64,
-    pub first: u64,
-    pub horizon: u64,
-    /// `(window, units)`; refunds are negative entries.
-    charges: Vec<(u64, i64)>,
+    windows: WindowLedger,
 }
 
 impl SlidingWindowModel {
+    /// `epoch` is any boundary; `horizon` is the limiter's documented horizon.
     pub fn new(limit: u32, width: u64, epoch: u64, horizon: u64) -> Self {
-        let phase = epoch % width;
-        let first = if phase == 0 { width } else { phase };
         Self {
             limit,
-            width,
-            first,
-            horizon,
-            charges: Vec::new(),
+            windows: WindowLedger::new(width, epoch, horizon),
         }
     }
 
     /// Window of instant `t` (any `u128`, so searches may run past `u64::MAX`).
     pub fn index(&self, t: u128) -> u128 {
-        let first = self.first as u128;
-        if t < first {
-            0
-        } else {
-            (t - first) / self.width as u128 + 1
-        }
+        self.windows.index(t)
     }
 
+    /// Start of window `i` (window 0 starts at tick 0).
     pub fn start(&self, i: u128) -> u128 {
-        if i == 0 {
-            0
-        } else {
-            self.first as u128 + (i - 1) * self.width as u128
-        }
+        self.windows.start(i)
     }
 
+    /// End (exclusive) of window `i`.
     pub fn end(&self, i: u128) -> u128 {
-        self.first as u128 + i * self.width as u128
+        self.windows.end(i)
     }
 
+    /// The latest window any admitted check was charged to (0 if none).
     pub fn latest(&self) -> u128 {
-        self.charges
-            .iter()
-            .filter(|c| c.1 > 0)
-            .map(|c| c.0 as u128)
-            .max()
-            .unwrap_or(0)
+        self.windows.latest()
     }
 
     fn units(&self, window: u128) -> u128 {
-        let sum: i64 = self
-            .charges
-            .iter()
-            .filter(|c| c.0 as u128 == window)
-            .map(|c| c.1)
-            .sum();
-        sum as u128
+        self.windows.units(window)
     }
 
     /// The instant a check at `now` is evaluated at.
     pub fn evaluated_at(&self, now: u64) -> u128 {
-        let t = now.min(self.horizon) as u128;
+        let t = u128::from(now.min(self.windows.horizon));
         let latest = self.latest();
         if self.index(t) < latest {
             self.start(latest)
@@ -112,14 +89,14 @@ impl SlidingWindowModel {
         let i = self.index(t);
         let r = self.end(i) - t;
         let prev = if i == 0 { 0 } else { self.units(i - 1) };
-        (prev * r).div_ceil(self.width as u128) + self.units(i)
+        (prev * r).div_ceil(u128::from(self.windows.width)) + self.units(i)
     }
 
     /// The first instant in `(from, ...)` at which `ok` holds, for a predicate
     /// that is false at `from` and true from some instant on (monotone).
     fn search(&self, from: u128, ok: impl Fn(u128) -> bool) -> u128 {
         let mut lo = from; // ok(lo) is false
-        let mut hi = self.end(self.index(from)) + self.width as u128; // two windows on: estimate 0
+        let mut hi = self.end(self.index(from)) + u128::from(self.windows.width); // two windows on: estimate 0
         assert!(ok(hi), "model: predicate must hold two windows later");
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
@@ -129,7 +106,7 @@ impl SlidingWindowModel {
     }
 
     fn until(&self, target: u128, now: u64) -> u64 {
-        (target.min(u64::MAX as u128) as u64).saturating_sub(now)
+        WindowLedger::until(target, now)
     }
 
     fn reset_after(&self, t: u128, now: u64) -> u64 {
@@ -151,7 +128,7 @@ impl SlidingWindowModel {
         // A check of nothing is always admitted and reports the state.
         if n == 0 || estimate + n as u128 <= limit {
             if n > 0 {
-                self.charges.push((self.index(t) as u64, n as i64));
+                self.windows.charge(self.index(t), n as i64);
             }
             Outcome::Admitted {
                 remaining: limit.saturating_sub(estimate + n as u128) as u32,
@@ -180,7 +157,7 @@ impl SlidingWindowModel {
         for window in [Some(i), i.checked_sub(1)].into_iter().flatten() {
             let back = left.min(self.units(window));
             if back > 0 {
-                self.charges.push((window as u64, -(back as i64)));
+                self.windows.charge(window, -(back as i64));
                 left -= back;
             }
         }

@@ -59,6 +59,11 @@ impl Period {
     }
 }
 
+/// `count` units per `t` ticks of `NOM / DENOM` s.
+fn period<const NOM: u64, const DENOM: u64>(count: u32, t: u64) -> Quota {
+    Quota::with_period(count, fugit::Duration::<u64, NOM, DENOM>::from_ticks(t))
+}
+
 /// `count` units per `period`, burst `burst` (the default, `count`, if `None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QuotaSpec {
@@ -76,24 +81,12 @@ impl QuotaSpec {
             Period::Minute => Quota::per_minute(c),
             Period::Hour => Quota::per_hour(c),
             Period::Day => Quota::per_day(c),
-            Period::Millis(t) => {
-                Quota::with_period(c, fugit::Duration::<u64, 1, 1_000>::from_ticks(t))
-            }
-            Period::Micros(t) => {
-                Quota::with_period(c, fugit::Duration::<u64, 1, 1_000_000>::from_ticks(t))
-            }
-            Period::Nanos(t) => {
-                Quota::with_period(c, fugit::Duration::<u64, 1, 1_000_000_000>::from_ticks(t))
-            }
-            Period::Crystal(t) => {
-                Quota::with_period(c, fugit::Duration::<u64, 1, 32_768>::from_ticks(t))
-            }
-            Period::Minutes(t) => {
-                Quota::with_period(c, fugit::Duration::<u64, 60, 1>::from_ticks(t))
-            }
-            Period::Sevenths(t) => {
-                Quota::with_period(c, fugit::Duration::<u64, 7, 3>::from_ticks(t))
-            }
+            Period::Millis(t) => period::<1, 1_000>(c, t),
+            Period::Micros(t) => period::<1, 1_000_000>(c, t),
+            Period::Nanos(t) => period::<1, 1_000_000_000>(c, t),
+            Period::Crystal(t) => period::<1, 32_768>(c, t),
+            Period::Minutes(t) => period::<60, 1>(c, t),
+            Period::Sevenths(t) => period::<7, 3>(c, t),
         };
         match self.burst {
             Some(b) => quota.burst(b),

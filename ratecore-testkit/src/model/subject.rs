@@ -211,44 +211,38 @@ impl<A: Algorithm<HZ>, const HZ: u64> Model for Subject<'_, A, HZ> {
     }
 }
 
-impl Model for GcraModel {
-    fn check(&mut self, n: u32, t: u64) -> Answer {
-        GcraModel::check(self, n, t)
-    }
-    fn snapshot(&self, t: u64) -> Status {
-        GcraModel::snapshot(self, t)
-    }
-    fn refund(&mut self, n: u32, t: u64) -> Status {
-        GcraModel::refund(self, n, t)
-    }
-    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
-        reserve_by_checks(self, n, t, max_wait)
-    }
-    fn reset(&mut self) {
-        GcraModel::reset(self);
-    }
+/// `Model` for a reference model whose inherent `check`, `snapshot`,
+/// `refund` and `reset` are the trait's, with reservations made of checks;
+/// any further trait methods (`add_tokens`, `available`) are written out.
+macro_rules! reference_model {
+    ($model:ident { $($extra:item)* }) => {
+        impl Model for $model {
+            fn check(&mut self, n: u32, t: u64) -> Answer {
+                $model::check(self, n, t)
+            }
+            fn snapshot(&self, t: u64) -> Status {
+                $model::snapshot(self, t)
+            }
+            fn refund(&mut self, n: u32, t: u64) -> Status {
+                $model::refund(self, n, t)
+            }
+            fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
+                reserve_by_checks(self, n, t, max_wait)
+            }
+            fn reset(&mut self) {
+                $model::reset(self);
+            }
+            $($extra)*
+        }
+    };
 }
 
-impl Model for BucketModel {
-    fn check(&mut self, n: u32, t: u64) -> Answer {
-        BucketModel::check(self, n, t)
-    }
-    fn snapshot(&self, t: u64) -> Status {
-        BucketModel::snapshot(self, t)
-    }
-    fn refund(&mut self, n: u32, t: u64) -> Status {
-        BucketModel::refund(self, n, t)
-    }
+reference_model!(GcraModel {});
+reference_model!(BucketModel {
     fn add_tokens(&mut self, n: u32) {
         BucketModel::add_tokens(self, n);
     }
     fn available(&self, t: u64) -> u32 {
         BucketModel::available(self, t)
     }
-    fn reserve(&mut self, n: u32, t: u64, max_wait: u64) -> Result<u64, Answer> {
-        reserve_by_checks(self, n, t, max_wait)
-    }
-    fn reset(&mut self) {
-        BucketModel::reset(self);
-    }
-}
+});

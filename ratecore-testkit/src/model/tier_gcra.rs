@@ -26,103 +26,65 @@ pub enum Answer {
     TooLarge { requested: u32, burst: u32 },
 }
 
-/// `ceil(a / b)` for `b > 0`.
-fn div_ceil(a: u128, b: u128) -> u128 {
-    a.div_ceil(b)
-}
-
 /// GCRA (ARCHITECTURE.md): admits `n` at `now` iff `max(tat, now) + n*T - now <= b*T`,
-/// then `tat = max(tat, now) + n*T`. Also a greedy token bucket.
+/// then `tat = max(tat, now) + n*T`. Also a greedy token bucket. The one GCRA
+/// model ([`super::gcra::Gcra`], `count` units per `period` ticks),
+/// answering in plain `u64` numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Gcra {
-    count: u128,
-    period: u128,
-    pub burst: u32,
-    /// Theoretical arrival time, times `count`.
-    pub tat: u128,
-}
+pub struct Gcra(super::gcra::Gcra);
 
 impl Gcra {
     pub fn new(count: u32, period_ticks: u64, burst: u32) -> Self {
-        Self {
-            count: count as u128,
-            period: period_ticks as u128,
-            burst,
-            tat: 0,
-        }
+        Self(super::gcra::Gcra::per_period(count, period_ticks, burst))
     }
 
-    fn scaled(&self, now: u64) -> u128 {
-        now as u128 * self.count
+    pub fn burst(&self) -> u32 {
+        self.0.burst()
     }
 
-    /// The first tick at which the scaled time reaches `scaled`, minus `now`.
-    fn ticks_until(&self, scaled: u128, now: u64) -> u64 {
-        let tick = div_ceil(scaled, self.count);
-        tick.saturating_sub(now as u128) as u64
-    }
-
-    /// The answer to `n` units at `now`, and the `tat` to store if admitted.
-    pub fn decide(&self, n: u32, now: u64) -> (Answer, Option<u128>) {
-        if let Some(refused) = too_large(n, self.burst) {
-            return refused;
-        }
-        let t = self.period;
-        let now_s = self.scaled(now);
-        let start = self.tat.max(now_s);
-        let capacity = self.burst as u128 * t;
-        let need = n as u128 * t;
-        if n == 0 {
-            // Zero units are always admitted and change nothing.
-            let answer = Answer::Admit {
-                limit: self.burst,
-                remaining: (capacity.saturating_sub(start - now_s) / t) as u32,
-                reset_after: self.ticks_until(start, now),
-            };
-            return (answer, None);
-        }
-        if start + need - now_s <= capacity {
-            let tat = start + need;
-            let remaining = ((capacity - (tat - now_s)) / t) as u32;
-            let answer = Answer::Admit {
-                limit: self.burst,
-                remaining,
-                reset_after: self.ticks_until(tat, now),
-            };
-            (answer, Some(tat))
-        } else {
-            // A stale `now` can see a backlog above the capacity: nothing left.
-            let remaining = (capacity.saturating_sub(start - now_s) / t) as u32;
-            if n == 0 {
-                // A check of nothing is always admitted and reports the state.
-                let answer = Answer::Admit {
-                    limit: self.burst,
-                    remaining,
-                    reset_after: self.ticks_until(start, now),
-                };
-                return (answer, None);
-            }
-            let answer = Answer::Deny {
-                limit: self.burst,
-                remaining,
-                retry_after: self.ticks_until(start + need - capacity, now),
-                reset_after: self.ticks_until(start, now),
-            };
-            (answer, None)
-        }
+    /// The answer to `n` units at `now`, and the model to keep if it stores
+    /// a state (admitted, `n > 0`).
+    pub fn decide(&self, n: u32, now: u64) -> (Answer, Option<Self>) {
+        let mut next = *self;
+        let answer = next.check(n, now);
+        (answer, (next != *self).then_some(next))
     }
 
     pub fn check(&mut self, n: u32, now: u64) -> Answer {
-        let (answer, tat) = self.decide(n, now);
-        // Zero units charge nothing.
-        if let (Some(tat), true) = (tat, n > 0) {
-            self.tat = tat;
-        }
-        answer
+        self.0.check(n, now).into()
     }
 
     pub fn status(&self, now: u64) -> Answer {
         self.decide(0, now).0
+    }
+}
+
+impl From<super::Answer> for Answer {
+    /// The GCRA model's answer, in `u64` ticks.
+    fn from(answer: super::Answer) -> Self {
+        let ticks = |t: u128| u64::try_from(t).expect("model: a wait of more than u64::MAX ticks");
+        match answer {
+            super::Answer::Admitted(s) => Answer::Admit {
+                limit: s.limit,
+                remaining: s.remaining,
+                reset_after: ticks(s.reset_after),
+            },
+            super::Answer::RateLimited {
+                limit,
+                remaining,
+                retry_after,
+                reset_after,
+            } => Answer::Deny {
+                limit,
+                remaining,
+                retry_after: ticks(retry_after),
+                reset_after: ticks(reset_after),
+            },
+            super::Answer::ExceedsBurst { requested, burst } => {
+                Answer::TooLarge { requested, burst }
+            }
+            super::Answer::Unknown => unreachable!("the GCRA model knows its answers"),
+        }
     }
 }
 
@@ -298,7 +260,7 @@ impl Model {
 
     pub fn burst(&self) -> u32 {
         match self {
-            Model::Gcra(m) => m.burst,
+            Model::Gcra(m) => m.burst(),
             Model::Interval(m) => m.burst,
         }
     }
