@@ -19,7 +19,7 @@ use crate::key::{Extracted, Key, KeyExtractor, NoKey, RequestInfo};
 use crate::metrics::{Event, Metrics};
 use crate::plan::{ConfigError, Plan, PlanId, Plans};
 use crate::rc::{self, Clock, MS, MonotonicClock, RcHeaders, WallClock, WhenFull};
-use crate::store::{InMemoryStore, LimitState, LimitStates, Outcome, Store, StoreRequest, Verdict};
+use crate::store::{InMemoryStore, LimitStates, Outcome, Store, StoreRequest, Verdict};
 
 /// A clock in milliseconds, shared by the layer's clones.
 pub type SharedClock = Arc<dyn Clock<MS> + Send + Sync>;
@@ -74,37 +74,46 @@ impl fmt::Debug for Builder {
     }
 }
 
+/// Builder methods that store their argument in a field.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($ty:ty) => $($field:ident).+;)*) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$($field).+ = value;
+                self
+            }
+        )*
+    };
+}
+
 impl Builder {
-    /// Keys held at once by the in-memory store (default 65,536; rounded up
-    /// to a multiple of 1,024). Memory: 16 bytes per key per limit position.
-    #[must_use]
-    pub fn capacity(mut self, keys: usize) -> Self {
-        self.capacity = keys;
-        self
-    }
-
-    /// What the in-memory store does with a new key when it has no room
-    /// (default [`WhenFull::Deny`]: `503` with `Retry-After: 1`).
-    #[must_use]
-    pub fn when_full(mut self, when_full: WhenFull) -> Self {
-        self.when_full = when_full;
-        self
-    }
-
-    /// Dry-run mode: decide and report (headers, metrics) but never refuse,
-    /// as nginx's `limit_req_dry_run`. A request that would have been refused
-    /// charges nothing, as a refusal would.
-    #[must_use]
-    pub fn dry_run(mut self, dry_run: bool) -> Self {
-        self.dry_run = dry_run;
-        self
-    }
-
-    /// Also write the legacy `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
-    #[must_use]
-    pub fn legacy_headers(mut self, legacy: bool) -> Self {
-        self.headers.legacy = legacy;
-        self
+    setters! {
+        /// Keys held at once by the in-memory store (default 65,536; rounded
+        /// up to a multiple of 1,024). Memory: 17 bytes per key per limit
+        /// position, on the heap.
+        capacity(usize) => capacity;
+        /// What the in-memory store does with a new key when it has no room
+        /// (default [`WhenFull::Deny`]: `503` with `Retry-After: 1`).
+        when_full(WhenFull) => when_full;
+        /// Dry-run mode: decide and report (headers, metrics) but never
+        /// refuse, as nginx's `limit_req_dry_run`. A request that would have
+        /// been refused (by a rate limit, the concurrency limit, the
+        /// per-request cap, a full store) is reported as
+        /// [`Event::Refused`] with `dry_run: true`, goes through, and charges
+        /// nothing, as a refusal would. One over the per-request cap carries
+        /// no rate-limit headers (the cap is decided before the rates, and
+        /// its `413` would have carried none).
+        dry_run(bool) => dry_run;
+        /// Also write the legacy `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
+        legacy_headers(bool) => headers.legacy;
+        /// The status of a request with no key (default `401 Unauthorized`).
+        /// For a shared anonymous quota instead, wrap the extractor with
+        /// [`KeyExtractorExt::or_anonymous`](crate::KeyExtractorExt::or_anonymous).
+        no_key_status(StatusCode) => no_key_status;
+        /// What a store failure does (default: admit).
+        on_store_error(OnStoreError) => on_store_error;
     }
 
     /// Report [`Event::NearLimit`] when an admitted request leaves its
@@ -128,22 +137,6 @@ impl Builder {
     pub fn clocks(mut self, clock: SharedClock, wall: SharedClock) -> Self {
         self.clock = Some(clock);
         self.wall = Some(wall);
-        self
-    }
-
-    /// The status of a request with no key (default `401 Unauthorized`).
-    /// For a shared anonymous quota instead, wrap the extractor with
-    /// [`KeyExtractorExt::or_anonymous`](crate::KeyExtractorExt::or_anonymous).
-    #[must_use]
-    pub fn no_key_status(mut self, status: StatusCode) -> Self {
-        self.no_key_status = status;
-        self
-    }
-
-    /// What a store failure does (default: admit).
-    #[must_use]
-    pub fn on_store_error(mut self, on_error: OnStoreError) -> Self {
-        self.on_store_error = on_error;
         self
     }
 
@@ -349,8 +342,14 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response<Bytes> {
         r#"{{"type":"about:blank","title":"{title}","status":{},"detail":"{detail}"}}"#,
         status.as_u16()
     );
+    problem_response(status, http::HeaderMap::new(), body)
+}
+
+/// An `application/problem+json` answer of `status`, with `headers` and `body`.
+fn problem_response(status: StatusCode, headers: http::HeaderMap, body: String) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
+    *response.headers_mut() = headers;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
@@ -388,20 +387,23 @@ impl<St: Store> Config<St> {
         }
     }
 
-    fn refuse(
-        &self,
-        key: &Key,
-        plan: &Plan,
-        limit: &str,
-        response: Response<Bytes>,
-    ) -> Decision<St::Permit> {
-        self.metrics.record(&Event::Refused {
-            key,
-            plan: plan.name(),
-            limit,
-            dry_run: self.dry_run,
-        });
-        Decision::Respond(response)
+    /// The answer to a store failure: the layer's policy.
+    fn store_error(&self, error: &St::Error) -> Decision<St::Permit> {
+        self.metrics.record(&Event::StoreError { error });
+        match self.on_store_error {
+            OnStoreError::Admit => Decision::Pass {
+                permit: None,
+                headers: None,
+            },
+            OnStoreError::Refuse => Decision::Respond(with_retry_after(
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "the rate-limit store is unavailable",
+                ),
+                1,
+            )),
+        }
     }
 
     /// Decides on a request of `extracted` whose store check answered `verdict`.
@@ -415,107 +417,75 @@ impl<St: Store> Config<St> {
             return Decision::Respond(self.no_key(NoKey::Invalid));
         };
         let key = &extracted.key;
-        let verdict = match verdict {
-            Ok(verdict) => verdict,
-            Err(error) => {
-                self.metrics.record(&Event::StoreError { error: &error });
-                return match self.on_store_error {
-                    OnStoreError::Admit => Decision::Pass {
-                        permit: None,
-                        headers: None,
-                    },
-                    OnStoreError::Refuse => Decision::Respond(with_retry_after(
-                        problem(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "Service Unavailable",
-                            "the rate-limit store is unavailable",
-                        ),
-                        1,
-                    )),
-                };
-            }
-        };
         let Verdict {
             outcome,
-            states,
+            mut states,
             permit,
-        } = verdict;
+        } = match verdict {
+            Ok(verdict) => verdict,
+            Err(error) => return self.store_error(&error),
+        };
         let limit_name = |position: usize| plan.limits().get(position).map_or("", |l| l.name());
-        let (refused_by, response) = match outcome {
-            Outcome::Admitted => {
+        let refused_by = match outcome {
+            Outcome::Admitted | Outcome::Unlimited => {
                 self.metrics.record(&Event::Admitted {
                     key,
                     plan: plan.name(),
                 });
-                self.near_limit(key, plan, &states, unix_ms);
+                let limited = outcome == Outcome::Admitted;
+                if limited {
+                    self.near_limit(key, plan, &states);
+                }
                 return Decision::Pass {
                     permit,
-                    headers: Some((extracted.plan, states)),
+                    headers: limited.then_some((extracted.plan, states)),
                 };
             }
-            Outcome::Unlimited => {
-                self.metrics.record(&Event::Admitted {
-                    key,
-                    plan: plan.name(),
-                });
-                return Decision::Pass {
-                    permit,
-                    headers: None,
-                };
+            Outcome::RateLimited { limit, .. } | Outcome::TooLarge { limit, .. } => {
+                limit_name(limit)
             }
-            Outcome::RateLimited { limit, .. } => {
-                (limit_name(limit), self.too_many(plan, &states, unix_ms))
-            }
-            Outcome::TooLarge { limit, max } => (
-                limit_name(limit),
-                too_large(limit_name(limit), extracted.cost, max),
-            ),
+            Outcome::AtCapacity { .. } => "concurrency",
+            Outcome::NoRoom => "no-room",
+        };
+        self.metrics.record(&Event::Refused {
+            key,
+            plan: plan.name(),
+            limit: refused_by,
+            dry_run: self.dry_run,
+        });
+        if self.dry_run {
+            // Report the state as it is, without a refusal's wait; the
+            // refusal charged nothing and holds no permit.
+            states.clear_waits();
+            return Decision::Pass {
+                permit,
+                headers: Some((extracted.plan, states)),
+            };
+        }
+        let response = match outcome {
+            Outcome::RateLimited { .. } => self.too_many(plan, &states, unix_ms),
+            Outcome::TooLarge { max, .. } => too_large(refused_by, extracted.cost, max),
             Outcome::AtCapacity { limit } => {
                 let unix_secs = rc::unix_secs_after(unix_ms, 1_000);
                 let body = rc::problem_json("concurrency", limit, 0, 1, unix_secs);
-                let mut response = Response::new(Bytes::from(body));
-                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
-                ("concurrency", with_retry_after(response, 1))
-            }
-            Outcome::NoRoom => (
-                "no-room",
                 with_retry_after(
-                    problem(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Service Unavailable",
-                        "no room for a new key in the rate-limit store",
-                    ),
+                    problem_response(StatusCode::TOO_MANY_REQUESTS, http::HeaderMap::new(), body),
                     1,
+                )
+            }
+            _ => with_retry_after(
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "no room for a new key in the rate-limit store",
                 ),
+                1,
             ),
         };
-        if self.dry_run {
-            self.metrics.record(&Event::Refused {
-                key,
-                plan: plan.name(),
-                limit: refused_by,
-                dry_run: true,
-            });
-            // Report the state as it is, without a refusal's wait.
-            let mut reported = LimitStates::new();
-            for state in states.as_slice() {
-                reported.push(LimitState {
-                    retry_after_ms: None,
-                    ..*state
-                });
-            }
-            return Decision::Pass {
-                permit,
-                headers: Some((extracted.plan, reported)),
-            };
-        }
-        self.refuse(key, plan, refused_by, response)
+        Decision::Respond(response)
     }
 
-    fn near_limit(&self, key: &Key, plan: &Plan, states: &LimitStates, _unix_ms: u64) {
+    fn near_limit(&self, key: &Key, plan: &Plan, states: &LimitStates) {
         // The binding limit: the fewest units left relative to its size.
         let per_mille = states
             .as_slice()
@@ -540,13 +510,7 @@ impl<St: Store> Config<St> {
         let mut map = http::HeaderMap::new();
         write_plan_headers(&mut map, plan, states, unix_ms, self.headers);
         let body = problem_body(plan, states, unix_ms);
-        let mut response = Response::new(Bytes::from(body));
-        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        *response.headers_mut() = map;
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
-        response
+        problem_response(StatusCode::TOO_MANY_REQUESTS, map, body)
     }
 }
 
@@ -571,12 +535,7 @@ fn too_large(limit: &str, requested: u32, max: u32) -> Response<Bytes> {
         ),
         limit, max, requested
     );
-    let mut response = Response::new(Bytes::from(body));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
-    response
+    problem_response(StatusCode::PAYLOAD_TOO_LARGE, http::HeaderMap::new(), body)
 }
 
 impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S, St>
@@ -606,15 +565,22 @@ where
         };
         let unix_ms = rc::now_ms(config.wall.as_ref());
         if let Some((name, max)) = plan.max_cost_limit() {
-            if extracted.cost > max && !config.dry_run {
-                let response = too_large(name, extracted.cost, max);
+            if extracted.cost > max {
                 config.metrics.record(&Event::Refused {
                     key: &extracted.key,
                     plan: plan.name(),
                     limit: name,
-                    dry_run: false,
+                    dry_run: config.dry_run,
                 });
-                return ResponseFuture::respond(response);
+                if !config.dry_run {
+                    return ResponseFuture::respond(too_large(name, extracted.cost, max));
+                }
+                // Dry run: through, charging nothing, as the 413 would have.
+                let pass = Decision::Pass {
+                    permit: None,
+                    headers: None,
+                };
+                return self.start(pass, request, unix_ms);
             }
         }
         let mut check = config.store.check(StoreRequest {

@@ -8,6 +8,7 @@
 //! caller may take the capacity first, and the wait then repeats.
 
 use std::hash::Hash;
+use std::ops::ControlFlow;
 
 use ratecore::{Clock, Denied, KeyedLimiter, Limiter, Status, keyed::Admitted, keyed::Plan};
 
@@ -25,6 +26,48 @@ fn wait_of<const HZ: u64>(denied: Denied<HZ>) -> Result<std::time::Duration, Den
         Some(wait) => Ok(to_std::<HZ>(wait.as_ticks().max(1))),
         None => Err(denied),
     }
+}
+
+/// The one decision of every wait, async or blocking: an attempt's answer
+/// ends the wait (admitted, or denied for good), or says how long to sleep
+/// before the next attempt.
+fn next<T, const HZ: u64>(
+    attempt: Result<T, Denied<HZ>>,
+) -> ControlFlow<Result<T, Denied<HZ>>, std::time::Duration> {
+    match attempt.map_err(wait_of) {
+        Ok(admitted) => ControlFlow::Break(Ok(admitted)),
+        Err(Ok(wait)) => ControlFlow::Continue(wait),
+        Err(Err(denied)) => ControlFlow::Break(Err(denied)),
+    }
+}
+
+/// The wait loop, written once for both kinds of sleep: attempt until
+/// [`next`] ends the wait, running `$sleep` (with `$wait` bound to the wait)
+/// in between.
+macro_rules! wait_loop {
+    ($attempt:expr, $wait:ident => $sleep:expr) => {
+        loop {
+            match next($attempt) {
+                ControlFlow::Break(answer) => return answer,
+                ControlFlow::Continue($wait) => $sleep,
+            }
+        }
+    };
+}
+
+/// Attempts until [`next`] ends the wait, sleeping on tokio's timer.
+#[cfg(feature = "tokio")]
+async fn on_tokio<T, const HZ: u64>(
+    mut attempt: impl FnMut() -> Result<T, Denied<HZ>>,
+) -> Result<T, Denied<HZ>> {
+    wait_loop!(attempt(), wait => tokio::time::sleep(wait).await)
+}
+
+/// Attempts until [`next`] ends the wait, sleeping the thread.
+fn on_thread<T, const HZ: u64>(
+    mut attempt: impl FnMut() -> Result<T, Denied<HZ>>,
+) -> Result<T, Denied<HZ>> {
+    wait_loop!(attempt(), wait => std::thread::sleep(wait))
 }
 
 /// Waits on tokio's timer until `limiter` admits `n` units at `clock`'s
@@ -55,12 +98,7 @@ where
     L: Limiter<HZ> + ?Sized,
     C: Clock<HZ> + ?Sized,
 {
-    loop {
-        match limiter.check_n_at(n, clock.now()) {
-            Ok(status) => return Ok(status),
-            Err(denied) => tokio::time::sleep(wait_of(denied)?).await,
-        }
-    }
+    on_tokio(|| limiter.check_n_at(n, clock.now())).await
 }
 
 /// Waits on tokio's timer until `table` admits `n` units for `key` under
@@ -84,12 +122,7 @@ where
     K: Hash + ?Sized,
     C: Clock<HZ> + ?Sized,
 {
-    loop {
-        match table.check_n_at(key, plan, n, clock.now()) {
-            Ok(admitted) => return Ok(status_of(admitted)),
-            Err(denied) => tokio::time::sleep(wait_of(denied)?).await,
-        }
-    }
+    on_tokio(|| table.check_n_at(key, plan, n, clock.now()).map(status_of)).await
 }
 
 fn status_of<const HZ: u64>(admitted: Admitted<HZ>) -> Option<Status<HZ>> {
@@ -122,12 +155,7 @@ where
     L: Limiter<HZ> + ?Sized,
     C: Clock<HZ> + ?Sized,
 {
-    loop {
-        match limiter.check_n_at(n, clock.now()) {
-            Ok(status) => return Ok(status),
-            Err(denied) => std::thread::sleep(wait_of(denied)?),
-        }
-    }
+    on_thread(|| limiter.check_n_at(n, clock.now()))
 }
 
 /// Blocks the thread until `table` admits `n` units for `key` under `plan`.
@@ -148,12 +176,7 @@ where
     K: Hash + ?Sized,
     C: Clock<HZ> + ?Sized,
 {
-    loop {
-        match table.check_n_at(key, plan, n, clock.now()) {
-            Ok(admitted) => return Ok(status_of(admitted)),
-            Err(denied) => std::thread::sleep(wait_of(denied)?),
-        }
-    }
+    on_thread(|| table.check_n_at(key, plan, n, clock.now()).map(status_of))
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::routing::get;
-use common::{UNIX_MS, clocks, plans, request};
+use common::{Reply, UNIX_MS, clocks, plans, request};
 use ratecore_tower::{
-    ApiKeyHeader, Counters, ForwardedIp, Key, KeyExtractorExt, PlanId, Plans, RateLimitLayer,
+    ApiKeyHeader, Counters, Event, ForwardedIp, Key, KeyExtractorExt, Metrics, PlanId, Plans,
+    RateLimitLayer,
 };
 
 async fn serve(app: Router) -> SocketAddr {
@@ -148,37 +149,16 @@ async fn missing_malformed_and_unknown_keys_are_401_and_too_large_is_413() {
     );
     assert_eq!(counters.no_key.load(Ordering::Relaxed), 4);
     // 10,001 characters on free: over the per-request cap; 10,000 fit.
-    let r = request(
-        addr,
-        "POST",
-        "/",
-        &[("x-api-key", "k-free")],
-        &"x".repeat(10_001),
-    )
-    .await;
+    let r = post(addr, "k-free", &"x".repeat(10_001)).await;
     assert_eq!(r.status, 413);
     let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(
         (body["limit"].as_u64(), body["requested"].as_u64()),
         (Some(10_000), Some(10_001))
     );
-    let r = request(
-        addr,
-        "POST",
-        "/",
-        &[("x-api-key", "k-free")],
-        &"x".repeat(10_000),
-    )
-    .await;
+    let r = post(addr, "k-free", &"x".repeat(10_000)).await;
     assert_eq!((r.status, r.body.as_str()), (200, "10000"));
-    let r = request(
-        addr,
-        "POST",
-        "/",
-        &[("x-api-key", "k-pro")],
-        &"x".repeat(20_000),
-    )
-    .await;
+    let r = post(addr, "k-pro", &"x".repeat(20_000)).await;
     assert_eq!(r.status, 200);
 }
 
@@ -265,6 +245,11 @@ async fn spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
     assert_eq!(statuses, [200, 200, 429, 200]);
 }
 
+/// A `POST /` with the API key `key` and `body`.
+async fn post(addr: SocketAddr, key: &str, body: &str) -> Reply {
+    request(addr, "POST", "/", &[("x-api-key", key)], body).await
+}
+
 async fn get_xff(addr: SocketAddr, xff: &str) -> u16 {
     request(addr, "GET", "/", &[("x-forwarded-for", xff)], "")
         .await
@@ -319,6 +304,65 @@ async fn dry_run_refuses_nothing_and_reports() {
     // 3 would have been refused; near 80 % at the 4th and 5th.
     let [admitted, refused, dry, near, _, _] = counters.snapshot();
     assert_eq!((admitted, refused, dry, near), (5, 0, 3, 2));
+}
+
+/// The refusals reported to the metrics hook: `(limit, dry_run)`.
+#[derive(Default)]
+struct Refusals(std::sync::Mutex<Vec<(String, bool)>>);
+
+impl Refusals {
+    fn take(&self) -> Vec<(String, bool)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Metrics for Refusals {
+    fn record(&self, event: &Event<'_>) {
+        if let Event::Refused { limit, dry_run, .. } = event {
+            self.0.lock().unwrap().push((limit.to_string(), *dry_run));
+        }
+    }
+}
+
+/// Dry run decides the per-request cap too: a body over free's cap of
+/// 10,000 characters is reported as refused by `free-request`, goes
+/// through, and charges nothing (the next request finds the minute's five
+/// units all there, as after a real 413).
+#[tokio::test]
+async fn dry_run_reports_a_request_over_the_cap_and_lets_it_through() {
+    let (plans, free, pro) = plans();
+    let (_mono, clock, wall) = clocks();
+    let refusals = Arc::new(Refusals::default());
+    let extractor = ApiKeyHeader::new("x-api-key", keys(free, pro)).with_body_len_cost();
+    let layer = RateLimitLayer::builder(plans, extractor)
+        .clocks(clock, wall)
+        .dry_run(true)
+        .metrics(refusals.clone())
+        .build()
+        .unwrap();
+    let addr = serve(app(layer)).await;
+    let r = post(addr, "k-free", &"x".repeat(10_001)).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "10001"));
+    assert_eq!(r.header("retry-after"), None);
+    assert_eq!(refusals.take(), [("free-request".to_owned(), true)]);
+    let r = post(addr, "k-free", "hi").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "2"));
+    // One unit of each limit used at t = 0: 12 s and 864 s to full again.
+    assert_eq!(
+        r.header("ratelimit"),
+        Some(r#""free-minute";r=4;t=12, "free-day";r=99;t=864"#)
+    );
+    assert_eq!(refusals.take(), []);
+    // Without dry run the same body is refused, reported as not dry.
+    let (plans, free, pro) = common::plans();
+    let extractor = ApiKeyHeader::new("x-api-key", keys(free, pro)).with_body_len_cost();
+    let layer = RateLimitLayer::builder(plans, extractor)
+        .metrics(refusals.clone())
+        .build()
+        .unwrap();
+    let addr = serve(app(layer)).await;
+    assert_eq!(post(addr, "k-free", &"x".repeat(10_001)).await.status, 413);
+    assert_eq!(refusals.take(), [("free-request".to_owned(), false)]);
 }
 
 async fn boom() -> &'static str {

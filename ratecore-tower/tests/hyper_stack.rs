@@ -79,21 +79,22 @@ fn from(ip: &str) -> Request<Full<Bytes>> {
     request
 }
 
+/// The layer's response to a request from `ip`.
+type Reply = Response<ratecore_tower::RateLimitBody<Full<Bytes>, ratecore_tower::InMemoryPermit>>;
+
+/// Calls `service` with a request from `ip`.
+async fn call<S>(service: &mut S, ip: &str) -> Reply
+where
+    S: Service<Request<Full<Bytes>>, Response = Reply, Error = Infallible>,
+{
+    service.ready().await.unwrap().call(from(ip)).await.unwrap()
+}
+
 async fn status<S>(service: &mut S, ip: &str) -> u16
 where
-    S: Service<Request<Full<Bytes>>, Error = Infallible>,
-    S::Response:
-        Into<Response<ratecore_tower::RateLimitBody<Full<Bytes>, ratecore_tower::InMemoryPermit>>>,
+    S: Service<Request<Full<Bytes>>, Response = Reply, Error = Infallible>,
 {
-    let response: Response<_> = service
-        .ready()
-        .await
-        .unwrap()
-        .call(from(ip))
-        .await
-        .unwrap()
-        .into();
-    response.status().as_u16()
+    call(service, ip).await.status().as_u16()
 }
 
 /// Addresses in one /64 share a key; another /64 has its own.
@@ -161,13 +162,7 @@ async fn a_flood_of_distinct_keys_keeps_memory_constant_and_active_keys_exact() 
     assert!((900..1_024).contains(&admitted), "admitted {admitted}");
     assert_eq!(admitted + no_room, 100_000);
     // The active key was never evicted: still refused, by exactly 12 s.
-    let response = service
-        .ready()
-        .await
-        .unwrap()
-        .call(from("198.51.100.7"))
-        .await
-        .unwrap();
+    let response = call(&mut service, "198.51.100.7").await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "12");
     // A minute later every key is idle: new keys find room.
@@ -193,22 +188,10 @@ async fn the_permit_lives_as_long_as_the_body() {
     let mut service = ServiceBuilder::new()
         .layer(layer)
         .service(tower::service_fn(ok as fn(_) -> _));
-    let first = service
-        .ready()
-        .await
-        .unwrap()
-        .call(from("192.0.2.1"))
-        .await
-        .unwrap();
+    let first = call(&mut service, "192.0.2.1").await;
     assert_eq!(first.status(), 200);
     assert!(first.body().holds_permit());
-    let second = service
-        .ready()
-        .await
-        .unwrap()
-        .call(from("192.0.2.1"))
-        .await
-        .unwrap();
+    let second = call(&mut service, "192.0.2.1").await;
     assert_eq!(second.status(), 429);
     assert_eq!(second.headers()["retry-after"], "1");
     let body = second.into_body().collect().await.unwrap().to_bytes();
