@@ -14,12 +14,12 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::RateLimitBody;
-use crate::headers::{HeaderOptions, write_headers};
+use crate::headers::{HeaderOptions, Values, arena_value};
 use crate::key::{Extracted, Key, KeyExtractor, NoKey, RequestInfo};
 use crate::metrics::{Event, Metrics};
-use crate::plan::{ConfigError, Plan, PlanId, Plans};
+use crate::plan::{ConfigError, Limit, MAX_LIMITS, Plan, Plans};
 use crate::rc::{self, Clock, MS, MonotonicClock, RcHeaders, WallClock, WhenFull};
-use crate::store::{InMemoryStore, LimitStates, Outcome, Store, StoreRequest, Verdict};
+use crate::store::{InMemoryStore, LimitState, LimitStates, Outcome, Store, StoreRequest, Verdict};
 
 /// A clock in milliseconds, shared by the layer's clones.
 pub type SharedClock = Arc<dyn Clock<MS> + Send + Sync>;
@@ -36,6 +36,8 @@ pub enum OnStoreError {
 
 struct Config<St> {
     plans: Plans,
+    /// What each plan's answers share, by plan index.
+    shared: Vec<PlanHeaders>,
     extractor: Box<dyn KeyExtractor>,
     store: St,
     metrics: Arc<dyn Metrics>,
@@ -163,8 +165,14 @@ impl Builder {
             .clock
             .unwrap_or_else(|| Arc::new(MonotonicClock::<MS>::new()));
         let wall = self.wall.unwrap_or_else(|| Arc::new(WallClock));
+        let shared = self
+            .plans
+            .iter()
+            .map(|(_, plan)| PlanHeaders::new(plan))
+            .collect();
         Ok(RateLimitLayer {
             config: Arc::new(Config {
+                shared,
                 plans: self.plans,
                 extractor: self.extractor,
                 store,
@@ -283,57 +291,87 @@ impl<S: fmt::Debug, St> fmt::Debug for RateLimit<S, St> {
     }
 }
 
-/// What to add to the inner service's response: the plan's headers.
-struct After<St> {
-    config: Arc<Config<St>>,
-    plan: PlanId,
-    states: LimitStates,
+/// `limit`'s header item for `state`, advertised as `(q, w)`.
+fn service_limit<'p>(
+    limit: &'p Limit,
+    state: &LimitState,
+    (q, w): (u64, u64),
     unix_ms: u64,
+) -> Option<rc::RcServiceLimit<'p>> {
+    let policy = rc::policy_of(limit.name(), q, w).ok()?;
+    Some(rc::service_limit(policy, state, unix_ms))
 }
 
-impl<St> After<St> {
-    fn apply<B>(&self, response: &mut Response<B>) {
-        if let Some(plan) = self.config.plans.get(self.plan) {
-            write_plan_headers(
-                response.headers_mut(),
-                plan,
-                &self.states,
-                self.unix_ms,
-                self.config.headers,
-            );
+/// What every answer of one plan shares, computed when the layer is built
+/// rather than per request.
+struct PlanHeaders {
+    /// The `RateLimit-Policy` value: the same on every answer.
+    policy: Option<HeaderValue>,
+    /// Each limit's advertised quota and window in seconds (`q`, `w`).
+    windows: [(u64, u64); MAX_LIMITS],
+}
+
+impl PlanHeaders {
+    fn new(plan: &Plan) -> Self {
+        let mut windows = [(0, 0); MAX_LIMITS];
+        for (window, limit) in windows.iter_mut().zip(plan.limits()) {
+            if let Ok(policy) = rc::policy(limit.name(), limit.quota()) {
+                *window = (policy.quota(), policy.window_secs());
+            }
         }
-    }
-}
-
-/// Writes `plan`'s headers for `states` into `map`.
-fn write_plan_headers(
-    map: &mut http::HeaderMap,
-    plan: &Plan,
-    states: &LimitStates,
-    unix_ms: u64,
-    options: HeaderOptions,
-) {
-    let limits = plan.limits();
-    let states = states.as_slice();
-    let count = limits.len().min(states.len());
-    let (Some(first), Some(first_state)) = (limits.first(), states.first()) else {
-        return;
-    };
-    let Ok(first_policy) = rc::policy(first.name(), first.quota()) else {
-        return;
-    };
-    let service_limits: [rc::RcServiceLimit<'_>; crate::plan::MAX_LIMITS] =
-        std::array::from_fn(|i| match (limits.get(i), states.get(i)) {
-            (Some(limit), Some(state)) => match rc::policy(limit.name(), limit.quota()) {
-                Ok(policy) => rc::service_limit(policy, state, unix_ms),
-                Err(_) => rc::service_limit(first_policy, first_state, unix_ms),
-            },
-            _ => rc::service_limit(first_policy, first_state, unix_ms),
+        let mut headers = Self {
+            policy: None,
+            windows,
+        };
+        // Any state will do: only the policies are read.
+        let states = plan.limits().iter().fold(LimitStates::new(), |mut all, _| {
+            all.push(LimitState::default());
+            all
         });
-    let Some(used) = service_limits.get(..count) else {
-        return;
-    };
-    write_headers(map, &RcHeaders::new(used), options);
+        headers.policy = headers.with_limits(plan, &states, 0, |limits| {
+            limits.ratelimit_policy().and_then(arena_value)
+        });
+        headers
+    }
+
+    /// Calls `f` with ratecore's headers of `plan` for `states` at
+    /// `unix_ms` (`None` if the plan has no limit).
+    fn with_limits<R>(
+        &self,
+        plan: &Plan,
+        states: &LimitStates,
+        unix_ms: u64,
+        f: impl FnOnce(&RcHeaders<'_>) -> Option<R>,
+    ) -> Option<R> {
+        let mut parts = plan
+            .limits()
+            .iter()
+            .zip(states.as_slice())
+            .zip(self.windows);
+        let limit = |((limit, state), window)| service_limit(limit, state, window, unix_ms);
+        let first = limit(parts.next()?)?;
+        // Unused positions repeat the first limit and are cut off below.
+        let mut limits = [first; MAX_LIMITS];
+        let mut count = 1;
+        for (slot, part) in limits.iter_mut().skip(1).zip(parts) {
+            *slot = limit(part)?;
+            count += 1;
+        }
+        f(&RcHeaders::new(limits.get(..count)?))
+    }
+
+    /// The header values of an answer of `plan` for `states`.
+    fn values(
+        &self,
+        plan: &Plan,
+        states: &LimitStates,
+        unix_ms: u64,
+        options: HeaderOptions,
+    ) -> Option<Values> {
+        self.with_limits(plan, states, unix_ms, |headers| {
+            Some(Values::new(headers, options, self.policy.as_ref()))
+        })
+    }
 }
 
 fn problem(status: StatusCode, title: &str, detail: &str) -> Response<Bytes> {
@@ -370,7 +408,7 @@ enum Decision<P> {
     /// Call the inner service, holding `permit`, and add the headers.
     Pass {
         permit: Option<P>,
-        headers: Option<(PlanId, LimitStates)>,
+        headers: Option<Values>,
     },
 }
 
@@ -411,9 +449,11 @@ impl<St: Store> Config<St> {
         &self,
         extracted: &Extracted,
         verdict: Result<Verdict<St::Permit>, St::Error>,
-        unix_ms: u64,
     ) -> Decision<St::Permit> {
-        let Some(plan) = self.plans.get(extracted.plan) else {
+        let (Some(plan), Some(shared)) = (
+            self.plans.get(extracted.plan),
+            self.shared.get(extracted.plan.index()),
+        ) else {
             return Decision::Respond(self.no_key(NoKey::Invalid));
         };
         let key = &extracted.key;
@@ -436,10 +476,11 @@ impl<St: Store> Config<St> {
                 if limited {
                     self.near_limit(key, plan, &states);
                 }
-                return Decision::Pass {
-                    permit,
-                    headers: limited.then_some((extracted.plan, states)),
+                let headers = match limited {
+                    true => shared.values(plan, &states, self.header_unix_ms(), self.headers),
+                    false => None,
                 };
+                return Decision::Pass { permit, headers };
             }
             Outcome::RateLimited { limit, .. } | Outcome::TooLarge { limit, .. } => {
                 limit_name(limit)
@@ -457,13 +498,13 @@ impl<St: Store> Config<St> {
             // Report the state as it is, without a refusal's wait; the
             // refusal charged nothing and holds no permit.
             states.clear_waits();
-            return Decision::Pass {
-                permit,
-                headers: Some((extracted.plan, states)),
-            };
+            let headers = shared.values(plan, &states, self.header_unix_ms(), self.headers);
+            return Decision::Pass { permit, headers };
         }
+        // A refusal's answer names its reset time: read the wall clock.
+        let unix_ms = rc::now_ms(self.wall.as_ref());
         let response = match outcome {
-            Outcome::RateLimited { .. } => self.too_many(plan, &states, unix_ms),
+            Outcome::RateLimited { .. } => self.too_many(plan, shared, &states, unix_ms),
             Outcome::TooLarge { max, .. } => too_large(refused_by, extracted.cost, max),
             Outcome::AtCapacity { limit } => {
                 let unix_secs = rc::unix_secs_after(unix_ms, 1_000);
@@ -506,25 +547,32 @@ impl<St: Store> Config<St> {
         }
     }
 
-    fn too_many(&self, plan: &Plan, states: &LimitStates, unix_ms: u64) -> Response<Bytes> {
-        let mut map = http::HeaderMap::new();
-        write_plan_headers(&mut map, plan, states, unix_ms, self.headers);
-        let body = problem_body(plan, states, unix_ms);
-        problem_response(StatusCode::TOO_MANY_REQUESTS, map, body)
-    }
-}
-
-/// The problem document of a rate-limited request, by ratecore's writer.
-fn problem_body(plan: &Plan, states: &LimitStates, unix_ms: u64) -> String {
-    let limits = plan.limits();
-    let states = states.as_slice();
-    let mut parts: Vec<rc::RcServiceLimit<'_>> = Vec::with_capacity(states.len());
-    for (limit, state) in limits.iter().zip(states) {
-        if let Ok(policy) = rc::policy(limit.name(), limit.quota()) {
-            parts.push(rc::service_limit(policy, state, unix_ms));
+    /// The wall-clock time the headers of an admitted request need: only
+    /// the legacy `X-RateLimit-Reset` names a time, the IETF fields carry
+    /// seconds from now, so without it no clock is read (0).
+    fn header_unix_ms(&self) -> u64 {
+        match self.headers.legacy {
+            true => rc::now_ms(self.wall.as_ref()),
+            false => 0,
         }
     }
-    rc::too_many_requests_json(&RcHeaders::new(&parts)).unwrap_or_default()
+
+    /// The 429 of a rate limit: the plan's headers, with `Retry-After`,
+    /// and the problem document, both by ratecore's writer.
+    fn too_many(
+        &self,
+        plan: &Plan,
+        shared: &PlanHeaders,
+        states: &LimitStates,
+        unix_ms: u64,
+    ) -> Response<Bytes> {
+        let mut map = http::HeaderMap::new();
+        let body = shared.with_limits(plan, states, unix_ms, |headers| {
+            Values::new(headers, self.headers, shared.policy.as_ref()).apply(&mut map);
+            rc::too_many_requests_json(headers)
+        });
+        problem_response(StatusCode::TOO_MANY_REQUESTS, map, body.unwrap_or_default())
+    }
 }
 
 fn too_large(limit: &str, requested: u32, max: u32) -> Response<Bytes> {
@@ -563,7 +611,6 @@ where
         let Some(plan) = config.plans.get(extracted.plan) else {
             return ResponseFuture::respond(config.no_key(NoKey::Invalid));
         };
-        let unix_ms = rc::now_ms(config.wall.as_ref());
         if let Some((name, max)) = plan.max_cost_limit() {
             if extracted.cost > max {
                 config.metrics.record(&Event::Refused {
@@ -580,7 +627,7 @@ where
                     permit: None,
                     headers: None,
                 };
-                return self.start(pass, request, unix_ms);
+                return ResponseFuture::from(pass.start(&mut self.inner, request));
             }
         }
         let mut check = config.store.check(StoreRequest {
@@ -593,8 +640,8 @@ where
         let mut cx = Context::from_waker(Waker::noop());
         match Pin::new(&mut check).poll(&mut cx) {
             Poll::Ready(verdict) => {
-                let decision = config.decide(&extracted, verdict, unix_ms);
-                self.start(decision, request, unix_ms)
+                let decision = config.decide(&extracted, verdict);
+                ResponseFuture::from(decision.start(&mut self.inner, request))
             }
             Poll::Pending => {
                 // A remote store: decide when it answers, with the service
@@ -608,7 +655,6 @@ where
                         inner: Some(inner),
                         extracted: Some(extracted),
                         config: Arc::clone(&self.config),
-                        unix_ms,
                     },
                 }
             }
@@ -616,30 +662,26 @@ where
     }
 }
 
-impl<S, St> RateLimit<S, St> {
-    fn start<ReqBody, ResBody>(
-        &mut self,
-        decision: Decision<St::Permit>,
+impl<P> Decision<P> {
+    /// The response future's state for this decision: an answer, or the
+    /// inner service's call on `request`.
+    fn start<S, ReqBody, St>(
+        self,
+        inner: &mut S,
         request: Request<ReqBody>,
-        unix_ms: u64,
-    ) -> ResponseFuture<S, ReqBody, St>
+    ) -> State<S, ReqBody, St>
     where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-        St: Store,
+        S: Service<Request<ReqBody>>,
+        St: Store<Permit = P>,
     {
-        match decision {
-            Decision::Respond(response) => ResponseFuture::respond(response),
-            Decision::Pass { permit, headers } => ResponseFuture {
-                state: State::Calling {
-                    future: self.inner.call(request),
-                    permit,
-                    after: headers.map(|(plan, states)| After {
-                        config: Arc::clone(&self.config),
-                        plan,
-                        states,
-                        unix_ms,
-                    }),
-                },
+        match self {
+            Decision::Respond(response) => State::Respond {
+                response: Some(response),
+            },
+            Decision::Pass { permit, headers } => State::Calling {
+                future: inner.call(request),
+                permit,
+                headers,
             },
         }
     }
@@ -673,13 +715,12 @@ pin_project! {
             inner: Option<S>,
             extracted: Option<Extracted>,
             config: Arc<Config<St>>,
-            unix_ms: u64,
         },
         Calling {
             #[pin]
             future: S::Future,
             permit: Option<St::Permit>,
-            after: Option<After<St>>,
+            headers: Option<Values>,
         },
     }
 }
@@ -690,12 +731,29 @@ where
     St: Store,
 {
     fn respond(response: Response<Bytes>) -> Self {
-        Self {
-            state: State::Respond {
-                response: Some(response),
-            },
-        }
+        Self::from(State::Respond {
+            response: Some(response),
+        })
     }
+}
+
+impl<S, ReqBody, St> From<State<S, ReqBody, St>> for ResponseFuture<S, ReqBody, St>
+where
+    S: Service<Request<ReqBody>>,
+    St: Store,
+{
+    fn from(state: State<S, ReqBody, St>) -> Self {
+        Self { state }
+    }
+}
+
+/// The answer of a future polled again after it completed (a caller's bug).
+fn polled_after_completion() -> Response<Bytes> {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Polled After Completion",
+        "",
+    )
 }
 
 impl<S, ReqBody, St> fmt::Debug for ResponseFuture<S, ReqBody, St>
@@ -722,13 +780,7 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Respond { response } => {
-                    let response = response.take().unwrap_or_else(|| {
-                        problem(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "Polled After Completion",
-                            "",
-                        )
-                    });
+                    let response = response.take().unwrap_or_else(polled_after_completion);
                     return Poll::Ready(Ok(response.map(RateLimitBody::full)));
                 }
                 StateProj::Deciding {
@@ -737,37 +789,17 @@ where
                     inner,
                     extracted,
                     config,
-                    unix_ms,
                 } => {
                     let verdict = match Pin::new(check).poll(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(verdict) => verdict,
                     };
-                    let (Some(request), Some(mut inner), Some(extracted)) =
-                        (request.take(), inner.take(), extracted.take())
-                    else {
-                        return Poll::Ready(Ok(problem(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "Polled After Completion",
-                            "",
-                        )
-                        .map(RateLimitBody::full)));
-                    };
-                    let config = Arc::clone(config);
-                    let unix_ms = *unix_ms;
-                    let next = match config.decide(&extracted, verdict, unix_ms) {
-                        Decision::Respond(response) => State::Respond {
-                            response: Some(response),
-                        },
-                        Decision::Pass { permit, headers } => State::Calling {
-                            future: inner.call(request),
-                            permit,
-                            after: headers.map(|(plan, states)| After {
-                                config: Arc::clone(&config),
-                                plan,
-                                states,
-                                unix_ms,
-                            }),
+                    let next = match (request.take(), inner.as_mut(), extracted.take()) {
+                        (Some(request), Some(inner), Some(extracted)) => {
+                            config.decide(&extracted, verdict).start(inner, request)
+                        }
+                        _ => State::Respond {
+                            response: Some(polled_after_completion()),
                         },
                     };
                     this.state.set(next);
@@ -775,15 +807,15 @@ where
                 StateProj::Calling {
                     future,
                     permit,
-                    after,
+                    headers,
                 } => {
                     let mut response = match future.poll(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
                         Poll::Ready(Ok(response)) => response,
                     };
-                    if let Some(after) = after.take() {
-                        after.apply(&mut response);
+                    if let Some(headers) = headers.take() {
+                        headers.apply(response.headers_mut());
                     }
                     let permit = permit.take();
                     return Poll::Ready(

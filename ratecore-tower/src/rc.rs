@@ -227,6 +227,16 @@ pub(crate) fn policy<'a>(
     Policy::from_quota(name, quota)
 }
 
+/// The `RateLimit-Policy` item of a limit advertised as `quota` per
+/// `window_secs` (as [`policy`] computed them when the layer was built).
+pub(crate) fn policy_of(
+    name: &str,
+    quota: u64,
+    window_secs: u64,
+) -> Result<Policy<'_>, ratecore::http::PolicyError> {
+    Policy::new(name, quota, window_secs)
+}
+
 /// One limit's state for the headers.
 pub(crate) fn service_limit<'a>(
     policy: Policy<'a>,
