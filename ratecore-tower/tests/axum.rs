@@ -117,16 +117,8 @@ async fn exact_headers_on_200_and_429() {
 
 #[tokio::test]
 async fn missing_malformed_and_unknown_keys_are_401_and_too_large_is_413() {
-    let (plans, free, pro) = plans();
     let counters = Arc::new(Counters::default());
-    let layer = RateLimitLayer::builder(
-        plans,
-        ApiKeyHeader::new("x-api-key", keys(free, pro)).with_body_len_cost(),
-    )
-    .metrics(counters.clone())
-    .build()
-    .unwrap();
-    let addr = serve(app(layer)).await;
+    let addr = serve_plans(false, counters.clone()).await;
     assert_eq!(request(addr, "GET", "/", &[], "").await.status, 401);
     assert_eq!(
         request(addr, "GET", "/", &[("x-api-key", "nope")], "")
@@ -285,16 +277,8 @@ async fn a_panicking_handler_releases_its_permit() {
 /// Dry run refuses nothing and reports what it would have refused.
 #[tokio::test]
 async fn dry_run_refuses_nothing_and_reports() {
-    let (plans, free, pro) = plans();
-    let (_mono, clock, wall) = clocks();
     let counters = Arc::new(Counters::default());
-    let layer = RateLimitLayer::builder(plans, ApiKeyHeader::new("x-api-key", keys(free, pro)))
-        .clocks(clock, wall)
-        .dry_run(true)
-        .metrics(counters.clone())
-        .build()
-        .unwrap();
-    let addr = serve(app(layer)).await;
+    let addr = serve_plans(true, counters.clone()).await;
     for _ in 0..8 {
         let r = request(addr, "GET", "/", &[("x-api-key", "k-free")], "").await;
         assert_eq!(r.status, 200);
@@ -330,17 +314,8 @@ impl Metrics for Refusals {
 /// units all there, as after a real 413).
 #[tokio::test]
 async fn dry_run_reports_a_request_over_the_cap_and_lets_it_through() {
-    let (plans, free, pro) = plans();
-    let (_mono, clock, wall) = clocks();
     let refusals = Arc::new(Refusals::default());
-    let extractor = ApiKeyHeader::new("x-api-key", keys(free, pro)).with_body_len_cost();
-    let layer = RateLimitLayer::builder(plans, extractor)
-        .clocks(clock, wall)
-        .dry_run(true)
-        .metrics(refusals.clone())
-        .build()
-        .unwrap();
-    let addr = serve(app(layer)).await;
+    let addr = serve_plans(true, refusals.clone()).await;
     let r = post(addr, "k-free", &"x".repeat(10_001)).await;
     assert_eq!((r.status, r.body.as_str()), (200, "10001"));
     assert_eq!(r.header("retry-after"), None);
@@ -354,15 +329,24 @@ async fn dry_run_reports_a_request_over_the_cap_and_lets_it_through() {
     );
     assert_eq!(refusals.take(), []);
     // Without dry run the same body is refused, reported as not dry.
-    let (plans, free, pro) = common::plans();
-    let extractor = ApiKeyHeader::new("x-api-key", keys(free, pro)).with_body_len_cost();
-    let layer = RateLimitLayer::builder(plans, extractor)
-        .metrics(refusals.clone())
-        .build()
-        .unwrap();
-    let addr = serve(app(layer)).await;
+    let addr = serve_plans(false, refusals.clone()).await;
     assert_eq!(post(addr, "k-free", &"x".repeat(10_001)).await.status, 413);
     assert_eq!(refusals.take(), [("free-request".to_owned(), false)]);
+}
+
+/// A server on the test plans (manual clocks), the body's length as the
+/// cost, in dry-run mode or not, reporting to `metrics`.
+async fn serve_plans(dry_run: bool, metrics: impl Metrics) -> SocketAddr {
+    let (plans, free, pro) = plans();
+    let (_mono, clock, wall) = clocks();
+    let extractor = ApiKeyHeader::new("x-api-key", keys(free, pro)).with_body_len_cost();
+    let layer = RateLimitLayer::builder(plans, extractor)
+        .clocks(clock, wall)
+        .dry_run(dry_run)
+        .metrics(metrics)
+        .build()
+        .unwrap();
+    serve(app(layer)).await
 }
 
 async fn boom() -> &'static str {
