@@ -101,28 +101,40 @@ where
     on_tokio(|| limiter.check_n_at(n, clock.now())).await
 }
 
-/// Waits on tokio's timer until `table` admits `n` units for `key` under
-/// `plan`, then charges them. `Ok(None)` is an admission without a limit (a
-/// full table whose policy is `WhenFull::Allow`).
-///
-/// # Errors
-///
-/// The denial, when waiting cannot help: `n` above the plan's burst, or a
-/// full table under `WhenFull::Deny` (its wait is not known).
-#[cfg(feature = "tokio")]
-pub async fn until_key_ready<A, K, C, const HZ: u64, const N: usize, const P: usize>(
-    table: &KeyedLimiter<A, HZ, N, P>,
-    key: &K,
-    plan: Plan<P>,
-    clock: &C,
-    n: u32,
-) -> Result<Option<Status<HZ>>, Denied<HZ>>
-where
-    A: ratecore::kernel::Algorithm<HZ>,
-    K: Hash + ?Sized,
-    C: Clock<HZ> + ?Sized,
-{
-    on_tokio(|| table.check_n_at(key, plan, n, clock.now()).map(status_of)).await
+/// Defines a wait on a keyed table, with the one signature of both kinds:
+/// `$attempt` is bound to the check (a closure) for `$wait` to run.
+macro_rules! keyed_wait {
+    ($(#[$attr:meta])* $name:ident, $($async:ident)?, |$attempt:ident| $wait:expr) => {
+        $(#[$attr])*
+        pub $($async)? fn $name<A, K, C, const HZ: u64, const N: usize, const P: usize>(
+            table: &KeyedLimiter<A, HZ, N, P>,
+            key: &K,
+            plan: Plan<P>,
+            clock: &C,
+            n: u32,
+        ) -> Result<Option<Status<HZ>>, Denied<HZ>>
+        where
+            A: ratecore::kernel::Algorithm<HZ>,
+            K: Hash + ?Sized,
+            C: Clock<HZ> + ?Sized,
+        {
+            let $attempt = || table.check_n_at(key, plan, n, clock.now()).map(status_of);
+            $wait
+        }
+    };
+}
+
+keyed_wait! {
+    /// Waits on tokio's timer until `table` admits `n` units for `key` under
+    /// `plan`, then charges them. `Ok(None)` is an admission without a limit (a
+    /// full table whose policy is `WhenFull::Allow`).
+    ///
+    /// # Errors
+    ///
+    /// The denial, when waiting cannot help: `n` above the plan's burst, or a
+    /// full table under `WhenFull::Deny` (its wait is not known).
+    #[cfg(feature = "tokio")]
+    until_key_ready, async, |attempt| on_tokio(attempt).await
 }
 
 fn status_of<const HZ: u64>(admitted: Admitted<HZ>) -> Option<Status<HZ>> {
@@ -158,25 +170,14 @@ where
     on_thread(|| limiter.check_n_at(n, clock.now()))
 }
 
-/// Blocks the thread until `table` admits `n` units for `key` under `plan`.
-/// See [`until_key_ready`].
-///
-/// # Errors
-///
-/// As [`until_key_ready`].
-pub fn blocking_until_key_ready<A, K, C, const HZ: u64, const N: usize, const P: usize>(
-    table: &KeyedLimiter<A, HZ, N, P>,
-    key: &K,
-    plan: Plan<P>,
-    clock: &C,
-    n: u32,
-) -> Result<Option<Status<HZ>>, Denied<HZ>>
-where
-    A: ratecore::kernel::Algorithm<HZ>,
-    K: Hash + ?Sized,
-    C: Clock<HZ> + ?Sized,
-{
-    on_thread(|| table.check_n_at(key, plan, n, clock.now()).map(status_of))
+keyed_wait! {
+    /// Blocks the thread until `table` admits `n` units for `key` under `plan`.
+    /// See [`until_key_ready`].
+    ///
+    /// # Errors
+    ///
+    /// As [`until_key_ready`].
+    blocking_until_key_ready, , |attempt| on_thread(attempt)
 }
 
 #[cfg(test)]

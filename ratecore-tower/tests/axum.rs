@@ -200,40 +200,21 @@ fn ip_plans() -> (Plans, PlanId) {
 /// `X-Forwarded-For`, its requests are its own.
 #[tokio::test]
 async fn spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
-    let (plans, per_ip) = ip_plans();
-    let (_mono, clock, wall) = clocks();
-    let extractor = ForwardedIp::new(per_ip, ["10.0.0.0/8".parse().unwrap()]);
-    let layer = RateLimitLayer::builder(plans, extractor)
-        .clocks(clock, wall)
-        .build()
-        .unwrap();
-    let addr = serve(app(layer)).await;
-    let mut statuses = Vec::new();
-    for spoof in ["1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4"] {
-        statuses.push(get_xff(addr, spoof).await);
-    }
+    let addr = serve_behind("10.0.0.0/8").await;
+    let statuses = get_xffs(addr, &["1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4"]).await;
     assert_eq!(statuses, [200, 200, 429, 429]);
 
     // Behind a trusted proxy (127.0.0.1 trusted), the rightmost entry is
     // the client: different clients, different keys; the client cannot
     // hide behind a spoofed left entry.
-    let (plans, per_ip) = ip_plans();
-    let (_mono, clock, wall) = clocks();
-    let extractor = ForwardedIp::new(per_ip, ["127.0.0.1".parse().unwrap()]);
-    let layer = RateLimitLayer::builder(plans, extractor)
-        .clocks(clock, wall)
-        .build()
-        .unwrap();
-    let addr = serve(app(layer)).await;
-    let mut statuses = Vec::new();
-    for xff in [
+    let addr = serve_behind("127.0.0.1").await;
+    let xffs = [
         "9.9.9.9, 5.5.5.5",
         "8.8.8.8, 5.5.5.5",
         "7.7.7.7, 5.5.5.5",
         "6.6.6.6",
-    ] {
-        statuses.push(get_xff(addr, xff).await);
-    }
+    ];
+    let statuses = get_xffs(addr, &xffs).await;
     assert_eq!(statuses, [200, 200, 429, 200]);
 }
 
@@ -242,10 +223,26 @@ async fn post(addr: SocketAddr, key: &str, body: &str) -> Reply {
     request(addr, "POST", "/", &[("x-api-key", key)], body).await
 }
 
-async fn get_xff(addr: SocketAddr, xff: &str) -> u16 {
-    request(addr, "GET", "/", &[("x-forwarded-for", xff)], "")
-        .await
-        .status
+/// A server of 2 per minute per client, behind the proxies in `trusted`.
+async fn serve_behind(trusted: &str) -> SocketAddr {
+    let (plans, per_ip) = ip_plans();
+    let (_mono, clock, wall) = clocks();
+    let extractor = ForwardedIp::new(per_ip, [trusted.parse().unwrap()]);
+    let layer = RateLimitLayer::builder(plans, extractor)
+        .clocks(clock, wall)
+        .build()
+        .unwrap();
+    serve(app(layer)).await
+}
+
+/// The statuses of one request per `X-Forwarded-For` value, in order.
+async fn get_xffs(addr: SocketAddr, xffs: &[&str]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for xff in xffs {
+        let headers = [("x-forwarded-for", *xff)];
+        statuses.push(request(addr, "GET", "/", &headers, "").await.status);
+    }
+    statuses
 }
 
 /// A panicking handler gives its concurrency place back.
