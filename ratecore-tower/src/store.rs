@@ -5,6 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::hash::BuildHasher;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::key::Key;
@@ -343,8 +344,8 @@ impl InMemoryStore {
             cost: request.cost,
         };
         match check.concurrency(&self.tables) {
-            Ok(permit) => check.rates(permit),
-            Err(refused) => refused,
+            ControlFlow::Continue(permit) => check.rates(permit),
+            ControlFlow::Break(refused) => refused,
         }
     }
 }
@@ -425,36 +426,37 @@ impl<'a> Check<'a> {
     }
 
     /// A place under the plan's concurrency limit first (its release, a
-    /// refund of one unit, is exact: counts in flight commute). `Err`: the
-    /// refusal.
+    /// refund of one unit, is exact: counts in flight commute). `Break`:
+    /// the refusal.
     fn concurrency(
         &self,
         shared: &Arc<Tables>,
-    ) -> Result<Option<InMemoryPermit>, Verdict<InMemoryPermit>> {
+    ) -> ControlFlow<Verdict<InMemoryPermit>, Option<InMemoryPermit>> {
+        use ControlFlow::{Break, Continue};
         let (Some(_), Some(table)) = (self.plan.concurrency_limit(), &self.tables.concurrency)
         else {
-            return Ok(None);
+            return Continue(None);
         };
         let Some(shard_table) = table.shards.get(self.shard) else {
-            return Err(verdict(Outcome::NoRoom, LimitStates::new(), None));
+            return Break(verdict(Outcome::NoRoom, LimitStates::new(), None));
         };
         match rc::check(shard_table, self.key, self.p, 1, self.now) {
-            Tick::Admitted(_) => Ok(Some(InMemoryPermit {
+            Tick::Admitted(_) => Continue(Some(InMemoryPermit {
                 tables: Arc::clone(shared),
                 key: self.key.clone(),
                 plan: self.p,
                 shard: self.shard,
                 at_ms: self.now,
             })),
-            Tick::Unlimited => Ok(None),
+            Tick::Unlimited => Continue(None),
             // Still report the rate limits' states.
-            Tick::AtCapacity { limit, .. } | Tick::TooLarge { burst: limit } => Err(verdict(
+            Tick::AtCapacity { limit, .. } | Tick::TooLarge { burst: limit } => Break(verdict(
                 Outcome::AtCapacity { limit },
                 self.snapshots(),
                 None,
             )),
             Tick::Full | Tick::Limited { .. } => {
-                Err(verdict(Outcome::NoRoom, LimitStates::new(), None))
+                Break(verdict(Outcome::NoRoom, LimitStates::new(), None))
             }
         }
     }
