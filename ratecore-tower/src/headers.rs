@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::fmt::{Display, Write};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::rc::{self, RcHeaders};
@@ -64,28 +64,42 @@ thread_local! {
     static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
-/// `value` as a header value, formatted by ratecore's writer into this
-/// thread's arena.
-pub(crate) fn arena_value(value: impl Display) -> Option<HeaderValue> {
+/// Runs `write` on this thread's arena and returns what it wrote, as a
+/// `Bytes` sharing the arena's chunk (`None` if the arena is in use).
+fn with_arena(write: impl FnOnce(&mut BytesMut)) -> Option<Bytes> {
     ARENA.with(|arena| {
         let mut arena = arena.try_borrow_mut().ok()?;
         if arena.capacity().saturating_sub(arena.len()) < ARENA_LOW {
             // Reclaims the chunk if nothing uses it any more, else allocates.
             arena.reserve(ARENA_CHUNK);
         }
-        if write!(arena, "{value}").is_err() {
-            arena.clear();
-            return None;
-        }
-        HeaderValue::from_maybe_shared(arena.split().freeze()).ok()
+        write(&mut arena);
+        Some(arena.split().freeze())
     })
 }
 
-/// The values of one answer's header fields, ready to insert (formatted,
-/// so that no borrow of the plan is held while the inner service runs).
+/// `value` as a header value, formatted by its `Display` (ratecore's
+/// writer) into this thread's arena.
+pub(crate) fn arena_value(value: impl Display) -> Option<HeaderValue> {
+    let mut written = true;
+    let text = with_arena(|arena| written = write!(arena, "{value}").is_ok())?;
+    written
+        .then(|| HeaderValue::from_maybe_shared(text).ok())
+        .flatten()
+}
+
+/// The values of one answer's header fields, formatted and ready to insert
+/// (no borrow of the plan is held while the inner service runs). Compact,
+/// since the response future carries it: the formatted values are one
+/// slice of the arena, split into header values only when inserted.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Values {
-    values: [Option<HeaderValue>; FIELDS],
+    /// The formatted values, one after another, in field order.
+    text: Bytes,
+    /// Each field's length in `text`; `None` for a field not written.
+    lens: [Option<u16>; FIELDS],
+    /// `RateLimit-Policy`, formatted once per plan by the layer.
+    policy: Option<HeaderValue>,
 }
 
 impl Values {
@@ -97,26 +111,41 @@ impl Values {
         options: HeaderOptions,
         policy: Option<&HeaderValue>,
     ) -> Self {
-        let mut values = Self::default();
-        for (mixed, value) in headers.iter() {
-            let Some(i) = position(mixed) else { continue };
-            if i < POLICY && !options.legacy {
-                continue;
+        let mut lens = [None; FIELDS];
+        let text = with_arena(|arena| {
+            for (mixed, value) in headers.iter() {
+                let Some(i) = position(mixed) else { continue };
+                if (i < POLICY && !options.legacy) || (i == POLICY && policy.is_some()) {
+                    continue;
+                }
+                let start = arena.len();
+                let written = write!(arena, "{value}").is_ok();
+                let len = u16::try_from(arena.len().saturating_sub(start)).ok();
+                match (written, len, lens.get_mut(i)) {
+                    (true, Some(len), Some(slot)) => *slot = Some(len),
+                    _ => arena.truncate(start),
+                }
             }
-            let value = match policy {
-                Some(policy) if i == POLICY => Some(policy.clone()),
-                _ => arena_value(value),
-            };
-            if let Some(slot) = values.values.get_mut(i) {
-                *slot = value;
-            }
+        });
+        Self {
+            text: text.unwrap_or_default(),
+            lens,
+            policy: policy.cloned(),
         }
-        values
     }
 
     /// Inserts every value into `map`, replacing fields of the same names.
     pub(crate) fn apply(self, map: &mut HeaderMap) {
-        for (name, value) in NAMES.into_iter().zip(self.values) {
+        let mut text = self.text;
+        for (i, (name, len)) in NAMES.into_iter().zip(self.lens).enumerate() {
+            let value = match (len, &self.policy) {
+                (_, Some(policy)) if i == POLICY => Some(policy.clone()),
+                (Some(len), _) => {
+                    let len = usize::from(len).min(text.len());
+                    HeaderValue::from_maybe_shared(text.split_to(len)).ok()
+                }
+                (None, _) => None,
+            };
             if let Some(value) = value {
                 map.insert(name, value);
             }

@@ -648,15 +648,16 @@ where
                 // that was made ready for this call.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture {
-                    state: State::Deciding {
-                        check,
-                        request: Some(request),
-                        inner: Some(inner),
-                        extracted: Some(extracted),
-                        config: Arc::clone(&self.config),
-                    },
-                }
+                let deciding = Deciding {
+                    check,
+                    request,
+                    inner,
+                    extracted,
+                    config: Arc::clone(&self.config),
+                };
+                ResponseFuture::from(State::Deciding {
+                    deciding: Some(Box::new(deciding)),
+                })
             }
         }
     }
@@ -676,7 +677,7 @@ impl<P> Decision<P> {
     {
         match self {
             Decision::Respond(response) => State::Respond {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
             Decision::Pass { permit, headers } => State::Calling {
                 future: inner.call(request),
@@ -699,6 +700,17 @@ pin_project! {
     }
 }
 
+/// A request waiting for a remote store's answer, with all it needs to go
+/// on. Boxed in the future's state: the common path (an in-memory store,
+/// decided in `call`) then carries a small future.
+struct Deciding<S, ReqBody, St: Store> {
+    check: St::Future,
+    request: Request<ReqBody>,
+    inner: S,
+    extracted: Extracted,
+    config: Arc<Config<St>>,
+}
+
 pin_project! {
     #[project = StateProj]
     enum State<S, ReqBody, St>
@@ -706,15 +718,12 @@ pin_project! {
         S: Service<Request<ReqBody>>,
         St: Store,
     {
+        // Boxed, as `Deciding`: a refusal allocates its body anyway.
         Respond {
-            response: Option<Response<Bytes>>,
+            response: Option<Box<Response<Bytes>>>,
         },
         Deciding {
-            check: St::Future,
-            request: Option<Request<ReqBody>>,
-            inner: Option<S>,
-            extracted: Option<Extracted>,
-            config: Arc<Config<St>>,
+            deciding: Option<Box<Deciding<S, ReqBody, St>>>,
         },
         Calling {
             #[pin]
@@ -732,7 +741,7 @@ where
 {
     fn respond(response: Response<Bytes>) -> Self {
         Self::from(State::Respond {
-            response: Some(response),
+            response: Some(Box::new(response)),
         })
     }
 }
@@ -780,27 +789,32 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Respond { response } => {
-                    let response = response.take().unwrap_or_else(polled_after_completion);
+                    let response = response.take().map_or_else(polled_after_completion, |r| *r);
                     return Poll::Ready(Ok(response.map(RateLimitBody::full)));
                 }
-                StateProj::Deciding {
-                    check,
-                    request,
-                    inner,
-                    extracted,
-                    config,
-                } => {
-                    let verdict = match Pin::new(check).poll(cx) {
+                StateProj::Deciding { deciding } => {
+                    let Some(waiting) = deciding.as_mut() else {
+                        let response = polled_after_completion();
+                        return Poll::Ready(Ok(response.map(RateLimitBody::full)));
+                    };
+                    let verdict = match Pin::new(&mut waiting.check).poll(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(verdict) => verdict,
                     };
-                    let next = match (request.take(), inner.as_mut(), extracted.take()) {
-                        (Some(request), Some(inner), Some(extracted)) => {
-                            config.decide(&extracted, verdict).start(inner, request)
+                    let next = match deciding.take() {
+                        Some(waiting) => {
+                            let Deciding {
+                                request,
+                                mut inner,
+                                extracted,
+                                config,
+                                ..
+                            } = *waiting;
+                            config
+                                .decide(&extracted, verdict)
+                                .start(&mut inner, request)
                         }
-                        _ => State::Respond {
-                            response: Some(polled_after_completion()),
-                        },
+                        None => State::Respond { response: None },
                     };
                     this.state.set(next);
                 }
