@@ -35,6 +35,7 @@ const FIELDS: usize = 6;
 const POLICY: usize = 3;
 
 /// ratecore's (mixed-case) names, in the order of [`NAMES`].
+#[cfg(test)]
 const MIXED: [&str; FIELDS] = [
     rc::X_RATELIMIT_LIMIT,
     rc::X_RATELIMIT_REMAINING,
@@ -44,9 +45,8 @@ const MIXED: [&str; FIELDS] = [
     rc::RETRY_AFTER,
 ];
 
-/// The position in [`NAMES`] of one of ratecore's names.
-fn position(mixed: &str) -> Option<usize> {
-    MIXED.iter().position(|name| *name == mixed)
+fn as_display<T: Display>(value: &T) -> &dyn Display {
+    value
 }
 
 /// Bytes taken from the thread's arena when it runs short: one allocation
@@ -113,11 +113,9 @@ impl Values {
     ) -> Self {
         let mut lens = [None; FIELDS];
         let text = with_arena(|arena| {
-            for (mixed, value) in headers.iter() {
-                let Some(i) = position(mixed) else { continue };
-                if (i < POLICY && !options.legacy) || (i == POLICY && policy.is_some()) {
-                    continue;
-                }
+            // Field `i` (an index of `NAMES`) with `value`, if any.
+            let mut put = |i: usize, value: Option<&dyn Display>| {
+                let Some(value) = value else { return };
                 let start = arena.len();
                 let written = write!(arena, "{value}").is_ok();
                 let len = u16::try_from(arena.len().saturating_sub(start)).ok();
@@ -125,7 +123,19 @@ impl Values {
                     (true, Some(len), Some(slot)) => *slot = Some(len),
                     _ => arena.truncate(start),
                 }
+            };
+            // ratecore's fields in `Headers::iter`'s order, asking only for
+            // those written (each getter finds the binding limit again).
+            if options.legacy {
+                put(0, headers.x_ratelimit_limit().as_ref().map(as_display));
+                put(1, headers.x_ratelimit_remaining().as_ref().map(as_display));
+                put(2, headers.x_ratelimit_reset().as_ref().map(as_display));
             }
+            if policy.is_none() {
+                put(POLICY, headers.ratelimit_policy().as_ref().map(as_display));
+            }
+            put(4, headers.ratelimit().as_ref().map(as_display));
+            put(5, headers.retry_after().as_ref().map(as_display));
         });
         Self {
             text: text.unwrap_or_default(),
