@@ -275,10 +275,13 @@ pub(crate) fn too_many_requests_json(headers: &Headers<'_>) -> Option<String> {
         .map(|body| body.json().to_string())
 }
 
+pub(crate) use ratecore::http::PROBLEM_JSON;
 pub use ratecore::http::{Headers as RcHeaders, ServiceLimit as RcServiceLimit};
+// The mixed-case names: the tests check the lower-case ones against them.
+#[cfg(test)]
 pub(crate) use ratecore::http::{
-    PROBLEM_JSON, RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER, X_RATELIMIT_LIMIT,
-    X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
+    RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING,
+    X_RATELIMIT_RESET,
 };
 pub(crate) use ratecore::http::{
     RATELIMIT_LOWER, RATELIMIT_POLICY_LOWER, RETRY_AFTER_LOWER, X_RATELIMIT_LIMIT_LOWER,
