@@ -70,41 +70,26 @@ fn on_thread<T, const HZ: u64>(
     wait_loop!(attempt(), wait => std::thread::sleep(wait))
 }
 
-/// Waits on tokio's timer until `limiter` admits `n` units at `clock`'s
-/// time, then charges them and returns the admitted check's status.
-///
-/// # Errors
-///
-/// The denial, when waiting cannot help (`n` above the burst: its
-/// `retry_after` is `None`).
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// use ratecore::{Gcra, Quota, clock::MonotonicClock};
-///
-/// let limiter = Gcra::<1_000>::new(Quota::per_second(1_000)).unwrap();
-/// let clock = MonotonicClock::<1_000>::new();
-/// ratecore_tower::wait::until_n_ready(&limiter, &clock, 1).await.unwrap();
-/// # }
-/// ```
-#[cfg(feature = "tokio")]
-pub async fn until_n_ready<L, C, const HZ: u64>(
-    limiter: &L,
-    clock: &C,
-    n: u32,
-) -> Result<Status<HZ>, Denied<HZ>>
-where
-    L: Limiter<HZ> + ?Sized,
-    C: Clock<HZ> + ?Sized,
-{
-    on_tokio(|| limiter.check_n_at(n, clock.now())).await
-}
-
-/// Defines a wait on a keyed table, with the one signature of both kinds:
-/// `$attempt` is bound to the check (a closure) for `$wait` to run.
-macro_rules! keyed_wait {
-    ($(#[$attr:meta])* $name:ident, $($async:ident)?, |$attempt:ident| $wait:expr) => {
+/// Defines a wait with the one signature of both kinds (async, blocking),
+/// on a single limiter or on a keyed table: `$attempt` is bound to the
+/// check (a closure) for `$wait` to run.
+macro_rules! define_wait {
+    (single: $(#[$attr:meta])* $name:ident, $($async:ident)?, |$attempt:ident| $wait:expr) => {
+        $(#[$attr])*
+        pub $($async)? fn $name<L, C, const HZ: u64>(
+            limiter: &L,
+            clock: &C,
+            n: u32,
+        ) -> Result<Status<HZ>, Denied<HZ>>
+        where
+            L: Limiter<HZ> + ?Sized,
+            C: Clock<HZ> + ?Sized,
+        {
+            let $attempt = || limiter.check_n_at(n, clock.now());
+            $wait
+        }
+    };
+    (keyed: $(#[$attr:meta])* $name:ident, $($async:ident)?, |$attempt:ident| $wait:expr) => {
         $(#[$attr])*
         pub $($async)? fn $name<A, K, C, const HZ: u64, const N: usize, const P: usize>(
             table: &KeyedLimiter<A, HZ, N, P>,
@@ -124,7 +109,32 @@ macro_rules! keyed_wait {
     };
 }
 
-keyed_wait! {
+define_wait! {
+    single:
+    /// Waits on tokio's timer until `limiter` admits `n` units at `clock`'s
+    /// time, then charges them and returns the admitted check's status.
+    ///
+    /// # Errors
+    ///
+    /// The denial, when waiting cannot help (`n` above the burst: its
+    /// `retry_after` is `None`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use ratecore::{Gcra, Quota, clock::MonotonicClock};
+    ///
+    /// let limiter = Gcra::<1_000>::new(Quota::per_second(1_000)).unwrap();
+    /// let clock = MonotonicClock::<1_000>::new();
+    /// ratecore_tower::wait::until_n_ready(&limiter, &clock, 1).await.unwrap();
+    /// # }
+    /// ```
+    #[cfg(feature = "tokio")]
+    until_n_ready, async, |attempt| on_tokio(attempt).await
+}
+
+define_wait! {
+    keyed:
     /// Waits on tokio's timer until `table` admits `n` units for `key` under
     /// `plan`, then charges them. `Ok(None)` is an admission without a limit (a
     /// full table whose policy is `WhenFull::Allow`).
@@ -141,36 +151,30 @@ fn status_of<const HZ: u64>(admitted: Admitted<HZ>) -> Option<Status<HZ>> {
     admitted.status()
 }
 
-/// Blocks the thread until `limiter` admits `n` units at `clock`'s time,
-/// then charges them. See [`until_n_ready`].
-///
-/// # Errors
-///
-/// The denial, when waiting cannot help.
-///
-/// ```
-/// use ratecore::{Gcra, Quota, clock::MonotonicClock};
-///
-/// let limiter = Gcra::<1_000>::new(Quota::per_second(100)).unwrap();
-/// let clock = MonotonicClock::<1_000>::new();
-/// for _ in 0..101 {
-///     // The 101st waits about 10 ms.
-///     ratecore_tower::wait::blocking_until_n_ready(&limiter, &clock, 1).unwrap();
-/// }
-/// ```
-pub fn blocking_until_n_ready<L, C, const HZ: u64>(
-    limiter: &L,
-    clock: &C,
-    n: u32,
-) -> Result<Status<HZ>, Denied<HZ>>
-where
-    L: Limiter<HZ> + ?Sized,
-    C: Clock<HZ> + ?Sized,
-{
-    on_thread(|| limiter.check_n_at(n, clock.now()))
+define_wait! {
+    single:
+    /// Blocks the thread until `limiter` admits `n` units at `clock`'s time,
+    /// then charges them. See [`until_n_ready`].
+    ///
+    /// # Errors
+    ///
+    /// The denial, when waiting cannot help.
+    ///
+    /// ```
+    /// use ratecore::{Gcra, Quota, clock::MonotonicClock};
+    ///
+    /// let limiter = Gcra::<1_000>::new(Quota::per_second(100)).unwrap();
+    /// let clock = MonotonicClock::<1_000>::new();
+    /// for _ in 0..101 {
+    ///     // The 101st waits about 10 ms.
+    ///     ratecore_tower::wait::blocking_until_n_ready(&limiter, &clock, 1).unwrap();
+    /// }
+    /// ```
+    blocking_until_n_ready, , |attempt| on_thread(attempt)
 }
 
-keyed_wait! {
+define_wait! {
+    keyed:
     /// Blocks the thread until `table` admits `n` units for `key` under `plan`.
     /// See [`until_key_ready`].
     ///
