@@ -78,16 +78,6 @@ fn with_arena(write: impl FnOnce(&mut BytesMut)) -> Option<Bytes> {
     })
 }
 
-/// `value` as a header value, formatted by its `Display` (ratecore's
-/// writer) into this thread's arena.
-pub(crate) fn arena_value(value: impl Display) -> Option<HeaderValue> {
-    let mut written = true;
-    let text = with_arena(|arena| written = write!(arena, "{value}").is_ok())?;
-    written
-        .then(|| HeaderValue::from_maybe_shared(text).ok())
-        .flatten()
-}
-
 /// The values of one answer's header fields, formatted and ready to insert
 /// (no borrow of the plan is held while the inner service runs). Compact,
 /// since the response future carries it: the formatted values are one
@@ -202,14 +192,15 @@ pub fn write_headers(map: &mut HeaderMap, headers: &RcHeaders<'_>, options: Head
 mod tests {
     use super::*;
 
-    /// Values written one after another share the arena, and each is whole.
+    /// Values written one after another share the arena, and each is whole,
+    /// also across chunks (2,000 values of 4 to 5 bytes, all kept alive).
     #[test]
     fn arena_values_are_separate() {
-        let values: Vec<HeaderValue> = (0..2_000u32)
-            .map(|i| arena_value(format_args!("v{i}")).unwrap())
+        let values: Vec<Bytes> = (0..2_000u32)
+            .map(|i| with_arena(|arena| write!(arena, "v{i}").unwrap()).unwrap())
             .collect();
         for (i, value) in values.iter().enumerate() {
-            assert_eq!(value.to_str().unwrap(), format!("v{i}"));
+            assert_eq!(&value[..], format!("v{i}").as_bytes());
         }
     }
 

@@ -14,7 +14,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::RateLimitBody;
-use crate::headers::{HeaderOptions, Values, arena_value};
+use crate::headers::{HeaderOptions, Values};
 use crate::key::{Extracted, Key, KeyExtractor, NoKey, RequestInfo};
 use crate::metrics::{Event, Metrics};
 use crate::plan::{ConfigError, Limit, MAX_LIMITS, Plan, Plans};
@@ -329,7 +329,9 @@ impl PlanHeaders {
             all
         });
         headers.policy = headers.with_limits(plan, &states, 0, |limits| {
-            limits.ratelimit_policy().and_then(arena_value)
+            // Its own allocation, once: not a slice pinning an arena chunk.
+            let policy = limits.ratelimit_policy()?.to_string();
+            HeaderValue::from_str(&policy).ok()
         });
         headers
     }
