@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -17,9 +16,13 @@ use crate::body::RateLimitBody;
 use crate::headers::{HeaderOptions, Values};
 use crate::key::{Extracted, Key, KeyExtractor, NoKey, RequestInfo};
 use crate::metrics::{Event, Metrics};
-use crate::plan::{ConfigError, Limit, MAX_LIMITS, Plan, Plans};
-use crate::rc::{self, Clock, MS, MonotonicClock, RcHeaders, WallClock, WhenFull};
-use crate::store::{InMemoryStore, LimitState, LimitStates, Outcome, Store, StoreRequest, Verdict};
+use crate::plan::{ConfigError, Plan, Plans};
+use crate::plan_headers::PlanHeaders;
+use crate::problem::{
+    polled_after_completion, problem, problem_response, too_large, with_retry_after,
+};
+use crate::rc::{self, Clock, MS, MonotonicClock, WallClock, WhenFull};
+use crate::store::{InMemoryStore, LimitStates, Outcome, Store, StoreRequest, Verdict};
 
 /// A clock in milliseconds, shared by the layer's clones.
 pub type SharedClock = Arc<dyn Clock<MS> + Send + Sync>;
@@ -291,118 +294,6 @@ impl<S: fmt::Debug, St> fmt::Debug for RateLimit<S, St> {
     }
 }
 
-/// `limit`'s header item for `state`, advertised as `(q, w)`.
-fn service_limit<'p>(
-    limit: &'p Limit,
-    state: &LimitState,
-    (q, w): (u64, u64),
-    unix_ms: u64,
-) -> Option<rc::RcServiceLimit<'p>> {
-    let policy = rc::policy_of(limit.name(), q, w).ok()?;
-    Some(rc::service_limit(policy, state, unix_ms))
-}
-
-/// What every answer of one plan shares, computed when the layer is built
-/// rather than per request.
-struct PlanHeaders {
-    /// The `RateLimit-Policy` value: the same on every answer.
-    policy: Option<HeaderValue>,
-    /// Each limit's advertised quota and window in seconds (`q`, `w`).
-    windows: [(u64, u64); MAX_LIMITS],
-}
-
-impl PlanHeaders {
-    fn new(plan: &Plan) -> Self {
-        let mut windows = [(0, 0); MAX_LIMITS];
-        for (window, limit) in windows.iter_mut().zip(plan.limits()) {
-            if let Ok(policy) = rc::policy(limit.name(), limit.quota()) {
-                *window = (policy.quota(), policy.window_secs());
-            }
-        }
-        let mut headers = Self {
-            policy: None,
-            windows,
-        };
-        // Any state will do: only the policies are read.
-        let states = plan.limits().iter().fold(LimitStates::new(), |mut all, _| {
-            all.push(LimitState::default());
-            all
-        });
-        headers.policy = headers.with_limits(plan, &states, 0, |limits| {
-            // Its own allocation, once: not a slice pinning an arena chunk.
-            let policy = limits.ratelimit_policy()?.to_string();
-            HeaderValue::from_str(&policy).ok()
-        });
-        headers
-    }
-
-    /// Calls `f` with ratecore's headers of `plan` for `states` at
-    /// `unix_ms` (`None` if the plan has no limit).
-    fn with_limits<R>(
-        &self,
-        plan: &Plan,
-        states: &LimitStates,
-        unix_ms: u64,
-        f: impl FnOnce(&RcHeaders<'_>) -> Option<R>,
-    ) -> Option<R> {
-        let mut parts = plan
-            .limits()
-            .iter()
-            .zip(states.as_slice())
-            .zip(self.windows);
-        let limit = |((limit, state), window)| service_limit(limit, state, window, unix_ms);
-        let first = limit(parts.next()?)?;
-        // Unused positions repeat the first limit and are cut off below.
-        let mut limits = [first; MAX_LIMITS];
-        let mut count = 1;
-        for (slot, part) in limits.iter_mut().skip(1).zip(parts) {
-            *slot = limit(part)?;
-            count += 1;
-        }
-        f(&RcHeaders::new(limits.get(..count)?))
-    }
-
-    /// The header values of an answer of `plan` for `states`.
-    fn values(
-        &self,
-        plan: &Plan,
-        states: &LimitStates,
-        unix_ms: u64,
-        options: HeaderOptions,
-    ) -> Option<Values> {
-        self.with_limits(plan, states, unix_ms, |headers| {
-            Some(Values::new(headers, options, self.policy.as_ref()))
-        })
-    }
-}
-
-fn problem(status: StatusCode, title: &str, detail: &str) -> Response<Bytes> {
-    // `title` and `detail` are constants of this crate or validated names.
-    let body = format!(
-        r#"{{"type":"about:blank","title":"{title}","status":{},"detail":"{detail}"}}"#,
-        status.as_u16()
-    );
-    problem_response(status, http::HeaderMap::new(), body)
-}
-
-/// An `application/problem+json` answer of `status`, with `headers` and `body`.
-fn problem_response(status: StatusCode, headers: http::HeaderMap, body: String) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(body));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
-    response
-}
-
-fn with_retry_after(mut response: Response<Bytes>, secs: u64) -> Response<Bytes> {
-    response
-        .headers_mut()
-        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    response
-}
-
 /// The layer's decision on a request.
 enum Decision<P> {
     /// Answer without calling the inner service.
@@ -577,17 +468,6 @@ impl<St: Store> Config<St> {
     }
 }
 
-fn too_large(limit: &str, requested: u32, max: u32) -> Response<Bytes> {
-    let body = format!(
-        concat!(
-            r#"{{"type":"about:blank","title":"Request Too Large","status":413,"#,
-            r#""violated-policies":["{}"],"limit":{},"requested":{}}}"#
-        ),
-        limit, max, requested
-    );
-    problem_response(StatusCode::PAYLOAD_TOO_LARGE, http::HeaderMap::new(), body)
-}
-
 impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S, St>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
@@ -756,15 +636,6 @@ where
     fn from(state: State<S, ReqBody, St>) -> Self {
         Self { state }
     }
-}
-
-/// The answer of a future polled again after it completed (a caller's bug).
-fn polled_after_completion() -> Response<Bytes> {
-    problem(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Polled After Completion",
-        "",
-    )
 }
 
 impl<S, ReqBody, St> fmt::Debug for ResponseFuture<S, ReqBody, St>
