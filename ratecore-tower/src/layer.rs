@@ -7,19 +7,22 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::RateLimitBody;
-use crate::headers::{HeaderOptions, write_headers};
+use crate::headers::{HeaderOptions, Values};
 use crate::key::{Extracted, Key, KeyExtractor, NoKey, RequestInfo};
 use crate::metrics::{Event, Metrics};
-use crate::plan::{ConfigError, Plan, PlanId, Plans};
-use crate::rc::{self, Clock, MS, MonotonicClock, RcHeaders, WallClock, WhenFull};
-use crate::store::{InMemoryStore, LimitState, LimitStates, Outcome, Store, StoreRequest, Verdict};
+use crate::plan::{ConfigError, Plan, Plans};
+use crate::plan_headers::PlanHeaders;
+use crate::problem::{
+    polled_after_completion, problem, problem_response, too_large, with_retry_after,
+};
+use crate::rc::{self, Clock, MS, MonotonicClock, WallClock, WhenFull};
+use crate::store::{InMemoryStore, LimitStates, Outcome, Store, StoreRequest, Verdict};
 
 /// A clock in milliseconds, shared by the layer's clones.
 pub type SharedClock = Arc<dyn Clock<MS> + Send + Sync>;
@@ -36,6 +39,8 @@ pub enum OnStoreError {
 
 struct Config<St> {
     plans: Plans,
+    /// What each plan's answers share, by plan index.
+    shared: Vec<PlanHeaders>,
     extractor: Box<dyn KeyExtractor>,
     store: St,
     metrics: Arc<dyn Metrics>,
@@ -74,37 +79,46 @@ impl fmt::Debug for Builder {
     }
 }
 
+/// Builder methods that store their argument in a field.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($ty:ty) => $($field:ident).+;)*) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$($field).+ = value;
+                self
+            }
+        )*
+    };
+}
+
 impl Builder {
-    /// Keys held at once by the in-memory store (default 65,536; rounded up
-    /// to a multiple of 1,024). Memory: 16 bytes per key per limit position.
-    #[must_use]
-    pub fn capacity(mut self, keys: usize) -> Self {
-        self.capacity = keys;
-        self
-    }
-
-    /// What the in-memory store does with a new key when it has no room
-    /// (default [`WhenFull::Deny`]: `503` with `Retry-After: 1`).
-    #[must_use]
-    pub fn when_full(mut self, when_full: WhenFull) -> Self {
-        self.when_full = when_full;
-        self
-    }
-
-    /// Dry-run mode: decide and report (headers, metrics) but never refuse,
-    /// as nginx's `limit_req_dry_run`. A request that would have been refused
-    /// charges nothing, as a refusal would.
-    #[must_use]
-    pub fn dry_run(mut self, dry_run: bool) -> Self {
-        self.dry_run = dry_run;
-        self
-    }
-
-    /// Also write the legacy `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
-    #[must_use]
-    pub fn legacy_headers(mut self, legacy: bool) -> Self {
-        self.headers.legacy = legacy;
-        self
+    setters! {
+        /// Keys held at once by the in-memory store (default 65,536; rounded
+        /// up to a multiple of 1,024). Memory: 17 bytes per key per limit
+        /// position, on the heap.
+        capacity(usize) => capacity;
+        /// What the in-memory store does with a new key when it has no room
+        /// (default [`WhenFull::Deny`]: `503` with `Retry-After: 1`).
+        when_full(WhenFull) => when_full;
+        /// Dry-run mode: decide and report (headers, metrics) but never
+        /// refuse, as nginx's `limit_req_dry_run`. A request that would have
+        /// been refused (by a rate limit, the concurrency limit, the
+        /// per-request cap, a full store) is reported as
+        /// [`Event::Refused`] with `dry_run: true`, goes through, and charges
+        /// nothing, as a refusal would. One over the per-request cap carries
+        /// no rate-limit headers (the cap is decided before the rates, and
+        /// its `413` would have carried none).
+        dry_run(bool) => dry_run;
+        /// Also write the legacy `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
+        legacy_headers(bool) => headers.legacy;
+        /// The status of a request with no key (default `401 Unauthorized`).
+        /// For a shared anonymous quota instead, wrap the extractor with
+        /// [`KeyExtractorExt::or_anonymous`](crate::KeyExtractorExt::or_anonymous).
+        no_key_status(StatusCode) => no_key_status;
+        /// What a store failure does (default: admit).
+        on_store_error(OnStoreError) => on_store_error;
     }
 
     /// Report [`Event::NearLimit`] when an admitted request leaves its
@@ -131,22 +145,6 @@ impl Builder {
         self
     }
 
-    /// The status of a request with no key (default `401 Unauthorized`).
-    /// For a shared anonymous quota instead, wrap the extractor with
-    /// [`KeyExtractorExt::or_anonymous`](crate::KeyExtractorExt::or_anonymous).
-    #[must_use]
-    pub fn no_key_status(mut self, status: StatusCode) -> Self {
-        self.no_key_status = status;
-        self
-    }
-
-    /// What a store failure does (default: admit).
-    #[must_use]
-    pub fn on_store_error(mut self, on_error: OnStoreError) -> Self {
-        self.on_store_error = on_error;
-        self
-    }
-
     /// The layer, on the in-memory store.
     ///
     /// # Errors
@@ -170,8 +168,14 @@ impl Builder {
             .clock
             .unwrap_or_else(|| Arc::new(MonotonicClock::<MS>::new()));
         let wall = self.wall.unwrap_or_else(|| Arc::new(WallClock));
+        let shared = self
+            .plans
+            .iter()
+            .map(|(_, plan)| PlanHeaders::new(plan))
+            .collect();
         Ok(RateLimitLayer {
             config: Arc::new(Config {
+                shared,
                 plans: self.plans,
                 extractor: self.extractor,
                 store,
@@ -290,80 +294,6 @@ impl<S: fmt::Debug, St> fmt::Debug for RateLimit<S, St> {
     }
 }
 
-/// What to add to the inner service's response: the plan's headers.
-struct After<St> {
-    config: Arc<Config<St>>,
-    plan: PlanId,
-    states: LimitStates,
-    unix_ms: u64,
-}
-
-impl<St> After<St> {
-    fn apply<B>(&self, response: &mut Response<B>) {
-        if let Some(plan) = self.config.plans.get(self.plan) {
-            write_plan_headers(
-                response.headers_mut(),
-                plan,
-                &self.states,
-                self.unix_ms,
-                self.config.headers,
-            );
-        }
-    }
-}
-
-/// Writes `plan`'s headers for `states` into `map`.
-fn write_plan_headers(
-    map: &mut http::HeaderMap,
-    plan: &Plan,
-    states: &LimitStates,
-    unix_ms: u64,
-    options: HeaderOptions,
-) {
-    let limits = plan.limits();
-    let states = states.as_slice();
-    let count = limits.len().min(states.len());
-    let (Some(first), Some(first_state)) = (limits.first(), states.first()) else {
-        return;
-    };
-    let Ok(first_policy) = rc::policy(first.name(), first.quota()) else {
-        return;
-    };
-    let service_limits: [rc::RcServiceLimit<'_>; crate::plan::MAX_LIMITS] =
-        std::array::from_fn(|i| match (limits.get(i), states.get(i)) {
-            (Some(limit), Some(state)) => match rc::policy(limit.name(), limit.quota()) {
-                Ok(policy) => rc::service_limit(policy, state, unix_ms),
-                Err(_) => rc::service_limit(first_policy, first_state, unix_ms),
-            },
-            _ => rc::service_limit(first_policy, first_state, unix_ms),
-        });
-    let Some(used) = service_limits.get(..count) else {
-        return;
-    };
-    write_headers(map, &RcHeaders::new(used), options);
-}
-
-fn problem(status: StatusCode, title: &str, detail: &str) -> Response<Bytes> {
-    // `title` and `detail` are constants of this crate or validated names.
-    let body = format!(
-        r#"{{"type":"about:blank","title":"{title}","status":{},"detail":"{detail}"}}"#,
-        status.as_u16()
-    );
-    let mut response = Response::new(Bytes::from(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
-    response
-}
-
-fn with_retry_after(mut response: Response<Bytes>, secs: u64) -> Response<Bytes> {
-    response
-        .headers_mut()
-        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    response
-}
-
 /// The layer's decision on a request.
 enum Decision<P> {
     /// Answer without calling the inner service.
@@ -371,7 +301,7 @@ enum Decision<P> {
     /// Call the inner service, holding `permit`, and add the headers.
     Pass {
         permit: Option<P>,
-        headers: Option<(PlanId, LimitStates)>,
+        headers: Option<Values>,
     },
 }
 
@@ -388,20 +318,23 @@ impl<St: Store> Config<St> {
         }
     }
 
-    fn refuse(
-        &self,
-        key: &Key,
-        plan: &Plan,
-        limit: &str,
-        response: Response<Bytes>,
-    ) -> Decision<St::Permit> {
-        self.metrics.record(&Event::Refused {
-            key,
-            plan: plan.name(),
-            limit,
-            dry_run: self.dry_run,
-        });
-        Decision::Respond(response)
+    /// The answer to a store failure: the layer's policy.
+    fn store_error(&self, error: &St::Error) -> Decision<St::Permit> {
+        self.metrics.record(&Event::StoreError { error });
+        match self.on_store_error {
+            OnStoreError::Admit => Decision::Pass {
+                permit: None,
+                headers: None,
+            },
+            OnStoreError::Refuse => Decision::Respond(with_retry_after(
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "the rate-limit store is unavailable",
+                ),
+                1,
+            )),
+        }
     }
 
     /// Decides on a request of `extracted` whose store check answered `verdict`.
@@ -409,113 +342,84 @@ impl<St: Store> Config<St> {
         &self,
         extracted: &Extracted,
         verdict: Result<Verdict<St::Permit>, St::Error>,
-        unix_ms: u64,
     ) -> Decision<St::Permit> {
-        let Some(plan) = self.plans.get(extracted.plan) else {
+        let (Some(plan), Some(shared)) = (
+            self.plans.get(extracted.plan),
+            self.shared.get(extracted.plan.index()),
+        ) else {
             return Decision::Respond(self.no_key(NoKey::Invalid));
         };
         let key = &extracted.key;
-        let verdict = match verdict {
-            Ok(verdict) => verdict,
-            Err(error) => {
-                self.metrics.record(&Event::StoreError { error: &error });
-                return match self.on_store_error {
-                    OnStoreError::Admit => Decision::Pass {
-                        permit: None,
-                        headers: None,
-                    },
-                    OnStoreError::Refuse => Decision::Respond(with_retry_after(
-                        problem(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "Service Unavailable",
-                            "the rate-limit store is unavailable",
-                        ),
-                        1,
-                    )),
-                };
-            }
-        };
         let Verdict {
             outcome,
-            states,
+            mut states,
             permit,
-        } = verdict;
+        } = match verdict {
+            Ok(verdict) => verdict,
+            Err(error) => return self.store_error(&error),
+        };
         let limit_name = |position: usize| plan.limits().get(position).map_or("", |l| l.name());
-        let (refused_by, response) = match outcome {
-            Outcome::Admitted => {
+        let refused_by = match outcome {
+            Outcome::Admitted | Outcome::Unlimited => {
                 self.metrics.record(&Event::Admitted {
                     key,
                     plan: plan.name(),
                 });
-                self.near_limit(key, plan, &states, unix_ms);
-                return Decision::Pass {
-                    permit,
-                    headers: Some((extracted.plan, states)),
+                let limited = outcome == Outcome::Admitted;
+                if limited {
+                    self.near_limit(key, plan, &states);
+                }
+                let headers = match limited {
+                    true => shared.values(plan, &states, self.header_unix_ms(), self.headers),
+                    false => None,
                 };
+                return Decision::Pass { permit, headers };
             }
-            Outcome::Unlimited => {
-                self.metrics.record(&Event::Admitted {
-                    key,
-                    plan: plan.name(),
-                });
-                return Decision::Pass {
-                    permit,
-                    headers: None,
-                };
+            Outcome::RateLimited { limit, .. } | Outcome::TooLarge { limit, .. } => {
+                limit_name(limit)
             }
-            Outcome::RateLimited { limit, .. } => {
-                (limit_name(limit), self.too_many(plan, &states, unix_ms))
-            }
-            Outcome::TooLarge { limit, max } => (
-                limit_name(limit),
-                too_large(limit_name(limit), extracted.cost, max),
-            ),
+            Outcome::AtCapacity { .. } => "concurrency",
+            Outcome::NoRoom => "no-room",
+        };
+        self.metrics.record(&Event::Refused {
+            key,
+            plan: plan.name(),
+            limit: refused_by,
+            dry_run: self.dry_run,
+        });
+        if self.dry_run {
+            // Report the state as it is, without a refusal's wait; the
+            // refusal charged nothing and holds no permit.
+            states.clear_waits();
+            let headers = shared.values(plan, &states, self.header_unix_ms(), self.headers);
+            return Decision::Pass { permit, headers };
+        }
+        // A refusal's answer names its reset time: read the wall clock.
+        let unix_ms = rc::now_ms(self.wall.as_ref());
+        let response = match outcome {
+            Outcome::RateLimited { .. } => self.too_many(plan, shared, &states, unix_ms),
+            Outcome::TooLarge { max, .. } => too_large(refused_by, extracted.cost, max),
             Outcome::AtCapacity { limit } => {
                 let unix_secs = rc::unix_secs_after(unix_ms, 1_000);
                 let body = rc::problem_json("concurrency", limit, 0, 1, unix_secs);
-                let mut response = Response::new(Bytes::from(body));
-                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-                response
-                    .headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
-                ("concurrency", with_retry_after(response, 1))
-            }
-            Outcome::NoRoom => (
-                "no-room",
                 with_retry_after(
-                    problem(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Service Unavailable",
-                        "no room for a new key in the rate-limit store",
-                    ),
+                    problem_response(StatusCode::TOO_MANY_REQUESTS, http::HeaderMap::new(), body),
                     1,
+                )
+            }
+            _ => with_retry_after(
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "no room for a new key in the rate-limit store",
                 ),
+                1,
             ),
         };
-        if self.dry_run {
-            self.metrics.record(&Event::Refused {
-                key,
-                plan: plan.name(),
-                limit: refused_by,
-                dry_run: true,
-            });
-            // Report the state as it is, without a refusal's wait.
-            let mut reported = LimitStates::new();
-            for state in states.as_slice() {
-                reported.push(LimitState {
-                    retry_after_ms: None,
-                    ..*state
-                });
-            }
-            return Decision::Pass {
-                permit,
-                headers: Some((extracted.plan, reported)),
-            };
-        }
-        self.refuse(key, plan, refused_by, response)
+        Decision::Respond(response)
     }
 
-    fn near_limit(&self, key: &Key, plan: &Plan, states: &LimitStates, _unix_ms: u64) {
+    fn near_limit(&self, key: &Key, plan: &Plan, states: &LimitStates) {
         // The binding limit: the fewest units left relative to its size.
         let per_mille = states
             .as_slice()
@@ -536,47 +440,32 @@ impl<St: Store> Config<St> {
         }
     }
 
-    fn too_many(&self, plan: &Plan, states: &LimitStates, unix_ms: u64) -> Response<Bytes> {
-        let mut map = http::HeaderMap::new();
-        write_plan_headers(&mut map, plan, states, unix_ms, self.headers);
-        let body = problem_body(plan, states, unix_ms);
-        let mut response = Response::new(Bytes::from(body));
-        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        *response.headers_mut() = map;
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
-        response
-    }
-}
-
-/// The problem document of a rate-limited request, by ratecore's writer.
-fn problem_body(plan: &Plan, states: &LimitStates, unix_ms: u64) -> String {
-    let limits = plan.limits();
-    let states = states.as_slice();
-    let mut parts: Vec<rc::RcServiceLimit<'_>> = Vec::with_capacity(states.len());
-    for (limit, state) in limits.iter().zip(states) {
-        if let Ok(policy) = rc::policy(limit.name(), limit.quota()) {
-            parts.push(rc::service_limit(policy, state, unix_ms));
+    /// The wall-clock time the headers of an admitted request need: only
+    /// the legacy `X-RateLimit-Reset` names a time, the IETF fields carry
+    /// seconds from now, so without it no clock is read (0).
+    fn header_unix_ms(&self) -> u64 {
+        match self.headers.legacy {
+            true => rc::now_ms(self.wall.as_ref()),
+            false => 0,
         }
     }
-    rc::too_many_requests_json(&RcHeaders::new(&parts)).unwrap_or_default()
-}
 
-fn too_large(limit: &str, requested: u32, max: u32) -> Response<Bytes> {
-    let body = format!(
-        concat!(
-            r#"{{"type":"about:blank","title":"Request Too Large","status":413,"#,
-            r#""violated-policies":["{}"],"limit":{},"requested":{}}}"#
-        ),
-        limit, max, requested
-    );
-    let mut response = Response::new(Bytes::from(body));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(rc::PROBLEM_JSON));
-    response
+    /// The 429 of a rate limit: the plan's headers, with `Retry-After`,
+    /// and the problem document, both by ratecore's writer.
+    fn too_many(
+        &self,
+        plan: &Plan,
+        shared: &PlanHeaders,
+        states: &LimitStates,
+        unix_ms: u64,
+    ) -> Response<Bytes> {
+        let mut map = http::HeaderMap::new();
+        let body = shared.with_limits(plan, states, unix_ms, |headers| {
+            Values::new(headers, self.headers, shared.policy.as_ref()).apply(&mut map);
+            rc::too_many_requests_json(headers)
+        });
+        problem_response(StatusCode::TOO_MANY_REQUESTS, map, body.unwrap_or_default())
+    }
 }
 
 impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S, St>
@@ -604,17 +493,23 @@ where
         let Some(plan) = config.plans.get(extracted.plan) else {
             return ResponseFuture::respond(config.no_key(NoKey::Invalid));
         };
-        let unix_ms = rc::now_ms(config.wall.as_ref());
         if let Some((name, max)) = plan.max_cost_limit() {
-            if extracted.cost > max && !config.dry_run {
-                let response = too_large(name, extracted.cost, max);
+            if extracted.cost > max {
                 config.metrics.record(&Event::Refused {
                     key: &extracted.key,
                     plan: plan.name(),
                     limit: name,
-                    dry_run: false,
+                    dry_run: config.dry_run,
                 });
-                return ResponseFuture::respond(response);
+                if !config.dry_run {
+                    return ResponseFuture::respond(too_large(name, extracted.cost, max));
+                }
+                // Dry run: through, charging nothing, as the 413 would have.
+                let pass = Decision::Pass {
+                    permit: None,
+                    headers: None,
+                };
+                return ResponseFuture::from(pass.start(&mut self.inner, request));
             }
         }
         let mut check = config.store.check(StoreRequest {
@@ -627,53 +522,49 @@ where
         let mut cx = Context::from_waker(Waker::noop());
         match Pin::new(&mut check).poll(&mut cx) {
             Poll::Ready(verdict) => {
-                let decision = config.decide(&extracted, verdict, unix_ms);
-                self.start(decision, request, unix_ms)
+                let decision = config.decide(&extracted, verdict);
+                ResponseFuture::from(decision.start(&mut self.inner, request))
             }
             Poll::Pending => {
                 // A remote store: decide when it answers, with the service
                 // that was made ready for this call.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture {
-                    state: State::Deciding {
-                        check,
-                        request: Some(request),
-                        inner: Some(inner),
-                        extracted: Some(extracted),
-                        config: Arc::clone(&self.config),
-                        unix_ms,
-                    },
-                }
+                let deciding = Deciding {
+                    check,
+                    request,
+                    inner,
+                    extracted,
+                    config: Arc::clone(&self.config),
+                };
+                ResponseFuture::from(State::Deciding {
+                    deciding: Some(Box::new(deciding)),
+                })
             }
         }
     }
 }
 
-impl<S, St> RateLimit<S, St> {
-    fn start<ReqBody, ResBody>(
-        &mut self,
-        decision: Decision<St::Permit>,
+impl<P> Decision<P> {
+    /// The response future's state for this decision: an answer, or the
+    /// inner service's call on `request`.
+    fn start<S, ReqBody, St>(
+        self,
+        inner: &mut S,
         request: Request<ReqBody>,
-        unix_ms: u64,
-    ) -> ResponseFuture<S, ReqBody, St>
+    ) -> State<S, ReqBody, St>
     where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-        St: Store,
+        S: Service<Request<ReqBody>>,
+        St: Store<Permit = P>,
     {
-        match decision {
-            Decision::Respond(response) => ResponseFuture::respond(response),
-            Decision::Pass { permit, headers } => ResponseFuture {
-                state: State::Calling {
-                    future: self.inner.call(request),
-                    permit,
-                    after: headers.map(|(plan, states)| After {
-                        config: Arc::clone(&self.config),
-                        plan,
-                        states,
-                        unix_ms,
-                    }),
-                },
+        match self {
+            Decision::Respond(response) => State::Respond {
+                response: Some(Box::new(response)),
+            },
+            Decision::Pass { permit, headers } => State::Calling {
+                future: inner.call(request),
+                permit,
+                headers,
             },
         }
     }
@@ -691,6 +582,17 @@ pin_project! {
     }
 }
 
+/// A request waiting for a remote store's answer, with all it needs to go
+/// on. Boxed in the future's state: the common path (an in-memory store,
+/// decided in `call`) then carries a small future.
+struct Deciding<S, ReqBody, St: Store> {
+    check: St::Future,
+    request: Request<ReqBody>,
+    inner: S,
+    extracted: Extracted,
+    config: Arc<Config<St>>,
+}
+
 pin_project! {
     #[project = StateProj]
     enum State<S, ReqBody, St>
@@ -698,22 +600,18 @@ pin_project! {
         S: Service<Request<ReqBody>>,
         St: Store,
     {
+        // Boxed, as `Deciding`: a refusal allocates its body anyway.
         Respond {
-            response: Option<Response<Bytes>>,
+            response: Option<Box<Response<Bytes>>>,
         },
         Deciding {
-            check: St::Future,
-            request: Option<Request<ReqBody>>,
-            inner: Option<S>,
-            extracted: Option<Extracted>,
-            config: Arc<Config<St>>,
-            unix_ms: u64,
+            deciding: Option<Box<Deciding<S, ReqBody, St>>>,
         },
         Calling {
             #[pin]
             future: S::Future,
             permit: Option<St::Permit>,
-            after: Option<After<St>>,
+            headers: Option<Values>,
         },
     }
 }
@@ -724,11 +622,19 @@ where
     St: Store,
 {
     fn respond(response: Response<Bytes>) -> Self {
-        Self {
-            state: State::Respond {
-                response: Some(response),
-            },
-        }
+        Self::from(State::Respond {
+            response: Some(Box::new(response)),
+        })
+    }
+}
+
+impl<S, ReqBody, St> From<State<S, ReqBody, St>> for ResponseFuture<S, ReqBody, St>
+where
+    S: Service<Request<ReqBody>>,
+    St: Store,
+{
+    fn from(state: State<S, ReqBody, St>) -> Self {
+        Self { state }
     }
 }
 
@@ -756,68 +662,47 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Respond { response } => {
-                    let response = response.take().unwrap_or_else(|| {
-                        problem(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "Polled After Completion",
-                            "",
-                        )
-                    });
+                    let response = response.take().map_or_else(polled_after_completion, |r| *r);
                     return Poll::Ready(Ok(response.map(RateLimitBody::full)));
                 }
-                StateProj::Deciding {
-                    check,
-                    request,
-                    inner,
-                    extracted,
-                    config,
-                    unix_ms,
-                } => {
-                    let verdict = match Pin::new(check).poll(cx) {
+                StateProj::Deciding { deciding } => {
+                    let Some(waiting) = deciding.as_mut() else {
+                        let response = polled_after_completion();
+                        return Poll::Ready(Ok(response.map(RateLimitBody::full)));
+                    };
+                    let verdict = match Pin::new(&mut waiting.check).poll(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(verdict) => verdict,
                     };
-                    let (Some(request), Some(mut inner), Some(extracted)) =
-                        (request.take(), inner.take(), extracted.take())
-                    else {
-                        return Poll::Ready(Ok(problem(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "Polled After Completion",
-                            "",
-                        )
-                        .map(RateLimitBody::full)));
-                    };
-                    let config = Arc::clone(config);
-                    let unix_ms = *unix_ms;
-                    let next = match config.decide(&extracted, verdict, unix_ms) {
-                        Decision::Respond(response) => State::Respond {
-                            response: Some(response),
-                        },
-                        Decision::Pass { permit, headers } => State::Calling {
-                            future: inner.call(request),
-                            permit,
-                            after: headers.map(|(plan, states)| After {
-                                config: Arc::clone(&config),
-                                plan,
-                                states,
-                                unix_ms,
-                            }),
-                        },
+                    let next = match deciding.take() {
+                        Some(waiting) => {
+                            let Deciding {
+                                request,
+                                mut inner,
+                                extracted,
+                                config,
+                                ..
+                            } = *waiting;
+                            config
+                                .decide(&extracted, verdict)
+                                .start(&mut inner, request)
+                        }
+                        None => State::Respond { response: None },
                     };
                     this.state.set(next);
                 }
                 StateProj::Calling {
                     future,
                     permit,
-                    after,
+                    headers,
                 } => {
                     let mut response = match future.poll(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
                         Poll::Ready(Ok(response)) => response,
                     };
-                    if let Some(after) = after.take() {
-                        after.apply(&mut response);
+                    if let Some(headers) = headers.take() {
+                        headers.apply(response.headers_mut());
                     }
                     let permit = permit.take();
                     return Poll::Ready(

@@ -17,6 +17,8 @@ mod key;
 mod layer;
 mod metrics;
 mod plan;
+mod plan_headers;
+mod problem;
 mod rc;
 #[cfg(feature = "redis")]
 pub mod redis_store;

@@ -7,9 +7,8 @@
 use std::hash::Hash;
 
 use ratecore::http::{Headers, Policy, ServiceLimit, TooManyRequests};
-use ratecore::{
-    ConcurrencyLimit, Denied, Gcra, KeyedLimiter, Status, keyed::Admitted, keyed::KeyedDecision,
-};
+use ratecore::keyed::{Admitted, BoxedKeyedLimiter, KeyedDecision, KeyedReceipt};
+use ratecore::{ConcurrencyLimit, Denied, Gcra, Status};
 
 pub use ratecore::clock::{ManualClock, MonotonicClock, WallClock};
 pub(crate) use ratecore::kernel::Algorithm;
@@ -18,15 +17,23 @@ pub use ratecore::{Clock, Duration, Instant, Quota, keyed::WhenFull};
 /// The tick of every limiter in this crate: milliseconds.
 pub const MS: u64 = ratecore::time::MILLIS;
 
-/// Slots in one shard of a keyed table (16 bytes each).
+/// Slots in one shard of a keyed table (17 bytes each: a 16-byte word and
+/// a one-byte hint).
 pub(crate) const SHARD_SLOTS: usize = 1_024;
+
+/// The heap bytes of one shard's slots.
+pub(crate) const SHARD_SLOT_BYTES: usize =
+    SHARD_SLOTS * (std::mem::size_of::<u128>() + std::mem::size_of::<u8>());
 
 /// The most plans a layer holds: the keyed tables' plan count.
 pub const MAX_PLANS: usize = 16;
 
 /// One shard of a keyed table: `SHARD_SLOTS` keys, one algorithm
-/// configuration per plan.
-pub(crate) type Shard<A> = KeyedLimiter<A, MS, SHARD_SLOTS, MAX_PLANS>;
+/// configuration per plan, its slots on the heap.
+pub(crate) type Shard<A> = BoxedKeyedLimiter<A, MS, SHARD_SLOTS, MAX_PLANS>;
+
+/// What one charge changed, for [`undo`].
+pub(crate) type Receipt<'a> = KeyedReceipt<'a>;
 
 pub(crate) type Rate = Gcra<MS>;
 pub(crate) type Concurrency = ConcurrencyLimit;
@@ -79,13 +86,10 @@ pub(crate) fn unused_concurrency() -> Concurrency {
     ratecore::const_unwrap!(ConcurrencyLimit::new(1))
 }
 
-pub(crate) fn shard<A>(
-    plans: [A; MAX_PLANS],
-    seed: [u64; 2],
-    when_full: WhenFull,
-) -> Box<Shard<A>> {
-    // A shard is about 16 KiB: built on the stack, then moved to the heap.
-    Box::new(KeyedLimiter::new(plans, seed, when_full))
+pub(crate) fn shard<A>(plans: [A; MAX_PLANS], seed: [u64; 2], when_full: WhenFull) -> Shard<A> {
+    // The slots (17.5 KiB) are allocated on the heap one by one: no large
+    // temporary on the stack, even in a debug build.
+    BoxedKeyedLimiter::new_boxed(plans, seed, when_full)
 }
 
 fn plan(index: u8) -> ratecore::keyed::Plan<MAX_PLANS> {
@@ -141,6 +145,52 @@ where
     tick(table.check_n_at(key, plan(plan_index), n, at(now_ms)))
 }
 
+/// The decision for `n` units, writing nothing: `Ok` with the state the
+/// check would leave, or the refusal the check would give.
+pub(crate) fn peek<A, K>(
+    table: &Shard<A>,
+    key: &K,
+    plan_index: u8,
+    n: u32,
+    now_ms: u64,
+) -> Result<State, Tick>
+where
+    A: Algorithm<MS>,
+    K: Hash + ?Sized,
+{
+    table
+        .peek_n_at(key, plan(plan_index), n, at(now_ms))
+        .map(|status| state(&status))
+        .map_err(denied)
+}
+
+/// A check that, if admitted, returns the new state (`None`: admitted
+/// without a limit, for a full table under `WhenFull::Allow`) and a receipt
+/// that [`undo`] takes back exactly.
+pub(crate) fn charge<'t, A, K>(
+    table: &'t Shard<A>,
+    key: &K,
+    plan_index: u8,
+    n: u32,
+    now_ms: u64,
+) -> Result<(Option<State>, Receipt<'t>), Tick>
+where
+    A: Algorithm<MS>,
+    K: Hash + ?Sized,
+{
+    match table.charge_n_at(key, plan(plan_index), n, at(now_ms)) {
+        Ok((admitted, receipt)) => Ok((admitted.status().map(|s| state(&s)), receipt)),
+        Err(refusal) => Err(denied(refusal)),
+    }
+}
+
+/// Takes back the charge of `receipt` (made on `table`): exactly if the
+/// key's state is still the one the charge stored, else only as far as the
+/// algorithm says is safe (stricter, never looser).
+pub(crate) fn undo<A: Algorithm<MS>>(table: &Shard<A>, receipt: Receipt<'_>) {
+    let _ = table.undo(receipt);
+}
+
 pub(crate) fn snapshot<A, K>(table: &Shard<A>, key: &K, plan_index: u8, now_ms: u64) -> State
 where
     A: Algorithm<MS>,
@@ -175,6 +225,16 @@ pub(crate) fn policy<'a>(
     quota: &Quota,
 ) -> Result<Policy<'a>, ratecore::http::PolicyError> {
     Policy::from_quota(name, quota)
+}
+
+/// The `RateLimit-Policy` item of a limit advertised as `quota` per
+/// `window_secs` (as [`policy`] computed them when the layer was built).
+pub(crate) fn policy_of(
+    name: &str,
+    quota: u64,
+    window_secs: u64,
+) -> Result<Policy<'_>, ratecore::http::PolicyError> {
+    Policy::new(name, quota, window_secs)
 }
 
 /// One limit's state for the headers.
@@ -215,10 +275,13 @@ pub(crate) fn too_many_requests_json(headers: &Headers<'_>) -> Option<String> {
         .map(|body| body.json().to_string())
 }
 
+pub(crate) use ratecore::http::PROBLEM_JSON;
 pub use ratecore::http::{Headers as RcHeaders, ServiceLimit as RcServiceLimit};
+// The mixed-case names: the tests check the lower-case ones against them.
+#[cfg(test)]
 pub(crate) use ratecore::http::{
-    PROBLEM_JSON, RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER, X_RATELIMIT_LIMIT,
-    X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
+    RATELIMIT, RATELIMIT_POLICY, RETRY_AFTER, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING,
+    X_RATELIMIT_RESET,
 };
 pub(crate) use ratecore::http::{
     RATELIMIT_LOWER, RATELIMIT_POLICY_LOWER, RETRY_AFTER_LOWER, X_RATELIMIT_LIMIT_LOWER,

@@ -5,11 +5,14 @@ use std::collections::hash_map::RandomState;
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::hash::BuildHasher;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::key::Key;
 use crate::plan::{MAX_LIMITS, Meter, PlanId, Plans};
-use crate::rc::{self, Concurrency, MAX_PLANS, Rate, SHARD_SLOTS, Shard, Tick, WhenFull};
+use crate::rc::{
+    self, Concurrency, MAX_PLANS, Rate, SHARD_SLOT_BYTES, SHARD_SLOTS, Shard, Tick, WhenFull,
+};
 
 /// One limit's state after a check, in milliseconds: what the headers are
 /// written from.
@@ -55,6 +58,14 @@ impl LimitStates {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Forgets every state's wait (dry-run mode reports the state, not a
+    /// refusal).
+    pub(crate) fn clear_waits(&mut self) {
+        for state in &mut self.states {
+            state.retry_after_ms = None;
         }
     }
 
@@ -147,11 +158,11 @@ pub trait Store: Send + Sync + 'static {
     fn check(&self, request: StoreRequest) -> Self::Future;
 }
 
-/// A sharded keyed table: `shards * SHARD_SLOTS` slots on the heap, one
-/// ratecore `KeyedLimiter` of 1,024 slots per shard, each built on the stack
-/// (16 KiB) and moved to the heap, so no large temporary is ever made.
+/// A sharded keyed table: `shards` ratecore `KeyedLimiter`s of
+/// `SHARD_SLOTS` slots each, their slots on the heap (`new_boxed`): building
+/// it puts no table-sized value on the stack.
 struct Sharded<A> {
-    shards: Box<[Box<Shard<A>>]>,
+    shards: Box<[Shard<A>]>,
 }
 
 impl<A: rc::Algorithm<{ rc::MS }>> Sharded<A> {
@@ -203,23 +214,24 @@ impl Tables {
 /// `capacity` is the number of keys active at once that the store holds
 /// (rounded up to a multiple of 1,024); a key is active from its first
 /// admitted request until its limits are full again, and an idle key's slot
-/// goes to the next new key. Memory is fixed when the store is built:
-/// 16 bytes per slot per limit position (plus one table for concurrency),
-/// whatever the number of distinct keys seen. A new key that finds no room
-/// is answered by `when_full`: [`WhenFull::Deny`] (the default: 503) or
-/// [`WhenFull::Allow`] (admitted without a limit). Keys that hold a slot
-/// are never evicted, so their limits stay exact.
+/// goes to the next new key. Memory is fixed when the store is built, on the
+/// heap: 17 bytes per slot per limit position (plus one table for
+/// concurrency), whatever the number of distinct keys seen. A new key that
+/// finds no room is answered by `when_full`: [`WhenFull::Deny`] (the
+/// default: 503) or [`WhenFull::Allow`] (admitted without a limit). Keys
+/// that hold a slot are never evicted, so their limits stay exact.
 ///
 /// Several limits per key are kept in one keyed table per limit position,
 /// because a ratecore keyed table holds one limiter per key. A check is all
-/// or nothing across them: it first peeks at every limit (writing nothing;
-/// every refusal that loses no race is made here), then charges them, the
-/// scarcest first; if a concurrent request took a limit's last unit
-/// in between, the limits already charged are refunded with ratecore's
-/// `refund_n_at`. ratecore's exact `Charge::undo` does not exist for keyed
-/// tables, and a refund is exact only if no other request of the same key
-/// wrote to that limit in between (otherwise the refund may return up to the
-/// request's cost to a limit a concurrent request saw charged).
+/// or nothing across them, as ratecore's `KeyedTiers` (whose tables must be
+/// inline, hence not used here): it first peeks at every limit (writing
+/// nothing; every refusal that loses no race is made here), then charges
+/// them, the scarcest first, each charge returning a receipt; if a
+/// concurrent request took a limit's last unit in between, the charges
+/// already made are undone with ratecore's `KeyedLimiter::undo`, which
+/// restores the state the charge replaced if no other request of that key
+/// wrote in between, and otherwise takes the units back only as far as the
+/// algorithm says is safe (stricter, never looser).
 #[derive(Clone)]
 pub struct InMemoryStore {
     tables: Arc<Tables>,
@@ -292,7 +304,7 @@ impl InMemoryStore {
         let tables = self.tables.rates.len() + usize::from(self.tables.concurrency.is_some());
         tables
             .saturating_mul(self.tables.shards)
-            .saturating_mul(std::mem::size_of::<Shard<Rate>>())
+            .saturating_mul(std::mem::size_of::<Shard<Rate>>() + SHARD_SLOT_BYTES)
     }
 
     /// How many keys hold a slot and are active at `now_ms`, in the first
@@ -318,166 +330,46 @@ impl InMemoryStore {
     /// The check, synchronously: what [`Store::check`] answers.
     pub fn check_now(&self, request: &StoreRequest) -> Verdict<InMemoryPermit> {
         let tables = &self.tables;
-        let mut states = LimitStates::new();
         let Some(plan) = tables.plans.get(request.plan) else {
             // No such plan: nothing to limit by (the layer checks ids).
-            return Verdict {
-                outcome: Outcome::Unlimited,
-                states,
-                permit: None,
-            };
+            return verdict(Outcome::Unlimited, LimitStates::new(), None);
         };
-        let shard = tables.shard_of(&request.key);
-        let key = &request.key;
-        let p = request.plan.0;
-        let now = request.now_ms;
-
-        // Concurrency first: its refund is exact (counts commute).
-        let mut permit = None;
-        if let (Some(_), Some(table)) = (plan.concurrency_limit(), &tables.concurrency) {
-            let Some(shard_table) = table.shards.get(shard) else {
-                return no_room(states);
-            };
-            match rc::check(shard_table, key, p, 1, now) {
-                Tick::Admitted(_) => {
-                    permit = Some(InMemoryPermit {
-                        tables: Arc::clone(&self.tables),
-                        key: key.clone(),
-                        plan: p,
-                        shard,
-                        at_ms: now,
-                    });
-                }
-                Tick::Unlimited => {}
-                Tick::AtCapacity { limit, .. } | Tick::TooLarge { burst: limit } => {
-                    // Still report the rate limits' states.
-                    fill_snapshots(tables, plan, shard, key, p, now, &mut states);
-                    return Verdict {
-                        outcome: Outcome::AtCapacity { limit },
-                        states,
-                        permit: None,
-                    };
-                }
-                Tick::Full | Tick::Limited { .. } => return no_room(states),
-            }
-        }
-
-        let cost = |meter: Meter| match meter {
-            Meter::Requests => 1,
-            Meter::Cost => request.cost,
+        let check = Check {
+            tables,
+            plan,
+            shard: tables.shard_of(&request.key),
+            key: &request.key,
+            p: request.plan.0,
+            now: request.now_ms,
+            cost: request.cost,
         };
-        let limits = plan.limits();
-
-        // Phase 1: peek at every limit; nothing is written. A plan of one
-        // limit needs no peek: its check alone is all or nothing.
-        let mut peeked = [(0u32, 0usize); MAX_LIMITS];
-        let mut refusal: Option<(usize, Tick)> = None;
-        let peek = if limits.len() > 1 { limits.len() } else { 0 };
-        for (position, (limit, table)) in limits.iter().zip(&tables.rates).enumerate().take(peek) {
-            let Some(t) = table.shards.get(shard) else {
-                continue;
-            };
-            let n = cost(limit.meter());
-            let state = rc::snapshot(t, key, p, now);
-            if let Some(slot) = peeked.get_mut(position) {
-                *slot = (state.remaining, position);
-            }
-            if state.remaining < n {
-                // A refusal writes nothing: ask the table for its exact answer.
-                let tick = rc::check(t, key, p, n, now);
-                if let Tick::Admitted(_) = tick {
-                    // Capacity came back between the peek and the check.
-                    rc::refund(t, key, p, n, now);
-                    continue;
-                }
-                refusal = Some(stricter(refusal, (position, tick)));
-            }
-        }
-        if let Some((position, tick)) = refusal {
-            return refused(tables, plan, shard, key, p, now, position, tick, permit);
-        }
-
-        // Phase 2: charge, scarcest first; refund on a lost race.
-        let count = limits.len().min(MAX_LIMITS);
-        if peek == 0 {
-            for (position, slot) in peeked.iter_mut().enumerate() {
-                *slot = (0, position);
-            }
-        }
-        let order = peeked.get_mut(..count).unwrap_or(&mut []);
-        order.sort_unstable();
-        let mut charged = [None::<crate::rc::State>; MAX_LIMITS];
-        for (done, &(_, position)) in order.iter().enumerate() {
-            let (Some(limit), Some(table)) = (limits.get(position), tables.rates.get(position))
-            else {
-                continue;
-            };
-            let Some(t) = table.shards.get(shard) else {
-                continue;
-            };
-            let n = cost(limit.meter());
-            match rc::check(t, key, p, n, now) {
-                Tick::Admitted(state) => {
-                    if let Some(slot) = charged.get_mut(position) {
-                        *slot = Some(state);
-                    }
-                }
-                Tick::Unlimited => {
-                    // No room in this table, and its policy admits.
-                }
-                tick => {
-                    for &(_, undo) in order.iter().take(done).rev() {
-                        let (Some(l), Some(tb)) = (limits.get(undo), tables.rates.get(undo)) else {
-                            continue;
-                        };
-                        if let Some(t) = tb.shards.get(shard) {
-                            if charged.get(undo).is_some_and(Option::is_some) {
-                                rc::refund(t, key, p, cost(l.meter()), now);
-                            }
-                        }
-                    }
-                    return refused(tables, plan, shard, key, p, now, position, tick, permit);
-                }
-            }
-        }
-        // Every limit charged, or (for a table with no room under
-        // `WhenFull::Allow`) passed unlimited: report a fresh state for those.
-        let mut limited = false;
-        for (position, table) in tables.rates.iter().enumerate().take(count) {
-            let state = match charged.get(position).copied().flatten() {
-                Some(state) => {
-                    limited = true;
-                    state
-                }
-                None => match table.shards.get(shard) {
-                    Some(t) => rc::snapshot(t, key, p, now),
-                    None => continue,
-                },
-            };
-            states.push(LimitState {
-                limit: state.limit,
-                remaining: state.remaining,
-                reset_after_ms: state.reset_after_ms,
-                retry_after_ms: None,
-            });
-        }
-        Verdict {
-            outcome: if limited || count == 0 {
-                Outcome::Admitted
-            } else {
-                Outcome::Unlimited
-            },
-            states,
-            permit,
+        match check.concurrency(&self.tables) {
+            ControlFlow::Continue(permit) => check.rates(permit),
+            ControlFlow::Break(refused) => refused,
         }
     }
 }
 
-fn no_room(states: LimitStates) -> Verdict<InMemoryPermit> {
+fn verdict(
+    outcome: Outcome,
+    states: LimitStates,
+    permit: Option<InMemoryPermit>,
+) -> Verdict<InMemoryPermit> {
     Verdict {
-        outcome: Outcome::NoRoom,
+        outcome,
         states,
-        permit: None,
+        permit,
+    }
+}
+
+impl From<rc::State> for LimitState {
+    fn from(state: rc::State) -> Self {
+        Self {
+            limit: state.limit,
+            remaining: state.remaining,
+            reset_after_ms: state.reset_after_ms,
+            retry_after_ms: None,
+        }
     }
 }
 
@@ -496,72 +388,178 @@ fn stricter(a: Option<(usize, Tick)>, b: (usize, Tick)) -> (usize, Tick) {
     }
 }
 
-fn fill_snapshots(
-    tables: &Tables,
-    plan: &crate::plan::Plan,
+/// One request's check in an [`InMemoryStore`]: its key's shard in every
+/// table, its plan and its cost.
+struct Check<'a> {
+    tables: &'a Tables,
+    plan: &'a crate::plan::Plan,
     shard: usize,
-    key: &Key,
+    key: &'a Key,
     p: u8,
     now: u64,
-    states: &mut LimitStates,
-) {
-    for (_, table) in plan.limits().iter().zip(&tables.rates) {
-        if let Some(t) = table.shards.get(shard) {
-            let s = rc::snapshot(t, key, p, now);
-            states.push(LimitState {
-                limit: s.limit,
-                remaining: s.remaining,
-                reset_after_ms: s.reset_after_ms,
-                retry_after_ms: None,
-            });
-        }
-    }
+    cost: u32,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn refused(
-    tables: &Tables,
-    plan: &crate::plan::Plan,
-    shard: usize,
-    key: &Key,
-    p: u8,
-    now: u64,
-    position: usize,
-    tick: Tick,
-    permit: Option<InMemoryPermit>,
-) -> Verdict<InMemoryPermit> {
-    // The concurrency place is given back: the request does not run.
-    drop(permit);
-    let mut states = LimitStates::new();
-    fill_snapshots(tables, plan, shard, key, p, now, &mut states);
-    let outcome = match tick {
-        Tick::Limited {
-            state,
-            retry_after_ms,
-        } => {
-            if let Some(slot) = states.states.get_mut(position) {
-                *slot = LimitState {
-                    limit: state.limit,
-                    remaining: state.remaining,
-                    reset_after_ms: state.reset_after_ms,
-                    retry_after_ms: Some(retry_after_ms),
-                };
-            }
-            Outcome::RateLimited {
-                limit: position,
-                retry_after_ms,
+impl<'a> Check<'a> {
+    /// The key's shard of limit `position`'s table.
+    fn table(&self, position: usize) -> Option<&'a Shard<Rate>> {
+        self.tables.rates.get(position)?.shards.get(self.shard)
+    }
+
+    /// What limit `position` is charged.
+    fn cost_of(&self, position: usize) -> u32 {
+        match self.plan.limits().get(position).map(|l| l.meter()) {
+            Some(Meter::Cost) => self.cost,
+            _ => 1,
+        }
+    }
+
+    /// Every limit's state, changing nothing.
+    fn snapshots(&self) -> LimitStates {
+        let mut states = LimitStates::new();
+        for position in 0..self.plan.limits().len() {
+            if let Some(t) = self.table(position) {
+                states.push(rc::snapshot(t, self.key, self.p, self.now).into());
             }
         }
-        Tick::TooLarge { burst } => Outcome::TooLarge {
-            limit: position,
-            max: burst,
-        },
-        _ => Outcome::NoRoom,
-    };
-    Verdict {
-        outcome,
-        states,
-        permit: None,
+        states
+    }
+
+    /// A place under the plan's concurrency limit first (its release, a
+    /// refund of one unit, is exact: counts in flight commute). `Break`:
+    /// the refusal.
+    fn concurrency(
+        &self,
+        shared: &Arc<Tables>,
+    ) -> ControlFlow<Verdict<InMemoryPermit>, Option<InMemoryPermit>> {
+        use ControlFlow::{Break, Continue};
+        let (Some(_), Some(table)) = (self.plan.concurrency_limit(), &self.tables.concurrency)
+        else {
+            return Continue(None);
+        };
+        let Some(shard_table) = table.shards.get(self.shard) else {
+            return Break(verdict(Outcome::NoRoom, LimitStates::new(), None));
+        };
+        match rc::check(shard_table, self.key, self.p, 1, self.now) {
+            Tick::Admitted(_) => Continue(Some(InMemoryPermit {
+                tables: Arc::clone(shared),
+                key: self.key.clone(),
+                plan: self.p,
+                shard: self.shard,
+                at_ms: self.now,
+            })),
+            Tick::Unlimited => Continue(None),
+            // Still report the rate limits' states.
+            Tick::AtCapacity { limit, .. } | Tick::TooLarge { burst: limit } => Break(verdict(
+                Outcome::AtCapacity { limit },
+                self.snapshots(),
+                None,
+            )),
+            Tick::Full | Tick::Limited { .. } => {
+                Break(verdict(Outcome::NoRoom, LimitStates::new(), None))
+            }
+        }
+    }
+
+    /// The rate limits, all or nothing: peek at every limit (writing
+    /// nothing), then charge them scarcest first, undoing the charges made
+    /// if a concurrent request took a limit's last units in between.
+    /// `permit` is released on a refusal: the request does not run.
+    fn rates(&self, permit: Option<InMemoryPermit>) -> Verdict<InMemoryPermit> {
+        let count = self.plan.limits().len().min(MAX_LIMITS);
+        // (remaining, position): the charge order, scarcest first.
+        let mut order = [(0u32, 0usize); MAX_LIMITS];
+        let mut refusal: Option<(usize, Tick)> = None;
+        for (position, slot) in order.iter_mut().enumerate().take(count) {
+            *slot = (0, position);
+            // A plan of one limit needs no peek: its charge alone is all or nothing.
+            let Some(t) = self.table(position).filter(|_| count > 1) else {
+                continue;
+            };
+            match rc::peek(t, self.key, self.p, self.cost_of(position), self.now) {
+                Ok(state) => slot.0 = state.remaining,
+                Err(tick) => refusal = Some(stricter(refusal, (position, tick))),
+            }
+        }
+        if let Some((position, tick)) = refusal {
+            return self.refused(position, tick);
+        }
+        let order = order.get_mut(..count).unwrap_or(&mut []);
+        order.sort_unstable();
+        let mut receipts = [rc::Receipt::NOTHING; MAX_LIMITS];
+        let mut charged = [None::<rc::State>; MAX_LIMITS];
+        for (done, &(_, position)) in order.iter().enumerate() {
+            let Some(t) = self.table(position) else {
+                continue;
+            };
+            match rc::charge(t, self.key, self.p, self.cost_of(position), self.now) {
+                Ok((state, receipt)) => {
+                    if let (Some(r), Some(c)) = (receipts.get_mut(done), charged.get_mut(position))
+                    {
+                        (*r, *c) = (receipt, state);
+                    }
+                }
+                Err(tick) => {
+                    let made = order.iter().zip(receipts).take(done).rev();
+                    for (&(_, undone), receipt) in made {
+                        if let Some(t) = self.table(undone) {
+                            rc::undo(t, receipt);
+                        }
+                    }
+                    return self.refused(position, tick);
+                }
+            }
+        }
+        // Every limit charged, or (for a table with no room under
+        // `WhenFull::Allow`) passed unlimited: report a fresh state for those.
+        let mut states = LimitStates::new();
+        let mut limited = false;
+        for (position, state) in charged.into_iter().enumerate().take(count) {
+            let state = match (state, self.table(position)) {
+                (Some(state), _) => {
+                    limited = true;
+                    state
+                }
+                (None, Some(t)) => rc::snapshot(t, self.key, self.p, self.now),
+                (None, None) => continue,
+            };
+            states.push(state.into());
+        }
+        let outcome = if limited || count == 0 {
+            Outcome::Admitted
+        } else {
+            Outcome::Unlimited
+        };
+        verdict(outcome, states, permit)
+    }
+
+    /// The verdict of limit `position` refusing with `tick`: every limit's
+    /// state, the refusing one's with its wait.
+    fn refused(&self, position: usize, tick: Tick) -> Verdict<InMemoryPermit> {
+        let mut states = self.snapshots();
+        let outcome = match tick {
+            Tick::Limited {
+                state,
+                retry_after_ms,
+            } => {
+                if let Some(slot) = states.states.get_mut(position) {
+                    *slot = LimitState {
+                        retry_after_ms: Some(retry_after_ms),
+                        ..state.into()
+                    };
+                }
+                Outcome::RateLimited {
+                    limit: position,
+                    retry_after_ms,
+                }
+            }
+            Tick::TooLarge { burst } => Outcome::TooLarge {
+                limit: position,
+                max: burst,
+            },
+            _ => Outcome::NoRoom,
+        };
+        verdict(outcome, states, None)
     }
 }
 

@@ -8,9 +8,10 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::routing::get;
-use common::{UNIX_MS, clocks, plans, request};
+use common::{Reply, UNIX_MS, clocks, plans, request};
 use ratecore_tower::{
-    ApiKeyHeader, Counters, ForwardedIp, Key, KeyExtractorExt, PlanId, Plans, RateLimitLayer,
+    ApiKeyHeader, Counters, Event, ForwardedIp, Key, KeyExtractorExt, Metrics, PlanId, Plans,
+    RateLimitLayer,
 };
 
 async fn serve(app: Router) -> SocketAddr {
@@ -116,16 +117,8 @@ async fn exact_headers_on_200_and_429() {
 
 #[tokio::test]
 async fn missing_malformed_and_unknown_keys_are_401_and_too_large_is_413() {
-    let (plans, free, pro) = plans();
     let counters = Arc::new(Counters::default());
-    let layer = RateLimitLayer::builder(
-        plans,
-        ApiKeyHeader::new("x-api-key", keys(free, pro)).with_body_len_cost(),
-    )
-    .metrics(counters.clone())
-    .build()
-    .unwrap();
-    let addr = serve(app(layer)).await;
+    let addr = serve_plans(false, counters.clone()).await;
     assert_eq!(request(addr, "GET", "/", &[], "").await.status, 401);
     assert_eq!(
         request(addr, "GET", "/", &[("x-api-key", "nope")], "")
@@ -148,37 +141,16 @@ async fn missing_malformed_and_unknown_keys_are_401_and_too_large_is_413() {
     );
     assert_eq!(counters.no_key.load(Ordering::Relaxed), 4);
     // 10,001 characters on free: over the per-request cap; 10,000 fit.
-    let r = request(
-        addr,
-        "POST",
-        "/",
-        &[("x-api-key", "k-free")],
-        &"x".repeat(10_001),
-    )
-    .await;
+    let r = post(addr, "k-free", &"x".repeat(10_001)).await;
     assert_eq!(r.status, 413);
     let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(
         (body["limit"].as_u64(), body["requested"].as_u64()),
         (Some(10_000), Some(10_001))
     );
-    let r = request(
-        addr,
-        "POST",
-        "/",
-        &[("x-api-key", "k-free")],
-        &"x".repeat(10_000),
-    )
-    .await;
+    let r = post(addr, "k-free", &"x".repeat(10_000)).await;
     assert_eq!((r.status, r.body.as_str()), (200, "10000"));
-    let r = request(
-        addr,
-        "POST",
-        "/",
-        &[("x-api-key", "k-pro")],
-        &"x".repeat(20_000),
-    )
-    .await;
+    let r = post(addr, "k-pro", &"x".repeat(20_000)).await;
     assert_eq!(r.status, 200);
 }
 
@@ -228,47 +200,49 @@ fn ip_plans() -> (Plans, PlanId) {
 /// `X-Forwarded-For`, its requests are its own.
 #[tokio::test]
 async fn spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
-    let (plans, per_ip) = ip_plans();
-    let (_mono, clock, wall) = clocks();
-    let extractor = ForwardedIp::new(per_ip, ["10.0.0.0/8".parse().unwrap()]);
-    let layer = RateLimitLayer::builder(plans, extractor)
-        .clocks(clock, wall)
-        .build()
-        .unwrap();
-    let addr = serve(app(layer)).await;
-    let mut statuses = Vec::new();
-    for spoof in ["1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4"] {
-        statuses.push(get_xff(addr, spoof).await);
-    }
+    let addr = serve_behind("10.0.0.0/8").await;
+    let statuses = get_xffs(addr, &["1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4"]).await;
     assert_eq!(statuses, [200, 200, 429, 429]);
 
     // Behind a trusted proxy (127.0.0.1 trusted), the rightmost entry is
     // the client: different clients, different keys; the client cannot
     // hide behind a spoofed left entry.
-    let (plans, per_ip) = ip_plans();
-    let (_mono, clock, wall) = clocks();
-    let extractor = ForwardedIp::new(per_ip, ["127.0.0.1".parse().unwrap()]);
-    let layer = RateLimitLayer::builder(plans, extractor)
-        .clocks(clock, wall)
-        .build()
-        .unwrap();
-    let addr = serve(app(layer)).await;
-    let mut statuses = Vec::new();
-    for xff in [
+    let addr = serve_behind("127.0.0.1").await;
+    let xffs = [
         "9.9.9.9, 5.5.5.5",
         "8.8.8.8, 5.5.5.5",
         "7.7.7.7, 5.5.5.5",
         "6.6.6.6",
-    ] {
-        statuses.push(get_xff(addr, xff).await);
-    }
+    ];
+    let statuses = get_xffs(addr, &xffs).await;
     assert_eq!(statuses, [200, 200, 429, 200]);
 }
 
-async fn get_xff(addr: SocketAddr, xff: &str) -> u16 {
-    request(addr, "GET", "/", &[("x-forwarded-for", xff)], "")
-        .await
-        .status
+/// A `POST /` with the API key `key` and `body`.
+async fn post(addr: SocketAddr, key: &str, body: &str) -> Reply {
+    request(addr, "POST", "/", &[("x-api-key", key)], body).await
+}
+
+/// A server of 2 per minute per client, behind the proxies in `trusted`.
+async fn serve_behind(trusted: &str) -> SocketAddr {
+    let (plans, per_ip) = ip_plans();
+    let (_mono, clock, wall) = clocks();
+    let extractor = ForwardedIp::new(per_ip, [trusted.parse().unwrap()]);
+    let layer = RateLimitLayer::builder(plans, extractor)
+        .clocks(clock, wall)
+        .build()
+        .unwrap();
+    serve(app(layer)).await
+}
+
+/// The statuses of one request per `X-Forwarded-For` value, in order.
+async fn get_xffs(addr: SocketAddr, xffs: &[&str]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for xff in xffs {
+        let headers = [("x-forwarded-for", *xff)];
+        statuses.push(request(addr, "GET", "/", &headers, "").await.status);
+    }
+    statuses
 }
 
 /// A panicking handler gives its concurrency place back.
@@ -300,16 +274,8 @@ async fn a_panicking_handler_releases_its_permit() {
 /// Dry run refuses nothing and reports what it would have refused.
 #[tokio::test]
 async fn dry_run_refuses_nothing_and_reports() {
-    let (plans, free, pro) = plans();
-    let (_mono, clock, wall) = clocks();
     let counters = Arc::new(Counters::default());
-    let layer = RateLimitLayer::builder(plans, ApiKeyHeader::new("x-api-key", keys(free, pro)))
-        .clocks(clock, wall)
-        .dry_run(true)
-        .metrics(counters.clone())
-        .build()
-        .unwrap();
-    let addr = serve(app(layer)).await;
+    let addr = serve_plans(true, counters.clone()).await;
     for _ in 0..8 {
         let r = request(addr, "GET", "/", &[("x-api-key", "k-free")], "").await;
         assert_eq!(r.status, 200);
@@ -319,6 +285,65 @@ async fn dry_run_refuses_nothing_and_reports() {
     // 3 would have been refused; near 80 % at the 4th and 5th.
     let [admitted, refused, dry, near, _, _] = counters.snapshot();
     assert_eq!((admitted, refused, dry, near), (5, 0, 3, 2));
+}
+
+/// The refusals reported to the metrics hook: `(limit, dry_run)`.
+#[derive(Default)]
+struct Refusals(std::sync::Mutex<Vec<(String, bool)>>);
+
+impl Refusals {
+    fn take(&self) -> Vec<(String, bool)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Metrics for Refusals {
+    fn record(&self, event: &Event<'_>) {
+        if let Event::Refused { limit, dry_run, .. } = event {
+            self.0.lock().unwrap().push((limit.to_string(), *dry_run));
+        }
+    }
+}
+
+/// Dry run decides the per-request cap too: a body over free's cap of
+/// 10,000 characters is reported as refused by `free-request`, goes
+/// through, and charges nothing (the next request finds the minute's five
+/// units all there, as after a real 413).
+#[tokio::test]
+async fn dry_run_reports_a_request_over_the_cap_and_lets_it_through() {
+    let refusals = Arc::new(Refusals::default());
+    let addr = serve_plans(true, refusals.clone()).await;
+    let r = post(addr, "k-free", &"x".repeat(10_001)).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "10001"));
+    assert_eq!(r.header("retry-after"), None);
+    assert_eq!(refusals.take(), [("free-request".to_owned(), true)]);
+    let r = post(addr, "k-free", "hi").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "2"));
+    // One unit of each limit used at t = 0: 12 s and 864 s to full again.
+    assert_eq!(
+        r.header("ratelimit"),
+        Some(r#""free-minute";r=4;t=12, "free-day";r=99;t=864"#)
+    );
+    assert_eq!(refusals.take(), []);
+    // Without dry run the same body is refused, reported as not dry.
+    let addr = serve_plans(false, refusals.clone()).await;
+    assert_eq!(post(addr, "k-free", &"x".repeat(10_001)).await.status, 413);
+    assert_eq!(refusals.take(), [("free-request".to_owned(), false)]);
+}
+
+/// A server on the test plans (manual clocks), the body's length as the
+/// cost, in dry-run mode or not, reporting to `metrics`.
+async fn serve_plans(dry_run: bool, metrics: impl Metrics) -> SocketAddr {
+    let (plans, free, pro) = plans();
+    let (_mono, clock, wall) = clocks();
+    let extractor = ApiKeyHeader::new("x-api-key", keys(free, pro)).with_body_len_cost();
+    let layer = RateLimitLayer::builder(plans, extractor)
+        .clocks(clock, wall)
+        .dry_run(dry_run)
+        .metrics(metrics)
+        .build()
+        .unwrap();
+    serve(app(layer)).await
 }
 
 async fn boom() -> &'static str {

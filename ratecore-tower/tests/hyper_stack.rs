@@ -4,7 +4,9 @@
 mod common;
 
 use std::convert::Infallible;
+use std::future::Ready;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{clocks, request};
@@ -14,8 +16,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use ratecore_tower::{
-    Duration, GlobalKey, PeerAddr, PeerIp, Plan, Plans, Quota, RateLimitLayer, WhenFull,
+    Builder, Duration, GlobalKey, MS, ManualClock, PeerAddr, PeerIp, Plan, PlanId, Plans, Quota,
+    RateLimit, RateLimitLayer, WhenFull,
 };
+use tower::util::ServiceFn;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -24,10 +28,7 @@ async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible
 
 #[tokio::test]
 async fn hyper_with_service_builder() {
-    let mut plans = Plans::new();
-    let all = plans
-        .add(Plan::new("all").limit("all-minute", Quota::per_minute(3)))
-        .unwrap();
+    let (plans, all) = one_plan(Plan::new("all").limit("all-minute", Quota::per_minute(3)));
     let (_mono, clock, wall) = clocks();
     let layer = RateLimitLayer::builder(plans, GlobalKey(all))
         .clocks(clock, wall)
@@ -66,6 +67,34 @@ async fn hyper_with_service_builder() {
     assert_eq!(r.header("ratelimit"), Some(r#""all-minute";r=0;t=20"#));
 }
 
+/// Plans of one plan, and its id.
+fn one_plan(plan: Plan) -> (Plans, PlanId) {
+    let mut plans = Plans::new();
+    let id = plans.add(plan).unwrap();
+    (plans, id)
+}
+
+/// A builder for one plan `ip` (its limit `ip-minute` of `quota`) per peer
+/// address, on manual clocks; the monotonic one is returned to advance.
+fn per_ip(quota: Quota) -> (Arc<ManualClock<MS>>, Builder) {
+    let (plans, ip) = one_plan(Plan::new("ip").limit("ip-minute", quota));
+    let (mono, clock, wall) = clocks();
+    let builder = RateLimitLayer::builder(plans, PeerIp::new(ip)).clocks(clock, wall);
+    (mono, builder)
+}
+
+/// The `ok` service behind a layer.
+type OkStack = RateLimit<
+    ServiceFn<fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>>,
+>;
+
+/// The `ok` service behind `layer`, stacked by `tower::ServiceBuilder`.
+fn over_ok(layer: RateLimitLayer) -> OkStack {
+    ServiceBuilder::new()
+        .layer(layer)
+        .service(tower::service_fn(ok as fn(_) -> _))
+}
+
 fn ok(_: Request<Full<Bytes>>) -> std::future::Ready<Result<Response<Full<Bytes>>, Infallible>> {
     std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok")))))
 }
@@ -79,38 +108,29 @@ fn from(ip: &str) -> Request<Full<Bytes>> {
     request
 }
 
+/// The layer's response to a request from `ip`.
+type Reply = Response<ratecore_tower::RateLimitBody<Full<Bytes>, ratecore_tower::InMemoryPermit>>;
+
+/// Calls `service` with a request from `ip`.
+async fn call<S>(service: &mut S, ip: &str) -> Reply
+where
+    S: Service<Request<Full<Bytes>>, Response = Reply, Error = Infallible>,
+{
+    service.ready().await.unwrap().call(from(ip)).await.unwrap()
+}
+
 async fn status<S>(service: &mut S, ip: &str) -> u16
 where
-    S: Service<Request<Full<Bytes>>, Error = Infallible>,
-    S::Response:
-        Into<Response<ratecore_tower::RateLimitBody<Full<Bytes>, ratecore_tower::InMemoryPermit>>>,
+    S: Service<Request<Full<Bytes>>, Response = Reply, Error = Infallible>,
 {
-    let response: Response<_> = service
-        .ready()
-        .await
-        .unwrap()
-        .call(from(ip))
-        .await
-        .unwrap()
-        .into();
-    response.status().as_u16()
+    call(service, ip).await.status().as_u16()
 }
 
 /// Addresses in one /64 share a key; another /64 has its own.
 #[tokio::test]
 async fn ipv6_peers_are_grouped_by_prefix() {
-    let mut plans = Plans::new();
-    let ip = plans
-        .add(Plan::new("ip").limit("ip-minute", Quota::per_minute(2)))
-        .unwrap();
-    let (_mono, clock, wall) = clocks();
-    let layer = RateLimitLayer::builder(plans, PeerIp::new(ip))
-        .clocks(clock, wall)
-        .build()
-        .unwrap();
-    let mut service = ServiceBuilder::new()
-        .layer(layer)
-        .service(tower::service_fn(ok as fn(_) -> _));
+    let (_mono, builder) = per_ip(Quota::per_minute(2));
+    let mut service = over_ok(builder.build().unwrap());
     assert_eq!(status(&mut service, "2001:db8:0:1::1").await, 200);
     assert_eq!(status(&mut service, "2001:db8:0:1:ffff::9").await, 200);
     assert_eq!(status(&mut service, "2001:db8:0:1::2").await, 429);
@@ -127,22 +147,15 @@ async fn ipv6_peers_are_grouped_by_prefix() {
 /// again once the flood's keys are idle.
 #[tokio::test]
 async fn a_flood_of_distinct_keys_keeps_memory_constant_and_active_keys_exact() {
-    let mut plans = Plans::new();
-    let ip = plans
-        .add(Plan::new("ip").limit("ip-minute", Quota::per_minute(5)))
-        .unwrap();
-    let (mono, clock, wall) = clocks();
-    let layer = RateLimitLayer::builder(plans, PeerIp::new(ip))
-        .clocks(clock, wall)
+    let (mono, builder) = per_ip(Quota::per_minute(5));
+    let layer = builder
         .capacity(1_024)
         .when_full(WhenFull::Deny)
         .build()
         .unwrap();
     let store = layer.store().clone();
     let bytes = store.memory_bytes();
-    let mut service = ServiceBuilder::new()
-        .layer(layer)
-        .service(tower::service_fn(ok as fn(_) -> _));
+    let mut service = over_ok(layer);
     for _ in 0..5 {
         assert_eq!(status(&mut service, "198.51.100.7").await, 200);
     }
@@ -161,13 +174,7 @@ async fn a_flood_of_distinct_keys_keeps_memory_constant_and_active_keys_exact() 
     assert!((900..1_024).contains(&admitted), "admitted {admitted}");
     assert_eq!(admitted + no_room, 100_000);
     // The active key was never evicted: still refused, by exactly 12 s.
-    let response = service
-        .ready()
-        .await
-        .unwrap()
-        .call(from("198.51.100.7"))
-        .await
-        .unwrap();
+    let response = call(&mut service, "198.51.100.7").await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "12");
     // A minute later every key is idle: new keys find room.
@@ -179,36 +186,16 @@ async fn a_flood_of_distinct_keys_keeps_memory_constant_and_active_keys_exact() 
 /// The concurrency place is held until the response body is dropped.
 #[tokio::test]
 async fn the_permit_lives_as_long_as_the_body() {
-    let mut plans = Plans::new();
-    let one = plans
-        .add(
-            Plan::new("one")
-                .limit("one-second", Quota::per_second(1_000))
-                .concurrency(1),
-        )
-        .unwrap();
-    let layer = RateLimitLayer::builder(plans, GlobalKey(one))
-        .build()
-        .unwrap();
-    let mut service = ServiceBuilder::new()
-        .layer(layer)
-        .service(tower::service_fn(ok as fn(_) -> _));
-    let first = service
-        .ready()
-        .await
-        .unwrap()
-        .call(from("192.0.2.1"))
-        .await
-        .unwrap();
+    let one = Plan::new("one")
+        .limit("one-second", Quota::per_second(1_000))
+        .concurrency(1);
+    let (plans, one) = one_plan(one);
+    let layer = RateLimitLayer::builder(plans, GlobalKey(one));
+    let mut service = over_ok(layer.build().unwrap());
+    let first = call(&mut service, "192.0.2.1").await;
     assert_eq!(first.status(), 200);
     assert!(first.body().holds_permit());
-    let second = service
-        .ready()
-        .await
-        .unwrap()
-        .call(from("192.0.2.1"))
-        .await
-        .unwrap();
+    let second = call(&mut service, "192.0.2.1").await;
     assert_eq!(second.status(), 429);
     assert_eq!(second.headers()["retry-after"], "1");
     let body = second.into_body().collect().await.unwrap().to_bytes();

@@ -54,21 +54,20 @@ pub const STREAM_EVERY: Duration = Duration::from_millis(100);
 /// plan ratecore-tower cannot enforce.
 pub fn plans() -> Result<Plans, ConfigError> {
     let mut plans = Plans::new();
-    plans.add(
-        Plan::new("free")
-            .limit("free-minute", Quota::per_minute(5))
-            .limit("free-day", Quota::per_day(100))
-            .max_cost("free-characters", 10_000)
-            .concurrency(5),
-    )?;
-    plans.add(
-        Plan::new("pro")
-            .limit("pro-minute", Quota::per_minute(60))
-            .limit("pro-day", Quota::per_day(1_000))
-            .max_cost("pro-characters", 20_000)
-            .concurrency(5),
-    )?;
+    plans.add(plan("free", 5, 100, 10_000))?;
+    plans.add(plan("pro", 60, 1_000, 20_000))?;
     Ok(plans)
+}
+
+/// The plan `name`: `per_minute` requests per minute and `per_day` per day
+/// (`NAME-minute`, `NAME-day`), at most `characters` per request
+/// (`NAME-characters`), 5 requests of a key in flight at once.
+fn plan(name: &str, per_minute: u32, per_day: u32, characters: u32) -> Plan {
+    Plan::new(name)
+        .limit(format!("{name}-minute"), Quota::per_minute(per_minute))
+        .limit(format!("{name}-day"), Quota::per_day(per_day))
+        .max_cost(format!("{name}-characters"), characters)
+        .concurrency(5)
 }
 
 /// The layer's builder for `plans`: keys from `x-api-key` looked up in

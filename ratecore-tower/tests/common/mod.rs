@@ -85,25 +85,21 @@ pub fn clocks() -> (Arc<ManualClock<MS>>, SharedClock, SharedClock) {
 
 /// free: 5/min, 100/day, at most 10,000 per request, 5 at once.
 /// pro: 60/min, 1,000/day, at most 20,000 per request, 5 at once.
+/// Limits are named `PLAN-minute`, `PLAN-day` and `PLAN-request`.
 pub fn plans() -> (Plans, PlanId, PlanId) {
     let mut plans = Plans::new();
-    let free = plans
-        .add(
-            Plan::new("free")
-                .limit("free-minute", Quota::per_minute(5))
-                .limit("free-day", Quota::per_day(100))
-                .max_cost("free-request", 10_000)
-                .concurrency(5),
-        )
-        .unwrap();
-    let pro = plans
-        .add(
-            Plan::new("pro")
-                .limit("pro-minute", Quota::per_minute(60))
-                .limit("pro-day", Quota::per_day(1_000))
-                .max_cost("pro-request", 20_000)
-                .concurrency(5),
-        )
-        .unwrap();
+    let mut add = |name: &str, [minute, day, request]: [u32; 3]| {
+        let plan = Plan::new(name)
+            .limit(format!("{name}-minute"), Quota::per_minute(minute))
+            .limit(format!("{name}-day"), Quota::per_day(day));
+        plans
+            .add(
+                plan.max_cost(format!("{name}-request"), request)
+                    .concurrency(5),
+            )
+            .unwrap()
+    };
+    let free = add("free", [5, 100, 10_000]);
+    let pro = add("pro", [60, 1_000, 20_000]);
     (plans, free, pro)
 }
