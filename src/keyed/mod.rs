@@ -2,6 +2,7 @@
 //! fixed-capacity, lock-free table.
 
 mod admitted;
+mod checks;
 mod plan;
 mod probe;
 mod probe_window;
@@ -230,18 +231,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P>
         /// `N` must be at least 1 and `P` from 1 to 256: anything else is a
         /// compile error.
         pub const fn new(plans: [A; P], seed: [u64; 2], when_full: WhenFull) -> Self {
-            const {
-                assert!(N >= 1, "a keyed table needs at least one slot");
-                assert!(P >= 1 && P <= 256, "a keyed table has 1 to 256 plans");
-            }
-            Self {
-                plans,
-                seed,
-                when_full,
-                floor: AtomicU64::new(0),
-                full: AtomicU64::new(0),
-                slots: InlineSlots::vacant(),
-            }
+            Self::assemble(plans, seed, when_full, InlineSlots::vacant())
         }
     }
 }
@@ -274,24 +264,32 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P,
     /// `N` must be at least 1 and `P` from 1 to 256: anything else is a
     /// compile error.
     pub fn new_boxed(plans: [A; P], seed: [u64; 2], when_full: WhenFull) -> Self {
-        const {
-            assert!(N >= 1, "a keyed table needs at least one slot");
-            assert!(P >= 1 && P <= 256, "a keyed table has 1 to 256 plans");
-        }
-        Self {
-            plans,
-            seed,
-            when_full,
-            floor: AtomicU64::new(0),
-            full: AtomicU64::new(0),
-            slots: BoxedSlots::vacant(),
-        }
+        Self::assemble(plans, seed, when_full, BoxedSlots::vacant())
     }
 }
 
 impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     KeyedLimiter<A, HZ, N, P, S>
 {
+    const_fn! {
+        /// An empty table over `slots` (all vacant): what every constructor
+        /// builds, with the checks of `N` and `P` at compile time.
+        const fn assemble(plans: [A; P], seed: [u64; 2], when_full: WhenFull, slots: S) -> Self {
+            const {
+                assert!(N >= 1, "a keyed table needs at least one slot");
+                assert!(P >= 1 && P <= 256, "a keyed table has 1 to 256 plans");
+            }
+            Self {
+                plans,
+                seed,
+                when_full,
+                floor: AtomicU64::new(0),
+                full: AtomicU64::new(0),
+                slots,
+            }
+        }
+    }
+
     /// The number of slots, `N`: the most keys held at once.
     pub const fn capacity(&self) -> usize {
         N
@@ -360,23 +358,19 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
 impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     KeyedLimiter<A, HZ, N, P, S>
 {
-    /// Checks `n` units for `key` under `plan` at `now` and, if they are
-    /// admitted, charges them to the key.
-    ///
-    /// # Errors
-    ///
-    /// Those of the plan's algorithm ([`Denied::RateLimited`] with the exact
-    /// `retry_after`, [`Denied::ExceedsBurst`]), and [`Denied::TableFull`] when
-    /// the key needs a slot, none is free and the policy is [`WhenFull::Deny`].
-    #[inline]
-    pub fn check_n_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.charge(key, plan, n, now).0
+    checks::keyed_checks! {
+        /// Checks `n` units for `key` under `plan` at `now` and, if they are
+        /// admitted, charges them to the key.
+        ///
+        /// # Errors
+        ///
+        /// Those of the plan's algorithm ([`Denied::RateLimited`] with the exact
+        /// `retry_after`, [`Denied::ExceedsBurst`]), and [`Denied::TableFull`] when
+        /// the key needs a slot, none is free and the policy is [`WhenFull::Deny`].
+        #[inline]
+        fn check_n_at(&self, key, plan, n, now) -> KeyedDecision<HZ> {
+            self.charge(key, plan, n, now).0
+        }
     }
 
     /// [`check_n_at`](Self::check_n_at), with a receipt that
@@ -413,23 +407,24 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         let Some(slot) = receipt.slot else {
             return true;
         };
-        if receipt.before == receipt.after {
+        let charge = receipt.charge;
+        if charge.before == charge.after {
             return true;
         }
         let Some(algorithm) = self.plans.get(receipt.id.plan()) else {
             return false;
         };
-        let at = Instant::<HZ>::from_ticks(receipt.at);
-        let charged = slot::live(receipt.id, receipt.after);
+        let at = Instant::<HZ>::from_ticks(charge.at);
+        let charged = slot::live(receipt.id, charge.after);
         let mut current = charged;
         loop {
             // Relaxed: see `at` (the floor is read after the slot's value
             // that the compare-and-swap below compares against).
-            let reclaimed = self.floor.load(Ordering::Relaxed) > receipt.at;
+            let reclaimed = self.floor.load(Ordering::Relaxed) > charge.at;
             let next = if current == charged && !reclaimed {
-                receipt.before
+                charge.before
             } else if slot::holder(current) == slot::Holder::Live(receipt.id) && !reclaimed {
-                match algorithm.take_back(slot::state(current), receipt.n, at) {
+                match algorithm.take_back(slot::state(current), charge.n, at) {
                     Some(next) => next,
                     None => return false,
                 }
@@ -559,52 +554,6 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                 }
             }
         }
-    }
-
-    /// Checks one unit for `key` under `plan` at `now`. See
-    /// [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        now: Instant<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, 1, now)
-    }
-
-    /// Checks `n` units for `key` under `plan` at `clock.now()`. See
-    /// [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check_n<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        clock: &impl Clock<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, n, clock.now())
-    }
-
-    /// Checks one unit for `key` under `plan` at `clock.now()`. See
-    /// [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        clock: &impl Clock<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, 1, clock.now())
     }
 
     /// The status of `key` under `plan` at `now`, changing nothing: a fresh

@@ -43,51 +43,27 @@ use crate::time::{Clock, Instant};
 impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize>
     Toggle<KeyedLimiter<A, HZ, N, P>>
 {
-    /// [`KeyedLimiter::check_n_at`] when on; [`Admitted::Unlimited`] when off.
-    ///
-    /// # Errors
-    ///
-    /// When on, those of [`KeyedLimiter::check_n_at`]; never when off.
-    pub fn check_n_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> KeyedDecision<HZ> {
+    /// `on(table)` when switched on, `off` when off.
+    fn when_on<T>(&self, on: impl FnOnce(&KeyedLimiter<A, HZ, N, P>) -> T, off: T) -> T {
         if self.is_enabled() {
-            self.inner().check_n_at(key, plan, n, now)
+            on(self.inner())
         } else {
-            Ok(Admitted::Unlimited)
+            off
         }
     }
 
-    /// One unit: see [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        now: Instant<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, 1, now)
-    }
-
-    /// One unit at `clock.now()`: see [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        clock: &impl Clock<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, 1, clock.now())
+    super::checks::keyed_checks! {
+        /// [`KeyedLimiter::check_n_at`] when on; [`Admitted::Unlimited`] when off.
+        ///
+        /// # Errors
+        ///
+        /// When on, those of [`KeyedLimiter::check_n_at`]; never when off.
+        fn check_n_at(&self, key, plan, n, now) -> KeyedDecision<HZ> {
+            self.when_on(
+                |table| table.check_n_at(key, plan, n, now),
+                Ok(Admitted::Unlimited),
+            )
+        }
     }
 
     /// The key's status when on; [`Unlimited`]'s when off.
@@ -97,11 +73,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize>
         plan: Plan<P>,
         now: Instant<HZ>,
     ) -> Status<HZ> {
-        if self.is_enabled() {
-            self.inner().snapshot_at(key, plan, now)
-        } else {
-            Unlimited::status()
-        }
+        self.when_on(
+            |table| table.snapshot_at(key, plan, now),
+            Unlimited::status(),
+        )
     }
 
     /// [`KeyedLimiter::refund_n_at`] when on; nothing when off (nothing was
@@ -113,10 +88,9 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize>
         n: u32,
         now: Instant<HZ>,
     ) -> Status<HZ> {
-        if self.is_enabled() {
-            self.inner().refund_n_at(key, plan, n, now)
-        } else {
-            Unlimited::status()
-        }
+        self.when_on(
+            |table| table.refund_n_at(key, plan, n, now),
+            Unlimited::status(),
+        )
     }
 }
