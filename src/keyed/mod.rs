@@ -6,6 +6,7 @@ mod checks;
 mod plan;
 mod probe;
 mod probe_window;
+mod saved;
 #[cfg(feature = "std")]
 mod seed;
 mod slot;
@@ -27,6 +28,7 @@ use crate::time::{Clock, Instant};
 pub use crate::answer::TableFull;
 pub use admitted::{Admitted, KeyedDecision, WhenFull};
 pub use plan::{Plan, PlanError};
+pub use saved::SavedSlot;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use seed::random_seed;
