@@ -139,15 +139,16 @@ fn a_table_in_use_or_a_slot_that_does_not_fit_is_refused() {
         index: 64,
         ..slots[0]
     };
-    let vacant = SavedSlot {
-        tag: 0,
-        ..slots[0]
-    };
+    let vacant = SavedSlot { tag: 0, ..slots[0] };
     let twice = SavedSlot {
         index: slots[0].index,
         ..slots[1]
     };
-    for (bad, index) in [(past, 64), (vacant, slots[0].index), (twice, slots[0].index)] {
+    for (bad, index) in [
+        (past, 64),
+        (vacant, slots[0].index),
+        (twice, slots[0].index),
+    ] {
         let mut fresh = table::<64>(SEED, 10);
         assert_eq!(
             fresh.restore(fingerprint, &[slots[0], bad]),
@@ -156,9 +157,7 @@ fn a_table_in_use_or_a_slot_that_does_not_fit_is_refused() {
         // Nothing changed: not even the good slot before it.
         assert_eq!(fresh.saved_slots().count(), 0);
         assert!(
-            fresh
-                .check_n_at("a", Plan::FIRST, 3, at(0))
-                .is_ok(),
+            fresh.check_n_at("a", Plan::FIRST, 3, at(0)).is_ok(),
             "a refused restore left a charge"
         );
     }
@@ -176,7 +175,13 @@ fn slot_bytes_are_plain_words() {
     assert_eq!(bytes[0..2], [0x02, 0x01]);
     assert_eq!(bytes[8..10], [0x04, 0x03]);
     assert_eq!(bytes[16..18], [0x06, 0x05]);
-    assert!(bytes[2..8].iter().chain(&bytes[10..16]).chain(&bytes[18..]).all(|&b| b == 0));
+    assert!(
+        bytes[2..8]
+            .iter()
+            .chain(&bytes[10..16])
+            .chain(&bytes[18..])
+            .all(|&b| b == 0)
+    );
     assert_eq!(SavedSlot::from_bytes(bytes), slot);
 }
 

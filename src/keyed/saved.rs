@@ -198,8 +198,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             match slot::holder(word) {
                 Holder::Live(id) if id.plan() < P => {
                     let target = words.words.get(index)?;
-                    (target.load(Ordering::Relaxed) == slot::VACANT).then_some(())?;
-                    target.store(word, Ordering::Relaxed);
+                    // Fails on a position given twice.
+                    target
+                        .compare_exchange(slot::VACANT, word, Ordering::Relaxed, Ordering::Relaxed)
+                        .ok()?;
                     if let Some(hint) = words.hints.get(index) {
                         hint.store(slot::hint(id), Ordering::Relaxed);
                     }
@@ -216,7 +218,12 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         .ok()
                         .and_then(|index| words.words.get(index))
                     {
-                        word.store(slot::VACANT, Ordering::Relaxed);
+                        let _ = word.compare_exchange(
+                            earlier.word(),
+                            slot::VACANT,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
                     }
                 }
                 return Err(RestoreError::BadSlot { index: saved.index });
