@@ -43,6 +43,27 @@ pub enum Carry {
 /// looser of the two plans' bounds (the larger burst plus the larger rate
 /// times the span). `at` is the latest instant the state has seen or later;
 /// a state booked ahead of `at` is counted where it is booked.
+///
+/// # Which algorithms
+///
+/// GCRA and the token buckets implement it: their state is a backlog in
+/// time, so the units in use at any instant from the latest one on are a
+/// function of the state alone, and can be booked again under the new rate.
+///
+/// The window limiters (fixed window, sliding-window counter) do not, because
+/// no carry of theirs can be stated exactly. Their state is a count per
+/// aligned window, not the instants of the units: a window of the new plan
+/// that contains `at` but starts before the old plan's current window also
+/// spans units of the old plan's previous window, which the state counts
+/// only as a total (the fixed window: not at all; the sliding window: as a
+/// count weighted by a position in another window length). Carrying the
+/// current count would then let the new window admit more than its limit in
+/// its own span (looser than the new quota); counting every unit of the
+/// previous window would hold units the new window never spans (stricter
+/// than both, by up to a whole limit). Either is a guess, not a rule, so
+/// there is no `Reconfigurable` of window limiters: the window itself is
+/// the limit's exact statement, and it does not survive a change of length
+/// or alignment.
 pub trait Reconfigure<const HZ: u64>: Algorithm<HZ> {
     /// The state under `next` that replaces `state` under `self` at `at`.
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64;
