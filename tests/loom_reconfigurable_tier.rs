@@ -12,23 +12,26 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test --release --test loom_reconfigurable_tier`.
 #![cfg(loom)]
 
-use loom::sync::Arc;
-use loom::thread;
-use ratecore::algorithms::GcraConfig;
-use ratecore::kernel::{Carry, Charge, Receipt, Reconfigurable};
-use ratecore::{Decision, Instant, Limiter, Quota};
+use loom::{sync::Arc, thread};
+use ratecore::{
+    Decision, Instant, Limiter, Quota,
+    algorithms::GcraConfig,
+    const_unwrap,
+    kernel::{Carry, Charge, Receipt, Reconfigurable},
+};
 
+/// Milliseconds; plan 0 is 10 per second with a burst of 3, plan 1 is 2
+/// per second with a burst of 2.
+const PLANS: [GcraConfig<1_000>; 2] = [
+    const_unwrap!(GcraConfig::new(Quota::per_second(10).burst(3))),
+    const_unwrap!(GcraConfig::new(Quota::per_second(2).burst(2))),
+];
 const HZ: u64 = 1_000;
 
 type Subject = Reconfigurable<GcraConfig<HZ>, 2>;
 
 fn fresh() -> Subject {
-    Reconfigurable::new([
-        // 10 per second, burst 3.
-        GcraConfig::new(Quota::per_second(10).burst(3)).unwrap(),
-        // 2 per second, burst 2.
-        GcraConfig::new(Quota::per_second(2).burst(2)).unwrap(),
-    ])
+    Reconfigurable::new(PLANS)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -39,48 +39,27 @@ impl SavedSlot {
     pub const BYTES: usize = 24;
 
     /// The position, the tag and the state, each little-endian.
-    pub const fn to_bytes(&self) -> [u8; Self::BYTES] {
-        let [i0, i1, i2, i3, i4, i5, i6, i7] = self.index.to_le_bytes();
-        let [t0, t1, t2, t3, t4, t5, t6, t7] = self.tag.to_le_bytes();
-        let [s0, s1, s2, s3, s4, s5, s6, s7] = self.state.to_le_bytes();
-        [
-            i0, i1, i2, i3, i4, i5, i6, i7, t0, t1, t2, t3, t4, t5, t6, t7, s0, s1, s2, s3, s4, s5,
-            s6, s7,
-        ]
+    pub fn to_bytes(&self) -> [u8; Self::BYTES] {
+        let mut out = [0; Self::BYTES];
+        for (chunk, word) in out
+            .chunks_exact_mut(8)
+            .zip([self.index, self.tag, self.state])
+        {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        out
     }
 
     /// Reads back [`to_bytes`](SavedSlot::to_bytes).
-    pub const fn from_bytes(bytes: [u8; Self::BYTES]) -> Self {
-        let [
-            i0,
-            i1,
-            i2,
-            i3,
-            i4,
-            i5,
-            i6,
-            i7,
-            t0,
-            t1,
-            t2,
-            t3,
-            t4,
-            t5,
-            t6,
-            t7,
-            s0,
-            s1,
-            s2,
-            s3,
-            s4,
-            s5,
-            s6,
-            s7,
-        ] = bytes;
+    pub fn from_bytes(bytes: [u8; Self::BYTES]) -> Self {
+        let mut words = bytes
+            .chunks_exact(8)
+            .map(|chunk| <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes));
+        let mut next = || words.next().unwrap_or(0);
         Self {
-            index: u64::from_le_bytes([i0, i1, i2, i3, i4, i5, i6, i7]),
-            tag: u64::from_le_bytes([t0, t1, t2, t3, t4, t5, t6, t7]),
-            state: u64::from_le_bytes([s0, s1, s2, s3, s4, s5, s6, s7]),
+            index: next(),
+            tag: next(),
+            state: next(),
         }
     }
 
