@@ -6,6 +6,7 @@ mod checks;
 mod plan;
 mod probe;
 mod probe_window;
+mod reconfigure;
 mod saved;
 #[cfg(feature = "std")]
 mod seed;
@@ -21,7 +22,7 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 
 use crate::answer::{Denied, Status};
 use crate::kernel::Algorithm;
-use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
+use crate::kernel::sync::{AtomicU8, AtomicU64, AtomicU128, Ordering};
 use crate::macros::const_fn;
 use crate::time::{Clock, Instant};
 
@@ -88,8 +89,8 @@ use slot::Id;
 /// - every check that needs a slot finds one (below): a check answered by
 ///   the [`WhenFull`] policy instead records nothing, and the key goes on as
 ///   a limiter that never saw that check;
-/// - no two keys sharing slots have the same 54-bit fingerprint under the seed
-///   (below: about one chance in 2^49 per check);
+/// - no two keys sharing slots have the same 46-bit fingerprint under the seed
+///   (below: about one chance in 2^41 per check);
 /// - instants do not go backwards (below: a stale reading is never more
 ///   lenient than a fresh one).
 ///
@@ -126,10 +127,12 @@ use slot::Id;
 /// `static`), or build the table at start-up from the operating system's
 /// randomness. A fixed public seed, as in these examples, is for tests.
 ///
-/// A key is stored as 54 bits of its hash plus its plan, not as itself: two
+/// A key is stored as 46 bits of its hash plus its plan, not as itself: two
 /// keys that share a slot of their windows and whose fingerprints are equal
 /// would share one state. For a check that compares against at most 32
-/// slots, that is a chance below 2^-49.
+/// slots, that is a chance below 2^-41. (The slot's other 8 bits name the
+/// configuration its state is under: see
+/// [`reconfigure_at`](KeyedLimiter::reconfigure_at).)
 ///
 /// # Memory and probe bound
 ///
@@ -213,6 +216,12 @@ pub struct KeyedLimiter<
     floor: AtomicU64,
     /// Checks answered by the `when_full` policy.
     full: AtomicU64,
+    /// Per plan, its index XOR the index of the configuration it is under
+    /// (`0`: its own), changed by `reconfigure_at`.
+    routes: [AtomicU8; P],
+    /// The latest instant (ticks) a check has been made at, kept when there
+    /// is more than one configuration (see `reconfigure_at`).
+    seen: AtomicU64,
     slots: S,
 }
 
@@ -287,6 +296,8 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
                 when_full,
                 floor: AtomicU64::new(0),
                 full: AtomicU64::new(0),
+                routes: reconfigure::own_routes(),
+                seen: AtomicU64::new(0),
                 slots,
             }
         }
@@ -343,6 +354,40 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
         // `probe`).
         let floor = Instant::<HZ>::from_ticks(self.floor.load(Ordering::Relaxed));
         if floor > now { floor } else { now }
+    }
+
+    /// The configuration `plan` is under now (its own, unless reconfigured).
+    fn route(&self, plan: Plan<P>, ordering: Ordering) -> usize {
+        let offset = self
+            .routes
+            .get(plan.index())
+            .map_or(0, |route| route.load(ordering));
+        plan.index() ^ usize::from(offset)
+    }
+
+    /// The algorithm a found key's state is under, or for an absent key the
+    /// one its plan is under now; and the state (fresh if absent).
+    fn state_of(&self, found: &Found<'_>, plan: Plan<P>) -> (Option<&A>, u64) {
+        match *found {
+            Found::Live { word, .. } => (self.plans.get(slot::config(word)), slot::state(word)),
+            // Relaxed: a look at a key that stores nothing.
+            Found::Absent => (self.plans.get(self.route(plan, Ordering::Relaxed)), 0),
+        }
+    }
+
+    /// Keeps `seen` at or after `now` before a check that may store, when
+    /// there are several configurations; and the ordering its store needs
+    /// (see `reconfigure_at`).
+    fn saw(&self, now: Instant<HZ>) -> Ordering {
+        if P < 2 {
+            return Ordering::Relaxed;
+        }
+        // Relaxed: ordered for `reconfigure_at` by the release of the store
+        // that follows (the returned ordering).
+        if self.seen.load(Ordering::Relaxed) < now.as_ticks() {
+            self.seen.fetch_max(now.as_ticks(), Ordering::Relaxed);
+        }
+        Ordering::Release
     }
 
     fn refuse(&self, window: &Window) -> KeyedDecision<HZ> {
@@ -413,11 +458,11 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         if charge.before == charge.after {
             return true;
         }
-        let Some(algorithm) = self.plans.get(receipt.id.plan()) else {
+        let Some(algorithm) = self.plans.get(receipt.config) else {
             return false;
         };
         let at = Instant::<HZ>::from_ticks(charge.at);
-        let charged = slot::live(receipt.id, charge.after);
+        let charged = slot::live(receipt.id, receipt.config, charge.after);
         let mut current = charged;
         loop {
             // Relaxed: see `at` (the floor is read after the slot's value
@@ -425,7 +470,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             let reclaimed = self.floor.load(Ordering::Relaxed) > charge.at;
             let next = if current == charged && !reclaimed {
                 charge.before
-            } else if slot::holder(current) == slot::Holder::Live(receipt.id) && !reclaimed {
+            } else if slot::holder(current) == slot::Holder::Live(receipt.id)
+                && slot::config(current) == receipt.config
+                && !reclaimed
+            {
                 match algorithm.take_back(slot::state(current), charge.n, at) {
                     Some(next) => next,
                     None => return false,
@@ -437,7 +485,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             // Relaxed both ways, as `probe::update`.
             match slot.compare_exchange(
                 current,
-                slot::live(receipt.id, next),
+                slot::live(receipt.id, receipt.config, next),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
@@ -462,14 +510,11 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         now: Instant<HZ>,
     ) -> Result<Status<HZ>, Denied<HZ>> {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            return Ok(unknown_plan());
-        };
         let found = probe::find(self.slots.words(), &window, id, &mut Seen::new());
         let at = self.at(now);
-        match found {
-            Found::Live { word, .. } => algorithm.decide(slot::state(word), n, at).answer(),
-            Found::Absent => algorithm.decide(0, n, at).answer(),
+        match self.state_of(&found, plan) {
+            (Some(algorithm), state) => algorithm.decide(state, n, at).answer(),
+            (None, _) => Ok(unknown_plan()),
         }
     }
 
@@ -483,23 +528,29 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         now: Instant<HZ>,
     ) -> (KeyedDecision<HZ>, KeyedReceipt<'_>) {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            // `Plan<P>` is always below `P`; kept total all the same.
-            return (self.refuse(&window), KeyedReceipt::NOTHING);
-        };
+        let stored = self.saw(now);
         let mut seen = Seen::new();
         loop {
             let found = probe::find(self.slots.words(), &window, id, &mut seen);
             let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
-                    let decide = |state| {
-                        let (decision, next) = algorithm.decide(state, n, at).split();
-                        ((decision, state, next), next)
+                    // Decided under the configuration the state is under.
+                    let decide = |config: usize, state: u64| match self.plans.get(config) {
+                        Some(algorithm) => {
+                            let (decision, next) = algorithm.decide(state, n, at).split();
+                            ((decision, config, state, next), next)
+                        }
+                        // Never: a slot names one of the table's configurations.
+                        None => ((Ok(unknown_plan()), config, state, None), None),
                     };
-                    if let Some((decision, before, after)) = probe::update(slot, word, decide) {
+                    if let Some((decision, config, before, after)) =
+                        probe::update(slot, word, stored, decide)
+                    {
                         let receipt = match after {
-                            Some(after) => KeyedReceipt::new(slot, id, before, after, n, at),
+                            Some(after) => {
+                                KeyedReceipt::new(slot, id, config, (before, after), n, at)
+                            }
                             None => KeyedReceipt::NOTHING,
                         };
                         return (decision.map(Admitted::Limited), receipt);
@@ -507,22 +558,29 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     // Reclaimed while idle, between the look-up and the update.
                 }
                 Found::Absent => {
+                    // SeqCst: a first guess for the reservation's
+                    // configuration, read before it (see `reconfigure_at`).
+                    let config = self.route(plan, Ordering::SeqCst);
+                    let Some(algorithm) = self.plans.get(config) else {
+                        // `Plan<P>` and every route are below `P`; kept total.
+                        return (self.refuse(&window), KeyedReceipt::NOTHING);
+                    };
                     let (fresh, next) = algorithm.decide(0, n, at).split();
                     if next.is_none() {
                         // Nothing to store (a denial, `n = 0`): no slot needed.
                         return (fresh.map(Admitted::Limited), KeyedReceipt::NOTHING);
                     }
-                    let is_idle = |other: Id, state| {
+                    let is_idle = |word| {
                         self.plans
-                            .get(other.plan())
-                            .is_some_and(|plan| plan.is_idle(state, at))
+                            .get(slot::config(word))
+                            .is_some_and(|plan| plan.is_idle(slot::state(word), at))
                     };
                     let reserved = probe::reserve(
                         self.slots.words(),
                         &window,
                         id,
                         &seen,
-                        0,
+                        (config, 0),
                         &self.floor,
                         at.as_ticks(),
                         is_idle,
@@ -538,21 +596,29 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     };
                     if probe::settle(self.slots.words(), &window, id, position, reservation) {
                         // Decided after the settling scan (see `probe`), and
-                        // promoted already charged, in one compare-and-swap.
+                        // promoted already charged, in one compare-and-swap,
+                        // under the configuration the plan is under after
+                        // the reservation (SeqCst: see `reconfigure_at`).
                         let at = self.at(now);
+                        let config = self.route(plan, Ordering::SeqCst);
+                        let Some(algorithm) = self.plans.get(config) else {
+                            probe::withdraw(slot, reservation);
+                            return (self.refuse(&window), KeyedReceipt::NOTHING);
+                        };
                         let (decision, next) = algorithm.decide(0, n, at).split();
                         let Some(charged) = next else {
                             probe::withdraw(slot, reservation);
                             return (decision.map(Admitted::Limited), KeyedReceipt::NOTHING);
                         };
-                        if probe::promote(slot, reservation, charged) {
-                            let receipt = KeyedReceipt::new(slot, id, 0, charged, n, at);
+                        if probe::promote(slot, reservation, config, charged) {
+                            let receipt = KeyedReceipt::new(slot, id, config, (0, charged), n, at);
                             return (decision.map(Admitted::Limited), receipt);
                         }
                     }
-                    // Another copy of the key won, or a helper made ours live
-                    // without our check: look again, and apply the check to
-                    // whichever copy is live.
+                    // Another copy of the key won, a helper made ours live
+                    // without our check, or a reconfiguration moved it to
+                    // another configuration: look again, and apply the check
+                    // to whichever copy is live.
                 }
             }
         }
@@ -567,12 +633,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         now: Instant<HZ>,
     ) -> Status<HZ> {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            return unknown_plan();
-        };
-        match probe::find(self.slots.words(), &window, id, &mut Seen::new()) {
-            Found::Live { word, .. } => algorithm.status(slot::state(word), now),
-            Found::Absent => algorithm.status(0, now),
+        let found = probe::find(self.slots.words(), &window, id, &mut Seen::new());
+        match self.state_of(&found, plan) {
+            (Some(algorithm), state) => algorithm.status(state, now),
+            (None, _) => unknown_plan(),
         }
     }
 
@@ -598,22 +662,28 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         now: Instant<HZ>,
     ) -> Status<HZ> {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            return unknown_plan();
-        };
         let mut seen = Seen::new();
         loop {
             match probe::find(self.slots.words(), &window, id, &mut seen) {
                 Found::Live { slot, word } => {
-                    let refund = |state| {
-                        let next = algorithm.refund(state, n, now);
-                        (algorithm.status(next, now), (next != state).then_some(next))
+                    let refund = |config: usize, state: u64| match self.plans.get(config) {
+                        Some(algorithm) => {
+                            let next = algorithm.refund(state, n, now);
+                            (algorithm.status(next, now), (next != state).then_some(next))
+                        }
+                        None => (unknown_plan(), None),
                     };
-                    if let Some(status) = probe::update(slot, word, refund) {
+                    // Relaxed: a refund raises no instant (see `saw`).
+                    if let Some(status) = probe::update(slot, word, Ordering::Relaxed, refund) {
                         return status;
                     }
                 }
-                Found::Absent => return algorithm.status(0, now),
+                Found::Absent => {
+                    return match self.state_of(&Found::Absent, plan) {
+                        (Some(algorithm), state) => algorithm.status(state, now),
+                        (None, _) => unknown_plan(),
+                    };
+                }
             }
         }
     }
@@ -622,11 +692,11 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     /// state decides as a fresh one's (so its slot may be reclaimed).
     pub fn is_idle_at<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>, now: Instant<HZ>) -> bool {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            return true;
-        };
         match probe::find(self.slots.words(), &window, id, &mut Seen::new()) {
-            Found::Live { word, .. } => algorithm.is_idle(slot::state(word), now),
+            Found::Live { word, .. } => self
+                .plans
+                .get(slot::config(word))
+                .is_none_or(|algorithm| algorithm.is_idle(slot::state(word), now)),
             Found::Absent => true,
         }
     }
@@ -642,9 +712,9 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                 // Relaxed: a statistic over independent words.
                 let word = slot.load(Ordering::Relaxed);
                 match slot::holder(word) {
-                    slot::Holder::Live(id) => self
+                    slot::Holder::Live(_) => self
                         .plans
-                        .get(id.plan())
+                        .get(slot::config(word))
                         .is_some_and(|plan| !plan.is_idle(slot::state(word), now)),
                     slot::Holder::Inserting(_) => true,
                     slot::Holder::Vacant => false,
@@ -713,7 +783,7 @@ mod tests {
         // As if a copy of "x" was reclaimed at 1,000 ms and an inserter then
         // reserved a slot for it and stalled.
         table.floor.store(1_000, Ordering::Relaxed);
-        let reservation = slot::inserting(id, 0);
+        let reservation = slot::inserting(id, 0, 0);
         table
             .slots
             .words()

@@ -175,7 +175,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             let word = saved.word();
             let index = usize::try_from(saved.index).ok()?;
             match slot::holder(word) {
-                Holder::Live(id) if id.plan() < P => {
+                Holder::Live(id) if id.plan() < P && slot::config(word) < P => {
                     let target = words.words.get(index)?;
                     // Fails on a position given twice.
                     target

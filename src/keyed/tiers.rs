@@ -19,6 +19,8 @@ pub struct KeyedReceipt<'a> {
     /// The key's slot; `None` when the charge stored nothing.
     pub(crate) slot: Option<&'a AtomicU128>,
     pub(crate) id: Id,
+    /// The configuration the state was charged under.
+    pub(crate) config: usize,
     /// The state replaced and stored, the units and their instant.
     pub(crate) charge: Receipt<'a>,
 }
@@ -28,20 +30,22 @@ impl<'a> KeyedReceipt<'a> {
     pub const NOTHING: Self = Self {
         slot: None,
         id: Id::new(0, 0),
+        config: 0,
         charge: Receipt::NOTHING,
     };
 
     pub(crate) fn new<const HZ: u64>(
         slot: &'a AtomicU128,
         id: Id,
-        before: u64,
-        after: u64,
+        config: usize,
+        (before, after): (u64, u64),
         n: u32,
         at: Instant<HZ>,
     ) -> Self {
         Self {
             slot: Some(slot),
             id,
+            config,
             charge: Receipt::new(before, after, n, at.as_ticks()),
         }
     }
