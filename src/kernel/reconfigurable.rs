@@ -5,7 +5,7 @@ use core::fmt;
 use crate::answer::{Decision, Denied, ExceedsBurst, Status};
 use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU128, Ordering};
-use crate::kernel::{Algorithm, Charge, Limiter, Receipt, Refund, Step};
+use crate::kernel::{Algorithm, Charge, Limiter, Receipt, Refund, Step, WordLimiter};
 use crate::macros::const_fn;
 use crate::time::Instant;
 
@@ -72,6 +72,14 @@ pub trait Reconfigure<const HZ: u64>: Algorithm<HZ> {
 impl<const HZ: u64, A: Reconfigure<HZ>> Reconfigure<HZ> for &A {
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
         (**self).carry(state, *next, carry, at)
+    }
+}
+
+/// A limiter's configuration carries as the algorithm's does: what a keyed
+/// table of `Gcra` plans reconfigures with.
+impl<const HZ: u64, A: Reconfigure<HZ>> Reconfigure<HZ> for WordLimiter<A> {
+    fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
+        self.algorithm().carry(state, next.algorithm(), carry, at)
     }
 }
 
