@@ -204,10 +204,7 @@ fn premium_doubles_while_running() {
     assert!(api.check_at("acme", premium, ten).is_err());
 
     // The change is made with an instant read before those checks (0 s).
-    assert_eq!(
-        api.reconfigure_at(premium, 2, Carry::InUse, at(0)),
-        Ok(1)
-    );
+    assert_eq!(api.reconfigure_at(premium, 2, Carry::InUse, at(0)), Ok(1));
     // Counted at 10 s, not 0 s: the 1,200 units are still in use at 10 s,
     // so acme has exactly the 1,200 the new burst adds, not more.
     assert_eq!(api.snapshot_at("acme", premium, ten).remaining(), 1_200);
@@ -220,7 +217,10 @@ fn premium_doubles_while_running() {
     assert!(api.check_at("acme", premium, at(10_029)).is_err());
     assert!(api.check_at("acme", premium, at(10_030)).is_ok());
     // And back to ten times Standard, the units still in use.
-    assert_eq!(api.reconfigure_at(premium, 1, Carry::InUse, at(10_030)), Ok(2));
+    assert_eq!(
+        api.reconfigure_at(premium, 1, Carry::InUse, at(10_030)),
+        Ok(2)
+    );
     assert_eq!(api.snapshot_at("acme", premium, at(10_030)).remaining(), 0);
     // An index past the table is refused, and changes nothing.
     assert!(api.reconfigure_at(premium, 3, Carry::Full, ten).is_err());

@@ -151,10 +151,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
             // with the release of the check that stored the word, after it
             // raised `seen`.
             let mut current = word.load(Ordering::SeqCst);
-            loop {
-                let (Holder::Live(id) | Holder::Inserting(id)) = slot::holder(current) else {
-                    break;
-                };
+            while let Holder::Live(id) | Holder::Inserting(id) = slot::holder(current) {
                 // The latest change of the plan wins (SeqCst: as above).
                 let target = self.route(plan, Ordering::SeqCst);
                 let from = slot::config(current);

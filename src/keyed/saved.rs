@@ -73,17 +73,28 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
 {
     /// The fingerprint of everything a saved slot's meaning depends on: `N`,
     /// `P`, the tick rate, every plan's algorithm and
-    /// [`fingerprint`](Algorithm::fingerprint), and the seed (through a keyed
-    /// hash of a constant, which tells nothing of the seed).
+    /// [`fingerprint`](Algorithm::fingerprint) with the configuration it is
+    /// under ([`configuration`](KeyedLimiter::configuration)), and the seed
+    /// (through a keyed hash of a constant, which tells nothing of the seed).
     pub fn fingerprint(&self) -> u64 {
         let [k0, k1] = self.seed;
         let mut hasher = SipHasher13::new_with_keys(k0, k1);
         hasher.write(b"ratecore keyed table seed");
         let seed = hasher.finish128().h1;
         let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        self.plans.iter().fold(
+        // Each plan with the configuration it is under now: a state saved
+        // after a `reconfigure_at` is restored only into a table whose
+        // plans were reconfigured alike (its keys' slots name their
+        // configurations; new keys follow the routes).
+        let routes = self.routes.iter().map(|route| {
+            // Relaxed: a read of the configuration, as `configuration`.
+            u64::from(route.load(Ordering::Relaxed))
+        });
+        self.plans.iter().zip(routes).fold(
             fingerprint(b"keyed", &[size(N), size(P), HZ, seed]),
-            |hash, plan| fingerprint(A::NAME.as_bytes(), &[hash, plan.fingerprint()]),
+            |hash, (plan, route)| {
+                fingerprint(A::NAME.as_bytes(), &[hash, plan.fingerprint(), route])
+            },
         )
     }
 
