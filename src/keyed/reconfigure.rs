@@ -1,51 +1,6 @@
 //! Live reconfiguration of a keyed table's plans, through `&self`.
 //!
-//! # Design
-//!
-//! The table's `P` algorithms are its *configurations*; each plan is under
-//! one of them, at first its own. [`KeyedLimiter::reconfigure_at`] moves a
-//! plan to another configuration ("Premium" from ten times Standard to
-//! twenty) for every key on it, with a [`Carry`] rule for their states.
-//!
-//! - **A state is always decided under the configuration it belongs to.**
-//!   Each slot's word names, beside the key, the configuration of its state
-//!   (8 bits taken from the key's fingerprint, which keeps 46). A check
-//!   reads the configuration from the word it decides on and stores under
-//!   the same one, in the compare-and-swap of the whole word; a check that
-//!   raced a carry fails its compare-and-swap and decides again. So a check
-//!   of a key that holds a slot costs nothing more than before: no load of
-//!   the plan's route. Only a new key reads it, to choose its configuration.
-//! - **The change carries every key eagerly.** After publishing the new
-//!   route, `reconfigure_at` walks the table and carries each of the plan's
-//!   slots with one compare-and-swap (O(`N`) for the change, none for the
-//!   checks). A key being inserted meanwhile is either seen by the walk,
-//!   which moves its reservation to the new configuration (so that the
-//!   inserter's promotion fails and its check is applied to the live key),
-//!   or reads the new route itself after its reservation: the route's store
-//!   and the walk's loads, and the reservation and the inserter's load of
-//!   the route, are sequentially consistent (the store-buffering pattern of
-//!   `probe`), so at least one of the two sees the other.
-//! - **Stale instants.** A carry counts the units in use at an instant at
-//!   or after the latest one the state has seen: counted earlier, a faster
-//!   new rate would drain units admitted later and forgive them (the stale
-//!   bug of issue 14). A slot has no room for that instant, so a table with
-//!   more than one configuration keeps the latest instant any check has
-//!   been made at (`seen`, one relaxed load per check, and a `fetch_max`
-//!   when a check's instant is the newest), and carries at the latest of
-//!   the change's instant, that instant and the reclaim floor. A check
-//!   raises `seen` before its store, and the store is a release that the
-//!   walk's load acquires, so the walk sees every instant the state it
-//!   carries was decided at. A table of one plan keeps no instant and pays
-//!   nothing: it has nothing to change to.
-//!
-//! The rule is the one [`Reconfigure::carry`] states: never looser than the
-//! looser of the two configurations' bounds, whatever the instant of the
-//! change (at a stale one, stricter). A key that goes idle and is reclaimed
-//! starts afresh under the plan's configuration at its next check.
-//!
-//! Moving one key to another plan ("configurable per organisation") is not
-//! a reconfiguration: a key's plan is part of its identity, so a key checked
-//! under another plan has a fresh state there (see [`Plan`]).
+//! The design is stated on [`KeyedLimiter::reconfigure_at`].
 
 use crate::kernel::sync::{AtomicU8, Ordering};
 use crate::kernel::{Carry, Reconfigure, ReconfigureError};
@@ -79,7 +34,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     /// Puts `plan` under the configuration at index `config` of
     /// [`plans`](KeyedLimiter::plans) for every key, now and from now on,
     /// carrying each key's state by `carry` at `now` (or at a later instant
-    /// the table has seen: see the [module docs](self)). Returns the index
+    /// the table has seen: see [Design](#design) below). Returns the index
     /// of the configuration it replaced. Through `&self`: a `static` table
     /// changes while it runs.
     ///
@@ -118,6 +73,53 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     ///
     /// [`ReconfigureError::NoSuchPlan`] if `config` is not below `P`;
     /// nothing changes then.
+    ///
+    /// # Design
+    ///
+    /// The table's `P` algorithms are its *configurations*; each plan is under
+    /// one of them, at first its own. [`KeyedLimiter::reconfigure_at`] moves a
+    /// plan to another configuration ("Premium" from ten times Standard to
+    /// twenty) for every key on it, with a [`Carry`] rule for their states.
+    ///
+    /// - **A state is always decided under the configuration it belongs to.**
+    ///   Each slot's word names, beside the key, the configuration of its state
+    ///   (8 bits taken from the key's fingerprint, which keeps 46). A check
+    ///   reads the configuration from the word it decides on and stores under
+    ///   the same one, in the compare-and-swap of the whole word; a check that
+    ///   raced a carry fails its compare-and-swap and decides again. So a check
+    ///   of a key that holds a slot costs nothing more than before: no load of
+    ///   the plan's route. Only a new key reads it, to choose its configuration.
+    /// - **The change carries every key eagerly.** After publishing the new
+    ///   route, `reconfigure_at` walks the table and carries each of the plan's
+    ///   slots with one compare-and-swap (O(`N`) for the change, none for the
+    ///   checks). A key being inserted meanwhile is either seen by the walk,
+    ///   which moves its reservation to the new configuration (so that the
+    ///   inserter's promotion fails and its check is applied to the live key),
+    ///   or reads the new route itself after its reservation: the route's store
+    ///   and the walk's loads, and the reservation and the inserter's load of
+    ///   the route, are sequentially consistent (the store-buffering pattern of
+    ///   `probe`), so at least one of the two sees the other.
+    /// - **Stale instants.** A carry counts the units in use at an instant at
+    ///   or after the latest one the state has seen: counted earlier, a faster
+    ///   new rate would drain units admitted later and forgive them (the stale
+    ///   bug of issue 14). A slot has no room for that instant, so a table with
+    ///   more than one configuration keeps the latest instant any check has
+    ///   been made at (`seen`, one relaxed load per check, and a `fetch_max`
+    ///   when a check's instant is the newest), and carries at the latest of
+    ///   the change's instant, that instant and the reclaim floor. A check
+    ///   raises `seen` before its store, and the store is a release that the
+    ///   walk's load acquires, so the walk sees every instant the state it
+    ///   carries was decided at. A table of one plan keeps no instant and pays
+    ///   nothing: it has nothing to change to.
+    ///
+    /// The rule is the one [`Reconfigure::carry`] states: never looser than the
+    /// looser of the two configurations' bounds, whatever the instant of the
+    /// change (at a stale one, stricter). A key that goes idle and is reclaimed
+    /// starts afresh under the plan's configuration at its next check.
+    ///
+    /// Moving one key to another plan ("configurable per organisation") is not
+    /// a reconfiguration: a key's plan is part of its identity, so a key checked
+    /// under another plan has a fresh state there (see [`Plan`]).
     pub fn reconfigure_at(
         &self,
         plan: Plan<P>,
