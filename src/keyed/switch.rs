@@ -40,6 +40,17 @@ use crate::time::{Clock, Instant};
 /// PER_ORG.set_enabled(true);
 /// assert!(PER_ORG.check_at("acme", Plan::FIRST, now).is_err());
 /// ```
+/// A method of the switched table that is the table's own when on and
+/// answers [`Unlimited`]'s status when off (nothing was counted).
+macro_rules! unlimited_when_off {
+    ($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$attr])*
+        pub fn $name<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>, $($arg: $ty),*) -> Status<HZ> {
+            self.when_on(|table| table.$name(key, plan, $($arg),*), Unlimited::status())
+        }
+    };
+}
+
 impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize>
     Toggle<KeyedLimiter<A, HZ, N, P>>
 {
@@ -66,31 +77,14 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize>
         }
     }
 
-    /// The key's status when on; [`Unlimited`]'s when off.
-    pub fn snapshot_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        now: Instant<HZ>,
-    ) -> Status<HZ> {
-        self.when_on(
-            |table| table.snapshot_at(key, plan, now),
-            Unlimited::status(),
-        )
+    unlimited_when_off! {
+        /// The key's status when on; [`Unlimited`]'s when off.
+        fn snapshot_at(now: Instant<HZ>)
     }
 
-    /// [`KeyedLimiter::refund_n_at`] when on; nothing when off (nothing was
-    /// charged), answering [`Unlimited`]'s status.
-    pub fn refund_n_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> Status<HZ> {
-        self.when_on(
-            |table| table.refund_n_at(key, plan, n, now),
-            Unlimited::status(),
-        )
+    unlimited_when_off! {
+        /// [`KeyedLimiter::refund_n_at`] when on; nothing when off (nothing was
+        /// charged), answering [`Unlimited`]'s status.
+        fn refund_n_at(n: u32, now: Instant<HZ>)
     }
 }
