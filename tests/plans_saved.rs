@@ -229,3 +229,60 @@ proptest! {
         prop_assert_eq!(empty.load(core::sync::atomic::Ordering::Relaxed), 0);
     }
 }
+
+fn carries() -> impl Strategy<Value = ratecore::kernel::Carry> {
+    use ratecore::kernel::Carry;
+    prop_oneof![Just(Carry::Full), Just(Carry::InUse), Just(Carry::Scaled)]
+}
+
+proptest! {
+    #![proptest_config(ratecore_testkit::config(200))]
+
+    /// Restored under another quota with a carry rule, a limiter decides as
+    /// a `Reconfigurable` that made the same checks and then switched plan
+    /// by the same rule at the restart's instant; a state saved under some
+    /// other configuration is refused.
+    #[test]
+    fn a_carried_restore_is_a_switch_at_the_restart(
+        quotas in [(1u32..20, 1u32..10), (1u32..20, 1u32..10)],
+        carry in carries(),
+        before in prop::collection::vec((0u32..4, 0u64..400), 0..40),
+        gap in 0u64..5_000,
+        after in prop::collection::vec((0u32..4, 0u64..400), 0..40),
+    ) {
+        use ratecore::kernel::Reconfigurable;
+        let [old, new] = quotas.map(|(count, burst)| {
+            GcraConfig::<MS>::new(Quota::per_second(count).burst(burst)).unwrap()
+        });
+        let saver = WordLimiter::from_algorithm(old);
+        let reference = Reconfigurable::new([old, new]);
+        let mut now = 0;
+        for &(n, dt) in &before {
+            now += dt;
+            prop_assert_eq!(saver.check_n_at(n, at(now)), reference.check_n_at(n, at(now)));
+        }
+        let saved = Saved::from_bytes(saver.save().to_bytes());
+        now += gap;
+        let mut restored = WordLimiter::from_algorithm(new);
+        restored.restore_carried(saved, &old, carry, at(now)).unwrap();
+        reference.switch_at(1, carry, at(now)).unwrap();
+        let word = AtomicU64::new(0);
+        let by_ref = WordRef::new(&word, &new);
+        by_ref.restore_carried(saved, &old, carry, at(now)).unwrap();
+        for &(n, dt) in &after {
+            now += dt;
+            let want = reference.check_n_at(n, at(now));
+            prop_assert_eq!(restored.check_n_at(n, at(now)), want);
+            prop_assert_eq!(by_ref.check_n_at(n, at(now)), want);
+        }
+        // Saved under `old`, claimed to be under another configuration.
+        let other = GcraConfig::<MS>::new(Quota::per_second(21)).unwrap();
+        let mut refused = WordLimiter::from_algorithm(new);
+        let is_other = matches!(
+            refused.restore_carried(saved, &other, carry, at(now)),
+            Err(RestoreError::OtherConfiguration { .. })
+        );
+        prop_assert!(is_other);
+        prop_assert_eq!(refused.state(), 0);
+    }
+}

@@ -3,7 +3,8 @@
 use core::fmt;
 
 use crate::kernel::sync::Ordering;
-use crate::kernel::{Algorithm, WordLimiter, WordRef};
+use crate::kernel::{Algorithm, Carry, Reconfigure, WordLimiter, WordRef};
+use crate::time::Instant;
 
 /// A one-word limiter's state with the fingerprint of its configuration:
 /// what [`WordLimiter::save`] returns and [`WordLimiter::restore`] takes, to
@@ -155,6 +156,19 @@ impl Saved {
         }
     }
 
+    /// The saved state, if it was saved under `saved_under`, carried to
+    /// `next` by `carry` at `now`.
+    fn carried<const HZ: u64, A: Reconfigure<HZ>>(
+        self,
+        saved_under: &A,
+        next: &A,
+        carry: Carry,
+        now: Instant<HZ>,
+    ) -> Result<u64, RestoreError> {
+        let state = self.state_for(saved_under)?;
+        Ok(saved_under.carry(state, next, carry, now))
+    }
+
     /// The saved state, if it was saved under `algorithm`'s configuration.
     fn state_for<const HZ: u64, A: Algorithm<HZ>>(
         self,
@@ -217,6 +231,47 @@ impl<A> WordLimiter<A> {
         self.set_state(state);
         Ok(())
     }
+
+    /// Restores a state saved under another configuration, `saved_under`,
+    /// carried to this limiter's by the reconfiguration rule `carry` (see
+    /// [`Reconfigure`]) at `now`: a restart that also changes the quota.
+    /// `now` must be at or after every instant the saved limiter decided
+    /// at (after a restart, a reading of a clock on the same time line), so
+    /// that the units in use are counted where they are, never forgiven.
+    ///
+    /// ```
+    /// use ratecore::kernel::{Carry, Saved};
+    /// use ratecore::{Gcra, Instant, Limiter, Quota};
+    ///
+    /// let t = Instant::<1_000>::from_ticks(0);
+    /// let before = Gcra::<1_000>::new(Quota::per_second(10)).unwrap();
+    /// before.check_n_at(7, t).unwrap();
+    /// let saved = Saved::from_bytes(before.save().to_bytes());
+    ///
+    /// // Restarted with twice the quota: the 7 units stay in use.
+    /// let mut after = Gcra::<1_000>::new(Quota::per_second(20)).unwrap();
+    /// after.restore_carried(saved, before.algorithm(), Carry::InUse, t).unwrap();
+    /// assert_eq!(after.snapshot_at(t).remaining(), 13);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RestoreError::OtherConfiguration`] when `saved` was not saved under
+    /// `saved_under`; the limiter is then unchanged.
+    pub fn restore_carried<const HZ: u64>(
+        &mut self,
+        saved: Saved,
+        saved_under: &A,
+        carry: Carry,
+        now: Instant<HZ>,
+    ) -> Result<(), RestoreError>
+    where
+        A: Reconfigure<HZ>,
+    {
+        let state = saved.carried(saved_under, self.algorithm(), carry, now)?;
+        self.set_state(state);
+        Ok(())
+    }
 }
 
 impl<A> WordRef<'_, A> {
@@ -268,7 +323,35 @@ impl<A> WordRef<'_, A> {
     where
         A: Algorithm<HZ>,
     {
-        let state = saved.state_for(self.algorithm())?;
+        self.put_fresh(saved.state_for(self.algorithm())?)
+    }
+
+    /// [`restore`](WordRef::restore) of a state saved under another
+    /// configuration, `saved_under`, carried to this word's by `carry` at
+    /// `now`: see [`WordLimiter::restore_carried`].
+    ///
+    /// # Errors
+    ///
+    /// As [`restore`](WordRef::restore), `saved` being checked against
+    /// `saved_under`.
+    pub fn restore_carried<const HZ: u64>(
+        &self,
+        saved: Saved,
+        saved_under: &A,
+        carry: Carry,
+        now: Instant<HZ>,
+    ) -> Result<(), RestoreError>
+    where
+        A: Reconfigure<HZ>,
+    {
+        self.put_fresh(saved.carried(saved_under, self.algorithm(), carry, now)?)
+    }
+
+    /// Stores `state` into the word if it is fresh.
+    fn put_fresh<const HZ: u64>(&self, state: u64) -> Result<(), RestoreError>
+    where
+        A: Algorithm<HZ>,
+    {
         // Relaxed, or the ordering of a charge for a semaphore: the restored
         // units are held as a charge's would be.
         let ordering = if A::GUARDS_MEMORY {
