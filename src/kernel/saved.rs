@@ -326,27 +326,6 @@ impl<A> WordRef<'_, A> {
         self.put_fresh(saved.state_for(self.algorithm())?)
     }
 
-    /// [`restore`](WordRef::restore) of a state saved under another
-    /// configuration, `saved_under`, carried to this word's by `carry` at
-    /// `now`: see [`WordLimiter::restore_carried`].
-    ///
-    /// # Errors
-    ///
-    /// As [`restore`](WordRef::restore), `saved` being checked against
-    /// `saved_under`.
-    pub fn restore_carried<const HZ: u64>(
-        &self,
-        saved: Saved,
-        saved_under: &A,
-        carry: Carry,
-        now: Instant<HZ>,
-    ) -> Result<(), RestoreError>
-    where
-        A: Reconfigure<HZ>,
-    {
-        self.put_fresh(saved.carried(saved_under, self.algorithm(), carry, now)?)
-    }
-
     /// Stores `state` into the word if it is fresh.
     fn put_fresh<const HZ: u64>(&self, state: u64) -> Result<(), RestoreError>
     where
