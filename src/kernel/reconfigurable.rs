@@ -5,7 +5,7 @@ use core::fmt;
 use crate::answer::{Decision, Denied, ExceedsBurst, Status};
 use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU128, Ordering};
-use crate::kernel::{Algorithm, Limiter, Refund, Step};
+use crate::kernel::{Algorithm, Charge, Limiter, Receipt, Refund, Step, WordLimiter};
 use crate::macros::const_fn;
 use crate::time::Instant;
 
@@ -43,6 +43,27 @@ pub enum Carry {
 /// looser of the two plans' bounds (the larger burst plus the larger rate
 /// times the span). `at` is the latest instant the state has seen or later;
 /// a state booked ahead of `at` is counted where it is booked.
+///
+/// # Which algorithms
+///
+/// GCRA and the token buckets implement it: their state is a backlog in
+/// time, so the units in use at any instant from the latest one on are a
+/// function of the state alone, and can be booked again under the new rate.
+///
+/// The window limiters (fixed window, sliding-window counter) do not, because
+/// no carry of theirs can be stated exactly. Their state is a count per
+/// aligned window, not the instants of the units: a window of the new plan
+/// that contains `at` but starts before the old plan's current window also
+/// spans units of the old plan's previous window, which the state counts
+/// only as a total (the fixed window: not at all; the sliding window: as a
+/// count weighted by a position in another window length). Carrying the
+/// current count would then let the new window admit more than its limit in
+/// its own span (looser than the new quota); counting every unit of the
+/// previous window would hold units the new window never spans (stricter
+/// than both, by up to a whole limit). Either is a guess, not a rule, so
+/// there is no `Reconfigurable` of window limiters: the window itself is
+/// the limit's exact statement, and it does not survive a change of length
+/// or alignment.
 pub trait Reconfigure<const HZ: u64>: Algorithm<HZ> {
     /// The state under `next` that replaces `state` under `self` at `at`.
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64;
@@ -51,6 +72,14 @@ pub trait Reconfigure<const HZ: u64>: Algorithm<HZ> {
 impl<const HZ: u64, A: Reconfigure<HZ>> Reconfigure<HZ> for &A {
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
         (**self).carry(state, *next, carry, at)
+    }
+}
+
+/// A limiter's configuration carries as the algorithm's does: what a keyed
+/// table of `Gcra` plans reconfigures with.
+impl<const HZ: u64, A: Reconfigure<HZ>> Reconfigure<HZ> for WordLimiter<A> {
+    fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
+        self.algorithm().carry(state, next.algorithm(), carry, at)
     }
 }
 
@@ -269,6 +298,25 @@ impl<A, const N: usize> Reconfigurable<A, N> {
         self.plans.get(index)
     }
 
+    /// One compare-and-swap loop of `step` over the word (see
+    /// [`update_wide`]), with the store ordering of the plans' algorithm:
+    /// the answer, the word before and the word after.
+    fn update<const HZ: u64, T>(
+        &self,
+        step: impl FnMut(u128) -> (T, Option<u128>),
+    ) -> (T, u128, u128)
+    where
+        A: Algorithm<HZ>,
+    {
+        update_wide(
+            &self.word,
+            self.load(),
+            ordering::<HZ, A>(),
+            Ordering::Relaxed,
+            step,
+        )
+    }
+
     /// Switches to plan `plan` at `now`, carrying the state over by `carry`.
     /// Returns the index of the plan it replaced. Switching to the plan in
     /// force changes nothing.
@@ -289,33 +337,27 @@ impl<A, const N: usize> Reconfigurable<A, N> {
         let Some(next) = self.plan_at(plan) else {
             return Err(ReconfigureError::NoSuchPlan { plan, plans: N });
         };
-        let (previous, _, _) = update_wide(
-            &self.word,
-            self.load(),
-            ordering::<HZ, A>(),
-            Ordering::Relaxed,
-            |word| {
-                let (tag, state) = split(word);
-                if tag.plan == plan {
-                    return (tag.plan, None);
-                }
-                let Some(old) = self.plan_at(tag.plan) else {
-                    return (tag.plan, None);
-                };
-                let latest = tag.latest::<HZ>();
-                let at = if latest > now.as_ticks() {
-                    Instant::<HZ>::from_ticks(latest)
-                } else {
-                    now
-                };
-                let state = old.carry(state, next, carry, at);
-                // The switch counted the units at `at`: the new state has
-                // seen it.
-                let before = tag.plan;
-                let tag = Tag { plan, ..tag }.saw(at);
-                (before, Some(join(tag, state)))
-            },
-        );
+        let (previous, _, _) = self.update::<HZ, _>(|word| {
+            let (tag, state) = split(word);
+            if tag.plan == plan {
+                return (tag.plan, None);
+            }
+            let Some(old) = self.plan_at(tag.plan) else {
+                return (tag.plan, None);
+            };
+            let latest = tag.latest::<HZ>();
+            let at = if latest > now.as_ticks() {
+                Instant::<HZ>::from_ticks(latest)
+            } else {
+                now
+            };
+            let state = old.carry(state, next, carry, at);
+            // The switch counted the units at `at`: the new state has
+            // seen it.
+            let before = tag.plan;
+            let tag = Tag { plan, ..tag }.saw(at);
+            (before, Some(join(tag, state)))
+        });
         Ok(previous)
     }
 }
@@ -331,31 +373,36 @@ fn ordering<const HZ: u64, A: Algorithm<HZ>>() -> Ordering {
     }
 }
 
-impl<const HZ: u64, A: Algorithm<HZ>, const N: usize> Limiter<HZ> for Reconfigurable<A, N> {
-    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        update_wide(
-            &self.word,
-            self.load(),
-            ordering::<HZ, A>(),
-            Ordering::Relaxed,
-            |word| {
-                let (tag, state) = split(word);
-                let Some(plan) = self.plan_at(tag.plan) else {
-                    // Never: every stored index is a plan's.
-                    return (Err(Denied::ExceedsBurst(ExceedsBurst::new(n, 0))), None);
-                };
-                match plan.decide(state, n, now) {
-                    Step::Store(next, status) => (Ok(status), Some(join(tag.saw(now), next))),
-                    Step::Keep(status) => (Ok(status), None),
-                    Step::Deny(denied) => (Err(denied), None),
-                }
-            },
-        )
-        .0
+impl<A, const N: usize> Reconfigurable<A, N> {
+    /// One check's step on `word`: decided with the plan the word names,
+    /// stored with the instant seen.
+    fn decide<const HZ: u64>(
+        &self,
+        word: u128,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> (Decision<HZ>, Option<u128>)
+    where
+        A: Algorithm<HZ>,
+    {
+        let (tag, state) = split(word);
+        let Some(plan) = self.plan_at(tag.plan) else {
+            // Never: every stored index is a plan's.
+            return (Err(Denied::ExceedsBurst(ExceedsBurst::new(n, 0))), None);
+        };
+        match plan.decide(state, n, now) {
+            Step::Store(next, status) => (Ok(status), Some(join(tag.saw(now), next))),
+            Step::Keep(status) => (Ok(status), None),
+            Step::Deny(denied) => (Err(denied), None),
+        }
     }
 
-    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
-        let (tag, state) = split(self.load());
+    /// The status of `word` at `now`, under the plan it names.
+    fn status_of<const HZ: u64>(&self, word: u128, now: Instant<HZ>) -> Status<HZ>
+    where
+        A: Algorithm<HZ>,
+    {
+        let (tag, state) = split(word);
         match self.plan_at(tag.plan).or(self.plans.first()) {
             Some(plan) => plan.status(state, now),
             // Never: there is at least one plan.
@@ -364,25 +411,86 @@ impl<const HZ: u64, A: Algorithm<HZ>, const N: usize> Limiter<HZ> for Reconfigur
     }
 }
 
+impl<const HZ: u64, A: Algorithm<HZ>, const N: usize> Limiter<HZ> for Reconfigurable<A, N> {
+    fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        self.update::<HZ, _>(|word| self.decide(word, n, now)).0
+    }
+
+    fn snapshot_at(&self, now: Instant<HZ>) -> Status<HZ> {
+        self.status_of(self.load(), now)
+    }
+}
+
 impl<const HZ: u64, A: Algorithm<HZ>, const N: usize> Refund<HZ> for Reconfigurable<A, N> {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
-        let (_, _, after) = update_wide(
-            &self.word,
-            self.load(),
-            ordering::<HZ, A>(),
-            Ordering::Relaxed,
-            |word| {
-                let (tag, state) = split(word);
-                match self.plan_at(tag.plan) {
-                    Some(plan) => ((), Some(join(tag, plan.refund(state, n, now)))),
-                    None => ((), None),
-                }
-            },
-        );
-        let (tag, state) = split(after);
-        match self.plan_at(tag.plan).or(self.plans.first()) {
-            Some(plan) => plan.status(state, now),
-            None => Status::scaled(0, 0, 1, 0, 1),
+        let (_, _, after) = self.update::<HZ, _>(|word| {
+            let (tag, state) = split(word);
+            match self.plan_at(tag.plan) {
+                Some(plan) => ((), Some(join(tag, plan.refund(state, n, now)))),
+                None => ((), None),
+            }
+        });
+        self.status_of(after, now)
+    }
+}
+
+/// A tier of [`Tiers`](crate::Tiers). The receipt's
+/// [`at`](Receipt::at) is the charged word's upper half (plan and latest
+/// instant), not a tick: an undo restores the state the charge replaced only
+/// if the whole word is still the one it stored, so a plan change since (or
+/// a change there and back with checks between, a 128-bit word that moved on)
+/// keeps the charge, unless the units can be taken back exactly under the
+/// same plan ([`Algorithm::take_back`]): stricter, never looser.
+///
+/// As for every limiter, an undo whose word came back bit for bit through
+/// operations that cancel out is exact. One operation that is not a units
+/// operation can rebuild a word through `&self` here: two switches with
+/// [`Carry::Full`] at the charge's own instant, then checks that take the
+/// same units again. `Carry::Full` forgives by choice; keep receipts to the
+/// all-or-nothing window of a tier check (as [`Tiers`](crate::Tiers) does).
+impl<const HZ: u64, A: Algorithm<HZ>, const N: usize> Charge<HZ> for Reconfigurable<A, N> {
+    fn peek_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+        let (tag, state) = split(self.load());
+        match self.plan_at(tag.plan) {
+            Some(plan) => plan.decide(state, n, now).answer(),
+            None => Err(Denied::ExceedsBurst(ExceedsBurst::new(n, 0))),
         }
+    }
+
+    fn charge_n_at(
+        &self,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Status<HZ>, Receipt<'_>), Denied<HZ>> {
+        let (decision, before, after) = self.update::<HZ, _>(|word| self.decide(word, n, now));
+        let (tag, state) = split(after);
+        decision.map(|status| (status, Receipt::new(split(before).1, state, n, tag.pack())))
+    }
+
+    fn undo(&self, receipt: Receipt<'_>) -> bool {
+        if receipt.before() == receipt.after() {
+            return true;
+        }
+        let charged_tag = Tag::unpack(receipt.at());
+        let charged = join(charged_tag, receipt.after());
+        let at = Instant::<HZ>::from_ticks(charged_tag.latest::<HZ>());
+        let mut given_back = false;
+        self.update::<HZ, _>(|word| {
+            let (tag, state) = split(word);
+            given_back = false;
+            if word == charged {
+                given_back = true;
+                return ((), Some(join(tag, receipt.before())));
+            }
+            if tag.plan != charged_tag.plan {
+                return ((), None);
+            }
+            let taken = self
+                .plan_at(tag.plan)
+                .and_then(|plan| plan.take_back(state, receipt.units(), at));
+            given_back = taken.is_some();
+            ((), taken.map(|next| join(tag, next)))
+        });
+        given_back
     }
 }

@@ -2,7 +2,9 @@
 
 use core::fmt;
 
-use crate::kernel::{Algorithm, WordLimiter};
+use crate::kernel::sync::Ordering;
+use crate::kernel::{Algorithm, Carry, Reconfigure, WordLimiter, WordRef};
+use crate::time::Instant;
 
 /// A one-word limiter's state with the fingerprint of its configuration:
 /// what [`WordLimiter::save`] returns and [`WordLimiter::restore`] takes, to
@@ -104,6 +106,17 @@ pub enum RestoreError {
         /// Their length.
         len: usize,
     },
+    /// The word (or slot) to restore into is in use: a restore goes into a
+    /// fresh one only, since a state in use already counts units that the
+    /// saved one does not, and replacing it would forgive them.
+    InUse,
+    /// A saved slot of a keyed table is not one this table can hold: its
+    /// position is past the table, it holds no live key, or its plan is
+    /// not one of the table's.
+    BadSlot {
+        /// Its position, as saved.
+        index: u64,
+    },
 }
 
 impl fmt::Display for RestoreError {
@@ -121,11 +134,57 @@ impl fmt::Display for RestoreError {
             Self::WrongLength { len } => {
                 write!(f, "a saved state is {} bytes, not {len}", Saved::BYTES)
             }
+            Self::InUse => f.write_str(
+                "the limiter to restore into is in use: a saved state is restored into a fresh one",
+            ),
+            Self::BadSlot { index } => {
+                write!(f, "saved slot at position {index} does not fit this table")
+            }
         }
     }
 }
 
 impl core::error::Error for RestoreError {}
+
+impl Saved {
+    /// `state` under `algorithm`, with its fingerprint.
+    fn of<const HZ: u64, A: Algorithm<HZ>>(algorithm: &A, state: u64) -> Self {
+        Self {
+            name: Some(A::NAME),
+            fingerprint: algorithm.fingerprint(),
+            state,
+        }
+    }
+
+    /// The saved state, if it was saved under `saved_under`, carried to
+    /// `next` by `carry` at `now`.
+    fn carried<const HZ: u64, A: Reconfigure<HZ>>(
+        self,
+        saved_under: &A,
+        next: &A,
+        carry: Carry,
+        now: Instant<HZ>,
+    ) -> Result<u64, RestoreError> {
+        let state = self.state_for(saved_under)?;
+        Ok(saved_under.carry(state, next, carry, now))
+    }
+
+    /// The saved state, if it was saved under `algorithm`'s configuration.
+    fn state_for<const HZ: u64, A: Algorithm<HZ>>(
+        self,
+        algorithm: &A,
+    ) -> Result<u64, RestoreError> {
+        let expected = algorithm.fingerprint();
+        if self.fingerprint != expected || self.name.is_some_and(|name| name != A::NAME) {
+            return Err(RestoreError::OtherConfiguration {
+                name: A::NAME,
+                expected,
+                found: self.fingerprint,
+            });
+        }
+        Ok(self.state)
+    }
+}
 
 impl<A> WordLimiter<A> {
     /// The state and the fingerprint of the configuration, to restore later
@@ -154,11 +213,7 @@ impl<A> WordLimiter<A> {
     where
         A: Algorithm<HZ>,
     {
-        Saved {
-            name: Some(A::NAME),
-            fingerprint: self.algorithm().fingerprint(),
-            state: self.state(),
-        }
+        Saved::of(self.algorithm(), self.state())
     }
 
     /// Replaces the state by a saved one (`&mut self`, as
@@ -172,15 +227,123 @@ impl<A> WordLimiter<A> {
     where
         A: Algorithm<HZ>,
     {
-        let expected = self.algorithm().fingerprint();
-        if saved.fingerprint != expected || saved.name.is_some_and(|name| name != A::NAME) {
-            return Err(RestoreError::OtherConfiguration {
-                name: A::NAME,
-                expected,
-                found: saved.fingerprint,
-            });
-        }
-        self.set_state(saved.state);
+        let state = saved.state_for(self.algorithm())?;
+        self.set_state(state);
         Ok(())
+    }
+
+    /// Restores a state saved under another configuration, `saved_under`,
+    /// carried to this limiter's by the reconfiguration rule `carry` (see
+    /// [`Reconfigure`]) at `now`: a restart that also changes the quota.
+    /// `now` must be at or after every instant the saved limiter decided
+    /// at (after a restart, a reading of a clock on the same time line), so
+    /// that the units in use are counted where they are, never forgiven.
+    ///
+    /// ```
+    /// use ratecore::kernel::{Carry, Saved};
+    /// use ratecore::{Gcra, Instant, Limiter, Quota};
+    ///
+    /// let t = Instant::<1_000>::from_ticks(0);
+    /// let before = Gcra::<1_000>::new(Quota::per_second(10)).unwrap();
+    /// before.check_n_at(7, t).unwrap();
+    /// let saved = Saved::from_bytes(before.save().to_bytes());
+    ///
+    /// // Restarted with twice the quota: the 7 units stay in use.
+    /// let mut after = Gcra::<1_000>::new(Quota::per_second(20)).unwrap();
+    /// after.restore_carried(saved, before.algorithm(), Carry::InUse, t).unwrap();
+    /// assert_eq!(after.snapshot_at(t).remaining(), 13);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RestoreError::OtherConfiguration`] when `saved` was not saved under
+    /// `saved_under`; the limiter is then unchanged.
+    pub fn restore_carried<const HZ: u64>(
+        &mut self,
+        saved: Saved,
+        saved_under: &A,
+        carry: Carry,
+        now: Instant<HZ>,
+    ) -> Result<(), RestoreError>
+    where
+        A: Reconfigure<HZ>,
+    {
+        let state = saved.carried(saved_under, self.algorithm(), carry, now)?;
+        self.set_state(state);
+        Ok(())
+    }
+}
+
+impl<A> WordRef<'_, A> {
+    /// The word's state and the fingerprint of the configuration, to restore
+    /// later with [`restore`](WordRef::restore): a `static` word kept across
+    /// a reboot.
+    ///
+    /// ```
+    /// use ratecore::algorithms::GcraConfig;
+    /// use ratecore::kernel::{AtomicU64, RestoreError, Saved, WordRef};
+    /// use ratecore::{Instant, Limiter, Quota, const_unwrap};
+    ///
+    /// const UART: GcraConfig<1_000> = const_unwrap!(GcraConfig::new(Quota::per_second(10)));
+    /// static BEFORE: AtomicU64 = AtomicU64::new(0);
+    /// let t = Instant::<1_000>::from_ticks(0);
+    /// WordRef::new(&BEFORE, &UART).check_n_at(7, t).unwrap();
+    /// let bytes = WordRef::new(&BEFORE, &UART).save().to_bytes();
+    ///
+    /// // After the reboot, before the first check:
+    /// static AFTER: AtomicU64 = AtomicU64::new(0);
+    /// let limiter = WordRef::new(&AFTER, &UART);
+    /// limiter.restore(Saved::from_bytes(bytes)).unwrap();
+    /// assert_eq!(limiter.snapshot_at(t).remaining(), 3);
+    /// // A word in use is never overwritten: that would forgive its units.
+    /// assert_eq!(limiter.restore(Saved::from_bytes(bytes)), Err(RestoreError::InUse));
+    /// ```
+    pub fn save<const HZ: u64>(&self) -> Saved
+    where
+        A: Algorithm<HZ>,
+    {
+        Saved::of(self.algorithm(), self.state())
+    }
+
+    /// Puts a saved state into the word, if the word is fresh (`0`, never
+    /// charged): through `&self`, since the word is often a `static`.
+    ///
+    /// Only a fresh word: a word in use counts units the saved state does
+    /// not, and a receipt of this word could otherwise be undone against a
+    /// state it did not charge (the reason
+    /// [`WordLimiter::restore`] takes `&mut self`). Restore at start-up,
+    /// before the first check.
+    ///
+    /// # Errors
+    ///
+    /// [`RestoreError::OtherConfiguration`] when `saved` was saved under
+    /// another configuration; [`RestoreError::InUse`] when the word is not
+    /// `0`. The word is then unchanged.
+    pub fn restore<const HZ: u64>(&self, saved: Saved) -> Result<(), RestoreError>
+    where
+        A: Algorithm<HZ>,
+    {
+        self.put_fresh(saved.state_for(self.algorithm())?)
+    }
+
+    /// Stores `state` into the word if it is fresh.
+    fn put_fresh<const HZ: u64>(&self, state: u64) -> Result<(), RestoreError>
+    where
+        A: Algorithm<HZ>,
+    {
+        // Relaxed, or the ordering of a charge for a semaphore: the restored
+        // units are held as a charge's would be.
+        let ordering = if A::GUARDS_MEMORY {
+            Ordering::Acquire
+        } else {
+            Ordering::Relaxed
+        };
+        match self
+            .word()
+            .compare_exchange(0, state, ordering, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(()),
+            Err(_) => Err(RestoreError::InUse),
+        }
     }
 }

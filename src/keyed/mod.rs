@@ -2,9 +2,12 @@
 //! fixed-capacity, lock-free table.
 
 mod admitted;
+mod checks;
 mod plan;
 mod probe;
 mod probe_window;
+mod reconfigure;
+mod saved;
 #[cfg(feature = "std")]
 mod seed;
 mod slot;
@@ -19,13 +22,14 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 
 use crate::answer::{Denied, Status};
 use crate::kernel::Algorithm;
-use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
+use crate::kernel::sync::{AtomicU8, AtomicU64, AtomicU128, Ordering};
 use crate::macros::const_fn;
 use crate::time::{Clock, Instant};
 
 pub use crate::answer::TableFull;
 pub use admitted::{Admitted, KeyedDecision, WhenFull};
 pub use plan::{Plan, PlanError};
+pub use saved::SavedSlot;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use seed::random_seed;
@@ -85,8 +89,8 @@ use slot::Id;
 /// - every check that needs a slot finds one (below): a check answered by
 ///   the [`WhenFull`] policy instead records nothing, and the key goes on as
 ///   a limiter that never saw that check;
-/// - no two keys sharing slots have the same 54-bit fingerprint under the seed
-///   (below: about one chance in 2^49 per check);
+/// - no two keys sharing slots have the same 46-bit fingerprint under the seed
+///   (below: about one chance in 2^41 per check);
 /// - instants do not go backwards (below: a stale reading is never more
 ///   lenient than a fresh one).
 ///
@@ -123,10 +127,12 @@ use slot::Id;
 /// `static`), or build the table at start-up from the operating system's
 /// randomness. A fixed public seed, as in these examples, is for tests.
 ///
-/// A key is stored as 54 bits of its hash plus its plan, not as itself: two
+/// A key is stored as 46 bits of its hash plus its plan, not as itself: two
 /// keys that share a slot of their windows and whose fingerprints are equal
 /// would share one state. For a check that compares against at most 32
-/// slots, that is a chance below 2^-49.
+/// slots, that is a chance below 2^-41. (The slot's other 8 bits name the
+/// configuration its state is under: see
+/// [`reconfigure_at`](KeyedLimiter::reconfigure_at).)
 ///
 /// # Memory and probe bound
 ///
@@ -210,6 +216,12 @@ pub struct KeyedLimiter<
     floor: AtomicU64,
     /// Checks answered by the `when_full` policy.
     full: AtomicU64,
+    /// Per plan, its index XOR the index of the configuration it is under
+    /// (`0`: its own), changed by `reconfigure_at`.
+    routes: [AtomicU8; P],
+    /// The latest instant (ticks) a check has been made at, kept when there
+    /// is more than one configuration (see `reconfigure_at`).
+    seen: AtomicU64,
     slots: S,
 }
 
@@ -230,18 +242,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P>
         /// `N` must be at least 1 and `P` from 1 to 256: anything else is a
         /// compile error.
         pub const fn new(plans: [A; P], seed: [u64; 2], when_full: WhenFull) -> Self {
-            const {
-                assert!(N >= 1, "a keyed table needs at least one slot");
-                assert!(P >= 1 && P <= 256, "a keyed table has 1 to 256 plans");
-            }
-            Self {
-                plans,
-                seed,
-                when_full,
-                floor: AtomicU64::new(0),
-                full: AtomicU64::new(0),
-                slots: InlineSlots::vacant(),
-            }
+            Self::assemble(plans, seed, when_full, InlineSlots::vacant())
         }
     }
 }
@@ -274,24 +275,34 @@ impl<A, const HZ: u64, const N: usize, const P: usize> KeyedLimiter<A, HZ, N, P,
     /// `N` must be at least 1 and `P` from 1 to 256: anything else is a
     /// compile error.
     pub fn new_boxed(plans: [A; P], seed: [u64; 2], when_full: WhenFull) -> Self {
-        const {
-            assert!(N >= 1, "a keyed table needs at least one slot");
-            assert!(P >= 1 && P <= 256, "a keyed table has 1 to 256 plans");
-        }
-        Self {
-            plans,
-            seed,
-            when_full,
-            floor: AtomicU64::new(0),
-            full: AtomicU64::new(0),
-            slots: BoxedSlots::vacant(),
-        }
+        Self::assemble(plans, seed, when_full, BoxedSlots::vacant())
     }
 }
 
 impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     KeyedLimiter<A, HZ, N, P, S>
 {
+    const_fn! {
+        /// An empty table over `slots` (all vacant): what every constructor
+        /// builds, with the checks of `N` and `P` at compile time.
+        const fn assemble(plans: [A; P], seed: [u64; 2], when_full: WhenFull, slots: S) -> Self {
+            const {
+                assert!(N >= 1, "a keyed table needs at least one slot");
+                assert!(P >= 1 && P <= 256, "a keyed table has 1 to 256 plans");
+            }
+            Self {
+                plans,
+                seed,
+                when_full,
+                floor: AtomicU64::new(0),
+                full: AtomicU64::new(0),
+                routes: reconfigure::own_routes(),
+                seen: AtomicU64::new(0),
+                slots,
+            }
+        }
+    }
+
     /// The number of slots, `N`: the most keys held at once.
     pub const fn capacity(&self) -> usize {
         N
@@ -345,6 +356,40 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
         if floor > now { floor } else { now }
     }
 
+    /// The configuration `plan` is under now (its own, unless reconfigured).
+    fn route(&self, plan: Plan<P>, ordering: Ordering) -> usize {
+        let offset = self
+            .routes
+            .get(plan.index())
+            .map_or(0, |route| route.load(ordering));
+        plan.index() ^ usize::from(offset)
+    }
+
+    /// The algorithm a found key's state is under, or for an absent key the
+    /// one its plan is under now; and the state (fresh if absent).
+    fn state_of(&self, found: &Found<'_>, plan: Plan<P>) -> (Option<&A>, u64) {
+        match *found {
+            Found::Live { word, .. } => (self.plans.get(slot::config(word)), slot::state(word)),
+            // Relaxed: a look at a key that stores nothing.
+            Found::Absent => (self.plans.get(self.route(plan, Ordering::Relaxed)), 0),
+        }
+    }
+
+    /// Keeps `seen` at or after `now` before a check that may store, when
+    /// there are several configurations; and the ordering its store needs
+    /// (see `reconfigure_at`).
+    fn saw(&self, now: Instant<HZ>) -> Ordering {
+        if P < 2 {
+            return Ordering::Relaxed;
+        }
+        // Relaxed: ordered for `reconfigure_at` by the release of the store
+        // that follows (the returned ordering).
+        if self.seen.load(Ordering::Relaxed) < now.as_ticks() {
+            self.seen.fetch_max(now.as_ticks(), Ordering::Relaxed);
+        }
+        Ordering::Release
+    }
+
     fn refuse(&self, window: &Window) -> KeyedDecision<HZ> {
         // Relaxed: a statistic; it orders nothing.
         self.full.fetch_add(1, Ordering::Relaxed);
@@ -360,23 +405,19 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
 impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     KeyedLimiter<A, HZ, N, P, S>
 {
-    /// Checks `n` units for `key` under `plan` at `now` and, if they are
-    /// admitted, charges them to the key.
-    ///
-    /// # Errors
-    ///
-    /// Those of the plan's algorithm ([`Denied::RateLimited`] with the exact
-    /// `retry_after`, [`Denied::ExceedsBurst`]), and [`Denied::TableFull`] when
-    /// the key needs a slot, none is free and the policy is [`WhenFull::Deny`].
-    #[inline]
-    pub fn check_n_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.charge(key, plan, n, now).0
+    checks::keyed_checks! {
+        /// Checks `n` units for `key` under `plan` at `now` and, if they are
+        /// admitted, charges them to the key.
+        ///
+        /// # Errors
+        ///
+        /// Those of the plan's algorithm ([`Denied::RateLimited`] with the exact
+        /// `retry_after`, [`Denied::ExceedsBurst`]), and [`Denied::TableFull`] when
+        /// the key needs a slot, none is free and the policy is [`WhenFull::Deny`].
+        #[inline]
+        fn check_n_at(&self, key, plan, n, now) -> KeyedDecision<HZ> {
+            self.charge(key, plan, n, now).0
+        }
     }
 
     /// [`check_n_at`](Self::check_n_at), with a receipt that
@@ -413,23 +454,27 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         let Some(slot) = receipt.slot else {
             return true;
         };
-        if receipt.before == receipt.after {
+        let charge = receipt.charge;
+        if charge.before == charge.after {
             return true;
         }
-        let Some(algorithm) = self.plans.get(receipt.id.plan()) else {
+        let Some(algorithm) = self.plans.get(receipt.config) else {
             return false;
         };
-        let at = Instant::<HZ>::from_ticks(receipt.at);
-        let charged = slot::live(receipt.id, receipt.after);
+        let at = Instant::<HZ>::from_ticks(charge.at);
+        let charged = slot::live(receipt.id, receipt.config, charge.after);
         let mut current = charged;
         loop {
             // Relaxed: see `at` (the floor is read after the slot's value
             // that the compare-and-swap below compares against).
-            let reclaimed = self.floor.load(Ordering::Relaxed) > receipt.at;
+            let reclaimed = self.floor.load(Ordering::Relaxed) > charge.at;
             let next = if current == charged && !reclaimed {
-                receipt.before
-            } else if slot::holder(current) == slot::Holder::Live(receipt.id) && !reclaimed {
-                match algorithm.take_back(slot::state(current), receipt.n, at) {
+                charge.before
+            } else if slot::holder(current) == slot::Holder::Live(receipt.id)
+                && slot::config(current) == receipt.config
+                && !reclaimed
+            {
+                match algorithm.take_back(slot::state(current), charge.n, at) {
                     Some(next) => next,
                     None => return false,
                 }
@@ -440,7 +485,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             // Relaxed both ways, as `probe::update`.
             match slot.compare_exchange(
                 current,
-                slot::live(receipt.id, next),
+                slot::live(receipt.id, receipt.config, next),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
@@ -465,14 +510,11 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         now: Instant<HZ>,
     ) -> Result<Status<HZ>, Denied<HZ>> {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            return Ok(unknown_plan());
-        };
         let found = probe::find(self.slots.words(), &window, id, &mut Seen::new());
         let at = self.at(now);
-        match found {
-            Found::Live { word, .. } => algorithm.decide(slot::state(word), n, at).answer(),
-            Found::Absent => algorithm.decide(0, n, at).answer(),
+        match self.state_of(&found, plan) {
+            (Some(algorithm), state) => algorithm.decide(state, n, at).answer(),
+            (None, _) => Ok(unknown_plan()),
         }
     }
 
@@ -486,23 +528,29 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         now: Instant<HZ>,
     ) -> (KeyedDecision<HZ>, KeyedReceipt<'_>) {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            // `Plan<P>` is always below `P`; kept total all the same.
-            return (self.refuse(&window), KeyedReceipt::NOTHING);
-        };
+        let stored = self.saw(now);
         let mut seen = Seen::new();
         loop {
             let found = probe::find(self.slots.words(), &window, id, &mut seen);
             let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
-                    let decide = |state| {
-                        let (decision, next) = algorithm.decide(state, n, at).split();
-                        ((decision, state, next), next)
+                    // Decided under the configuration the state is under.
+                    let decide = |config: usize, state: u64| match self.plans.get(config) {
+                        Some(algorithm) => {
+                            let (decision, next) = algorithm.decide(state, n, at).split();
+                            ((decision, config, state, next), next)
+                        }
+                        // Never: a slot names one of the table's configurations.
+                        None => ((Ok(unknown_plan()), config, state, None), None),
                     };
-                    if let Some((decision, before, after)) = probe::update(slot, word, decide) {
+                    if let Some((decision, config, before, after)) =
+                        probe::update(slot, word, stored, decide)
+                    {
                         let receipt = match after {
-                            Some(after) => KeyedReceipt::new(slot, id, before, after, n, at),
+                            Some(after) => {
+                                KeyedReceipt::new(slot, id, config, (before, after), n, at)
+                            }
                             None => KeyedReceipt::NOTHING,
                         };
                         return (decision.map(Admitted::Limited), receipt);
@@ -510,22 +558,29 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     // Reclaimed while idle, between the look-up and the update.
                 }
                 Found::Absent => {
+                    // SeqCst: a first guess for the reservation's
+                    // configuration, read before it (see `reconfigure_at`).
+                    let config = self.route(plan, Ordering::SeqCst);
+                    let Some(algorithm) = self.plans.get(config) else {
+                        // `Plan<P>` and every route are below `P`; kept total.
+                        return (self.refuse(&window), KeyedReceipt::NOTHING);
+                    };
                     let (fresh, next) = algorithm.decide(0, n, at).split();
                     if next.is_none() {
                         // Nothing to store (a denial, `n = 0`): no slot needed.
                         return (fresh.map(Admitted::Limited), KeyedReceipt::NOTHING);
                     }
-                    let is_idle = |other: Id, state| {
+                    let is_idle = |word| {
                         self.plans
-                            .get(other.plan())
-                            .is_some_and(|plan| plan.is_idle(state, at))
+                            .get(slot::config(word))
+                            .is_some_and(|plan| plan.is_idle(slot::state(word), at))
                     };
                     let reserved = probe::reserve(
                         self.slots.words(),
                         &window,
                         id,
                         &seen,
-                        0,
+                        (config, 0),
                         &self.floor,
                         at.as_ticks(),
                         is_idle,
@@ -541,70 +596,32 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     };
                     if probe::settle(self.slots.words(), &window, id, position, reservation) {
                         // Decided after the settling scan (see `probe`), and
-                        // promoted already charged, in one compare-and-swap.
+                        // promoted already charged, in one compare-and-swap,
+                        // under the configuration the plan is under after
+                        // the reservation (SeqCst: see `reconfigure_at`).
                         let at = self.at(now);
+                        let config = self.route(plan, Ordering::SeqCst);
+                        let Some(algorithm) = self.plans.get(config) else {
+                            probe::withdraw(slot, reservation);
+                            return (self.refuse(&window), KeyedReceipt::NOTHING);
+                        };
                         let (decision, next) = algorithm.decide(0, n, at).split();
                         let Some(charged) = next else {
                             probe::withdraw(slot, reservation);
                             return (decision.map(Admitted::Limited), KeyedReceipt::NOTHING);
                         };
-                        if probe::promote(slot, reservation, charged) {
-                            let receipt = KeyedReceipt::new(slot, id, 0, charged, n, at);
+                        if probe::promote(slot, reservation, config, charged) {
+                            let receipt = KeyedReceipt::new(slot, id, config, (0, charged), n, at);
                             return (decision.map(Admitted::Limited), receipt);
                         }
                     }
-                    // Another copy of the key won, or a helper made ours live
-                    // without our check: look again, and apply the check to
-                    // whichever copy is live.
+                    // Another copy of the key won, a helper made ours live
+                    // without our check, or a reconfiguration moved it to
+                    // another configuration: look again, and apply the check
+                    // to whichever copy is live.
                 }
             }
         }
-    }
-
-    /// Checks one unit for `key` under `plan` at `now`. See
-    /// [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        now: Instant<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, 1, now)
-    }
-
-    /// Checks `n` units for `key` under `plan` at `clock.now()`. See
-    /// [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check_n<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        clock: &impl Clock<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, n, clock.now())
-    }
-
-    /// Checks one unit for `key` under `plan` at `clock.now()`. See
-    /// [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        clock: &impl Clock<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, 1, clock.now())
     }
 
     /// The status of `key` under `plan` at `now`, changing nothing: a fresh
@@ -616,12 +633,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         now: Instant<HZ>,
     ) -> Status<HZ> {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            return unknown_plan();
-        };
-        match probe::find(self.slots.words(), &window, id, &mut Seen::new()) {
-            Found::Live { word, .. } => algorithm.status(slot::state(word), now),
-            Found::Absent => algorithm.status(0, now),
+        let found = probe::find(self.slots.words(), &window, id, &mut Seen::new());
+        match self.state_of(&found, plan) {
+            (Some(algorithm), state) => algorithm.status(state, now),
+            (None, _) => unknown_plan(),
         }
     }
 
@@ -647,22 +662,28 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         now: Instant<HZ>,
     ) -> Status<HZ> {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            return unknown_plan();
-        };
         let mut seen = Seen::new();
         loop {
             match probe::find(self.slots.words(), &window, id, &mut seen) {
                 Found::Live { slot, word } => {
-                    let refund = |state| {
-                        let next = algorithm.refund(state, n, now);
-                        (algorithm.status(next, now), (next != state).then_some(next))
+                    let refund = |config: usize, state: u64| match self.plans.get(config) {
+                        Some(algorithm) => {
+                            let next = algorithm.refund(state, n, now);
+                            (algorithm.status(next, now), (next != state).then_some(next))
+                        }
+                        None => (unknown_plan(), None),
                     };
-                    if let Some(status) = probe::update(slot, word, refund) {
+                    // Relaxed: a refund raises no instant (see `saw`).
+                    if let Some(status) = probe::update(slot, word, Ordering::Relaxed, refund) {
                         return status;
                     }
                 }
-                Found::Absent => return algorithm.status(0, now),
+                Found::Absent => {
+                    return match self.state_of(&Found::Absent, plan) {
+                        (Some(algorithm), state) => algorithm.status(state, now),
+                        (None, _) => unknown_plan(),
+                    };
+                }
             }
         }
     }
@@ -671,11 +692,11 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     /// state decides as a fresh one's (so its slot may be reclaimed).
     pub fn is_idle_at<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>, now: Instant<HZ>) -> bool {
         let (id, window) = self.locate(key, plan);
-        let Some(algorithm) = self.plans.get(plan.index()) else {
-            return true;
-        };
         match probe::find(self.slots.words(), &window, id, &mut Seen::new()) {
-            Found::Live { word, .. } => algorithm.is_idle(slot::state(word), now),
+            Found::Live { word, .. } => self
+                .plans
+                .get(slot::config(word))
+                .is_none_or(|algorithm| algorithm.is_idle(slot::state(word), now)),
             Found::Absent => true,
         }
     }
@@ -691,9 +712,9 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                 // Relaxed: a statistic over independent words.
                 let word = slot.load(Ordering::Relaxed);
                 match slot::holder(word) {
-                    slot::Holder::Live(id) => self
+                    slot::Holder::Live(_) => self
                         .plans
-                        .get(id.plan())
+                        .get(slot::config(word))
                         .is_some_and(|plan| !plan.is_idle(slot::state(word), now)),
                     slot::Holder::Inserting(_) => true,
                     slot::Holder::Vacant => false,
@@ -762,7 +783,7 @@ mod tests {
         // As if a copy of "x" was reclaimed at 1,000 ms and an inserter then
         // reserved a slot for it and stalled.
         table.floor.store(1_000, Ordering::Relaxed);
-        let reservation = slot::inserting(id, 0);
+        let reservation = slot::inserting(id, 0, 0);
         table
             .slots
             .words()

@@ -74,7 +74,7 @@ use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
-use super::slot::{Holder, Id, VACANT, hint, holder, inserting, live, state};
+use super::slot::{Holder, Id, VACANT, config, hint, holder, inserting, live, state, with_state};
 use super::storage::Slots;
 
 /// Where a key is.
@@ -194,27 +194,27 @@ fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found
         // check, which they apply themselves), then look again.
         if settle(slots, window, id, position, word) {
             if let Some(slot) = slots.words.get(window.slot(position)) {
-                promote(slot, word, state(word));
+                promote(slot, word, config(word), state(word));
             }
         }
     }
 }
 
 /// Reserves for `id`, which `find` saw absent as in `seen`, a free or idle
-/// slot of its window, holding the `fresh` state until it is promoted.
-/// `is_idle(other, state)` says whether another key's slot may be reclaimed;
-/// reclaiming raises `floor` to `at` first (see the table's docs on stale
-/// readings).
+/// slot of its window, holding the `fresh` state under configuration
+/// `config` until it is promoted. `is_idle(word)` says whether another key's
+/// live slot may be reclaimed; reclaiming raises `floor` to `at` first (see
+/// the table's docs on stale readings).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn reserve<'a>(
     slots: Slots<'a>,
     window: &Window,
     id: Id,
     seen: &Seen,
-    fresh: u64,
+    (config, fresh): (usize, u64),
     floor: &AtomicU64,
     at: u64,
-    is_idle: impl Fn(Id, u64) -> bool,
+    is_idle: impl Fn(u128) -> bool,
 ) -> Reserved<'a> {
     // Per group: how many slots could take the key, and the first one.
     let Some(words) = &seen.words else {
@@ -226,7 +226,7 @@ pub(crate) fn reserve<'a>(
     for (position, &word) in words.iter().enumerate().take(window.len()) {
         let free = match holder(word) {
             Holder::Vacant => true,
-            Holder::Live(other) => is_idle(other, state(word)),
+            Holder::Live(_) => is_idle(word),
             Holder::Inserting(_) => false,
         };
         if free {
@@ -259,7 +259,7 @@ pub(crate) fn reserve<'a>(
         // the claim; see `find`.
         floor.fetch_max(at, Ordering::Relaxed);
     }
-    let reservation = inserting(id, fresh);
+    let reservation = inserting(id, config, fresh);
     // SeqCst: the reservation is the store of the store-buffering pattern
     // in `settle` (paired with the SeqCst loads there, ours and those of a
     // racing insertion of the same key); it is also the release that the
@@ -349,10 +349,10 @@ pub(crate) fn settle(
     true
 }
 
-/// Makes the settled `reservation` in `slot` live with `state`, unless
-/// another thread withdrew or promoted it first. Returns whether this call
-/// promoted it.
-pub(crate) fn promote(slot: &AtomicU128, reservation: u128, state: u64) -> bool {
+/// Makes the settled `reservation` in `slot` live with `state` under
+/// configuration `config`, unless another thread withdrew, promoted or
+/// reconfigured it first. Returns whether this call promoted it.
+pub(crate) fn promote(slot: &AtomicU128, reservation: u128, config: usize, state: u64) -> bool {
     let Holder::Inserting(id) = holder(reservation) else {
         return false;
     };
@@ -362,7 +362,7 @@ pub(crate) fn promote(slot: &AtomicU128, reservation: u128, state: u64) -> bool 
     // what the acquire loads in `find` pair with.
     slot.compare_exchange(
         reservation,
-        live(id, state),
+        live(id, config, state),
         Ordering::SeqCst,
         Ordering::SeqCst,
     )
@@ -381,30 +381,38 @@ pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
 /// with one compare-and-swap loop, like `check_word` but over the whole
 /// 128-bit word so that the key is checked with every attempt.
 ///
-/// `step(state)` returns the answer and the state to store, if any. Returns
+/// `step(config, state)` returns the answer and the state to store, if any,
+/// under the configuration the word names (stored under the same one), so
+/// that a state is always decided by the algorithm it belongs to. Returns
 /// `None` if the slot no longer holds the key (it was reclaimed while idle):
-/// the caller looks it up again.
+/// the caller looks it up again. `stored` is the ordering of the store (see
+/// the table's reconfiguration).
 #[inline(always)]
 pub(crate) fn update<T>(
     slot: &AtomicU128,
     word: u128,
-    step: impl Fn(u64) -> (T, Option<u64>),
+    stored: Ordering,
+    step: impl Fn(usize, u64) -> (T, Option<u64>),
 ) -> Option<T> {
     let Holder::Live(id) = holder(word) else {
         return None;
     };
-    // Relaxed both ways: the word is the key and its whole state, so the
-    // answer depends on nothing else, and the compare-and-swap orders all
-    // updates of it by itself. It is a read-modify-write, so it continues
-    // the release sequence of the claim that made the key live (which
-    // `find`'s acquire loads rely on).
-    let (answer, _, _) = update_wide(slot, word, Ordering::Relaxed, Ordering::Relaxed, |word| {
+    // Relaxed reads: the word is the key and its whole state, so the answer
+    // depends on nothing else, and the compare-and-swap orders all updates
+    // of it by itself. It is a read-modify-write, so it continues the
+    // release sequence of the claim that made the key live (which `find`'s
+    // acquire loads rely on).
+    let (answer, _, _) = update_wide(slot, word, stored, Ordering::Relaxed, |word| {
         if holder(word) != Holder::Live(id) {
             // Reclaimed while idle: the caller looks the key up again.
             return (None, None);
         }
-        let (answer, next) = step(state(word));
-        (Some(answer), next.map(|next| live(id, next)))
+        let config = config(word);
+        let (answer, next) = step(config, state(word));
+        (
+            Some(answer),
+            next.map(|next| with_state(word, config, next)),
+        )
     });
     answer
 }

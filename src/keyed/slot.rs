@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! bits 127..126  status: 00 vacant, 01 inserting, 10 live
-//! bits 125..118  plan index (0..=255)
-//! bits 117..64   fingerprint: 54 bits of the key's keyed hash
+//! bits 125..118  plan index (0..=255): with the fingerprint, the key
+//! bits 117..110  configuration index (0..=255): which of the table's
+//!                algorithms the state is under (the plan's own, unless the
+//!                plan was reconfigured)
+//! bits 109..64   fingerprint: 46 bits of the key's keyed hash
 //! bits  63..0    the algorithm's state word
 //! ```
 //!
@@ -25,9 +28,11 @@ const STATUS_MASK: u64 = 0b11 << 62;
 const INSERTING: u64 = 0b01 << 62;
 const LIVE: u64 = 0b10 << 62;
 const PLAN_SHIFT: u32 = 54;
-const FINGERPRINT_MASK: u64 = (1 << PLAN_SHIFT) - 1;
+const CONFIG_SHIFT: u32 = 46;
+const CONFIG_MASK: u64 = 0xff << CONFIG_SHIFT;
+const FINGERPRINT_MASK: u64 = (1 << CONFIG_SHIFT) - 1;
 
-/// A key's identity in the table: its plan and 54 bits of its keyed hash.
+/// A key's identity in the table: its plan and 46 bits of its keyed hash.
 /// Two keys with the same identity share one state (see the table's docs on
 /// fingerprint collisions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +73,7 @@ pub(crate) enum Holder {
 /// The holder of `word`.
 pub(crate) const fn holder(word: u128) -> Holder {
     let tag = (word >> 64) as u64;
-    let id = Id(tag & !STATUS_MASK);
+    let id = Id(tag & !STATUS_MASK & !CONFIG_MASK);
     match tag & STATUS_MASK {
         0 => Holder::Vacant,
         INSERTING => Holder::Inserting(id),
@@ -84,14 +89,33 @@ pub(crate) const fn state(word: u128) -> u64 {
     word as u64
 }
 
-/// `id` live with `state`.
-pub(crate) const fn live(id: Id, state: u64) -> u128 {
-    (((LIVE | id.0) as u128) << 64) | state as u128
+/// The index of the configuration (of the table's algorithms) that the
+/// state in `word` is under.
+pub(crate) const fn config(word: u128) -> usize {
+    // At most 8 bits, masked.
+    (((word >> 64) as u64 & CONFIG_MASK) >> CONFIG_SHIFT) as usize
 }
 
-/// `id` reserved, with `state` waiting to become live.
-pub(crate) const fn inserting(id: Id, state: u64) -> u128 {
-    (((INSERTING | id.0) as u128) << 64) | state as u128
+const fn config_bits(config: usize) -> u64 {
+    // Truncation is the point: a configuration index is below 256.
+    ((config as u8) as u64) << CONFIG_SHIFT
+}
+
+/// `id` live with `state` under configuration `config`.
+pub(crate) const fn live(id: Id, config: usize, state: u64) -> u128 {
+    (((LIVE | config_bits(config) | id.0) as u128) << 64) | state as u128
+}
+
+/// `id` reserved, with `state` under `config` waiting to become live.
+pub(crate) const fn inserting(id: Id, config: usize, state: u64) -> u128 {
+    (((INSERTING | config_bits(config) | id.0) as u128) << 64) | state as u128
+}
+
+/// `word` (live or reserved) with its state under `config` replaced by
+/// `state`, its key unchanged.
+pub(crate) const fn with_state(word: u128, config: usize, state: u64) -> u128 {
+    let tag = ((word >> 64) as u64 & !CONFIG_MASK) | config_bits(config);
+    ((tag as u128) << 64) | state as u128
 }
 
 #[cfg(test)]
@@ -102,15 +126,26 @@ mod tests {
     fn round_trips() {
         let id = Id::new(u64::MAX, 255);
         assert_eq!(id.plan(), 255);
-        assert_eq!(holder(live(id, 7)), Holder::Live(id));
-        assert_eq!(state(live(id, u64::MAX)), u64::MAX);
-        assert_eq!(holder(inserting(id, 0)), Holder::Inserting(id));
+        assert_eq!(holder(live(id, 3, 7)), Holder::Live(id));
+        assert_eq!(config(live(id, 3, 7)), 3);
+        assert_eq!(config(live(id, 255, 7)), 255);
+        assert_eq!(state(live(id, 0, u64::MAX)), u64::MAX);
+        assert_eq!(holder(inserting(id, 9, 0)), Holder::Inserting(id));
+        assert_eq!(config(inserting(id, 9, 0)), 9);
         assert_eq!(holder(VACANT), Holder::Vacant);
+        let moved = with_state(live(id, 3, 7), 200, 8);
+        assert_eq!(
+            (holder(moved), config(moved), state(moved)),
+            (Holder::Live(id), 200, 8)
+        );
         // Fingerprint bits never reach the plan or the status.
         assert_eq!(Id::new(u64::MAX, 0).plan(), 0);
         assert_ne!(Id::new(1, 0), Id::new(1, 1));
         // An identity with a zero fingerprint and plan 0 is still not vacant.
-        assert_eq!(holder(live(Id::new(0, 0), 0)), Holder::Live(Id::new(0, 0)));
+        assert_eq!(
+            holder(live(Id::new(0, 0), 0, 0)),
+            Holder::Live(Id::new(0, 0))
+        );
     }
 
     #[test]

@@ -93,7 +93,9 @@ impl<const N: usize> SlotStorage<N> for InlineSlots<N> {}
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct BoxedSlots<const N: usize> {
-    words: alloc::boxed::Box<[AtomicU128]>,
+    /// A thin pointer (the length is `N`): the table keeps its 120 bytes
+    /// with the instant that reconfiguration needs.
+    words: alloc::boxed::Box<[AtomicU128; N]>,
     hints: alloc::boxed::Box<[AtomicU8]>,
 }
 
@@ -102,10 +104,16 @@ impl<const N: usize> BoxedSlots<N> {
     pub(crate) fn vacant() -> Self {
         // Collected through a `Vec` of exactly `N` elements written in
         // place: no array of `N` slots exists anywhere but on the heap.
-        Self {
-            words: core::iter::repeat_with(|| AtomicU128::new(slot::VACANT))
+        let words: alloc::boxed::Box<[AtomicU128]> =
+            core::iter::repeat_with(|| AtomicU128::new(slot::VACANT))
                 .take(N)
-                .collect(),
+                .collect();
+        Self {
+            words: words.try_into().unwrap_or_else(|_| {
+                // Never: exactly `N` were collected. Correct all the same,
+                // only with the array on the stack first.
+                alloc::boxed::Box::new(core::array::from_fn(|_| AtomicU128::new(slot::VACANT)))
+            }),
             hints: core::iter::repeat_with(|| AtomicU8::new(0))
                 .take(N)
                 .collect(),
@@ -118,7 +126,7 @@ impl<const N: usize> sealed::Sealed for BoxedSlots<N> {
     #[inline]
     fn words(&self) -> Slots<'_> {
         Slots {
-            words: &self.words,
+            words: &*self.words,
             hints: &self.hints,
         }
     }

@@ -40,83 +40,51 @@ use crate::time::{Clock, Instant};
 /// PER_ORG.set_enabled(true);
 /// assert!(PER_ORG.check_at("acme", Plan::FIRST, now).is_err());
 /// ```
+/// A method of the switched table that is the table's own when on and
+/// answers [`Unlimited`]'s status when off (nothing was counted).
+macro_rules! unlimited_when_off {
+    ($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$attr])*
+        pub fn $name<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>, $($arg: $ty),*) -> Status<HZ> {
+            self.when_on(|table| table.$name(key, plan, $($arg),*), Unlimited::status())
+        }
+    };
+}
+
 impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize>
     Toggle<KeyedLimiter<A, HZ, N, P>>
 {
-    /// [`KeyedLimiter::check_n_at`] when on; [`Admitted::Unlimited`] when off.
-    ///
-    /// # Errors
-    ///
-    /// When on, those of [`KeyedLimiter::check_n_at`]; never when off.
-    pub fn check_n_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> KeyedDecision<HZ> {
+    /// `on(table)` when switched on, `off` when off.
+    fn when_on<T>(&self, on: impl FnOnce(&KeyedLimiter<A, HZ, N, P>) -> T, off: T) -> T {
         if self.is_enabled() {
-            self.inner().check_n_at(key, plan, n, now)
+            on(self.inner())
         } else {
-            Ok(Admitted::Unlimited)
+            off
         }
     }
 
-    /// One unit: see [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        now: Instant<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, 1, now)
-    }
-
-    /// One unit at `clock.now()`: see [`check_n_at`](Self::check_n_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_n_at`](Self::check_n_at).
-    pub fn check<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        clock: &impl Clock<HZ>,
-    ) -> KeyedDecision<HZ> {
-        self.check_n_at(key, plan, 1, clock.now())
-    }
-
-    /// The key's status when on; [`Unlimited`]'s when off.
-    pub fn snapshot_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        now: Instant<HZ>,
-    ) -> Status<HZ> {
-        if self.is_enabled() {
-            self.inner().snapshot_at(key, plan, now)
-        } else {
-            Unlimited::status()
+    super::checks::keyed_checks! {
+        /// [`KeyedLimiter::check_n_at`] when on; [`Admitted::Unlimited`] when off.
+        ///
+        /// # Errors
+        ///
+        /// When on, those of [`KeyedLimiter::check_n_at`]; never when off.
+        fn check_n_at(&self, key, plan, n, now) -> KeyedDecision<HZ> {
+            self.when_on(
+                |table| table.check_n_at(key, plan, n, now),
+                Ok(Admitted::Unlimited),
+            )
         }
     }
 
-    /// [`KeyedLimiter::refund_n_at`] when on; nothing when off (nothing was
-    /// charged), answering [`Unlimited`]'s status.
-    pub fn refund_n_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> Status<HZ> {
-        if self.is_enabled() {
-            self.inner().refund_n_at(key, plan, n, now)
-        } else {
-            Unlimited::status()
-        }
+    unlimited_when_off! {
+        /// The key's status when on; [`Unlimited`]'s when off.
+        fn snapshot_at(now: Instant<HZ>)
+    }
+
+    unlimited_when_off! {
+        /// [`KeyedLimiter::refund_n_at`] when on; nothing when off (nothing was
+        /// charged), answering [`Unlimited`]'s status.
+        fn refund_n_at(n: u32, now: Instant<HZ>)
     }
 }

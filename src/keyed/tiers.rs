@@ -1,29 +1,28 @@
 //! Tiers per key: several keyed tables checked with one key, all or nothing.
 
 use core::hash::Hash;
-use core::marker::PhantomData;
 
 use crate::answer::Status;
 use crate::compose::{TierAnswer, TierDecision, Unlimited, all_or_nothing};
-use crate::kernel::Algorithm;
 use crate::kernel::sync::AtomicU128;
+use crate::kernel::{Algorithm, Receipt};
 use crate::keyed::slot::Id;
 use crate::keyed::{Admitted, KeyedLimiter, Plan};
-use crate::time::Instant;
+use crate::time::{Clock, Instant};
 
 /// What one [`KeyedLimiter::charge_n_at`] changed, for
-/// [`KeyedLimiter::undo`]. It borrows the table, as a
-/// [`Receipt`](crate::kernel::Receipt) borrows its limiter.
+/// [`KeyedLimiter::undo`]: the key's slot and identity, and the charge as a
+/// one-word limiter's [`Receipt`] tells it. It borrows the table, as a
+/// [`Receipt`] borrows its limiter.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyedReceipt<'a> {
     /// The key's slot; `None` when the charge stored nothing.
     pub(crate) slot: Option<&'a AtomicU128>,
     pub(crate) id: Id,
-    pub(crate) before: u64,
-    pub(crate) after: u64,
-    pub(crate) n: u32,
-    pub(crate) at: u64,
-    table: PhantomData<&'a ()>,
+    /// The configuration the state was charged under.
+    pub(crate) config: usize,
+    /// The state replaced and stored, the units and their instant.
+    pub(crate) charge: Receipt<'a>,
 }
 
 impl<'a> KeyedReceipt<'a> {
@@ -31,29 +30,23 @@ impl<'a> KeyedReceipt<'a> {
     pub const NOTHING: Self = Self {
         slot: None,
         id: Id::new(0, 0),
-        before: 0,
-        after: 0,
-        n: 0,
-        at: 0,
-        table: PhantomData,
+        config: 0,
+        charge: Receipt::NOTHING,
     };
 
     pub(crate) fn new<const HZ: u64>(
         slot: &'a AtomicU128,
         id: Id,
-        before: u64,
-        after: u64,
+        config: usize,
+        (before, after): (u64, u64),
         n: u32,
         at: Instant<HZ>,
     ) -> Self {
         Self {
             slot: Some(slot),
             id,
-            before,
-            after,
-            n,
-            at: at.as_ticks(),
-            table: PhantomData,
+            config,
+            charge: Receipt::new(before, after, n, at.as_ticks()),
         }
     }
 }
@@ -150,34 +143,15 @@ fn status_of<const HZ: u64>(admitted: Admitted<HZ>) -> Status<HZ> {
 impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: usize>
     KeyedTiers<'_, A, HZ, N, P, T>
 {
-    /// Checks one unit of every tier for `key` under `plan`: see
-    /// [`check_costs_at`](Self::check_costs_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_costs_at`](Self::check_costs_at).
-    pub fn check_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        now: Instant<HZ>,
-    ) -> TierDecision<HZ> {
-        self.check_costs_at(key, plan, [1; T], now)
-    }
-
-    /// Checks `n` units of every tier: see [`check_costs_at`](Self::check_costs_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`check_costs_at`](Self::check_costs_at).
-    pub fn check_n_at<K: Hash + ?Sized>(
-        &self,
-        key: &K,
-        plan: Plan<P>,
-        n: u32,
-        now: Instant<HZ>,
-    ) -> TierDecision<HZ> {
-        self.check_costs_at(key, plan, [n; T], now)
+    super::checks::keyed_checks! {
+        /// Checks `n` units of every tier: see [`check_costs_at`](Self::check_costs_at).
+        ///
+        /// # Errors
+        ///
+        /// As [`check_costs_at`](Self::check_costs_at).
+        fn check_n_at(&self, key, plan, n, now) -> TierDecision<HZ> {
+            self.check_costs_at(key, plan, [n; T], now)
+        }
     }
 
     /// Charges tier `i` `costs[i]` units for `key` under `plan` at `now`, all
