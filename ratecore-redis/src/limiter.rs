@@ -10,10 +10,14 @@ use ratecore::{Decision, Instant, Status};
 use tokio::sync::oneshot;
 use tokio::time::Instant as TokioInstant;
 
+use crate::server_gcra::GcraParams;
 use crate::store::{
     CasOutcome, Read, Store, StoreError, duration_to_ticks, ns_to_ticks, ticks_to_duration, ttl_ms,
 };
 use ratecore::kernel::{Algorithm, Step};
+use server::Served;
+
+mod server;
 
 /// What a check answers when the store cannot decide within the time budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,6 +26,30 @@ pub enum FailPolicy {
     Open,
     /// Deny: the quota over availability (a store outage stops traffic).
     Closed,
+}
+
+/// When a batch of checks is decided by the store itself, with
+/// [`GCRA_SCRIPT`](crate::GCRA_SCRIPT), instead of read and compare-and-set.
+///
+/// Only for [`Gcra`](ratecore::Gcra) limiters (the one algorithm with a
+/// server-side script so far) whose numbers keep the script's arithmetic
+/// exact (see the crate's README, "Contended keys"), on a store that
+/// implements [`Store::decide_gcra`]; batches with refunds always take the
+/// compare-and-set path. Either way the answers are the kernel's: the client
+/// decides the batch again on the word the script started from, and checks
+/// that the script stored what the kernel would.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerDecide {
+    /// Never: every batch is read and compare-and-set.
+    Never,
+    /// After a compare-and-set of the key lost to another client, for the
+    /// retry and for the key's batches in the next second: a contended key
+    /// costs one round trip per batch and never retries.
+    #[default]
+    WhenContended,
+    /// Every batch of checks that can be.
+    Always,
 }
 
 /// How a [`RedisLimiter`] talks to its store.
@@ -33,6 +61,7 @@ pub struct Config {
     deny_cache: Option<StdDuration>,
     optimistic: Option<StdDuration>,
     max_batch: usize,
+    server_decide: ServerDecide,
 }
 
 impl Config {
@@ -40,7 +69,8 @@ impl Config {
     /// tag is the first `{...}` of the key, meant to be the user key's),
     /// [`FailPolicy::Closed`], a 50 ms time budget, a
     /// deny cache of at most 1 s, optimistic writes from states at most 1 s
-    /// old, batches of at most 1,024 operations.
+    /// old, batches of at most 1,024 operations, contended GCRA keys
+    /// decided on the server ([`ServerDecide::WhenContended`]).
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
@@ -49,6 +79,7 @@ impl Config {
             deny_cache: Some(StdDuration::from_secs(1)),
             optimistic: Some(StdDuration::from_secs(1)),
             max_batch: 1_024,
+            server_decide: ServerDecide::WhenContended,
         }
     }
 
@@ -92,6 +123,13 @@ impl Config {
     #[must_use]
     pub fn optimistic(mut self, max_age: Option<StdDuration>) -> Self {
         self.optimistic = max_age;
+        self
+    }
+
+    /// When batches of checks are decided on the store (see [`ServerDecide`]).
+    #[must_use]
+    pub fn server_decide(mut self, when: ServerDecide) -> Self {
+        self.server_decide = when;
         self
     }
 
@@ -210,6 +248,11 @@ pub struct Metrics {
     pub cas_conflicts: u64,
     /// Store errors (each retried while the budget lasts).
     pub store_errors: u64,
+    /// Batches decided by the store's GCRA script (see [`ServerDecide`]).
+    pub server_batches: u64,
+    /// Batches the script refused (a stale base second, a word out of its
+    /// exact range), then decided by compare-and-set.
+    pub server_refused: u64,
 }
 
 #[derive(Default)]
@@ -227,6 +270,8 @@ struct Counters {
     cas_stored: AtomicU64,
     cas_conflicts: AtomicU64,
     store_errors: AtomicU64,
+    server_batches: AtomicU64,
+    server_refused: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -270,6 +315,9 @@ struct Known {
 
 const DENY_CACHE_CAPACITY: usize = 65_536;
 const KNOWN_CAPACITY: usize = 65_536;
+const HOT_CAPACITY: usize = 65_536;
+/// How long a key whose compare-and-set lost stays decided on the server.
+const HOT_FOR: StdDuration = StdDuration::from_secs(1);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere cannot leave these maps inconsistent (every update
@@ -287,6 +335,12 @@ struct Inner<A, const HZ: u64, S> {
     queues: Mutex<HashMap<String, Vec<Pending<HZ>>>>,
     deny: Mutex<HashMap<String, DenyEntry>>,
     known: Mutex<HashMap<String, Known>>,
+    /// The script's numbers, if this limiter's batches can be decided on the store.
+    gcra: Option<GcraParams>,
+    /// Keys decided on the store until the local instant given.
+    hot: Mutex<HashMap<String, std::time::Instant>>,
+    /// The store's last second seen: the base of the script's arithmetic.
+    server_secs: AtomicU64,
     counters: Counters,
 }
 
@@ -345,6 +399,10 @@ where
     /// in-memory state is never used) on states in `store`.
     pub fn new(algorithm: A, store: S, config: Config) -> Self {
         let suffix = format!(":{}:{:016x}", A::NAME, algorithm.fingerprint());
+        let gcra = match config.server_decide {
+            ServerDecide::Never => None,
+            _ => GcraParams::of::<A, HZ>(&algorithm),
+        };
         Self {
             inner: Arc::new(Inner {
                 algorithm,
@@ -354,6 +412,9 @@ where
                 queues: Mutex::new(HashMap::new()),
                 deny: Mutex::new(HashMap::new()),
                 known: Mutex::new(HashMap::new()),
+                gcra,
+                hot: Mutex::new(HashMap::new()),
+                server_secs: AtomicU64::new(0),
                 counters: Counters::default(),
             }),
         }
@@ -398,6 +459,8 @@ where
             cas_stored: get(&c.cas_stored),
             cas_conflicts: get(&c.cas_conflicts),
             store_errors: get(&c.store_errors),
+            server_batches: get(&c.server_batches),
+            server_refused: get(&c.server_refused),
         }
     }
 
@@ -653,7 +716,10 @@ where
         loop {
             bump(&self.counters.reads, 1);
             match tokio::time::timeout_at(deadline, self.store.read(key)).await {
-                Ok(Ok(read)) => return Ok((read, std::time::Instant::now())),
+                Ok(Ok(read)) => {
+                    self.note_time(read.server_now_ns);
+                    return Ok((read, std::time::Instant::now()));
+                }
                 Ok(Err(e)) => {
                     bump(&self.counters.store_errors, 1);
                     last = Some(e);
@@ -737,17 +803,34 @@ where
         ops: &[Op],
         deadline: TokioInstant,
     ) -> Result<(Vec<Decision<HZ>>, Instant<HZ>), Error> {
-        let estimated = self
-            .config
-            .optimistic
-            .and_then(|age| self.estimate(key, age));
+        // The units of a batch of checks the store may decide, while it may.
+        let mut on_server = self.server_checks(ops);
+        let mut refused = None;
+        if let Some(ns) = on_server.as_deref() {
+            if self.config.server_decide == ServerDecide::Always || self.is_hot(key) {
+                match self.decide_on_server(key, ops, ns, deadline).await? {
+                    Served::Done(done) => return Ok(done),
+                    Served::Refused(read, local) => refused = Some((read, local)),
+                    Served::Unavailable => {}
+                }
+                on_server = None;
+            }
+        }
+        let estimated = match refused {
+            Some(_) => None,
+            None => self
+                .config
+                .optimistic
+                .and_then(|age| self.estimate(key, age)),
+        };
         let mut estimated_read = estimated.is_some();
-        let (mut read, mut read_local) = match estimated {
-            Some(estimate) => {
+        let (mut read, mut read_local) = match (refused, estimated) {
+            (Some(read), _) => read,
+            (None, Some(estimate)) => {
                 bump(&self.counters.reads_skipped, 1);
                 estimate
             }
-            None => self.fresh_read(key, deadline).await?,
+            (None, None) => self.fresh_read(key, deadline).await?,
         };
         let mut attempt = 0u32;
         loop {
@@ -789,6 +872,17 @@ where
                     read_local = std::time::Instant::now();
                     estimated_read = false;
                     self.saw(key, read.value, read.server_now_ns, read_local);
+                    // Contended: let the store decide the retry, and the
+                    // key's next batches for a while, so that the key costs
+                    // one round trip per batch instead of a retry storm.
+                    if let Some(ns) = on_server.take() {
+                        self.mark_hot(key);
+                        match self.decide_on_server(key, ops, &ns, deadline).await? {
+                            Served::Done(done) => return Ok(done),
+                            Served::Refused(current, local) => (read, read_local) = (current, local),
+                            Served::Unavailable => {}
+                        }
+                    }
                 }
                 Ok(Err(e)) => {
                     // The outcome is unknown: the write may have landed

@@ -4,6 +4,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::server_gcra::{GcraBatch, GcraOutcome};
+
 /// A state word as read, with the store's clock at the moment of the read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Read {
@@ -45,6 +47,20 @@ pub trait Store: Send + Sync + 'static {
         new: u64,
         ttl_ms: Option<u64>,
     ) -> impl Future<Output = Result<CasOutcome, StoreError>> + Send;
+
+    /// Decides a batch of GCRA checks on the store, atomically, with
+    /// [`GCRA_SCRIPT`](crate::GCRA_SCRIPT)'s transition: for a contended key
+    /// (see [`Config::server_decide`](crate::Config::server_decide)).
+    /// `Ok(None)` when this store cannot (the default): the limiter then
+    /// keeps to read and compare-and-set.
+    fn decide_gcra(
+        &self,
+        key: &str,
+        batch: &GcraBatch,
+    ) -> impl Future<Output = Result<Option<GcraOutcome>, StoreError>> + Send {
+        let _ = (key, batch);
+        async { Ok(None) }
+    }
 }
 
 /// Several state words as read (one per tier), with the store's clock.
@@ -99,6 +115,10 @@ pub enum StoreError {
     },
     /// The store's reply did not have the expected shape.
     BadReply(String),
+    /// The store decided a batch (see [`Store::decide_gcra`]) otherwise than
+    /// ratecore's kernel on the same word at the same instant: a bug, never
+    /// expected; the batch is answered by the fail policy.
+    Diverged(String),
 }
 
 impl fmt::Display for StoreError {
@@ -112,6 +132,9 @@ impl fmt::Display for StoreError {
                 )
             }
             Self::BadReply(what) => write!(f, "unexpected reply from the store: {what}"),
+            Self::Diverged(what) => {
+                write!(f, "the store decided otherwise than the kernel: {what}")
+            }
         }
     }
 }
