@@ -318,6 +318,9 @@ pub enum GcraOutcome {
 }
 
 #[cfg(test)]
+mod on_redis;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use ratecore::Quota;

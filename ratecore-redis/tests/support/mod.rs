@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ratecore_redis::{
-    CasOutcome, Read as StoreRead, ReadWords, RedisStore, Store, StoreError, WordsOutcome,
-    WordsStore,
+    CasOutcome, GcraBatch, GcraOutcome, Read as StoreRead, ReadWords, RedisStore, Store,
+    StoreError, WordsOutcome, WordsStore,
 };
 
 pub use ratecore_testkit::redis_server::RedisServer;
@@ -105,6 +105,28 @@ impl Store for TestClock {
                 ..read
             })),
         }
+    }
+
+    /// The script decides at the test's time (which must be whole
+    /// microseconds, as the server's is), with its real expiry an hour out.
+    async fn decide_gcra(
+        &self,
+        key: &str,
+        batch: &GcraBatch,
+    ) -> Result<Option<GcraOutcome>, StoreError> {
+        self.expire(key).await?;
+        let mut batch = batch.clone();
+        batch.at_ns = Some(self.now_ns.load(Ordering::SeqCst));
+        batch.expiry_floor_ms = 3_600_000;
+        let out = self.inner.decide_gcra(key, &batch).await?;
+        if let Some(GcraOutcome::Decided {
+            stored: Some((_, ttl)),
+            ..
+        }) = out
+        {
+            self.stored(key, Some(ttl));
+        }
+        Ok(out)
     }
 }
 
