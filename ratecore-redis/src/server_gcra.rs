@@ -54,46 +54,44 @@ use ratecore::algorithms::GcraConfig;
 /// else `{1, old, secs, micros, new or '', ttl_ms or ''}`.
 pub const GCRA_SCRIPT: &str = r"
 local cur = redis.call('GET', KEYS[1])
-if cur == false then cur = '' end
+if not cur then cur = '' end
 local secs, micros = ARGV[12], ARGV[13]
 if secs == '' then
   local t = redis.call('TIME')
   secs, micros = t[1], t[2]
 end
-local function refuse() return {0, cur, secs, micros} end
 local ds = tonumber(secs) - tonumber(ARGV[3])
-if ds < 0 or ds > tonumber(ARGV[4]) then return refuse() end
-if cur ~= '' and cur ~= '0' and not (#cur <= 20 and string.find(cur, '^[1-9]%d*$')) then
-  return refuse()
-end
-local function fdiv(a, b)
-  local q = math.floor(a / b)
-  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
-  return q
-end
-local E = 1000000000000000
-local v0hi, v0lo = tonumber(ARGV[1]), tonumber(ARGV[2])
-local hz, scale, cost = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local cap, burst = tonumber(ARGV[8]), tonumber(ARGV[9])
-local ticks = ds * hz + fdiv(tonumber(micros) * hz, 1000000)
+if ds < 0 or ds > tonumber(ARGV[4]) then return {0, cur, secs, micros} end
+local floor = math.floor
+local hz, scale = tonumber(ARGV[5]), tonumber(ARGV[6])
+local m = tonumber(micros) * hz
+local f = floor(m / 1000000)
+if f * 1000000 > m then f = f - 1 elseif (f + 1) * 1000000 <= m then f = f + 1 end
+local ticks = ds * hz + f
 local v = ticks * scale
 local start = v
-if cur ~= '' then
-  local hi, lo = 0, tonumber(cur)
-  if #cur > 15 then
-    hi = tonumber(string.sub(cur, 1, -16))
-    lo = tonumber(string.sub(cur, -15))
+local v0hi, v0lo = tonumber(ARGV[1]), tonumber(ARGV[2])
+local n = #cur
+if n > 0 then
+  if n > 20 or not string.find(cur, '^[1-9]%d*$') and cur ~= '0' then return {0, cur, secs, micros} end
+  local hi, lo = 0, 0
+  if n > 15 then
+    hi = tonumber(string.sub(cur, 1, n - 15))
+    lo = tonumber(string.sub(cur, n - 14))
+  else
+    lo = tonumber(cur)
   end
-  local d = (hi - v0hi) * E + (lo - v0lo)
-  if d >= 4503599627370496 then return refuse() end
+  local d = (hi - v0hi) * 1e15 + (lo - v0lo)
+  if d >= 4503599627370496 then return {0, cur, secs, micros} end
   if d > start then start = d end
 end
+local cost, cap, burst = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local backlog = start - v
 local changed = false
 for i = 15, #ARGV do
-  local n = tonumber(ARGV[i])
-  if n >= 1 and n <= burst then
-    local need = n * cost
+  local k = tonumber(ARGV[i])
+  if k >= 1 and k <= burst then
+    local need = k * cost
     if backlog <= cap - need then
       backlog = backlog + need
       changed = true
@@ -102,20 +100,27 @@ for i = 15, #ARGV do
 end
 if not changed then return {1, cur, secs, micros, '', ''} end
 local e = v + backlog
-local idle = fdiv(e + scale - 1, scale) - ticks
-local ttl = fdiv(idle * tonumber(ARGV[10]) + tonumber(ARGV[11]) - 1, tonumber(ARGV[11]))
+local a = e + scale - 1
+local q = floor(a / scale)
+if q * scale > a then q = q - 1 elseif (q + 1) * scale <= a then q = q + 1 end
+local div = tonumber(ARGV[11])
+a = (q - ticks) * tonumber(ARGV[10]) + div - 1
+local ttl = floor(a / div)
+if ttl * div > a then ttl = ttl - 1 elseif (ttl + 1) * div <= a then ttl = ttl + 1 end
 if ttl < 1 then ttl = 1 end
 local s = v0lo + e
-local c = fdiv(s, E)
-local lo = string.format('%.0f', s - c * E)
-local new = lo
+local c = floor(s / 1e15)
+if c * 1e15 > s then c = c - 1 elseif (c + 1) * 1e15 <= s then c = c + 1 end
+local new
 if v0hi + c > 0 then
-  new = string.format('%.0f', v0hi + c) .. string.rep('0', 15 - #lo) .. lo
+  new = string.format('%.0f%015.0f', v0hi + c, s - c * 1e15)
+else
+  new = string.format('%.0f', s)
 end
-ttl = string.format('%.0f', ttl)
 local px = ttl
-if tonumber(ARGV[14]) > tonumber(ttl) then px = ARGV[14] end
-redis.call('SET', KEYS[1], new, 'PX', px)
+local floor_ms = tonumber(ARGV[14])
+if floor_ms > px then px = floor_ms end
+redis.call('SET', KEYS[1], new, 'PX', string.format('%.0f', px))
 return {1, cur, secs, micros, new, ttl}
 ";
 
