@@ -575,28 +575,74 @@ where
         let deadline = TokioInstant::now() + self.inner.config.time_budget;
         let (tx, rx) = oneshot::channel();
         let pending = Pending { op, deadline, tx };
-        let start_driver = {
+        let alone = {
             let mut queues = lock(&self.inner.queues);
             match queues.get_mut(&key) {
                 Some(queue) => {
                     queue.push(pending);
-                    false
+                    None
                 }
                 None => {
-                    queues.insert(key.clone(), vec![pending]);
-                    true
+                    // A batch in flight, with nothing queued behind it yet.
+                    queues.insert(key.clone(), Vec::new());
+                    Some(pending)
                 }
             }
         };
-        if start_driver {
-            let inner = Arc::clone(&self.inner);
-            runtime.spawn(async move { inner.drive(key).await });
+        if let Some(pending) = alone {
+            // No batch was in flight for this key: decide this operation as
+            // a batch of its own in the caller's task, without a hand-off to
+            // a driver task and back (two wake-ups per check on a busy
+            // machine). What queues meanwhile goes to a driver task after
+            // it, also if this future is dropped midway.
+            let handoff = Handoff {
+                inner: Arc::clone(&self.inner),
+                key,
+                runtime,
+            };
+            let batch = handoff.inner.run_batch(&handoff.key, vec![pending]);
+            let _ = tokio::time::timeout_at(deadline, batch).await;
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(reply)) => reply,
             // The driver was dropped (the runtime is shutting down), or the
             // budget ran out while waiting.
             Ok(Err(_)) | Err(_) => Err(Error::TimedOut),
+        }
+    }
+}
+
+/// Passes a key's queue, when the caller that decided the key's first batch
+/// in its own task is done (or dropped), to a driver task, or retires it if
+/// nothing queued meanwhile.
+struct Handoff<A, const HZ: u64, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    inner: Arc<Inner<A, HZ, S>>,
+    key: String,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<A, const HZ: u64, S> Drop for Handoff<A, HZ, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    fn drop(&mut self) {
+        let queued = {
+            let mut queues = lock(&self.inner.queues);
+            let queued = queues.get(&self.key).is_some_and(|q| !q.is_empty());
+            if !queued {
+                queues.remove(&self.key);
+            }
+            queued
+        };
+        if queued {
+            let inner = Arc::clone(&self.inner);
+            let key = std::mem::take(&mut self.key);
+            self.runtime.spawn(async move { inner.drive(key).await });
         }
     }
 }
@@ -879,7 +925,9 @@ where
                         self.mark_hot(key);
                         match self.decide_on_server(key, ops, &ns, deadline).await? {
                             Served::Done(done) => return Ok(done),
-                            Served::Refused(current, local) => (read, read_local) = (current, local),
+                            Served::Refused(current, local) => {
+                                (read, read_local) = (current, local)
+                            }
                             Served::Unavailable => {}
                         }
                     }
@@ -1102,7 +1150,10 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_batch_decides_as_the_calls_in_sequence_with_one_cas() {
-        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        // The first check of an idle key is decided alone, in its own task;
+        // the 39 that queue behind it meanwhile are one batch. (Reads are
+        // real, so every batch is decided at the store's instant.)
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None).optimistic(None));
         fake.read_delay_ms.store(5, Ordering::SeqCst);
         let ns: Vec<u32> = (0..40).map(|i| [1, 3, 0, 2, 25][i % 5]).collect();
         let answers = concurrent_checks(&limiter, &ns).await;
@@ -1112,14 +1163,47 @@ mod tests {
             assert_eq!(answer.decision(), Some(&memory.check_n_at(n, now)));
         }
         let m = limiter.metrics();
-        assert_eq!((m.batches, m.batched_ops, m.cas_stored), (1, 40, 1));
-        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 1);
-        assert_eq!(fake.reads.load(Ordering::SeqCst), 1);
+        assert_eq!((m.batches, m.batched_ops, m.cas_stored), (2, 40, 2));
+        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 2);
+        assert_eq!(fake.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_dropped_first_caller_hands_the_queue_to_a_driver() {
+        let config = Config::new("t")
+            .deny_cache(None)
+            .optimistic(None)
+            .time_budget(StdDuration::from_secs(5));
+        let (fake, limiter) = setup(config);
+        fake.read_delay_ms.store(20, Ordering::SeqCst);
+        let spawn_check = || {
+            let l = limiter.clone();
+            tokio::spawn(async move { l.check("k").await })
+        };
+        let first = spawn_check();
+        // The first check starts its own batch and waits for its read...
+        tokio::task::yield_now().await;
+        let rest: Vec<_> = (0..3).map(|_| spawn_check()).collect();
+        // ...the others queue behind it, and then it is dropped.
+        tokio::task::yield_now().await;
+        first.abort();
+        assert!(first.await.unwrap_err().is_cancelled());
+        for check in rest {
+            let answer = check.await.unwrap();
+            assert!(
+                answer.is_admitted() && answer.decision().is_some(),
+                "{answer:?}"
+            );
+        }
+        let m = limiter.metrics();
+        assert_eq!((m.admitted, m.failed_closed, m.batches), (3, 0, 2));
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_conflict_decides_again_on_the_returned_value() {
-        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        // The first check goes alone and meets the other client's write;
+        // the other three are the next batch.
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None).optimistic(None));
         fake.read_delay_ms.store(2, Ordering::SeqCst);
         *lock(&fake.meddle) = Some((gcra(), 15));
         let ns = [2u32, 2, 2, 2];
@@ -1134,8 +1218,8 @@ mod tests {
         let admitted = answers.iter().filter(|a| a.is_admitted()).count();
         assert_eq!(admitted, 2);
         let m = limiter.metrics();
-        assert_eq!((m.cas_conflicts, m.cas_stored, m.reads), (1, 1, 1));
-        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 2);
+        assert_eq!((m.cas_conflicts, m.cas_stored, m.reads), (1, 2, 2));
+        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(flavor = "current_thread")]

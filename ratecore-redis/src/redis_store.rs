@@ -1,4 +1,4 @@
-//! The [`Store`] on Redis or Valkey: two Lua scripts, each touching only `KEYS[1]`.
+//! The [`Store`] on Redis or Valkey: three Lua scripts, each touching only `KEYS[1]`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,7 @@ use redis::{RedisError, Value};
 use crate::server_gcra::{GCRA_SCRIPT, GcraBatch, GcraOutcome};
 use crate::store::{
     CasOutcome, Read, ReadWords, Store, StoreError, WordsOutcome, WordsStore, decode, decode_words,
-    encode, encode_words, time_ns,
+    encode_words, time_ns,
 };
 
 /// Reads the word and the server's clock in one atomic step.
@@ -231,12 +231,10 @@ fn parse_read_words(key: &str, items: &[Value]) -> Result<ReadWords, StoreError>
     })
 }
 
+/// A word is stored as a list of one word (the same canonical decimal).
 impl Store for RedisStore {
     async fn read(&self, key: &str) -> Result<Read, StoreError> {
-        match self.eval(&self.scripts.read, key, &[]).await? {
-            Value::Array(items) => parse_read(key, &items),
-            other => Err(bad(&other)),
-        }
+        self.read_words(key).await?.into_single(key)
     }
 
     async fn compare_and_set(
@@ -246,19 +244,10 @@ impl Store for RedisStore {
         new: u64,
         ttl_ms: Option<u64>,
     ) -> Result<CasOutcome, StoreError> {
-        let expected = expected.map(encode).unwrap_or_default();
-        let new = encode(new);
-        let ttl = ttl_ms.map(|t| t.max(1).to_string()).unwrap_or_default();
-        match self.eval(&self.scripts.cas, key, &[&expected, &new, &ttl]).await? {
-            Value::Array(items) => match items.split_first() {
-                Some((flag, [])) if number(flag) == Some(1) => Ok(CasOutcome::Stored),
-                Some((flag, rest)) if number(flag) == Some(0) => {
-                    Ok(CasOutcome::Conflict(parse_read(key, rest)?))
-                }
-                _ => Err(StoreError::BadReply(format!("{items:?}"))),
-            },
-            other => Err(bad(&other)),
-        }
+        let expected = expected.as_ref().map(std::slice::from_ref);
+        let new = [new];
+        let out = self.compare_and_set_words(key, expected, &new, ttl_ms);
+        out.await?.into_single(key)
     }
 
     async fn decide_gcra(
@@ -292,7 +281,8 @@ impl Store for RedisStore {
     }
 }
 
-/// The same two scripts: they compare values as strings, whatever they encode.
+/// The read and compare-and-set scripts: they compare values as strings,
+/// whatever they encode.
 impl WordsStore for RedisStore {
     async fn read_words(&self, key: &str) -> Result<ReadWords, StoreError> {
         match self.eval(&self.scripts.read, key, &[]).await? {
@@ -311,7 +301,10 @@ impl WordsStore for RedisStore {
         let expected = expected.map(encode_words).unwrap_or_default();
         let new = encode_words(new);
         let ttl = ttl_ms.map(|t| t.max(1).to_string()).unwrap_or_default();
-        match self.eval(&self.scripts.cas, key, &[&expected, &new, &ttl]).await? {
+        match self
+            .eval(&self.scripts.cas, key, &[&expected, &new, &ttl])
+            .await?
+        {
             Value::Array(items) => match items.split_first() {
                 Some((flag, [])) if number(flag) == Some(1) => Ok(WordsOutcome::Stored),
                 Some((flag, rest)) if number(flag) == Some(0) => {

@@ -38,9 +38,9 @@
 
 use std::any::Any;
 
-use ratecore::kernel::WordLimiter;
 use ratecore::Gcra;
 use ratecore::algorithms::GcraConfig;
+use ratecore::kernel::WordLimiter;
 
 /// Decides a batch of GCRA checks on the server, exactly as the kernel's
 /// `GcraConfig::decide` on the stored word (see the crate's README,
@@ -334,7 +334,10 @@ mod tests {
     fn gcra_configs_are_recognised_and_bounded() {
         let gcra = Gcra::<1_000_000_000>::new(Quota::per_second(100).burst(20)).unwrap();
         let p = GcraParams::of::<_, 1_000_000_000>(&gcra).unwrap();
-        assert_eq!(p, GcraParams::of::<_, 1_000_000_000>(gcra.algorithm()).unwrap());
+        assert_eq!(
+            p,
+            GcraParams::of::<_, 1_000_000_000>(gcra.algorithm()).unwrap()
+        );
         assert_eq!((p.cost, p.scale, p.capacity), (10_000_000, 1, 200_000_000));
         // (max_secs + 1) * 10^9 + capacity <= 2^52 < (max_secs + 2) * 10^9 + capacity.
         let limit = 1u128 << 52;
@@ -343,11 +346,9 @@ mod tests {
         assert!((m + 2) * 1_000_000_000 + 200_000_000 > limit);
         assert_eq!((p.ttl_mul, p.ttl_div), (1, 1_000_000));
         // Another algorithm, or another tick rate: no server path.
-        let bucket = ratecore::TokenBucket::<1_000>::new(
-            Quota::per_second(1),
-            ratecore::RefillMode::Greedy,
-        )
-        .unwrap();
+        let bucket =
+            ratecore::TokenBucket::<1_000>::new(Quota::per_second(1), ratecore::RefillMode::Greedy)
+                .unwrap();
         assert_eq!(GcraParams::of::<_, 1_000>(&bucket), None);
         assert_eq!(GcraParams::of::<_, 1_000>(&gcra), None);
     }
@@ -357,7 +358,10 @@ mod tests {
         // One second of room exactly, then none.
         let hz = 1_000_000_000u64;
         let cap = (1u64 << 52) - 2 * hz;
-        assert_eq!(GcraParams::new(hz, 1, cap, 1, u64::MAX).unwrap().max_secs, 1);
+        assert_eq!(
+            GcraParams::new(hz, 1, cap, 1, u64::MAX).unwrap().max_secs,
+            1
+        );
         assert!(GcraParams::new(hz, 1, cap + 1, 1, u64::MAX).is_none());
         // A tick rate whose micros product would exceed 2^53.
         assert!(GcraParams::new(10_000_000_000, 1, 1, 1, u64::MAX).is_none());

@@ -73,6 +73,33 @@ pub struct ReadWords {
     pub server_now_ns: u64,
 }
 
+impl ReadWords {
+    /// The read of a value of one word, as a [`Store`] reads it:
+    /// [`StoreError::Corrupt`] if `key` holds several.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] for a value of more than one word.
+    pub fn into_single(self, key: &str) -> Result<Read, StoreError> {
+        let value = match self.value.as_deref() {
+            None => None,
+            Some(&[word]) => Some(word),
+            Some(words) => {
+                let mut value = encode_words(words);
+                value.truncate(64);
+                return Err(StoreError::Corrupt {
+                    key: key.to_owned(),
+                    value,
+                });
+            }
+        };
+        Ok(Read {
+            value,
+            server_now_ns: self.server_now_ns,
+        })
+    }
+}
+
 /// The result of a [`WordsStore::compare_and_set_words`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WordsOutcome {
@@ -80,6 +107,20 @@ pub enum WordsOutcome {
     Stored,
     /// The key held something else; nothing was written.
     Conflict(ReadWords),
+}
+
+impl WordsOutcome {
+    /// The outcome for a value of one word, as a [`Store`] reports it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] when a refusal returns several words.
+    pub fn into_single(self, key: &str) -> Result<CasOutcome, StoreError> {
+        Ok(match self {
+            Self::Stored => CasOutcome::Stored,
+            Self::Conflict(read) => CasOutcome::Conflict(read.into_single(key)?),
+        })
+    }
 }
 
 /// A [`Store`] for values of several words (one per tier of a

@@ -58,6 +58,11 @@ fn steps(max_n: u32, period: u64, unit: u64) -> impl Strategy<Value = Vec<(u64, 
 
 static CASE: AtomicU64 = AtomicU64::new(0);
 
+/// A store's answer, or the case's failure.
+fn decided<T>(answer: Result<T, ratecore_redis::Error>) -> Result<T, TestCaseError> {
+    answer.map_err(|e| TestCaseError::fail(e.to_string()))
+}
+
 /// The store's time of tick `t`: whole microseconds (as Redis `TIME`), and
 /// exactly tick `t` again when converted back, for the rates used here
 /// (at most 10^6 Hz, or 10^9 Hz with `t` a multiple of 1,000).
@@ -125,24 +130,15 @@ where
                 }
             }
             Op::Peek(n) => {
-                let got = limiter
-                    .peek_n(keys[k], n)
-                    .await
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let got = decided(limiter.peek_n(keys[k], n).await)?;
                 prop_assert_eq!(got, mem.peek_n_at(n, now), "peek {} at {}", n, t);
             }
             Op::Refund(n) => {
-                let got = limiter
-                    .refund(keys[k], n)
-                    .await
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let got = decided(limiter.refund(keys[k], n).await)?;
                 prop_assert_eq!(got, mem.refund_n_at(n, now), "refund {} at {}", n, t);
             }
             Op::Status => {
-                let got = limiter
-                    .status(keys[k])
-                    .await
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let got = decided(limiter.status(keys[k]).await)?;
                 prop_assert_eq!(got, mem.snapshot_at(now), "status at {}", t);
             }
         }
@@ -263,13 +259,19 @@ fn gcra_on_the_server_matches_memory_at_the_edge_of_exact_arithmetic() {
     // States up to 2^52 ahead of the base; most steps stay within the 4
     // seconds the script accepts, the longer ones are refused (and decided
     // by compare-and-set on the word and time the refusal returns).
-    let metrics = differential_on::<_, 1_000_000_000>(|| near_the_limit(4), 3, 2_000_000_000, 1_000);
+    let metrics =
+        differential_on::<_, 1_000_000_000>(|| near_the_limit(4), 3, 2_000_000_000, 1_000);
     server_decided(&metrics);
     assert!(metrics.iter().any(|m| m[1].server_refused > 0));
     // One second less than the script needs: never sent to it.
     assert!(near_the_limit(0).emission_interval().0 * 3 > (1 << 52) - 2_000_000_000);
-    let metrics = differential_on::<_, 1_000_000_000>(|| near_the_limit(0), 3, 2_000_000_000, 1_000);
-    assert!(metrics.iter().all(|m| m[1].server_batches + m[1].server_refused == 0));
+    let metrics =
+        differential_on::<_, 1_000_000_000>(|| near_the_limit(0), 3, 2_000_000_000, 1_000);
+    assert!(
+        metrics
+            .iter()
+            .all(|m| m[1].server_batches + m[1].server_refused == 0)
+    );
 }
 
 #[test]

@@ -199,7 +199,9 @@ async fn a_stopped_server_gets_the_fail_policy_within_the_budget_then_recovers(m
     }
 }
 
-async fn a_restart_mid_run_loses_the_state_but_admits_no_more_than_a_fresh_burst(mode: ServerDecide) {
+async fn a_restart_mid_run_loses_the_state_but_admits_no_more_than_a_fresh_burst(
+    mode: ServerDecide,
+) {
     let mut server = RedisServer::start();
     let burst = 50;
     let limiter = limiter(&server, burst, FailPolicy::Closed, mode);

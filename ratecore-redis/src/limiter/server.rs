@@ -7,9 +7,7 @@ use ratecore::kernel::Algorithm;
 use ratecore::{Decision, Instant};
 use tokio::time::Instant as TokioInstant;
 
-use super::{
-    Error, HOT_CAPACITY, HOT_FOR, Inner, Op, ServerDecide, bump, lock,
-};
+use super::{Error, HOT_CAPACITY, HOT_FOR, Inner, Op, ServerDecide, bump, lock};
 use crate::server_gcra::GcraOutcome;
 use crate::store::{Read, Store, StoreError, ns_to_ticks, ttl_ms};
 
@@ -71,8 +69,10 @@ where
 
     /// Remembers the store's second, the base of the script's arithmetic.
     pub(super) fn note_time(&self, server_ns: u64) {
-        self.server_secs
-            .store(server_ns / 1_000_000_000, std::sync::atomic::Ordering::Relaxed);
+        self.server_secs.store(
+            server_ns / 1_000_000_000,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// The store's last second seen, or the local one before any (a wrong

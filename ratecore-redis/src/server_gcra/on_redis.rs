@@ -47,14 +47,8 @@ fn kernel(gcra: &Gcra<HZ>, word: Option<u64>, ns: &[u32], at_ns: u64) -> Option<
 #[test]
 fn the_script_decides_as_the_kernel_and_refuses_only_outside_exact_range() {
     let server = RedisServer::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let store = {
-        let _guard = rt.enter();
-        RedisStore::open(&server.url(), std::time::Duration::from_secs(2)).unwrap()
-    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(async { open(&server) });
     let base_secs = 1_700_000_000u64;
     let strategy = (
         0..3usize,
@@ -130,27 +124,34 @@ fn the_script_decides_as_the_kernel_and_refuses_only_outside_exact_range() {
         panic!("{e}");
     }
     let (decided, refused) = (decided.get(), refused.get());
-    assert!(decided > 64 && refused > 16, "{decided} decided, {refused} refused");
+    assert!(
+        decided > 64 && refused > 16,
+        "{decided} decided, {refused} refused"
+    );
 }
 
-#[test]
-fn a_word_that_is_not_a_canonical_decimal_is_refused() {
+/// A store on `server` (inside a tokio runtime).
+fn open(server: &RedisServer) -> RedisStore {
+    RedisStore::open(&server.url(), std::time::Duration::from_secs(2)).unwrap()
+}
+
+#[tokio::test]
+async fn a_word_that_is_not_a_canonical_decimal_is_refused() {
     let server = RedisServer::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let store = RedisStore::open(&server.url(), std::time::Duration::from_secs(2)).unwrap();
+    {
+        let store = open(&server);
         let params = GcraParams::of::<_, HZ>(&configs()[0]).unwrap();
         let mut batch = params.batch(1_700_000_000, vec![1]).unwrap();
         batch.at_ns = Some(1_700_000_000_000_000_000);
         for bad in ["007", "-1", "1e3", "x", "123456789012345678901"] {
             server.command(&["SET", "bad", bad]).unwrap();
             let got = store.decide_gcra("bad", &batch).await;
-            assert!(matches!(got, Err(StoreError::Corrupt { .. })), "{bad}: {got:?}");
+            assert!(
+                matches!(got, Err(StoreError::Corrupt { .. })),
+                "{bad}: {got:?}"
+            );
             let kept = server.command(&["GET", "bad"]).unwrap();
             assert!(kept.trim_end().ends_with(&format!("\n{bad}")), "{kept:?}");
         }
-    });
+    }
 }

@@ -73,14 +73,10 @@ impl TestClock {
     }
 }
 
+/// A word as a list of one word, through the clocked [`WordsStore`].
 impl Store for TestClock {
     async fn read(&self, key: &str) -> Result<StoreRead, StoreError> {
-        self.expire(key).await?;
-        let read = self.inner.read(key).await?;
-        Ok(StoreRead {
-            server_now_ns: self.now_ns.load(Ordering::SeqCst),
-            ..read
-        })
+        self.read_words(key).await?.into_single(key)
     }
 
     async fn compare_and_set(
@@ -90,21 +86,10 @@ impl Store for TestClock {
         new: u64,
         ttl_ms: Option<u64>,
     ) -> Result<CasOutcome, StoreError> {
-        self.expire(key).await?;
-        let out = self
-            .inner
-            .compare_and_set(key, expected, new, ttl_ms.map(|_| 3_600_000))
-            .await?;
-        match out {
-            CasOutcome::Stored => {
-                self.stored(key, ttl_ms);
-                Ok(CasOutcome::Stored)
-            }
-            CasOutcome::Conflict(read) => Ok(CasOutcome::Conflict(StoreRead {
-                server_now_ns: self.now_ns.load(Ordering::SeqCst),
-                ..read
-            })),
-        }
+        let expected = expected.as_ref().map(std::slice::from_ref);
+        let new = [new];
+        let out = self.compare_and_set_words(key, expected, &new, ttl_ms);
+        out.await?.into_single(key)
     }
 
     /// The script decides at the test's time (which must be whole
