@@ -52,6 +52,20 @@ pub enum ServerDecide {
     Always,
 }
 
+/// Builder methods that set a field of the same name.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty,)*) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$name = value;
+                self
+            }
+        )*
+    };
+}
+
 /// How a [`RedisLimiter`] talks to its store.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -83,54 +97,37 @@ impl Config {
         }
     }
 
-    /// What a check answers when the store cannot decide in time.
-    #[must_use]
-    pub fn fail_policy(mut self, policy: FailPolicy) -> Self {
-        self.fail_policy = policy;
-        self
-    }
+    setters! {
+        /// What a check answers when the store cannot decide in time.
+        fail_policy: FailPolicy,
 
-    /// The longest a check waits for the store (reads, compare-and-set
-    /// retries, reconnections) before the fail policy answers it.
-    #[must_use]
-    pub fn time_budget(mut self, budget: StdDuration) -> Self {
-        self.time_budget = budget;
-        self
-    }
+        /// The longest a check waits for the store (reads, compare-and-set
+        /// retries, reconnections) before the fail policy answers it.
+        time_budget: StdDuration,
 
-    /// Answers a key that was denied locally, without the store, while the
-    /// state read for that denial still denies (evaluated at the store's time
-    /// then plus the local time since), for at most `max_age` (`None`: no
-    /// deny cache, every check goes to the store).
-    ///
-    /// Other clients only ever add to a state's usage, so a local denial is
-    /// one the store would give too, except after a refund by another
-    /// process, which `max_age` bounds.
-    #[must_use]
-    pub fn deny_cache(mut self, max_age: Option<StdDuration>) -> Self {
-        self.deny_cache = max_age;
-        self
-    }
+        /// Answers a key that was denied locally, without the store, while the
+        /// state read for that denial still denies (evaluated at the store's time
+        /// then plus the local time since), for at most the value given
+        /// (`None`: no deny cache, every check goes to the store).
+        ///
+        /// Other clients only ever add to a state's usage, so a local denial is
+        /// one the store would give too, except after a refund by another
+        /// process, which the maximum age bounds.
+        deny_cache: Option<StdDuration>,
 
-    /// Skips the read of a batch when this process read or wrote the key at
-    /// most `max_age` ago: the batch is decided on the word it last saw, at
-    /// the store's time then plus the local time since (never later than the
-    /// store's time now), and sent with one compare-and-set. If another
-    /// client wrote meanwhile, the refusal returns its word and the store's
-    /// time, and the batch is decided again on them: so a hot key costs one
-    /// round trip per batch instead of two. A batch that would write nothing
-    /// (all denied) is confirmed with a real read. `None`: always read first.
-    #[must_use]
-    pub fn optimistic(mut self, max_age: Option<StdDuration>) -> Self {
-        self.optimistic = max_age;
-        self
-    }
+        /// Skips the read of a batch when this process read or wrote the key at
+        /// most the value given ago: the batch is decided on the word it last
+        /// saw, at the store's time then plus the local time since (never later
+        /// than the store's time now), and sent with one compare-and-set. If
+        /// another client wrote meanwhile, the refusal returns its word and the
+        /// store's time, and the batch is decided again on them: so a hot key
+        /// costs one round trip per batch instead of two. A batch that would
+        /// write nothing (all denied) is confirmed with a real read. `None`:
+        /// always read first.
+        optimistic: Option<StdDuration>,
 
-    /// When batches of checks are decided on the store (see [`ServerDecide`]).
-    #[must_use]
-    pub fn server_decide(mut self, when: ServerDecide) -> Self {
-        self.server_decide = when;
-        self
+        /// When batches of checks are decided on the store (see [`ServerDecide`]).
+        server_decide: ServerDecide,
     }
 
     /// The most operations on one key decided together with one
@@ -176,14 +173,16 @@ impl std::error::Error for Error {
     }
 }
 
-/// The answer to a check.
+/// The answer to a check: of a [`RedisLimiter`], a [`Decision`]; of a
+/// [`RedisTiers`](crate::RedisTiers), a [`TieredDecision`](crate::TieredDecision)
+/// (see [`TieredAnswer`](crate::TieredAnswer)).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub enum Answer<const HZ: u64> {
+pub enum Answer<const HZ: u64, S = Status<HZ>, D = ratecore::Denied<HZ>> {
     /// Decided on the shared state, exactly as the in-memory limiter would.
     Decided {
         /// ratecore's own answer (its HTTP headers work unchanged).
-        decision: Decision<HZ>,
+        decision: Result<S, D>,
         /// The store's time the decision was made at, in ticks since the
         /// Unix epoch: read with the state, or, for a local denial or an
         /// optimistic batch, estimated as the store's time last seen plus
@@ -199,7 +198,7 @@ pub enum Answer<const HZ: u64> {
     },
 }
 
-impl<const HZ: u64> Answer<HZ> {
+impl<const HZ: u64, S, D> Answer<HZ, S, D> {
     /// Whether the check may go ahead.
     pub fn is_admitted(&self) -> bool {
         match self {
@@ -209,7 +208,7 @@ impl<const HZ: u64> Answer<HZ> {
     }
 
     /// The decision, when the store made one.
-    pub fn decision(&self) -> Option<&Decision<HZ>> {
+    pub fn decision(&self) -> Option<&Result<S, D>> {
         match self {
             Self::Decided { decision, .. } => Some(decision),
             Self::Failed { .. } => None,

@@ -5,61 +5,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration as StdDuration;
 
+use ratecore::compose::{TierAnswer, TierDecision};
 use ratecore::{Denied, Duration, Instant, Status};
 use tokio::time::Instant as TokioInstant;
 
-use crate::limiter::{Config, Error, FailPolicy, jitter};
+use crate::limiter::{Answer, Config, Error, FailPolicy, jitter};
 use crate::store::{ReadWords, StoreError, WordsOutcome, WordsStore, ns_to_ticks, ttl_ms};
 use crate::tie_break::{more_restrictive, tighter};
 use ratecore::kernel::{Algorithm, Step};
 
 /// An answer of a [`RedisTiers`] and the tier it comes from: the one that
-/// binds (as ratecore's `TierAnswer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Tiered<T> {
-    /// The tier's position (from 0).
-    pub tier: usize,
-    /// The tier's name.
-    pub name: &'static str,
-    /// That tier's answer.
-    pub answer: T,
-}
+/// binds. ratecore's own [`TierAnswer`], as its in-memory `Tiers` answers.
+pub type Tiered<T> = TierAnswer<T>;
 
 /// A tiered decision: admitted with the most restrictive tier's [`Status`],
 /// or denied with the most restrictive [`Denied`], chosen exactly as
-/// ratecore's `Tiers` chooses.
-pub type TieredDecision<const HZ: u64> = Result<Tiered<Status<HZ>>, Tiered<Denied<HZ>>>;
+/// ratecore's `Tiers` chooses (its [`TierDecision`]).
+pub type TieredDecision<const HZ: u64> = TierDecision<HZ>;
 
-/// The answer to a tiered check.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum TieredAnswer<const HZ: u64> {
-    /// Decided on the shared state, exactly as ratecore's `Tiers` would.
-    Decided {
-        /// The decision.
-        decision: TieredDecision<HZ>,
-        /// The store's time it was made at, in ticks since the Unix epoch.
-        at: Instant<HZ>,
-    },
-    /// The store could not decide in time: the [`FailPolicy`] answered.
-    Failed {
-        /// Whether the policy admitted the check.
-        admitted: bool,
-        /// Why the store did not decide.
-        error: Error,
-    },
-}
-
-impl<const HZ: u64> TieredAnswer<HZ> {
-    /// Whether the check may go ahead.
-    pub fn is_admitted(&self) -> bool {
-        match self {
-            Self::Decided { decision, .. } => decision.is_ok(),
-            Self::Failed { admitted, .. } => *admitted,
-        }
-    }
-}
+/// The answer to a tiered check: an [`Answer`] whose decision names the
+/// binding tier ([`TieredDecision`]).
+pub type TieredAnswer<const HZ: u64> = Answer<HZ, Tiered<Status<HZ>>, Tiered<Denied<HZ>>>;
 
 /// A [`RedisTiers::check_costs`] answer: the decision, and every tier's
 /// status after it.
@@ -189,11 +155,7 @@ where
             match step {
                 Step::Store(_, status) | Step::Keep(status) => {
                     if binding.as_ref().is_none_or(|b| tighter(&b.answer, &status)) {
-                        binding = Some(Tiered {
-                            tier,
-                            name,
-                            answer: status,
-                        });
+                        binding = Some(Tiered::new(tier, name, status));
                     }
                 }
                 Step::Deny(refusal) => {
@@ -201,11 +163,7 @@ where
                         .as_ref()
                         .is_none_or(|d| more_restrictive(&d.answer, &refusal))
                     {
-                        denied = Some(Tiered {
-                            tier,
-                            name,
-                            answer: refusal,
-                        });
+                        denied = Some(Tiered::new(tier, name, refusal));
                     }
                 }
             }
