@@ -19,7 +19,8 @@
 //!
 //! `BENCH_SECS` sets the seconds per case (default 1); `BENCH_SMOKE=1` runs
 //! every case for 0.1 s, for CI; `BENCH_ONLY=many|hotdeny|hotadmit` runs one
-//! workload.
+//! workload, `BENCH_PROCESSES=n` and `BENCH_TASKS=n` one process or task
+//! count; `BENCH_METRICS=1` prints each ratecore-redis process's metrics.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -246,6 +247,13 @@ async fn worker(
         .get(all.latencies_us.len() * 99 / 100)
         .copied()
         .unwrap_or(0);
+    if std::env::var("BENCH_METRICS").is_ok_and(|v| v == "1") && imp.starts_with("ratecore") {
+        eprintln!(
+            "{imp} {tasks} tasks: {:?}, {} script reloads",
+            limiter.metrics(),
+            limiter.store().script_reloads()
+        );
+    }
     println!("RESULT {} {} {}", all.ops, p99, all.failed);
 }
 
@@ -332,7 +340,13 @@ fn main() {
             continue;
         }
         for processes in [1, 4] {
+            if only_n("BENCH_PROCESSES", processes) {
+                continue;
+            }
             for tasks in [1, 8, 32] {
+                if only_n("BENCH_TASKS", tasks) {
+                    continue;
+                }
                 let mut cells = Vec::new();
                 let mut failed_rc = Vec::new();
                 for imp in IMPLS {
@@ -355,4 +369,9 @@ fn main() {
             }
         }
     }
+}
+
+/// Whether the environment variable `name` names a number other than `n`.
+fn only_n(name: &str, n: usize) -> bool {
+    std::env::var(name).is_ok_and(|v| v != n.to_string())
 }
