@@ -234,7 +234,7 @@ fn parse_read_words(key: &str, items: &[Value]) -> Result<ReadWords, StoreError>
 /// A word is stored as a list of one word (the same canonical decimal).
 impl Store for RedisStore {
     async fn read(&self, key: &str) -> Result<Read, StoreError> {
-        self.read_words(key).await?.into_single(key)
+        self.read_one(key).await
     }
 
     async fn compare_and_set(
@@ -244,10 +244,7 @@ impl Store for RedisStore {
         new: u64,
         ttl_ms: Option<u64>,
     ) -> Result<CasOutcome, StoreError> {
-        let expected = expected.as_ref().map(std::slice::from_ref);
-        let new = [new];
-        let out = self.compare_and_set_words(key, expected, &new, ttl_ms);
-        out.await?.into_single(key)
+        self.compare_and_set_one(key, expected, new, ttl_ms).await
     }
 
     async fn decide_gcra(

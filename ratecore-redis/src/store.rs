@@ -138,6 +138,27 @@ pub trait WordsStore: Send + Sync + 'static {
         new: &[u64],
         ttl_ms: Option<u64>,
     ) -> impl Future<Output = Result<WordsOutcome, StoreError>> + Send;
+
+    /// [`Store::read`] on this store: a word is stored as a list of one.
+    fn read_one(&self, key: &str) -> impl Future<Output = Result<Read, StoreError>> + Send {
+        async move { self.read_words(key).await?.into_single(key) }
+    }
+
+    /// [`Store::compare_and_set`] on this store: a word is stored as a list of one.
+    fn compare_and_set_one(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        new: u64,
+        ttl_ms: Option<u64>,
+    ) -> impl Future<Output = Result<CasOutcome, StoreError>> + Send {
+        async move {
+            let expected = expected.as_ref().map(std::slice::from_ref);
+            let new = [new];
+            let out = self.compare_and_set_words(key, expected, &new, ttl_ms);
+            out.await?.into_single(key)
+        }
+    }
 }
 
 /// A store that could not answer.

@@ -76,7 +76,7 @@ impl TestClock {
 /// A word as a list of one word, through the clocked [`WordsStore`].
 impl Store for TestClock {
     async fn read(&self, key: &str) -> Result<StoreRead, StoreError> {
-        self.read_words(key).await?.into_single(key)
+        self.read_one(key).await
     }
 
     async fn compare_and_set(
@@ -86,10 +86,7 @@ impl Store for TestClock {
         new: u64,
         ttl_ms: Option<u64>,
     ) -> Result<CasOutcome, StoreError> {
-        let expected = expected.as_ref().map(std::slice::from_ref);
-        let new = [new];
-        let out = self.compare_and_set_words(key, expected, &new, ttl_ms);
-        out.await?.into_single(key)
+        self.compare_and_set_one(key, expected, new, ttl_ms).await
     }
 
     /// The script decides at the test's time (which must be whole
