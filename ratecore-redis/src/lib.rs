@@ -17,6 +17,7 @@
     )
 )]
 
+mod deny_cache;
 mod limiter;
 mod redis_store;
 mod server_gcra;

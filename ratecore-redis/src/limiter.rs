@@ -11,13 +11,13 @@ use tokio::sync::oneshot;
 use tokio::time::Instant as TokioInstant;
 
 use crate::server_gcra::GcraParams;
-use crate::store::{
-    CasOutcome, Read, Store, StoreError, duration_to_ticks, ns_to_ticks, ticks_to_duration, ttl_ms,
-};
+use crate::store::{CasOutcome, Read, Store, StoreError, ns_to_ticks, ttl_ms};
 use ratecore::kernel::{Algorithm, Step};
 use server::Served;
 
 mod server;
+
+use crate::deny_cache::DenyCache;
 
 /// What a check answers when the store cannot decide within the time budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,7 +72,7 @@ pub struct Config {
     pub(crate) prefix: String,
     pub(crate) fail_policy: FailPolicy,
     pub(crate) time_budget: StdDuration,
-    deny_cache: Option<StdDuration>,
+    pub(crate) deny_cache: Option<StdDuration>,
     optimistic: Option<StdDuration>,
     max_batch: usize,
     server_decide: ServerDecide,
@@ -291,17 +291,6 @@ struct Pending<const HZ: u64> {
     tx: oneshot::Sender<Reply<HZ>>,
 }
 
-/// A denial's state, kept to answer the same key locally for a while.
-#[derive(Clone, Copy)]
-struct DenyEntry {
-    state: u64,
-    /// The store's time of `state`, in ticks.
-    at: u64,
-    /// The local time the store's answer arrived.
-    read_local: std::time::Instant,
-    until: std::time::Instant,
-}
-
 /// The last word this process saw for a key, and when.
 #[derive(Clone, Copy)]
 struct Known {
@@ -312,7 +301,6 @@ struct Known {
     local: std::time::Instant,
 }
 
-const DENY_CACHE_CAPACITY: usize = 65_536;
 const KNOWN_CAPACITY: usize = 65_536;
 const HOT_CAPACITY: usize = 65_536;
 /// How long a key whose compare-and-set lost stays decided on the server.
@@ -332,7 +320,7 @@ struct Inner<A, const HZ: u64, S> {
     suffix: String,
     /// Keys with a batch in flight, and the operations waiting for the next.
     queues: Mutex<HashMap<String, Vec<Pending<HZ>>>>,
-    deny: Mutex<HashMap<String, DenyEntry>>,
+    deny: DenyCache<u64>,
     known: Mutex<HashMap<String, Known>>,
     /// The script's numbers, if this limiter's batches can be decided on the store.
     gcra: Option<GcraParams>,
@@ -398,6 +386,7 @@ where
     /// in-memory state is never used) on states in `store`.
     pub fn new(algorithm: A, store: S, config: Config) -> Self {
         let suffix = format!(":{}:{:016x}", A::NAME, algorithm.fingerprint());
+        let deny = DenyCache::new(config.deny_cache);
         let gcra = match config.server_decide {
             ServerDecide::Never => None,
             _ => GcraParams::of::<A, HZ>(&algorithm),
@@ -409,7 +398,7 @@ where
                 config,
                 suffix,
                 queues: Mutex::new(HashMap::new()),
-                deny: Mutex::new(HashMap::new()),
+                deny,
                 known: Mutex::new(HashMap::new()),
                 gcra,
                 hot: Mutex::new(HashMap::new()),
@@ -544,7 +533,7 @@ where
     /// refund may or may not have been stored then.
     pub async fn refund(&self, key: &str, n: u32) -> Result<Status<HZ>, Error> {
         let key = self.key(key);
-        lock(&self.inner.deny).remove(&key);
+        self.inner.deny.forget(&key);
         match self.submit(key, Op::Refund(n)).await? {
             (Ok(status), _) => Ok(status),
             // A refund is always answered with a status.
@@ -667,17 +656,8 @@ where
     S: Store,
 {
     fn denied_locally(&self, key: &str, n: u32) -> Option<Answer<HZ>> {
-        self.config.deny_cache?;
-        let entry = *lock(&self.deny).get(key)?;
-        let local = std::time::Instant::now();
-        if local >= entry.until {
-            return None;
-        }
-        let at = entry.at.saturating_add(duration_to_ticks::<HZ>(
-            local.saturating_duration_since(entry.read_local),
-        ));
-        let at = Instant::<HZ>::from_ticks(at);
-        match self.algorithm.decide(entry.state, n, at) {
+        let (state, at) = self.deny.get::<HZ>(key)?;
+        match self.algorithm.decide(state, n, at) {
             Step::Deny(denied) => Some(Answer::Decided {
                 decision: Err(denied),
                 at,
@@ -983,36 +963,12 @@ where
         now: Instant<HZ>,
         read_local: std::time::Instant,
     ) {
-        let Some(max_age) = self.config.deny_cache else {
-            return;
-        };
         let wait = answers
             .iter()
             .filter_map(|a| a.as_ref().err().and_then(|d| d.retry_after()))
             .map(|d| d.as_ticks())
             .max();
-        let mut cache = lock(&self.deny);
-        let Some(wait) = wait else {
-            cache.remove(key);
-            return;
-        };
-        let until = read_local + ticks_to_duration::<HZ>(wait).min(max_age);
-        if cache.len() >= DENY_CACHE_CAPACITY {
-            let local = std::time::Instant::now();
-            cache.retain(|_, e| e.until > local);
-            if cache.len() >= DENY_CACHE_CAPACITY {
-                cache.clear();
-            }
-        }
-        cache.insert(
-            key.to_owned(),
-            DenyEntry {
-                state,
-                at: now.as_ticks(),
-                read_local,
-                until,
-            },
-        );
+        self.deny.remember(key, wait, &state, now, read_local);
     }
 }
 

@@ -9,6 +9,7 @@ use ratecore::compose::{TierAnswer, TierDecision};
 use ratecore::{Denied, Duration, Instant, Status};
 use tokio::time::Instant as TokioInstant;
 
+use crate::deny_cache::DenyCache;
 use crate::limiter::{Answer, Config, Error, FailPolicy, jitter};
 use crate::store::{ReadWords, StoreError, WordsOutcome, WordsStore, ns_to_ticks, ttl_ms};
 use crate::tie_break::{more_restrictive, tighter};
@@ -70,6 +71,9 @@ pub struct RedisTiers<A, const HZ: u64, const N: usize, S = crate::RedisStore> {
     config: Config,
     suffix: String,
     failed: Arc<AtomicU64>,
+    /// Denials answered locally (see [`Config::deny_cache`]).
+    deny: DenyCache<Vec<u64>>,
+    denied_locally: AtomicU64,
 }
 
 impl<A, const HZ: u64, const N: usize, S> fmt::Debug for RedisTiers<A, HZ, N, S> {
@@ -112,12 +116,15 @@ where
         }
         let fingerprint = combine(tiers.iter().map(|(name, a)| (*name, a.fingerprint())));
         let suffix = format!(":tiers-{}-{N}:{fingerprint:016x}", A::NAME);
+        let deny = DenyCache::new(config.deny_cache);
         Self {
             tiers,
             store,
             config,
             suffix,
             failed: Arc::default(),
+            deny,
+            denied_locally: AtomicU64::new(0),
         }
     }
 
@@ -129,6 +136,20 @@ where
     /// Checks answered by the fail policy so far.
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Denials answered from the deny cache so far, without the store.
+    pub fn denied_locally(&self) -> u64 {
+        self.denied_locally.load(Ordering::Relaxed)
+    }
+
+    /// Every tier's status on `words` at `at`.
+    fn statuses(&self, words: &[u64], at: Instant<HZ>) -> Vec<Status<HZ>> {
+        let tiers = self.tiers.iter();
+        tiers
+            .zip(words)
+            .map(|((_, a), &w)| a.status(w, at))
+            .collect()
     }
 
     /// Decides `costs[i]` units in tier `i`, from `states` at `now`.
@@ -211,17 +232,39 @@ where
     /// every tier admits its cost, charges every tier, with one
     /// compare-and-set: all or nothing, exactly as [`check_n`](Self::check_n).
     /// The answer comes with every tier's status after the check.
+    ///
+    /// A key denied recently may be answered from the deny cache, as a
+    /// [`RedisLimiter`](crate::RedisLimiter)'s (see [`Config::deny_cache`]).
     pub async fn check_costs(&self, key: &str, costs: [u32; N]) -> TieredCheck<HZ> {
-        match self.try_check(&self.key(key), &costs).await {
-            Ok((decision, at, words)) => TieredCheck {
-                statuses: self
-                    .tiers
-                    .iter()
-                    .zip(words)
-                    .map(|((_, a), w)| a.status(w, at))
-                    .collect(),
-                answer: TieredAnswer::Decided { decision, at },
-            },
+        let key = self.key(key);
+        if let Some((words, at)) = self.deny.get::<HZ>(&key) {
+            if let Some((Err(denied), _)) = self.decide(&words, &costs, at) {
+                // Answered without awaiting anything: let tokio's
+                // cooperative budget preempt a task that loops on it.
+                tokio::task::consume_budget().await;
+                self.denied_locally.fetch_add(1, Ordering::Relaxed);
+                return TieredCheck {
+                    statuses: self.statuses(&words, at),
+                    answer: TieredAnswer::Decided {
+                        decision: Err(denied),
+                        at,
+                    },
+                };
+            }
+        }
+        match self.try_check(&key, &costs).await {
+            Ok((decision, at, words)) => {
+                let wait = decision.as_ref().err();
+                let wait = wait
+                    .and_then(|d| d.answer.retry_after())
+                    .map(|d| d.as_ticks());
+                let local = std::time::Instant::now();
+                self.deny.remember(&key, wait, &words, at, local);
+                TieredCheck {
+                    statuses: self.statuses(&words, at),
+                    answer: TieredAnswer::Decided { decision, at },
+                }
+            }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 TieredCheck {
@@ -249,12 +292,7 @@ where
         let read = self.read(&key, deadline).await?;
         let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
         let states = self.states(&key, &read)?;
-        Ok(self
-            .tiers
-            .iter()
-            .zip(states)
-            .map(|((_, a), s)| a.status(s, now))
-            .collect())
+        Ok(self.statuses(&states, now))
     }
 
     async fn read(&self, key: &str, deadline: TokioInstant) -> Result<ReadWords, Error> {
