@@ -43,9 +43,10 @@ pub enum FailPolicy {
 pub enum ServerDecide {
     /// Never: every batch is read and compare-and-set.
     Never,
-    /// After a compare-and-set of the key lost to another client, for the
-    /// retry and for the key's batches in the next second: a contended key
-    /// costs one round trip per batch and never retries.
+    /// After a compare-and-set of the key was refused (another client wrote
+    /// first, or the key expired meanwhile), for the retry and for the key's
+    /// batches in the next second: a contended key costs one round trip per
+    /// batch and never retries on contention.
     #[default]
     WhenContended,
     /// Every batch of checks that can be.
@@ -232,8 +233,8 @@ pub struct Metrics {
     pub failed_open: u64,
     /// Checks denied by [`FailPolicy::Closed`].
     pub failed_closed: u64,
-    /// Batches sent to the store (one read and at most one successful
-    /// compare-and-set each).
+    /// Batches sent to the store (each one read and at most one successful
+    /// compare-and-set, or one call of the server-side script).
     pub batches: u64,
     /// Operations in those batches.
     pub batched_ops: u64,
