@@ -6,16 +6,21 @@
 //! - `get/set`: a plain `GET` then `SET` per request (no atomicity at all):
 //!   the floor of any read-then-write client;
 //! - `ratecore`: this crate, read + compare-and-set, batched, with the deny
-//!   cache (the default configuration);
+//!   cache, contended keys decided by its server-side GCRA script (the
+//!   default configuration);
 //! - `ratecore-nocache`: the same without the deny cache, so every check
-//!   goes to the store.
+//!   goes to the store;
+//! - `ratecore-cas`: the default without the server-side script
+//!   (`ServerDecide::Never`): every batch read and compare-and-set.
 //!
 //! Workloads: 1,000 keys mostly denied; one hot key mostly denied; one hot
 //! key all admitted. With 1, 8 and 32 tasks per process and 1 and 4
 //! processes (the bench re-runs itself as the worker processes).
 //!
 //! `BENCH_SECS` sets the seconds per case (default 1); `BENCH_SMOKE=1` runs
-//! every case for 0.1 s, for CI.
+//! every case for 0.1 s, for CI; `BENCH_ONLY=many|hotdeny|hotadmit` runs one
+//! workload, `BENCH_PROCESSES=n` and `BENCH_TASKS=n` one process or task
+//! count; `BENCH_METRICS=1` prints each ratecore-redis process's metrics.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -26,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ratecore::{Gcra, Quota};
-use ratecore_redis::{Answer, Config, RedisLimiter, RedisStore};
+use ratecore_redis::{Answer, Config, RedisLimiter, RedisStore, ServerDecide};
 
 const WORKER_ENV: &str = "RATECORE_REDIS_BENCH_WORKER";
 
@@ -113,7 +118,13 @@ impl Workload {
     }
 }
 
-const IMPLS: [&str; 4] = ["lua", "get/set", "ratecore", "ratecore-nocache"];
+const IMPLS: [&str; 5] = [
+    "lua",
+    "get/set",
+    "ratecore",
+    "ratecore-nocache",
+    "ratecore-cas",
+];
 
 struct Stats {
     ops: u64,
@@ -138,10 +149,10 @@ async fn worker(
     };
     let gcra = Gcra::<{ ratecore::time::NANOS }>::new(quota.burst(burst)).unwrap();
     let config = Config::new("bench").time_budget(Duration::from_millis(250));
-    let config = if imp == "ratecore-nocache" {
-        config.deny_cache(None)
-    } else {
-        config
+    let config = match imp.as_str() {
+        "ratecore-nocache" => config.deny_cache(None),
+        "ratecore-cas" => config.server_decide(ServerDecide::Never),
+        _ => config,
     };
     let limiter = RedisLimiter::new(gcra, RedisStore::with_connection(conn.clone()), config);
     let script = redis::Script::new(LUA_GCRA);
@@ -236,6 +247,13 @@ async fn worker(
         .get(all.latencies_us.len() * 99 / 100)
         .copied()
         .unwrap_or(0);
+    if std::env::var("BENCH_METRICS").is_ok_and(|v| v == "1") && imp.starts_with("ratecore") {
+        eprintln!(
+            "{imp} {tasks} tasks: {:?}, {} script reloads",
+            limiter.metrics(),
+            limiter.store().script_reloads()
+        );
+    }
     println!("RESULT {} {} {}", all.ops, p99, all.failed);
 }
 
@@ -313,35 +331,47 @@ fn main() {
         secs
     );
     println!(
-        "| workload | processes x tasks | lua (redis_rate-style) | get/set floor | ratecore-redis | ratecore-redis, no deny cache | ratecore fail-policy answers |"
+        "| workload | processes x tasks | lua (redis_rate-style) | get/set floor | ratecore-redis | ratecore-redis, no deny cache | ratecore-redis, compare-and-set only | fail-policy answers (ratecore-redis, no deny cache, compare-and-set only) |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let only = std::env::var("BENCH_ONLY").ok();
     for workload in Workload::ALL {
+        if only.as_deref().is_some_and(|tag| tag != workload.tag()) {
+            continue;
+        }
         for processes in [1, 4] {
+            if only_n("BENCH_PROCESSES", processes) {
+                continue;
+            }
             for tasks in [1, 8, 32] {
+                if only_n("BENCH_TASKS", tasks) {
+                    continue;
+                }
                 let mut cells = Vec::new();
-                let mut failed_rc = 0;
+                let mut failed_rc = Vec::new();
                 for imp in IMPLS {
                     let _ = server.command(&["FLUSHALL"]);
                     let (rate, p99, failed) =
                         run_case(&server.url(), imp, workload, processes, tasks, secs);
                     if imp.starts_with("ratecore") {
-                        failed_rc += failed;
+                        failed_rc.push(failed.to_string());
                     }
                     cells.push(format!("{:.0} ({} us)", rate, p99));
                 }
                 println!(
-                    "| {} | {} x {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} x {} | {} | {} |",
                     workload.name(),
                     processes,
                     tasks,
-                    cells[0],
-                    cells[1],
-                    cells[2],
-                    cells[3],
-                    failed_rc
+                    cells.join(" | "),
+                    failed_rc.join(", ")
                 );
             }
         }
     }
+}
+
+/// Whether the environment variable `name` names a number other than `n`.
+fn only_n(name: &str, n: usize) -> bool {
+    std::env::var(name).is_ok_and(|v| v != n.to_string())
 }

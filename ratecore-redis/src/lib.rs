@@ -17,13 +17,16 @@
     )
 )]
 
+mod deny_cache;
 mod limiter;
 mod redis_store;
+mod server_gcra;
 mod store;
 mod tie_break;
 mod tiers;
 
-pub use limiter::{Answer, Config, Error, FailPolicy, Metrics, RedisLimiter};
+pub use limiter::{Answer, Config, Error, FailPolicy, Metrics, RedisLimiter, ServerDecide};
 pub use redis_store::{CAS_SCRIPT, READ_SCRIPT, RedisStore};
+pub use server_gcra::{GCRA_SCRIPT, GcraBatch, GcraOutcome};
 pub use store::{CasOutcome, Read, ReadWords, Store, StoreError, WordsOutcome, WordsStore};
 pub use tiers::{RedisTiers, Tiered, TieredAnswer, TieredCheck, TieredDecision};

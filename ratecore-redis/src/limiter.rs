@@ -10,10 +10,14 @@ use ratecore::{Decision, Instant, Status};
 use tokio::sync::oneshot;
 use tokio::time::Instant as TokioInstant;
 
-use crate::store::{
-    CasOutcome, Read, Store, StoreError, duration_to_ticks, ns_to_ticks, ticks_to_duration, ttl_ms,
-};
+use crate::server_gcra::GcraParams;
+use crate::store::{CasOutcome, Read, Store, StoreError, ns_to_ticks, ttl_ms};
 use ratecore::kernel::{Algorithm, Step};
+use server::Served;
+
+mod server;
+
+use crate::deny_cache::DenyCache;
 
 /// What a check answers when the store cannot decide within the time budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,15 +28,55 @@ pub enum FailPolicy {
     Closed,
 }
 
+/// When a batch of checks is decided by the store itself, with
+/// [`GCRA_SCRIPT`](crate::GCRA_SCRIPT), instead of read and compare-and-set.
+///
+/// Only for [`Gcra`](ratecore::Gcra) limiters (the one algorithm with a
+/// server-side script so far) whose numbers keep the script's arithmetic
+/// exact (see the crate's README, "Contended keys"), on a store that
+/// implements [`Store::decide_gcra`]; batches with refunds always take the
+/// compare-and-set path. Either way the answers are the kernel's: the client
+/// decides the batch again on the word the script started from, and checks
+/// that the script stored what the kernel would.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerDecide {
+    /// Never: every batch is read and compare-and-set.
+    Never,
+    /// After a compare-and-set of the key was refused (another client wrote
+    /// first, or the key expired meanwhile), for the retry and for the key's
+    /// batches in the next second: a contended key costs one round trip per
+    /// batch and never retries on contention.
+    #[default]
+    WhenContended,
+    /// Every batch of checks that can be.
+    Always,
+}
+
+/// Builder methods that set a field of the same name.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty,)*) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$name = value;
+                self
+            }
+        )*
+    };
+}
+
 /// How a [`RedisLimiter`] talks to its store.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) prefix: String,
     pub(crate) fail_policy: FailPolicy,
     pub(crate) time_budget: StdDuration,
-    deny_cache: Option<StdDuration>,
+    pub(crate) deny_cache: Option<StdDuration>,
     optimistic: Option<StdDuration>,
     max_batch: usize,
+    server_decide: ServerDecide,
 }
 
 impl Config {
@@ -40,7 +84,8 @@ impl Config {
     /// tag is the first `{...}` of the key, meant to be the user key's),
     /// [`FailPolicy::Closed`], a 50 ms time budget, a
     /// deny cache of at most 1 s, optimistic writes from states at most 1 s
-    /// old, batches of at most 1,024 operations.
+    /// old, batches of at most 1,024 operations, contended GCRA keys
+    /// decided on the server ([`ServerDecide::WhenContended`]).
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
@@ -49,50 +94,41 @@ impl Config {
             deny_cache: Some(StdDuration::from_secs(1)),
             optimistic: Some(StdDuration::from_secs(1)),
             max_batch: 1_024,
+            server_decide: ServerDecide::WhenContended,
         }
     }
 
-    /// What a check answers when the store cannot decide in time.
-    #[must_use]
-    pub fn fail_policy(mut self, policy: FailPolicy) -> Self {
-        self.fail_policy = policy;
-        self
-    }
+    setters! {
+        /// What a check answers when the store cannot decide in time.
+        fail_policy: FailPolicy,
 
-    /// The longest a check waits for the store (reads, compare-and-set
-    /// retries, reconnections) before the fail policy answers it.
-    #[must_use]
-    pub fn time_budget(mut self, budget: StdDuration) -> Self {
-        self.time_budget = budget;
-        self
-    }
+        /// The longest a check waits for the store (reads, compare-and-set
+        /// retries, reconnections) before the fail policy answers it.
+        time_budget: StdDuration,
 
-    /// Answers a key that was denied locally, without the store, while the
-    /// state read for that denial still denies (evaluated at the store's time
-    /// then plus the local time since), for at most `max_age` (`None`: no
-    /// deny cache, every check goes to the store).
-    ///
-    /// Other clients only ever add to a state's usage, so a local denial is
-    /// one the store would give too, except after a refund by another
-    /// process, which `max_age` bounds.
-    #[must_use]
-    pub fn deny_cache(mut self, max_age: Option<StdDuration>) -> Self {
-        self.deny_cache = max_age;
-        self
-    }
+        /// Answers a key that was denied locally, without the store, while the
+        /// state read for that denial still denies (evaluated at the store's time
+        /// then plus the local time since), for at most the value given
+        /// (`None`: no deny cache, every check goes to the store).
+        ///
+        /// Other clients only ever add to a state's usage, so a local denial is
+        /// one the store would give too, except after a refund by another
+        /// process, which the maximum age bounds.
+        deny_cache: Option<StdDuration>,
 
-    /// Skips the read of a batch when this process read or wrote the key at
-    /// most `max_age` ago: the batch is decided on the word it last saw, at
-    /// the store's time then plus the local time since (never later than the
-    /// store's time now), and sent with one compare-and-set. If another
-    /// client wrote meanwhile, the refusal returns its word and the store's
-    /// time, and the batch is decided again on them: so a hot key costs one
-    /// round trip per batch instead of two. A batch that would write nothing
-    /// (all denied) is confirmed with a real read. `None`: always read first.
-    #[must_use]
-    pub fn optimistic(mut self, max_age: Option<StdDuration>) -> Self {
-        self.optimistic = max_age;
-        self
+        /// Skips the read of a batch when this process read or wrote the key at
+        /// most the value given ago: the batch is decided on the word it last
+        /// saw, at the store's time then plus the local time since (never later
+        /// than the store's time now), and sent with one compare-and-set. If
+        /// another client wrote meanwhile, the refusal returns its word and the
+        /// store's time, and the batch is decided again on them: so a hot key
+        /// costs one round trip per batch instead of two. A batch that would
+        /// write nothing (all denied) is confirmed with a real read. `None`:
+        /// always read first.
+        optimistic: Option<StdDuration>,
+
+        /// When batches of checks are decided on the store (see [`ServerDecide`]).
+        server_decide: ServerDecide,
     }
 
     /// The most operations on one key decided together with one
@@ -138,14 +174,16 @@ impl std::error::Error for Error {
     }
 }
 
-/// The answer to a check.
+/// The answer to a check: of a [`RedisLimiter`], a [`Decision`]; of a
+/// [`RedisTiers`](crate::RedisTiers), a [`TieredDecision`](crate::TieredDecision)
+/// (see [`TieredAnswer`](crate::TieredAnswer)).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub enum Answer<const HZ: u64> {
+pub enum Answer<const HZ: u64, S = Status<HZ>, D = ratecore::Denied<HZ>> {
     /// Decided on the shared state, exactly as the in-memory limiter would.
     Decided {
         /// ratecore's own answer (its HTTP headers work unchanged).
-        decision: Decision<HZ>,
+        decision: Result<S, D>,
         /// The store's time the decision was made at, in ticks since the
         /// Unix epoch: read with the state, or, for a local denial or an
         /// optimistic batch, estimated as the store's time last seen plus
@@ -161,7 +199,7 @@ pub enum Answer<const HZ: u64> {
     },
 }
 
-impl<const HZ: u64> Answer<HZ> {
+impl<const HZ: u64, S, D> Answer<HZ, S, D> {
     /// Whether the check may go ahead.
     pub fn is_admitted(&self) -> bool {
         match self {
@@ -171,7 +209,7 @@ impl<const HZ: u64> Answer<HZ> {
     }
 
     /// The decision, when the store made one.
-    pub fn decision(&self) -> Option<&Decision<HZ>> {
+    pub fn decision(&self) -> Option<&Result<S, D>> {
         match self {
             Self::Decided { decision, .. } => Some(decision),
             Self::Failed { .. } => None,
@@ -195,8 +233,8 @@ pub struct Metrics {
     pub failed_open: u64,
     /// Checks denied by [`FailPolicy::Closed`].
     pub failed_closed: u64,
-    /// Batches sent to the store (one read and at most one successful
-    /// compare-and-set each).
+    /// Batches sent to the store (each one read and at most one successful
+    /// compare-and-set, or one call of the server-side script).
     pub batches: u64,
     /// Operations in those batches.
     pub batched_ops: u64,
@@ -210,6 +248,11 @@ pub struct Metrics {
     pub cas_conflicts: u64,
     /// Store errors (each retried while the budget lasts).
     pub store_errors: u64,
+    /// Batches decided by the store's GCRA script (see [`ServerDecide`]).
+    pub server_batches: u64,
+    /// Batches the script refused (a stale base second, a word out of its
+    /// exact range), then decided by compare-and-set.
+    pub server_refused: u64,
 }
 
 #[derive(Default)]
@@ -227,6 +270,8 @@ struct Counters {
     cas_stored: AtomicU64,
     cas_conflicts: AtomicU64,
     store_errors: AtomicU64,
+    server_batches: AtomicU64,
+    server_refused: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -247,17 +292,6 @@ struct Pending<const HZ: u64> {
     tx: oneshot::Sender<Reply<HZ>>,
 }
 
-/// A denial's state, kept to answer the same key locally for a while.
-#[derive(Clone, Copy)]
-struct DenyEntry {
-    state: u64,
-    /// The store's time of `state`, in ticks.
-    at: u64,
-    /// The local time the store's answer arrived.
-    read_local: std::time::Instant,
-    until: std::time::Instant,
-}
-
 /// The last word this process saw for a key, and when.
 #[derive(Clone, Copy)]
 struct Known {
@@ -268,8 +302,10 @@ struct Known {
     local: std::time::Instant,
 }
 
-const DENY_CACHE_CAPACITY: usize = 65_536;
 const KNOWN_CAPACITY: usize = 65_536;
+const HOT_CAPACITY: usize = 65_536;
+/// How long a key whose compare-and-set lost stays decided on the server.
+const HOT_FOR: StdDuration = StdDuration::from_secs(1);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere cannot leave these maps inconsistent (every update
@@ -285,8 +321,14 @@ struct Inner<A, const HZ: u64, S> {
     suffix: String,
     /// Keys with a batch in flight, and the operations waiting for the next.
     queues: Mutex<HashMap<String, Vec<Pending<HZ>>>>,
-    deny: Mutex<HashMap<String, DenyEntry>>,
+    deny: DenyCache<u64>,
     known: Mutex<HashMap<String, Known>>,
+    /// The script's numbers, if this limiter's batches can be decided on the store.
+    gcra: Option<GcraParams>,
+    /// Keys decided on the store until the local instant given.
+    hot: Mutex<HashMap<String, std::time::Instant>>,
+    /// The store's last second seen: the base of the script's arithmetic.
+    server_secs: AtomicU64,
     counters: Counters,
 }
 
@@ -345,6 +387,11 @@ where
     /// in-memory state is never used) on states in `store`.
     pub fn new(algorithm: A, store: S, config: Config) -> Self {
         let suffix = format!(":{}:{:016x}", A::NAME, algorithm.fingerprint());
+        let deny = DenyCache::new(config.deny_cache);
+        let gcra = match config.server_decide {
+            ServerDecide::Never => None,
+            _ => GcraParams::of::<A, HZ>(&algorithm),
+        };
         Self {
             inner: Arc::new(Inner {
                 algorithm,
@@ -352,8 +399,11 @@ where
                 config,
                 suffix,
                 queues: Mutex::new(HashMap::new()),
-                deny: Mutex::new(HashMap::new()),
+                deny,
                 known: Mutex::new(HashMap::new()),
+                gcra,
+                hot: Mutex::new(HashMap::new()),
+                server_secs: AtomicU64::new(0),
                 counters: Counters::default(),
             }),
         }
@@ -398,6 +448,8 @@ where
             cas_stored: get(&c.cas_stored),
             cas_conflicts: get(&c.cas_conflicts),
             store_errors: get(&c.store_errors),
+            server_batches: get(&c.server_batches),
+            server_refused: get(&c.server_refused),
         }
     }
 
@@ -482,7 +534,7 @@ where
     /// refund may or may not have been stored then.
     pub async fn refund(&self, key: &str, n: u32) -> Result<Status<HZ>, Error> {
         let key = self.key(key);
-        lock(&self.inner.deny).remove(&key);
+        self.inner.deny.forget(&key);
         match self.submit(key, Op::Refund(n)).await? {
             (Ok(status), _) => Ok(status),
             // A refund is always answered with a status.
@@ -512,28 +564,74 @@ where
         let deadline = TokioInstant::now() + self.inner.config.time_budget;
         let (tx, rx) = oneshot::channel();
         let pending = Pending { op, deadline, tx };
-        let start_driver = {
+        let alone = {
             let mut queues = lock(&self.inner.queues);
             match queues.get_mut(&key) {
                 Some(queue) => {
                     queue.push(pending);
-                    false
+                    None
                 }
                 None => {
-                    queues.insert(key.clone(), vec![pending]);
-                    true
+                    // A batch in flight, with nothing queued behind it yet.
+                    queues.insert(key.clone(), Vec::new());
+                    Some(pending)
                 }
             }
         };
-        if start_driver {
-            let inner = Arc::clone(&self.inner);
-            runtime.spawn(async move { inner.drive(key).await });
+        if let Some(pending) = alone {
+            // No batch was in flight for this key: decide this operation as
+            // a batch of its own in the caller's task, without a hand-off to
+            // a driver task and back (two wake-ups per check on a busy
+            // machine). What queues meanwhile goes to a driver task after
+            // it, also if this future is dropped midway.
+            let handoff = Handoff {
+                inner: Arc::clone(&self.inner),
+                key,
+                runtime,
+            };
+            let batch = handoff.inner.run_batch(&handoff.key, vec![pending]);
+            let _ = tokio::time::timeout_at(deadline, batch).await;
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(reply)) => reply,
             // The driver was dropped (the runtime is shutting down), or the
             // budget ran out while waiting.
             Ok(Err(_)) | Err(_) => Err(Error::TimedOut),
+        }
+    }
+}
+
+/// Passes a key's queue, when the caller that decided the key's first batch
+/// in its own task is done (or dropped), to a driver task, or retires it if
+/// nothing queued meanwhile.
+struct Handoff<A, const HZ: u64, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    inner: Arc<Inner<A, HZ, S>>,
+    key: String,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<A, const HZ: u64, S> Drop for Handoff<A, HZ, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    fn drop(&mut self) {
+        let queued = {
+            let mut queues = lock(&self.inner.queues);
+            let queued = queues.get(&self.key).is_some_and(|q| !q.is_empty());
+            if !queued {
+                queues.remove(&self.key);
+            }
+            queued
+        };
+        if queued {
+            let inner = Arc::clone(&self.inner);
+            let key = std::mem::take(&mut self.key);
+            self.runtime.spawn(async move { inner.drive(key).await });
         }
     }
 }
@@ -559,17 +657,8 @@ where
     S: Store,
 {
     fn denied_locally(&self, key: &str, n: u32) -> Option<Answer<HZ>> {
-        self.config.deny_cache?;
-        let entry = *lock(&self.deny).get(key)?;
-        let local = std::time::Instant::now();
-        if local >= entry.until {
-            return None;
-        }
-        let at = entry.at.saturating_add(duration_to_ticks::<HZ>(
-            local.saturating_duration_since(entry.read_local),
-        ));
-        let at = Instant::<HZ>::from_ticks(at);
-        match self.algorithm.decide(entry.state, n, at) {
+        let (state, at) = self.deny.get::<HZ>(key)?;
+        match self.algorithm.decide(state, n, at) {
             Step::Deny(denied) => Some(Answer::Decided {
                 decision: Err(denied),
                 at,
@@ -653,7 +742,10 @@ where
         loop {
             bump(&self.counters.reads, 1);
             match tokio::time::timeout_at(deadline, self.store.read(key)).await {
-                Ok(Ok(read)) => return Ok((read, std::time::Instant::now())),
+                Ok(Ok(read)) => {
+                    self.note_time(read.server_now_ns);
+                    return Ok((read, std::time::Instant::now()));
+                }
                 Ok(Err(e)) => {
                     bump(&self.counters.store_errors, 1);
                     last = Some(e);
@@ -737,17 +829,34 @@ where
         ops: &[Op],
         deadline: TokioInstant,
     ) -> Result<(Vec<Decision<HZ>>, Instant<HZ>), Error> {
-        let estimated = self
-            .config
-            .optimistic
-            .and_then(|age| self.estimate(key, age));
+        // The units of a batch of checks the store may decide, while it may.
+        let mut on_server = self.server_checks(ops);
+        let mut refused = None;
+        if let Some(ns) = on_server.as_deref() {
+            if self.config.server_decide == ServerDecide::Always || self.is_hot(key) {
+                match self.decide_on_server(key, ops, ns, deadline).await? {
+                    Served::Done(done) => return Ok(done),
+                    Served::Refused(read, local) => refused = Some((read, local)),
+                    Served::Unavailable => {}
+                }
+                on_server = None;
+            }
+        }
+        let estimated = match refused {
+            Some(_) => None,
+            None => self
+                .config
+                .optimistic
+                .and_then(|age| self.estimate(key, age)),
+        };
         let mut estimated_read = estimated.is_some();
-        let (mut read, mut read_local) = match estimated {
-            Some(estimate) => {
+        let (mut read, mut read_local) = match (refused, estimated) {
+            (Some(read), _) => read,
+            (None, Some(estimate)) => {
                 bump(&self.counters.reads_skipped, 1);
                 estimate
             }
-            None => self.fresh_read(key, deadline).await?,
+            (None, None) => self.fresh_read(key, deadline).await?,
         };
         let mut attempt = 0u32;
         loop {
@@ -789,6 +898,19 @@ where
                     read_local = std::time::Instant::now();
                     estimated_read = false;
                     self.saw(key, read.value, read.server_now_ns, read_local);
+                    // Contended: let the store decide the retry, and the
+                    // key's next batches for a while, so that the key costs
+                    // one round trip per batch instead of a retry storm.
+                    if let Some(ns) = on_server.take() {
+                        self.mark_hot(key);
+                        match self.decide_on_server(key, ops, &ns, deadline).await? {
+                            Served::Done(done) => return Ok(done),
+                            Served::Refused(current, local) => {
+                                (read, read_local) = (current, local)
+                            }
+                            Served::Unavailable => {}
+                        }
+                    }
                 }
                 Ok(Err(e)) => {
                     // The outcome is unknown: the write may have landed
@@ -842,36 +964,12 @@ where
         now: Instant<HZ>,
         read_local: std::time::Instant,
     ) {
-        let Some(max_age) = self.config.deny_cache else {
-            return;
-        };
         let wait = answers
             .iter()
             .filter_map(|a| a.as_ref().err().and_then(|d| d.retry_after()))
             .map(|d| d.as_ticks())
             .max();
-        let mut cache = lock(&self.deny);
-        let Some(wait) = wait else {
-            cache.remove(key);
-            return;
-        };
-        let until = read_local + ticks_to_duration::<HZ>(wait).min(max_age);
-        if cache.len() >= DENY_CACHE_CAPACITY {
-            let local = std::time::Instant::now();
-            cache.retain(|_, e| e.until > local);
-            if cache.len() >= DENY_CACHE_CAPACITY {
-                cache.clear();
-            }
-        }
-        cache.insert(
-            key.to_owned(),
-            DenyEntry {
-                state,
-                at: now.as_ticks(),
-                read_local,
-                until,
-            },
-        );
+        self.deny.remember(key, wait, &state, now, read_local);
     }
 }
 
@@ -1008,7 +1106,10 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_batch_decides_as_the_calls_in_sequence_with_one_cas() {
-        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        // The first check of an idle key is decided alone, in its own task;
+        // the 39 that queue behind it meanwhile are one batch. (Reads are
+        // real, so every batch is decided at the store's instant.)
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None).optimistic(None));
         fake.read_delay_ms.store(5, Ordering::SeqCst);
         let ns: Vec<u32> = (0..40).map(|i| [1, 3, 0, 2, 25][i % 5]).collect();
         let answers = concurrent_checks(&limiter, &ns).await;
@@ -1018,14 +1119,47 @@ mod tests {
             assert_eq!(answer.decision(), Some(&memory.check_n_at(n, now)));
         }
         let m = limiter.metrics();
-        assert_eq!((m.batches, m.batched_ops, m.cas_stored), (1, 40, 1));
-        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 1);
-        assert_eq!(fake.reads.load(Ordering::SeqCst), 1);
+        assert_eq!((m.batches, m.batched_ops, m.cas_stored), (2, 40, 2));
+        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 2);
+        assert_eq!(fake.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_dropped_first_caller_hands_the_queue_to_a_driver() {
+        let config = Config::new("t")
+            .deny_cache(None)
+            .optimistic(None)
+            .time_budget(StdDuration::from_secs(5));
+        let (fake, limiter) = setup(config);
+        fake.read_delay_ms.store(20, Ordering::SeqCst);
+        let spawn_check = || {
+            let l = limiter.clone();
+            tokio::spawn(async move { l.check("k").await })
+        };
+        let first = spawn_check();
+        // The first check starts its own batch and waits for its read...
+        tokio::task::yield_now().await;
+        let rest: Vec<_> = (0..3).map(|_| spawn_check()).collect();
+        // ...the others queue behind it, and then it is dropped.
+        tokio::task::yield_now().await;
+        first.abort();
+        assert!(first.await.unwrap_err().is_cancelled());
+        for check in rest {
+            let answer = check.await.unwrap();
+            assert!(
+                answer.is_admitted() && answer.decision().is_some(),
+                "{answer:?}"
+            );
+        }
+        let m = limiter.metrics();
+        assert_eq!((m.admitted, m.failed_closed, m.batches), (3, 0, 2));
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_conflict_decides_again_on_the_returned_value() {
-        let (fake, limiter) = setup(Config::new("t").deny_cache(None));
+        // The first check goes alone and meets the other client's write;
+        // the other three are the next batch.
+        let (fake, limiter) = setup(Config::new("t").deny_cache(None).optimistic(None));
         fake.read_delay_ms.store(2, Ordering::SeqCst);
         *lock(&fake.meddle) = Some((gcra(), 15));
         let ns = [2u32, 2, 2, 2];
@@ -1040,8 +1174,8 @@ mod tests {
         let admitted = answers.iter().filter(|a| a.is_admitted()).count();
         assert_eq!(admitted, 2);
         let m = limiter.metrics();
-        assert_eq!((m.cas_conflicts, m.cas_stored, m.reads), (1, 1, 1));
-        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 2);
+        assert_eq!((m.cas_conflicts, m.cas_stored, m.reads), (1, 2, 2));
+        assert_eq!(fake.cas_calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -1,4 +1,4 @@
-//! The [`Store`] on Redis or Valkey: two Lua scripts, each touching only `KEYS[1]`.
+//! The [`Store`] on Redis or Valkey: three Lua scripts, each touching only `KEYS[1]`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,9 +7,10 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Value};
 
+use crate::server_gcra::{GCRA_SCRIPT, GcraBatch, GcraOutcome};
 use crate::store::{
     CasOutcome, Read, ReadWords, Store, StoreError, WordsOutcome, WordsStore, decode, decode_words,
-    encode, encode_words, time_ns,
+    encode_words, time_ns,
 };
 
 /// Reads the word and the server's clock in one atomic step.
@@ -58,6 +59,13 @@ impl Script {
     }
 }
 
+/// The scripts a [`RedisStore`] sends.
+struct Scripts {
+    read: Script,
+    cas: Script,
+    gcra: Script,
+}
+
 /// A [`Store`] on one Redis (or Valkey) server, through a reconnecting
 /// [`ConnectionManager`] (one multiplexed connection, shared by clones).
 ///
@@ -67,7 +75,7 @@ impl Script {
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
-    scripts: Arc<(Script, Script)>,
+    scripts: Arc<Scripts>,
     reloads: Arc<AtomicU64>,
 }
 
@@ -119,7 +127,11 @@ impl RedisStore {
     pub fn with_connection(conn: ConnectionManager) -> Self {
         Self {
             conn,
-            scripts: Arc::new((Script::new(READ_SCRIPT), Script::new(CAS_SCRIPT))),
+            scripts: Arc::new(Scripts {
+                read: Script::new(READ_SCRIPT),
+                cas: Script::new(CAS_SCRIPT),
+                gcra: Script::new(GCRA_SCRIPT),
+            }),
             reloads: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -219,13 +231,10 @@ fn parse_read_words(key: &str, items: &[Value]) -> Result<ReadWords, StoreError>
     })
 }
 
+/// A word is stored as a list of one word (the same canonical decimal).
 impl Store for RedisStore {
     async fn read(&self, key: &str) -> Result<Read, StoreError> {
-        let (read, _) = &*self.scripts;
-        match self.eval(read, key, &[]).await? {
-            Value::Array(items) => parse_read(key, &items),
-            other => Err(bad(&other)),
-        }
+        self.read_one(key).await
     }
 
     async fn compare_and_set(
@@ -235,28 +244,45 @@ impl Store for RedisStore {
         new: u64,
         ttl_ms: Option<u64>,
     ) -> Result<CasOutcome, StoreError> {
-        let (_, cas) = &*self.scripts;
-        let expected = expected.map(encode).unwrap_or_default();
-        let new = encode(new);
-        let ttl = ttl_ms.map(|t| t.max(1).to_string()).unwrap_or_default();
-        match self.eval(cas, key, &[&expected, &new, &ttl]).await? {
-            Value::Array(items) => match items.split_first() {
-                Some((flag, [])) if number(flag) == Some(1) => Ok(CasOutcome::Stored),
-                Some((flag, rest)) if number(flag) == Some(0) => {
-                    Ok(CasOutcome::Conflict(parse_read(key, rest)?))
-                }
-                _ => Err(StoreError::BadReply(format!("{items:?}"))),
-            },
-            other => Err(bad(&other)),
-        }
+        self.compare_and_set_one(key, expected, new, ttl_ms).await
+    }
+
+    async fn decide_gcra(
+        &self,
+        key: &str,
+        batch: &GcraBatch,
+    ) -> Result<Option<GcraOutcome>, StoreError> {
+        let args = batch.args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let items = match self.eval(&self.scripts.gcra, key, &args).await? {
+            Value::Array(items) => items,
+            other => return Err(bad(&other)),
+        };
+        let outcome = match items.split_first() {
+            Some((flag, rest)) if number(flag) == Some(0) => {
+                GcraOutcome::Refused(parse_read(key, rest)?)
+            }
+            Some((flag, [value, secs, micros, new, ttl])) if number(flag) == Some(1) => {
+                let old = parse_read(key, &[value.clone(), secs.clone(), micros.clone()])?;
+                let new = decode(key, bulk(new).ok_or_else(|| bad(new))?)?;
+                let stored = match (new, bulk(ttl)) {
+                    (None, Some(b"")) => None,
+                    (Some(word), _) => Some((word, number(ttl).ok_or_else(|| bad(ttl))?)),
+                    _ => return Err(bad(ttl)),
+                };
+                GcraOutcome::Decided { old, stored }
+            }
+            _ => return Err(StoreError::BadReply(format!("{items:?}"))),
+        };
+        Ok(Some(outcome))
     }
 }
 
-/// The same two scripts: they compare values as strings, whatever they encode.
+/// The read and compare-and-set scripts: they compare values as strings,
+/// whatever they encode.
 impl WordsStore for RedisStore {
     async fn read_words(&self, key: &str) -> Result<ReadWords, StoreError> {
-        let (read, _) = &*self.scripts;
-        match self.eval(read, key, &[]).await? {
+        match self.eval(&self.scripts.read, key, &[]).await? {
             Value::Array(items) => parse_read_words(key, &items),
             other => Err(bad(&other)),
         }
@@ -269,11 +295,13 @@ impl WordsStore for RedisStore {
         new: &[u64],
         ttl_ms: Option<u64>,
     ) -> Result<WordsOutcome, StoreError> {
-        let (_, cas) = &*self.scripts;
         let expected = expected.map(encode_words).unwrap_or_default();
         let new = encode_words(new);
         let ttl = ttl_ms.map(|t| t.max(1).to_string()).unwrap_or_default();
-        match self.eval(cas, key, &[&expected, &new, &ttl]).await? {
+        match self
+            .eval(&self.scripts.cas, key, &[&expected, &new, &ttl])
+            .await?
+        {
             Value::Array(items) => match items.split_first() {
                 Some((flag, [])) if number(flag) == Some(1) => Ok(WordsOutcome::Stored),
                 Some((flag, rest)) if number(flag) == Some(0) => {

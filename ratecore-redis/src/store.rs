@@ -4,6 +4,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::server_gcra::{GcraBatch, GcraOutcome};
+
 /// A state word as read, with the store's clock at the moment of the read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Read {
@@ -45,6 +47,20 @@ pub trait Store: Send + Sync + 'static {
         new: u64,
         ttl_ms: Option<u64>,
     ) -> impl Future<Output = Result<CasOutcome, StoreError>> + Send;
+
+    /// Decides a batch of GCRA checks on the store, atomically, with
+    /// [`GCRA_SCRIPT`](crate::GCRA_SCRIPT)'s transition: for a contended key
+    /// (see [`Config::server_decide`](crate::Config::server_decide)).
+    /// `Ok(None)` when this store cannot (the default): the limiter then
+    /// keeps to read and compare-and-set.
+    fn decide_gcra(
+        &self,
+        key: &str,
+        batch: &GcraBatch,
+    ) -> impl Future<Output = Result<Option<GcraOutcome>, StoreError>> + Send {
+        let _ = (key, batch);
+        async { Ok(None) }
+    }
 }
 
 /// Several state words as read (one per tier), with the store's clock.
@@ -57,6 +73,33 @@ pub struct ReadWords {
     pub server_now_ns: u64,
 }
 
+impl ReadWords {
+    /// The read of a value of one word, as a [`Store`] reads it:
+    /// [`StoreError::Corrupt`] if `key` holds several.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] for a value of more than one word.
+    pub fn into_single(self, key: &str) -> Result<Read, StoreError> {
+        let value = match self.value.as_deref() {
+            None => None,
+            Some(&[word]) => Some(word),
+            Some(words) => {
+                let mut value = encode_words(words);
+                value.truncate(64);
+                return Err(StoreError::Corrupt {
+                    key: key.to_owned(),
+                    value,
+                });
+            }
+        };
+        Ok(Read {
+            value,
+            server_now_ns: self.server_now_ns,
+        })
+    }
+}
+
 /// The result of a [`WordsStore::compare_and_set_words`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WordsOutcome {
@@ -64,6 +107,20 @@ pub enum WordsOutcome {
     Stored,
     /// The key held something else; nothing was written.
     Conflict(ReadWords),
+}
+
+impl WordsOutcome {
+    /// The outcome for a value of one word, as a [`Store`] reports it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] when a refusal returns several words.
+    pub fn into_single(self, key: &str) -> Result<CasOutcome, StoreError> {
+        Ok(match self {
+            Self::Stored => CasOutcome::Stored,
+            Self::Conflict(read) => CasOutcome::Conflict(read.into_single(key)?),
+        })
+    }
 }
 
 /// A [`Store`] for values of several words (one per tier of a
@@ -81,6 +138,27 @@ pub trait WordsStore: Send + Sync + 'static {
         new: &[u64],
         ttl_ms: Option<u64>,
     ) -> impl Future<Output = Result<WordsOutcome, StoreError>> + Send;
+
+    /// [`Store::read`] on this store: a word is stored as a list of one.
+    fn read_one(&self, key: &str) -> impl Future<Output = Result<Read, StoreError>> + Send {
+        async move { self.read_words(key).await?.into_single(key) }
+    }
+
+    /// [`Store::compare_and_set`] on this store: a word is stored as a list of one.
+    fn compare_and_set_one(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        new: u64,
+        ttl_ms: Option<u64>,
+    ) -> impl Future<Output = Result<CasOutcome, StoreError>> + Send {
+        async move {
+            let expected = expected.as_ref().map(std::slice::from_ref);
+            let new = [new];
+            let out = self.compare_and_set_words(key, expected, &new, ttl_ms);
+            out.await?.into_single(key)
+        }
+    }
 }
 
 /// A store that could not answer.
@@ -99,6 +177,10 @@ pub enum StoreError {
     },
     /// The store's reply did not have the expected shape.
     BadReply(String),
+    /// The store decided a batch (see [`Store::decide_gcra`]) otherwise than
+    /// ratecore's kernel on the same word at the same instant: a bug, never
+    /// expected; the batch is answered by the fail policy.
+    Diverged(String),
 }
 
 impl fmt::Display for StoreError {
@@ -112,6 +194,9 @@ impl fmt::Display for StoreError {
                 )
             }
             Self::BadReply(what) => write!(f, "unexpected reply from the store: {what}"),
+            Self::Diverged(what) => {
+                write!(f, "the store decided otherwise than the kernel: {what}")
+            }
         }
     }
 }

@@ -5,61 +5,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration as StdDuration;
 
+use ratecore::compose::{TierAnswer, TierDecision};
 use ratecore::{Denied, Duration, Instant, Status};
 use tokio::time::Instant as TokioInstant;
 
-use crate::limiter::{Config, Error, FailPolicy, jitter};
+use crate::deny_cache::DenyCache;
+use crate::limiter::{Answer, Config, Error, FailPolicy, jitter};
 use crate::store::{ReadWords, StoreError, WordsOutcome, WordsStore, ns_to_ticks, ttl_ms};
 use crate::tie_break::{more_restrictive, tighter};
 use ratecore::kernel::{Algorithm, Step};
 
 /// An answer of a [`RedisTiers`] and the tier it comes from: the one that
-/// binds (as ratecore's `TierAnswer`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Tiered<T> {
-    /// The tier's position (from 0).
-    pub tier: usize,
-    /// The tier's name.
-    pub name: &'static str,
-    /// That tier's answer.
-    pub answer: T,
-}
+/// binds. ratecore's own [`TierAnswer`], as its in-memory `Tiers` answers.
+pub type Tiered<T> = TierAnswer<T>;
 
 /// A tiered decision: admitted with the most restrictive tier's [`Status`],
 /// or denied with the most restrictive [`Denied`], chosen exactly as
-/// ratecore's `Tiers` chooses.
-pub type TieredDecision<const HZ: u64> = Result<Tiered<Status<HZ>>, Tiered<Denied<HZ>>>;
+/// ratecore's `Tiers` chooses (its [`TierDecision`]).
+pub type TieredDecision<const HZ: u64> = TierDecision<HZ>;
 
-/// The answer to a tiered check.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum TieredAnswer<const HZ: u64> {
-    /// Decided on the shared state, exactly as ratecore's `Tiers` would.
-    Decided {
-        /// The decision.
-        decision: TieredDecision<HZ>,
-        /// The store's time it was made at, in ticks since the Unix epoch.
-        at: Instant<HZ>,
-    },
-    /// The store could not decide in time: the [`FailPolicy`] answered.
-    Failed {
-        /// Whether the policy admitted the check.
-        admitted: bool,
-        /// Why the store did not decide.
-        error: Error,
-    },
-}
-
-impl<const HZ: u64> TieredAnswer<HZ> {
-    /// Whether the check may go ahead.
-    pub fn is_admitted(&self) -> bool {
-        match self {
-            Self::Decided { decision, .. } => decision.is_ok(),
-            Self::Failed { admitted, .. } => *admitted,
-        }
-    }
-}
+/// The answer to a tiered check: an [`Answer`] whose decision names the
+/// binding tier ([`TieredDecision`]).
+pub type TieredAnswer<const HZ: u64> = Answer<HZ, Tiered<Status<HZ>>, Tiered<Denied<HZ>>>;
 
 /// A [`RedisTiers::check_costs`] answer: the decision, and every tier's
 /// status after it.
@@ -104,6 +71,9 @@ pub struct RedisTiers<A, const HZ: u64, const N: usize, S = crate::RedisStore> {
     config: Config,
     suffix: String,
     failed: Arc<AtomicU64>,
+    /// Denials answered locally (see [`Config::deny_cache`]).
+    deny: DenyCache<Vec<u64>>,
+    denied_locally: AtomicU64,
 }
 
 impl<A, const HZ: u64, const N: usize, S> fmt::Debug for RedisTiers<A, HZ, N, S> {
@@ -146,12 +116,15 @@ where
         }
         let fingerprint = combine(tiers.iter().map(|(name, a)| (*name, a.fingerprint())));
         let suffix = format!(":tiers-{}-{N}:{fingerprint:016x}", A::NAME);
+        let deny = DenyCache::new(config.deny_cache);
         Self {
             tiers,
             store,
             config,
             suffix,
             failed: Arc::default(),
+            deny,
+            denied_locally: AtomicU64::new(0),
         }
     }
 
@@ -163,6 +136,20 @@ where
     /// Checks answered by the fail policy so far.
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Denials answered from the deny cache so far, without the store.
+    pub fn denied_locally(&self) -> u64 {
+        self.denied_locally.load(Ordering::Relaxed)
+    }
+
+    /// Every tier's status on `words` at `at`.
+    fn statuses(&self, words: &[u64], at: Instant<HZ>) -> Vec<Status<HZ>> {
+        let tiers = self.tiers.iter();
+        tiers
+            .zip(words)
+            .map(|((_, a), &w)| a.status(w, at))
+            .collect()
     }
 
     /// Decides `costs[i]` units in tier `i`, from `states` at `now`.
@@ -189,11 +176,7 @@ where
             match step {
                 Step::Store(_, status) | Step::Keep(status) => {
                     if binding.as_ref().is_none_or(|b| tighter(&b.answer, &status)) {
-                        binding = Some(Tiered {
-                            tier,
-                            name,
-                            answer: status,
-                        });
+                        binding = Some(Tiered::new(tier, name, status));
                     }
                 }
                 Step::Deny(refusal) => {
@@ -201,11 +184,7 @@ where
                         .as_ref()
                         .is_none_or(|d| more_restrictive(&d.answer, &refusal))
                     {
-                        denied = Some(Tiered {
-                            tier,
-                            name,
-                            answer: refusal,
-                        });
+                        denied = Some(Tiered::new(tier, name, refusal));
                     }
                 }
             }
@@ -253,17 +232,39 @@ where
     /// every tier admits its cost, charges every tier, with one
     /// compare-and-set: all or nothing, exactly as [`check_n`](Self::check_n).
     /// The answer comes with every tier's status after the check.
+    ///
+    /// A key denied recently may be answered from the deny cache, as a
+    /// [`RedisLimiter`](crate::RedisLimiter)'s (see [`Config::deny_cache`]).
     pub async fn check_costs(&self, key: &str, costs: [u32; N]) -> TieredCheck<HZ> {
-        match self.try_check(&self.key(key), &costs).await {
-            Ok((decision, at, words)) => TieredCheck {
-                statuses: self
-                    .tiers
-                    .iter()
-                    .zip(words)
-                    .map(|((_, a), w)| a.status(w, at))
-                    .collect(),
-                answer: TieredAnswer::Decided { decision, at },
-            },
+        let key = self.key(key);
+        if let Some((words, at)) = self.deny.get::<HZ>(&key) {
+            if let Some((Err(denied), _)) = self.decide(&words, &costs, at) {
+                // Answered without awaiting anything: let tokio's
+                // cooperative budget preempt a task that loops on it.
+                tokio::task::consume_budget().await;
+                self.denied_locally.fetch_add(1, Ordering::Relaxed);
+                return TieredCheck {
+                    statuses: self.statuses(&words, at),
+                    answer: TieredAnswer::Decided {
+                        decision: Err(denied),
+                        at,
+                    },
+                };
+            }
+        }
+        match self.try_check(&key, &costs).await {
+            Ok((decision, at, words)) => {
+                let wait = decision.as_ref().err();
+                let wait = wait
+                    .and_then(|d| d.answer.retry_after())
+                    .map(|d| d.as_ticks());
+                let local = std::time::Instant::now();
+                self.deny.remember(&key, wait, &words, at, local);
+                TieredCheck {
+                    statuses: self.statuses(&words, at),
+                    answer: TieredAnswer::Decided { decision, at },
+                }
+            }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 TieredCheck {
@@ -291,12 +292,7 @@ where
         let read = self.read(&key, deadline).await?;
         let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
         let states = self.states(&key, &read)?;
-        Ok(self
-            .tiers
-            .iter()
-            .zip(states)
-            .map(|((_, a), s)| a.status(s, now))
-            .collect())
+        Ok(self.statuses(&states, now))
     }
 
     async fn read(&self, key: &str, deadline: TokioInstant) -> Result<ReadWords, Error> {

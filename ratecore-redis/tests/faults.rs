@@ -2,7 +2,8 @@
 //! stopped, and restarted mid-run (data and script cache lost). No check is
 //! admitted beyond what was charged or what the fail policy allows, the
 //! policy answers within the time budget, and decisions resume when the
-//! server returns.
+//! server returns. Each fault runs with contended keys decided on the
+//! server (the default) and with every batch decided there.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ratecore::{Gcra, Quota};
-use ratecore_redis::{Answer, Config, FailPolicy, RedisLimiter, RedisStore};
+use ratecore_redis::{Answer, Config, FailPolicy, RedisLimiter, RedisStore, ServerDecide};
 use support::RedisServer;
 
 const NS: u64 = 1_000_000_000;
@@ -22,9 +23,15 @@ fn counter(burst: u32) -> Gcra<NS> {
     Gcra::new(Quota::per_hour(1).burst(burst)).unwrap()
 }
 
-fn limiter(server: &RedisServer, burst: u32, policy: FailPolicy) -> RedisLimiter<Gcra<NS>, NS> {
+fn limiter(
+    server: &RedisServer,
+    burst: u32,
+    policy: FailPolicy,
+    mode: ServerDecide,
+) -> RedisLimiter<Gcra<NS>, NS> {
     let store = RedisStore::open(&server.url(), Duration::from_millis(50)).unwrap();
     let config = Config::new("faults")
+        .server_decide(mode)
         .fail_policy(policy)
         .time_budget(BUDGET)
         .deny_cache(None);
@@ -35,10 +42,38 @@ async fn used(limiter: &RedisLimiter<Gcra<NS>, NS>, burst: u32) -> u32 {
     burst - limiter.status("k").await.unwrap().remaining()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn script_flush_reloads_without_charging_twice() {
+/// Each fault as two tests: `default_mode::name` and `on_the_server::name`.
+macro_rules! on_both_paths {
+    ($($name:ident),* $(,)?) => {
+        mod default_mode {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::ServerDecide::WhenContended).await;
+                }
+            )*
+        }
+        mod on_the_server {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::ServerDecide::Always).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_paths!(
+    script_flush_reloads_without_charging_twice,
+    killed_connections_never_admit_more_than_was_charged,
+    a_stopped_server_gets_the_fail_policy_within_the_budget_then_recovers,
+    a_restart_mid_run_loses_the_state_but_admits_no_more_than_a_fresh_burst,
+);
+
+async fn script_flush_reloads_without_charging_twice(mode: ServerDecide) {
     let server = RedisServer::start();
-    let limiter = limiter(&server, 1_000, FailPolicy::Closed);
+    let limiter = limiter(&server, 1_000, FailPolicy::Closed, mode);
     let mut admitted = 0;
     for round in 0..5 {
         for _ in 0..10 {
@@ -58,6 +93,9 @@ async fn script_flush_reloads_without_charging_twice() {
     assert!(limiter.store().script_reloads() >= 5);
     let m = limiter.metrics();
     assert_eq!((m.failed_closed, m.store_errors), (0, 0));
+    if mode == ServerDecide::Always {
+        assert_eq!(m.server_batches, u64::from(admitted));
+    }
 }
 
 /// Hammers key "k" from `tasks` tasks until `stop`; returns (admitted, failed).
@@ -88,11 +126,10 @@ fn hammer(
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_connections_never_admit_more_than_was_charged() {
+async fn killed_connections_never_admit_more_than_was_charged(mode: ServerDecide) {
     let server = RedisServer::start();
     let burst = 100_000;
-    let limiter = limiter(&server, burst, FailPolicy::Closed);
+    let limiter = limiter(&server, burst, FailPolicy::Closed, mode);
     let stop = Arc::new(AtomicBool::new(false));
     let tasks = hammer(&limiter, 8, &stop);
     for _ in 0..5 {
@@ -121,11 +158,10 @@ async fn killed_connections_never_admit_more_than_was_charged() {
     assert!(admitted > 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_server_gets_the_fail_policy_within_the_budget_then_recovers() {
+async fn a_stopped_server_gets_the_fail_policy_within_the_budget_then_recovers(mode: ServerDecide) {
     let mut server = RedisServer::start();
-    let closed = limiter(&server, 10, FailPolicy::Closed);
-    let open = limiter(&server, 10, FailPolicy::Open);
+    let closed = limiter(&server, 10, FailPolicy::Closed, mode);
+    let open = limiter(&server, 10, FailPolicy::Open, mode);
     assert!(closed.check("k").await.is_admitted());
     assert!(open.check("k").await.is_admitted());
     server.stop();
@@ -163,11 +199,12 @@ async fn a_stopped_server_gets_the_fail_policy_within_the_budget_then_recovers()
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_mid_run_loses_the_state_but_admits_no_more_than_a_fresh_burst() {
+async fn a_restart_mid_run_loses_the_state_but_admits_no_more_than_a_fresh_burst(
+    mode: ServerDecide,
+) {
     let mut server = RedisServer::start();
     let burst = 50;
-    let limiter = limiter(&server, burst, FailPolicy::Closed);
+    let limiter = limiter(&server, burst, FailPolicy::Closed, mode);
     let stop = Arc::new(AtomicBool::new(false));
     let tasks = hammer(&limiter, 6, &stop);
     tokio::time::sleep(Duration::from_millis(300)).await;

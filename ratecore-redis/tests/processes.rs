@@ -3,7 +3,9 @@
 //! the server's clock, the total admitted never exceeds GCRA's bound
 //! `burst + span / T` (span from server times observed before and after the
 //! run), nor a fixed window's limit in any window; and no check ends in the
-//! fail policy because of contention alone.
+//! fail policy because of contention alone. GCRA runs with contended keys
+//! decided on the server (the default), with every batch decided there, and
+//! at a rate high enough that contention is certain.
 
 mod support;
 
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use ratecore::kernel::Algorithm;
 use ratecore::{FixedWindow, Gcra, Quota};
-use ratecore_redis::{Answer, Config, RedisLimiter, RedisStore};
+use ratecore_redis::{Answer, Config, RedisLimiter, RedisStore, ServerDecide};
 use support::RedisServer;
 
 const WORKER_ENV: &str = "RATECORE_REDIS_WORKER";
@@ -27,6 +29,11 @@ const RUN: Duration = Duration::from_millis(1_200);
 fn gcra() -> Gcra<1_000_000_000> {
     // T = 2 ms.
     Gcra::new(Quota::per_second(500).burst(20)).unwrap()
+}
+
+fn gcra_fast() -> Gcra<1_000_000_000> {
+    // T = 200 us: the processes' writes collide all the time.
+    Gcra::new(Quota::per_second(5_000).burst(20)).unwrap()
 }
 
 fn gcra_many() -> Gcra<1_000_000_000> {
@@ -46,12 +53,14 @@ fn window() -> FixedWindow<1_000_000_000> {
 /// Runs `TASKS` tasks checking `keys` round-robin until `RUN` has passed;
 /// prints one line per admitted check: `ADMIT key at_ticks`, and the
 /// fail-policy answers as `FAILED n`.
-async fn work<A>(algorithm: A, url: &str, keys: usize)
+async fn work<A>(algorithm: A, url: &str, keys: usize, server: ServerDecide)
 where
     A: Algorithm<1_000_000_000> + Send + Sync + 'static,
 {
     let store = RedisStore::open(url, Duration::from_millis(500)).unwrap();
-    let config = Config::new("procs").time_budget(Duration::from_secs(5));
+    let config = Config::new("procs")
+        .time_budget(Duration::from_secs(5))
+        .server_decide(server);
     let limiter = RedisLimiter::new(algorithm, store, config);
     let failed = Arc::new(AtomicU64::new(0));
     let admitted = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -93,8 +102,8 @@ where
     println!("FAILED {}", failed.load(Ordering::Relaxed));
     let m = limiter.metrics();
     println!(
-        "METRICS checks={} batches={} conflicts={} local={}",
-        m.checks, m.batches, m.cas_conflicts, m.denied_locally
+        "METRICS checks={} batches={} conflicts={} local={} server={} refused={}",
+        m.checks, m.batches, m.cas_conflicts, m.denied_locally, m.server_batches, m.server_refused
     );
 }
 
@@ -114,9 +123,11 @@ fn worker() {
         .unwrap();
     rt.block_on(async {
         match mode {
-            "gcra-one" => work(gcra(), url, 1).await,
-            "gcra-many" => work(gcra_many(), url, 16).await,
-            "window" => work(window(), url, 1).await,
+            "gcra-one" => work(gcra(), url, 1, ServerDecide::WhenContended).await,
+            "gcra-one-server" => work(gcra(), url, 1, ServerDecide::Always).await,
+            "gcra-fast" => work(gcra_fast(), url, 1, ServerDecide::WhenContended).await,
+            "gcra-many" => work(gcra_many(), url, 16, ServerDecide::WhenContended).await,
+            "window" => work(window(), url, 1, ServerDecide::WhenContended).await,
             other => panic!("unknown mode {other}"),
         }
     });
@@ -125,6 +136,8 @@ fn worker() {
 struct Run {
     admitted: Vec<(String, u64)>,
     failed: u64,
+    /// Batches decided on the server, over all processes.
+    server_batches: u64,
     t0: u64,
     t1: u64,
 }
@@ -152,6 +165,7 @@ fn run_workers(mode: &str) -> Run {
         .collect();
     let mut admitted = Vec::new();
     let mut failed = 0;
+    let mut server_batches = 0;
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "worker failed");
@@ -163,7 +177,11 @@ fn run_workers(mode: &str) -> Run {
                     admitted.push((key, words.next().unwrap().parse().unwrap()));
                 }
                 Some("FAILED") => failed += words.next().unwrap().parse::<u64>().unwrap(),
-                Some("METRICS") => eprintln!("{line}"),
+                Some("METRICS") => {
+                    eprintln!("{line}");
+                    let server = words.find_map(|w| w.strip_prefix("server=")).unwrap();
+                    server_batches += server.parse::<u64>().unwrap();
+                }
                 _ => {}
             }
         }
@@ -172,6 +190,7 @@ fn run_workers(mode: &str) -> Run {
     Run {
         admitted,
         failed,
+        server_batches,
         t0,
         t1,
     }
@@ -197,6 +216,20 @@ fn check_gcra(run: &Run, burst: u64, t_ns: u64, keys: usize) {
 fn processes_share_one_gcra_quota_on_one_key() {
     let run = run_workers("gcra-one");
     check_gcra(&run, 20, 2_000_000, 1);
+}
+
+/// Every batch decided on the server; and at 5,000/s, where the processes'
+/// writes collide all the time and contention moves the key there.
+#[test]
+fn processes_share_one_gcra_quota_decided_on_the_server() {
+    for (mode, t_ns) in [("gcra-one-server", 2_000_000), ("gcra-fast", 200_000)] {
+        let run = run_workers(mode);
+        assert!(
+            run.server_batches > 0,
+            "{mode}: nothing decided on the server"
+        );
+        check_gcra(&run, 20, t_ns, 1);
+    }
 }
 
 #[test]

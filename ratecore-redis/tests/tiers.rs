@@ -48,6 +48,12 @@ fn redis_tiers<S: WordsStore>(store: S, config: Config) -> RedisTiers<Gcra<HZ>, 
     )
 }
 
+/// ratecore's in-memory `Tiers` over `limiters`, named as [`redis_tiers`]'s.
+fn in_memory(limiters: &[Gcra<HZ>; 4]) -> Tiers<'_, HZ, 4> {
+    let tier = |i: usize| Tier::new(NAMES[i], &limiters[i]);
+    Tiers::new([tier(0), tier(1), tier(2), tier(3)])
+}
+
 /// What one step charges: `n` of every tier, or a cost per tier.
 #[derive(Clone, Debug)]
 enum Charge {
@@ -120,20 +126,14 @@ fn differential(prefix: &str, cases: u32, charge: impl Strategy<Value = Charge>)
     let steps = prop::collection::vec((dt, charge, 0..2usize), 1..50);
     let result = runner.run(&steps, |steps| {
         let prefix = format!("{prefix}{}", case.fetch_add(1, Ordering::Relaxed));
-        let config = Config::new(prefix).time_budget(Duration::from_secs(5));
+        // The deny cache estimates instants on the local clock, not the
+        // injected one: it has a test of its own below.
+        let config = Config::new(prefix)
+            .time_budget(Duration::from_secs(5))
+            .deny_cache(None);
         let redis = redis_tiers(clock.clone(), config);
         let memory: Vec<[Gcra<HZ>; 4]> = (0..2).map(|_| tiers()).collect();
-        let sets: Vec<Tiers<'_, HZ, 4>> = memory
-            .iter()
-            .map(|m| {
-                Tiers::new([
-                    Tier::new(NAMES[0], &m[0]),
-                    Tier::new(NAMES[1], &m[1]),
-                    Tier::new(NAMES[2], &m[2]),
-                    Tier::new(NAMES[3], &m[3]),
-                ])
-            })
-            .collect();
+        let sets: Vec<Tiers<'_, HZ, 4>> = memory.iter().map(in_memory).collect();
         let mut t = 1_700_000_000_000u64;
         rt.block_on(async {
             for (dt, charge, k) in steps {
@@ -221,4 +221,35 @@ async fn concurrent_tasks_charge_every_tier_exactly_once() {
     let statuses = redis.status("hot").await.unwrap();
     assert_eq!((statuses[0].remaining(), statuses[1].remaining()), (0, 30));
     assert_eq!(redis.failed(), 0);
+}
+
+/// On the server's real clock: once the burst is spent, denials come from
+/// the deny cache, without the store, and every answer (local or not),
+/// replayed in ratecore's in-memory `Tiers` at the instant it reports, is
+/// that `Tiers`'s answer.
+#[tokio::test(flavor = "current_thread")]
+async fn denied_keys_are_answered_locally_as_memory_would() {
+    let server = RedisServer::start();
+    let config = Config::new("deny").time_budget(Duration::from_secs(5));
+    let redis = redis_tiers(support::store(&server), config);
+    let memory = tiers();
+    let set = in_memory(&memory);
+    let mut denied = 0;
+    for _ in 0..40 {
+        let check = redis.check_costs("k", [1; 4]).await;
+        let TieredAnswer::Decided { decision, at } = check.answer else {
+            panic!("{:?}", check.answer)
+        };
+        assert_eq!(decision, set.check_costs_at([1; 4], at));
+        assert_eq!(&check.statuses[..], &set.snapshot_all_at(at)[..]);
+        denied += u64::from(decision.is_err());
+    }
+    // Tier "second" (burst 4, one per 100 ms) denies most of them, and
+    // every denial but the ones that renew the entry is local.
+    assert!(denied >= 20, "{denied} denied");
+    assert!(
+        redis.denied_locally() >= denied / 2,
+        "{}",
+        redis.denied_locally()
+    );
 }

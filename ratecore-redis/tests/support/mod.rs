@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ratecore_redis::{
-    CasOutcome, Read as StoreRead, ReadWords, RedisStore, Store, StoreError, WordsOutcome,
-    WordsStore,
+    CasOutcome, GcraBatch, GcraOutcome, Read as StoreRead, ReadWords, RedisStore, Store,
+    StoreError, WordsOutcome, WordsStore,
 };
 
 pub use ratecore_testkit::redis_server::RedisServer;
@@ -73,14 +73,10 @@ impl TestClock {
     }
 }
 
+/// A word as a list of one word, through the clocked [`WordsStore`].
 impl Store for TestClock {
     async fn read(&self, key: &str) -> Result<StoreRead, StoreError> {
-        self.expire(key).await?;
-        let read = self.inner.read(key).await?;
-        Ok(StoreRead {
-            server_now_ns: self.now_ns.load(Ordering::SeqCst),
-            ..read
-        })
+        self.read_one(key).await
     }
 
     async fn compare_and_set(
@@ -90,21 +86,29 @@ impl Store for TestClock {
         new: u64,
         ttl_ms: Option<u64>,
     ) -> Result<CasOutcome, StoreError> {
+        self.compare_and_set_one(key, expected, new, ttl_ms).await
+    }
+
+    /// The script decides at the test's time (which must be whole
+    /// microseconds, as the server's is), with its real expiry an hour out.
+    async fn decide_gcra(
+        &self,
+        key: &str,
+        batch: &GcraBatch,
+    ) -> Result<Option<GcraOutcome>, StoreError> {
         self.expire(key).await?;
-        let out = self
-            .inner
-            .compare_and_set(key, expected, new, ttl_ms.map(|_| 3_600_000))
-            .await?;
-        match out {
-            CasOutcome::Stored => {
-                self.stored(key, ttl_ms);
-                Ok(CasOutcome::Stored)
-            }
-            CasOutcome::Conflict(read) => Ok(CasOutcome::Conflict(StoreRead {
-                server_now_ns: self.now_ns.load(Ordering::SeqCst),
-                ..read
-            })),
+        let mut batch = batch.clone();
+        batch.at_ns = Some(self.now_ns.load(Ordering::SeqCst));
+        batch.expiry_floor_ms = 3_600_000;
+        let out = self.inner.decide_gcra(key, &batch).await?;
+        if let Some(GcraOutcome::Decided {
+            stored: Some((_, ttl)),
+            ..
+        }) = out
+        {
+            self.stored(key, Some(ttl));
         }
+        Ok(out)
     }
 }
 
