@@ -1,0 +1,63 @@
+//! Defects the fuzz targets found, each minimized to the calls that show it.
+
+use ratecore::algorithms::{GcraConfig, TokenBucketConfig};
+use ratecore::kernel::{Carry, Reconfigurable};
+use ratecore::{Duration, Instant, Limiter, Quota, RefillMode};
+
+const MS: u64 = 1_000;
+
+fn t(ms: u64) -> Instant<MS> {
+    Instant::<MS>::from_ticks(ms)
+}
+
+fn quota(count: u32) -> Quota {
+    Quota::with_period(count, Duration::<MS>::from_ticks(2_522)).burst(10)
+}
+
+/// Units admitted at instant `now` by `checks` of the given sizes.
+fn admitted_at<L: Limiter<MS>>(limiter: &L, checks: &[u32], now: u64) -> u32 {
+    checks
+        .iter()
+        .filter(|&&n| limiter.check_n_at(n, t(now)).is_ok())
+        .sum()
+}
+
+/// fuzz target `reconfigure`: a `Carry::Full` change at a stale instant left
+/// the state fresh (word 0) although the limiter had seen 10 s, so checks at
+/// a stale 6.151 s booked their units there; the next change counted the
+/// units in use at 10 s, found them drained, and forgave them. Two plans of
+/// burst 10 then admitted 16 units at the one instant 6.151 s. A full start
+/// is full from the change's instant (the latest seen) on, and no looser
+/// before it.
+#[test]
+fn a_full_change_at_a_stale_instant_forgives_nothing_later() {
+    let gcra = |count| GcraConfig::<MS>::new(quota(count)).unwrap();
+    let limiter = Reconfigurable::new([gcra(1), gcra(10)]);
+    limiter.check_n_at(7, t(10_000)).unwrap();
+    limiter.switch_at(1, Carry::Full, t(4_352)).unwrap();
+    let first = admitted_at(&limiter, &[9], 6_151);
+    limiter.switch_at(0, Carry::InUse, t(2_311)).unwrap();
+    let second = admitted_at(&limiter, &[7], 6_151);
+    assert!(
+        first + second <= 10,
+        "{first} + {second} units at one instant, with two plans of burst 10"
+    );
+}
+
+/// The same for token buckets of both refill modes.
+#[test]
+fn a_full_change_of_bucket_plans_at_a_stale_instant_forgives_nothing_later() {
+    for mode in [RefillMode::Greedy, RefillMode::Interval] {
+        let bucket = |count| TokenBucketConfig::<MS>::new(quota(count), mode).unwrap();
+        let limiter = Reconfigurable::new([bucket(1), bucket(10)]);
+        limiter.check_n_at(7, t(10_000)).unwrap();
+        limiter.switch_at(1, Carry::Full, t(4_352)).unwrap();
+        let first = admitted_at(&limiter, &[9], 6_151);
+        limiter.switch_at(0, Carry::InUse, t(2_311)).unwrap();
+        let second = admitted_at(&limiter, &[7], 6_151);
+        assert!(
+            first + second <= 10,
+            "{mode:?}: {first} + {second} units at one instant"
+        );
+    }
+}
