@@ -8,6 +8,8 @@
 //!   operations and the differential driver that runs them
 //!   ([`model::harness`]) with the invariants ([`model::invariants`]);
 //! - [`window`]: the window limiters through the same trait and one driver;
+//! - [`keyed_tiers`] and [`reconfigure`]: tiers per key and live plan
+//!   changes against their models;
 //! - [`rules`]: the kernel's rules as checks for any `Algorithm`;
 //! - [`strategy`] (feature `proptest`): proptest strategies, and [`config`],
 //!   the one proptest configuration.
@@ -18,7 +20,9 @@
 //! With the feature `arbitrary`, the fuzz targets decode the same operation
 //! types from bytes.
 
+pub mod keyed_tiers;
 pub mod model;
+pub mod reconfigure;
 #[cfg(feature = "redis-server")]
 pub mod redis_server;
 pub mod rules;
