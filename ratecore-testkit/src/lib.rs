@@ -9,7 +9,8 @@
 //!   ([`model::harness`]) with the invariants ([`model::invariants`]);
 //! - [`window`]: the window limiters through the same trait and one driver;
 //! - [`keyed_tiers`] and [`reconfigure`]: tiers per key and live plan
-//!   changes against their models;
+//!   changes against their models; [`requota`]: quota changes interleaved
+//!   with reservations, receipts and resets;
 //! - [`rules`]: the kernel's rules as checks for any `Algorithm`;
 //! - [`strategy`] (feature `proptest`): proptest strategies, and [`config`],
 //!   the one proptest configuration.
@@ -25,6 +26,7 @@ pub mod model;
 pub mod reconfigure;
 #[cfg(feature = "redis-server")]
 pub mod redis_server;
+pub mod requota;
 pub mod rules;
 #[cfg(feature = "proptest")]
 pub mod strategy;

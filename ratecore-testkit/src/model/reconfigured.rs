@@ -69,34 +69,62 @@ impl Reconfigured {
         }
         let (old, new) = (self.plans[previous], self.plans[plan]);
         let at = now.max(self.latest);
-        // Times of the GCRA are kept multiplied by its count.
-        let (count, period) = (u128::from(old.count), u128::from(old.period));
-        let capacity = u128::from(old.burst) * period;
-        let counted = match carry {
-            Carry::Scaled => {
-                let fits = self.gcra.tat.saturating_sub(capacity).div_ceil(count);
-                u128::from(at).max(fits)
-            }
-            _ => u128::from(at),
+        let next = match carry {
+            Carry::InUse => rebook(&self.gcra, old, new, at, Counted::AtAll),
+            Carry::Scaled => rebook(&self.gcra, old, new, at, Counted::Scaled),
+            _ => rebook(&self.gcra, old, new, at, Counted::None),
         };
-        let used = self
-            .gcra
-            .tat
-            .saturating_sub(counted * count)
-            .div_ceil(period);
-        let used = match carry {
-            Carry::InUse => used,
-            Carry::Scaled => {
-                let scaled = (used * u128::from(new.burst)).div_ceil(u128::from(old.burst));
-                scaled.min(u128::from(new.burst))
-            }
-            _ => 0,
-        };
-        let mut next = Gcra::new(new.count, new.period, new.burst);
-        next.tat = counted * u128::from(new.count) + used * u128::from(new.period);
         self.gcra = next;
         self.plan = plan;
         self.latest = at;
         previous
     }
+}
+
+/// How the units in use carry over to a new plan.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    /// None stay in use.
+    None,
+    /// All of them, at `at`.
+    AtAll,
+    /// Where the backlog first fits the old burst (if after `at`), scaled
+    /// by new burst over old burst, rounded up, at most the new burst.
+    Scaled,
+    /// Where the backlog first fits the old burst (if after `at`), at most
+    /// the new burst (`set_quota_at`).
+    Capped,
+}
+
+/// The GCRA of plan `new` that replaces `gcra` (of plan `old`) at `at`.
+fn rebook(gcra: &Gcra, old: Spec, new: Spec, at: u64, rule: Counted) -> Gcra {
+    // Times of the GCRA are kept multiplied by its count.
+    let (count, period) = (u128::from(old.count), u128::from(old.period));
+    let capacity = u128::from(old.burst) * period;
+    let counted = match rule {
+        Counted::Scaled | Counted::Capped => {
+            let fits = gcra.tat.saturating_sub(capacity).div_ceil(count);
+            u128::from(at).max(fits)
+        }
+        _ => u128::from(at),
+    };
+    let used = gcra.tat.saturating_sub(counted * count).div_ceil(period);
+    let cap = u128::from(new.burst);
+    let used = match rule {
+        Counted::None => 0,
+        Counted::AtAll => used,
+        Counted::Scaled => (used * cap).div_ceil(u128::from(old.burst)).min(cap),
+        Counted::Capped => used.min(cap),
+    };
+    let mut next = Gcra::new(new.count, new.period, new.burst);
+    next.tat = counted * u128::from(new.count) + used * u128::from(new.period);
+    next
+}
+
+/// `set_quota_at(new, now)` of a plain limiter of quota `old` (GCRA, or a
+/// token bucket refilled greedily): the units in use carry over, counted at
+/// `now` or where the backlog first fits the old burst if that is later (a
+/// stale `now` forgives nothing), at most the new burst.
+pub fn set_quota(gcra: &Gcra, old: Spec, new: Spec, now: u64) -> Gcra {
+    rebook(gcra, old, new, now, Counted::Capped)
 }
