@@ -118,8 +118,8 @@ impl<'t, const N: usize> Run<'t, N> {
         }
     }
 
-    /// Charges `n` units of `key` under plan `p` at `now`: the answer, and
-    /// the receipt kept if admitted.
+    /// Charges `n` units of `key` under plan `p` at `now`: the answer; the
+    /// receipt is kept if admitted.
     fn charge(&mut self, (key, p, n, now): (u8, bool, u32, u64)) -> Answer {
         let plan = Plan::<PLANS>::new(usize::from(p)).unwrap();
         let charged = self
@@ -128,8 +128,8 @@ impl<'t, const N: usize> Run<'t, N> {
         let receipt = charged.as_ref().ok().map(|c| c.1);
         let answer = observe(&charged.map(|c| c.0));
         if let Some(receipt) = receipt {
-            let after = self.model.snapshot(u64::from(key), usize::from(p), now);
-            let plan = p;
+            // `after` is set by an exact run once its model has charged too.
+            let (plan, after) = (p, Answer::NoRoom);
             self.receipts.push(Pending {
                 receipt,
                 key,
