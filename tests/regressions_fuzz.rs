@@ -1,7 +1,7 @@
 //! Defects the fuzz targets found, each minimized to the calls that show it.
 
 use ratecore::algorithms::{GcraConfig, TokenBucketConfig};
-use ratecore::kernel::{Carry, Reconfigurable};
+use ratecore::kernel::{Carry, Reconfigurable, Reconfigure};
 use ratecore::{Duration, Instant, Limiter, Quota, RefillMode};
 
 const MS: u64 = 1_000;
@@ -22,6 +22,19 @@ fn admitted_at<L: Limiter<MS>>(limiter: &L, checks: &[u32], now: u64) -> u32 {
         .sum()
 }
 
+/// Units admitted at 6.151 s by a limiter that admitted 7 units at 10 s,
+/// changed to its plan 1 by `Carry::Full` at a stale 4.352 s, admitted what
+/// it would of 9 units at 6.151 s, changed back by `Carry::InUse` at a stale
+/// 2.311 s, and admitted what it would of 7 more at 6.151 s.
+fn after_a_stale_full_change<A: Reconfigure<MS>>(plans: [A; 2]) -> u32 {
+    let limiter = Reconfigurable::new(plans);
+    limiter.check_n_at(7, t(10_000)).unwrap();
+    limiter.switch_at(1, Carry::Full, t(4_352)).unwrap();
+    let first = admitted_at(&limiter, &[9], 6_151);
+    limiter.switch_at(0, Carry::InUse, t(2_311)).unwrap();
+    first + admitted_at(&limiter, &[7], 6_151)
+}
+
 /// fuzz target `reconfigure`: a `Carry::Full` change at a stale instant left
 /// the state fresh (word 0) although the limiter had seen 10 s, so checks at
 /// a stale 6.151 s booked their units there; the next change counted the
@@ -32,33 +45,16 @@ fn admitted_at<L: Limiter<MS>>(limiter: &L, checks: &[u32], now: u64) -> u32 {
 #[test]
 fn a_full_change_at_a_stale_instant_forgives_nothing_later() {
     let gcra = |count| GcraConfig::<MS>::new(quota(count)).unwrap();
-    let limiter = Reconfigurable::new([gcra(1), gcra(10)]);
-    limiter.check_n_at(7, t(10_000)).unwrap();
-    limiter.switch_at(1, Carry::Full, t(4_352)).unwrap();
-    let first = admitted_at(&limiter, &[9], 6_151);
-    limiter.switch_at(0, Carry::InUse, t(2_311)).unwrap();
-    let second = admitted_at(&limiter, &[7], 6_151);
+    let units = after_a_stale_full_change([gcra(1), gcra(10)]);
     assert!(
-        first + second <= 10,
-        "{first} + {second} units at one instant, with two plans of burst 10"
+        units <= 10,
+        "{units} units at one instant, with two plans of burst 10"
     );
-}
-
-/// The same for token buckets of both refill modes.
-#[test]
-fn a_full_change_of_bucket_plans_at_a_stale_instant_forgives_nothing_later() {
+    // The same for token buckets of both refill modes.
     for mode in [RefillMode::Greedy, RefillMode::Interval] {
         let bucket = |count| TokenBucketConfig::<MS>::new(quota(count), mode).unwrap();
-        let limiter = Reconfigurable::new([bucket(1), bucket(10)]);
-        limiter.check_n_at(7, t(10_000)).unwrap();
-        limiter.switch_at(1, Carry::Full, t(4_352)).unwrap();
-        let first = admitted_at(&limiter, &[9], 6_151);
-        limiter.switch_at(0, Carry::InUse, t(2_311)).unwrap();
-        let second = admitted_at(&limiter, &[7], 6_151);
-        assert!(
-            first + second <= 10,
-            "{mode:?}: {first} + {second} units at one instant"
-        );
+        let units = after_a_stale_full_change([bucket(1), bucket(10)]);
+        assert!(units <= 10, "{mode:?}: {units} units at one instant");
     }
 }
 

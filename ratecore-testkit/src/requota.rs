@@ -127,13 +127,21 @@ pub(crate) fn within_looser(quotas: &[Spec], units: &[(u64, u32)]) {
     };
     let mut sorted = units.to_vec();
     sorted.sort_unstable();
-    for (i, &(t0, _)) in sorted.iter().enumerate() {
-        let mut sum = 0u128;
-        for &(t1, n) in &sorted[i..] {
-            sum += u128::from(n);
+    // Units up to each entry, so a span's sum is a difference.
+    let upto: Vec<u128> = sorted
+        .iter()
+        .scan(0u128, |sum, &(_, n)| {
+            *sum += u128::from(n);
+            Some(*sum)
+        })
+        .collect();
+    for first in 0..sorted.len() {
+        for last in first..sorted.len() {
+            let (t0, t1) = (sorted[first].0, sorted[last].0);
+            let held = upto[last] - upto[first] + u128::from(sorted[first].1);
             assert!(
-                sum * scale <= burst + earned(t0, t1),
-                "{sum} units in [{t0}, {t1}], more than {quotas:?} allow"
+                held * scale <= burst + earned(t0, t1),
+                "{held} units in [{t0}, {t1}], more than {quotas:?} allow"
             );
         }
     }
@@ -152,6 +160,26 @@ struct Booked {
     /// The limiter's remaining units before it, at the [`probe`] instants
     /// of `(now, latest)`.
     was: (u64, u64, Vec<u32>),
+}
+
+impl Booked {
+    fn new(
+        n: u32,
+        ready: u64,
+        model: [Option<Reference>; 2],
+        entry: usize,
+        was: (u64, u64, Vec<u32>),
+    ) -> Self {
+        let [before, after] = model;
+        Self {
+            n,
+            ready,
+            before,
+            after,
+            entry,
+            was,
+        }
+    }
 }
 
 /// The remaining units at a few instants around `now`.
@@ -226,15 +254,7 @@ where
                     }
                     if let Some(receipt) = receipt {
                         let entry = stretch.units.len() - 1;
-                        let (ready, after) = (now, model);
-                        let booked = Booked {
-                            n,
-                            ready,
-                            before,
-                            after,
-                            entry,
-                            was,
-                        };
+                        let booked = Booked::new(n, now, [before, model], entry, was);
                         receipts.push((receipt, booked));
                     }
                 }
@@ -276,15 +296,7 @@ where
                             }
                             stretch.units.push((ready, n));
                             let entry = stretch.units.len() - 1;
-                            let after = model;
-                            let booked = Booked {
-                                n,
-                                ready,
-                                before,
-                                after,
-                                entry,
-                                was,
-                            };
+                            let booked = Booked::new(n, ready, [before, model], entry, was);
                             bookings.push((reservation, booked));
                         }
                         Err(denied) => {
