@@ -106,7 +106,7 @@ impl Stretch {
 /// the looser of `quotas` allows: the larger burst plus the larger of what
 /// each earns over the span (its rate times the span; interval refill: its
 /// count per period boundary crossed).
-pub(crate) fn within_looser(quotas: &[Spec], units: &[(u64, u32)]) {
+pub fn within_looser(quotas: &[Spec], units: &[(u64, u32)]) {
     // In units of `1 / (product of the periods)`, so nothing rounds.
     let scale: u128 = quotas.iter().map(|s| u128::from(s.period)).product();
     let burst = quotas
