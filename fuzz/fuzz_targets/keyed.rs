@@ -128,6 +128,9 @@ impl<'t, const N: usize> Run<'t, N> {
         let receipt = charged.as_ref().ok().map(|c| c.1);
         let answer = observe(&charged.map(|c| c.0));
         if let Some(receipt) = receipt {
+            // Admitted unlimited (a full table that allows): nothing stored,
+            // nothing to give back.
+            let n = if answer == Answer::NoRoom { 0 } else { n };
             // `after` is set by an exact run once its model has charged too.
             let (plan, after) = (p, Answer::NoRoom);
             self.receipts.push(Pending {

@@ -193,8 +193,20 @@ fn probe<L: Limiter<MS>>(limiter: &L, now: u64, latest: u64) -> Vec<u32> {
 
 /// Whatever it gave back, a cancel, a settle or an undo left the limiter no
 /// looser than before its booking or charge, at any instant (there are no
-/// refunds in these scripts).
-fn no_looser<L: Limiter<MS>>(limiter: &L, booked: &Booked) {
+/// refunds in these scripts). A booking of 0 units stored nothing and gives
+/// nothing back: `around` is the limiter just before its cancel or undo,
+/// and it must be as it was (an older booking may have been undone since
+/// it was made, so the state before it is no bound).
+fn no_looser<L: Limiter<MS>>(limiter: &L, booked: &Booked, around: &[u32]) {
+    if booked.n == 0 {
+        let (now, latest, _) = &booked.was;
+        assert_eq!(
+            probe(limiter, *now, *latest),
+            around,
+            "0 units gave something back"
+        );
+        return;
+    }
     let (now, latest, was) = &booked.was;
     for (b, a) in was.iter().zip(probe(limiter, *now, *latest)) {
         assert!(
@@ -260,6 +272,7 @@ where
                 }
                 Op::Undo(i) if !receipts.is_empty() => {
                     let (receipt, booked) = receipts.remove(usize::from(i) % receipts.len());
+                    let around = probe(shared, booked.was.0, booked.was.1);
                     let undone = shared.undo(receipt);
                     if let (Some(m), Some(after)) = (model.as_mut(), booked.after) {
                         // Exactly while the state is the one the charge left.
@@ -270,7 +283,7 @@ where
                     }
                     let given = if undone { booked.n } else { 0 };
                     stretch.units[booked.entry].1 -= given;
-                    no_looser(shared, &booked);
+                    no_looser(shared, &booked, &around);
                 }
                 Op::Reserve(n, wait) => {
                     let (n, max_wait) = (u32::from(n % 20), u64::from(wait));
@@ -313,6 +326,7 @@ where
                 }
                 Op::Cancel(i, used) if !bookings.is_empty() => {
                     let (reservation, booked) = bookings.remove(usize::from(i) % bookings.len());
+                    let around = probe(shared, booked.was.0, booked.was.1);
                     let used = used.map(u32::from);
                     let given = match used {
                         None => reservation.cancel(),
@@ -330,7 +344,7 @@ where
                         assert_eq!(given, want, "cancel of {} (settled: {used:?})", booked.n);
                     }
                     stretch.units[booked.entry].1 -= given;
-                    no_looser(shared, &booked);
+                    no_looser(shared, &booked, &around);
                 }
                 Op::Undo(_) | Op::Cancel(..) | Op::Reset | Op::SetQuota { .. } => {}
             }
