@@ -372,10 +372,11 @@ pub fn fixed_ops(limit: u32, width: u64, epoch: u64, ops: &[Op]) -> Transcript {
         width,
         epoch,
     };
-    let grid = FixedWindowModel::new(limit, width, epoch, window.limiter.horizon_ticks());
+    let horizon = window.limiter.horizon_ticks();
+    let grid = FixedWindowModel::new(limit, width, epoch, horizon);
     let transcript = run_window(window, ops);
     if !ops.iter().any(Op::refunds) {
-        receipts::per_window(&grid, ops, &transcript);
+        receipts::per_window(&grid, horizon, ops, &transcript);
     }
     transcript
 }

@@ -103,12 +103,12 @@ fn rebook(gcra: &Gcra, old: Spec, new: Spec, at: u64, rule: Counted) -> Gcra {
     let capacity = u128::from(old.burst) * period;
     let counted = match rule {
         Counted::Scaled | Counted::Capped => {
-            let fits = gcra.tat.saturating_sub(capacity).div_ceil(count);
+            let fits = tat(gcra).saturating_sub(capacity).div_ceil(count);
             u128::from(at).max(fits)
         }
         _ => u128::from(at),
     };
-    let used = gcra.tat.saturating_sub(counted * count).div_ceil(period);
+    let used = tat(gcra).saturating_sub(counted * count).div_ceil(period);
     let cap = u128::from(new.burst);
     let used = match rule {
         Counted::None => 0,
@@ -116,9 +116,22 @@ fn rebook(gcra: &Gcra, old: Spec, new: Spec, at: u64, rule: Counted) -> Gcra {
         Counted::Scaled => (used * cap).div_ceil(u128::from(old.burst)).min(cap),
         Counted::Capped => used.min(cap),
     };
-    let mut next = Gcra::new(new.count, new.period, new.burst);
-    next.tat = counted * u128::from(new.count) + used * u128::from(new.period);
-    next
+    let tat = counted * u128::from(new.count) + used * u128::from(new.period);
+    with_tat(new, tat)
+}
+
+/// The theoretical arrival time of the reference GCRA (times its count):
+/// the one place this model reads the reference's state.
+fn tat(gcra: &Gcra) -> u128 {
+    gcra.tat
+}
+
+/// The reference GCRA of `spec` with this theoretical arrival time (times
+/// its count): the one place this model writes the reference's state.
+fn with_tat(spec: Spec, tat: u128) -> Gcra {
+    let mut gcra = Gcra::new(spec.count, spec.period, spec.burst);
+    gcra.tat = tat;
+    gcra
 }
 
 /// `set_quota_at(new, now)` of a plain limiter of quota `old` (GCRA, or a

@@ -156,9 +156,15 @@ pub(super) fn run<A: Algorithm<1>, M: Model + Clone>(
 
 /// At most `limit` units per fixed window, each admitted check counted in
 /// the window it was charged to (its own, or the latest one charged for a
-/// stale instant), between resets; `transcript` is `ops`' (an undone charge
-/// has 0 units), without refunds.
-pub(super) fn per_window(grid: &FixedWindowModel, ops: &[Op], transcript: &Transcript) {
+/// stale instant; instants after the `horizon` count as it), between
+/// resets; `transcript` is `ops`' (an undone charge has 0 units), without
+/// refunds.
+pub(super) fn per_window(
+    grid: &FixedWindowModel,
+    horizon: u64,
+    ops: &[Op],
+    transcript: &Transcript,
+) {
     let mut lines = transcript.iter();
     let mut per_window = BTreeMap::<u64, u64>::new();
     let mut latest = 0u64;
@@ -176,7 +182,7 @@ pub(super) fn per_window(grid: &FixedWindowModel, ops: &[Op], transcript: &Trans
             Op::Step(Step::Check(_)) | Op::Charge(_) => {
                 let &(now, n, answer) = lines.next().expect("a line per check");
                 if n > 0 && matches!(answer, Answer::Admitted(_)) {
-                    latest = grid.index(now.min(grid.horizon)).max(latest);
+                    latest = grid.index(now.min(horizon)).max(latest);
                     *per_window.entry(latest).or_default() += u64::from(n);
                 }
             }
