@@ -8,6 +8,9 @@
 //!   operations and the differential driver that runs them
 //!   ([`model::harness`]) with the invariants ([`model::invariants`]);
 //! - [`window`]: the window limiters through the same trait and one driver;
+//! - [`keyed_tiers`] and [`reconfigure`]: tiers per key and live plan
+//!   changes against their models; [`requota`]: quota changes interleaved
+//!   with reservations, receipts and resets;
 //! - [`rules`]: the kernel's rules as checks for any `Algorithm`;
 //! - [`linearizability`]: the sequential orders of concurrent histories, for
 //!   the loom models;
@@ -20,10 +23,13 @@
 //! With the feature `arbitrary`, the fuzz targets decode the same operation
 //! types from bytes.
 
+pub mod keyed_tiers;
 pub mod linearizability;
 pub mod model;
+pub mod reconfigure;
 #[cfg(feature = "redis-server")]
 pub mod redis_server;
+pub mod requota;
 pub mod rules;
 #[cfg(feature = "proptest")]
 pub mod strategy;

@@ -5,9 +5,12 @@
 //! through a reference model and the limiters and checks every answer.
 
 pub mod accuracy;
+mod receipts;
+
+pub use receipts::Op;
 
 use ratecore::kernel::{Algorithm, WordLimiter};
-use ratecore::{Decision, Denied, FixedWindow, SlidingLog, SlidingWindow};
+use ratecore::{Decision, Denied, FixedWindow, Limiter, Refund, SlidingLog, SlidingWindow};
 
 use crate::model::fixed_window::FixedWindowModel;
 use crate::model::invariants::{exact_remaining, exact_reset, exact_retry, same_state};
@@ -15,7 +18,7 @@ use crate::model::sliding_log::SlidingLogModel;
 use crate::model::sliding_window::SlidingWindowModel;
 use crate::model::token_bucket::Refill;
 use crate::model::trace::Config;
-use crate::model::{Answer, Model, Status, Subject, answer};
+use crate::model::{Answer, Model, Status, answer};
 use crate::{at, window_quota};
 
 /// What a window model answered, in plain numbers (ticks for durations).
@@ -129,8 +132,124 @@ impl<const N: usize> Model for SlidingLog<1, N> {
 /// Admitted checks: `(tick, units)`, for span bounds.
 pub type History = Vec<(u64, u64)>;
 
-/// Every check of a run: `(tick, units, answer)`.
+/// Every check of a run: `(tick, units, answer)`. A charge that was undone
+/// is listed with 0 units: its units were given back.
 pub type Transcript = Vec<(u64, u32, Answer)>;
+
+/// A limiter driven beside the model through `&self` (a receipt borrows it,
+/// so the driver cannot hold it by `&mut` while one is out).
+pub trait Shared {
+    fn check(&self, n: u32, t: u64) -> Answer;
+    fn snapshot(&self, t: u64) -> Status;
+    fn refund(&self, n: u32, t: u64) -> Status;
+}
+
+impl<L: Limiter<1> + Refund<1>> Shared for L {
+    fn check(&self, n: u32, t: u64) -> Answer {
+        answer(&self.check_n_at(n, at(t)))
+    }
+    fn snapshot(&self, t: u64) -> Status {
+        crate::model::status(&self.snapshot_at(at(t)))
+    }
+    fn refund(&self, n: u32, t: u64) -> Status {
+        crate::model::status(&self.refund_n_at(n, at(t)))
+    }
+}
+
+/// Checks the answer `got` of every limiter to a check of `n` units at
+/// `now` against the model's, and the subject's answer against the
+/// invariants:
+///
+/// - every answer equals the model's;
+/// - `remaining = k`: exactly `k` more single units pass then;
+/// - `retry_after`: the same check passes then, not a tick before;
+/// - `reset_after`: full then, not a tick before;
+/// - a denial, and a check of 0 units, change nothing.
+fn checked<S: Model + Clone>(
+    cfg: &Config,
+    (n, now): (u32, u64),
+    model: &mut dyn Model,
+    subject: &mut S,
+    got: &[Answer],
+    transcript: &mut Transcript,
+) {
+    let before = subject.clone();
+    let want = model.check(n, now);
+    let answer = subject.check(n, now);
+    assert_eq!(answer, want, "check {n} at {now}");
+    for other in got {
+        assert_eq!(*other, want, "check {n} at {now}");
+    }
+    transcript.push((now, n, answer));
+    match answer {
+        Answer::Admitted(s) => {
+            exact_remaining(subject, now, s.remaining, "admitted");
+            exact_reset(subject, now, s.reset_after, cfg);
+            if n == 0 {
+                same_state(&before, subject, now, cfg);
+            }
+        }
+        Answer::RateLimited {
+            remaining,
+            retry_after,
+            reset_after,
+            ..
+        } => {
+            assert!(retry_after >= 1, "retry_after 0");
+            assert!(n > 0, "a check of 0 units was denied at {now}");
+            same_state(&before, subject, now, cfg);
+            exact_remaining(&before, now, remaining, "denied");
+            if retry_after < u128::from(u64::MAX) {
+                exact_retry(&before, n, now, retry_after, cfg);
+            }
+            exact_reset(&before, now, reset_after, cfg);
+        }
+        Answer::ExceedsBurst { .. } => same_state(&before, subject, now, cfg),
+        Answer::Unknown => panic!("unknown refusal of {n} at {now}"),
+    }
+}
+
+/// Runs one step through `model`, `subject` and `others`, checking every
+/// answer (see [`drive`]); moves `now`.
+fn step<S: Model + Clone>(
+    cfg: &Config,
+    step: Step,
+    now: &mut u64,
+    (model, subject): (&mut dyn Model, &mut S),
+    others: &[&dyn Shared],
+    transcript: &mut Transcript,
+) {
+    let t = *now;
+    match step {
+        Step::Check(n) => {
+            let got: Vec<Answer> = others.iter().map(|o| o.check(n, t)).collect();
+            checked(cfg, (n, t), model, subject, &got, transcript);
+        }
+        Step::Peek => {
+            let want = model.snapshot(t);
+            assert_eq!(subject.snapshot(t), want, "peek at {t}");
+            assert_eq!(want.limit, cfg.burst);
+        }
+        Step::Refund(n) => {
+            let want = model.refund(n, t);
+            assert_eq!(subject.refund(n, t), want, "refund {n} at {t}");
+            for other in others {
+                assert_eq!(other.refund(n, t), want, "refund {n} at {t}");
+            }
+        }
+        Step::Move(m) => *now = m.apply(t, cfg.horizon),
+    }
+    agree(cfg, *now, subject, others);
+}
+
+/// The limiters agree on the state, wherever one looks.
+fn agree<S: Model>(cfg: &Config, now: u64, subject: &S, others: &[&dyn Shared]) {
+    for t in [now, now.saturating_add(cfg.unit()), now.saturating_sub(1)] {
+        for other in others {
+            assert_eq!(other.snapshot(t), subject.snapshot(t), "state at {t}");
+        }
+    }
+}
 
 /// Runs `script` through `model` (the reference), `subject` (a clonable
 /// limiter: a state word through its `Algorithm`, or a log) and `others`
@@ -150,68 +269,12 @@ pub fn drive<S: Model + Clone>(
     script: &[Step],
     model: &mut dyn Model,
     subject: &mut S,
-    others: &mut [&mut dyn Model],
+    others: &[&dyn Shared],
 ) -> Transcript {
-    let width = cfg.unit();
     let mut transcript = Transcript::new();
     let mut now = 0u64;
-    for &step in script {
-        match step {
-            Step::Check(n) => {
-                let before = subject.clone();
-                let want = model.check(n, now);
-                let got = subject.check(n, now);
-                assert_eq!(got, want, "check {n} at {now}");
-                transcript.push((now, n, got));
-                for other in others.iter_mut() {
-                    assert_eq!(other.check(n, now), want, "check {n} at {now}");
-                }
-                match got {
-                    Answer::Admitted(s) => {
-                        exact_remaining(subject, now, s.remaining, "admitted");
-                        exact_reset(subject, now, s.reset_after, cfg);
-                        if n == 0 {
-                            same_state(&before, subject, now, cfg);
-                        }
-                    }
-                    Answer::RateLimited {
-                        remaining,
-                        retry_after,
-                        reset_after,
-                        ..
-                    } => {
-                        assert!(retry_after >= 1, "retry_after 0");
-                        same_state(&before, subject, now, cfg);
-                        exact_remaining(&before, now, remaining, "denied");
-                        if retry_after < u128::from(u64::MAX) {
-                            exact_retry(&before, n, now, retry_after, cfg);
-                        }
-                        exact_reset(&before, now, reset_after, cfg);
-                    }
-                    Answer::ExceedsBurst { .. } => same_state(&before, subject, now, cfg),
-                    Answer::Unknown => panic!("unknown refusal of {n} at {now}"),
-                }
-            }
-            Step::Peek => {
-                let want = model.snapshot(now);
-                assert_eq!(subject.snapshot(now), want, "peek at {now}");
-                assert_eq!(want.limit, cfg.burst);
-            }
-            Step::Refund(n) => {
-                let want = model.refund(n, now);
-                assert_eq!(subject.refund(n, now), want, "refund {n} at {now}");
-                for other in others.iter_mut() {
-                    assert_eq!(other.refund(n, now), want, "refund {n} at {now}");
-                }
-            }
-            Step::Move(m) => now = m.apply(now, cfg.horizon),
-        }
-        // The limiters agree on the state, wherever one looks.
-        for t in [now, now.saturating_add(width), now.saturating_sub(1)] {
-            for other in others.iter() {
-                assert_eq!(other.snapshot(t), subject.snapshot(t), "state at {t}");
-            }
-        }
+    for &s in script {
+        step(cfg, s, &mut now, (model, subject), others, &mut transcript);
     }
     transcript
 }
@@ -227,48 +290,111 @@ fn config(limit: u32, width: u64, horizon: u64) -> Config {
     }
 }
 
-/// A window limiter on the kernel against `model`: through its `Algorithm`
-/// on a plain state word (`twin`'s configuration; the kernel rules held at
-/// every check) and through its own atomic word.
-fn run_word<A: Algorithm<1>>(
-    mut limiter: WordLimiter<A>,
-    twin: &WordLimiter<A>,
-    cfg: &Config,
-    model: &mut dyn Model,
-    script: &[Step],
-) -> Transcript
+/// A window limiter on the kernel: how to build it fresh and its model.
+struct Window<A, M> {
+    limiter: WordLimiter<A>,
+    /// The same configuration, for the plain state word (the kernel rules
+    /// held at every check).
+    twin: WordLimiter<A>,
+    /// The model's constructor: `(limit, width, epoch, horizon)`.
+    model: fn(u32, u64, u64, u64) -> M,
+    limit: u32,
+    width: u64,
+    epoch: u64,
+}
+
+/// The horizon of a window limiter, in ticks.
+trait Horizon {
+    fn horizon_ticks(&self) -> u64;
+}
+
+macro_rules! horizon {
+    ($($limiter:ident),*) => {$(
+        impl Horizon for $limiter<1> {
+            fn horizon_ticks(&self) -> u64 {
+                self.horizon().as_ticks()
+            }
+        }
+    )*};
+}
+
+horizon!(FixedWindow, SlidingWindow);
+
+/// Every window limiter of the kernel runs the same: through its
+/// `Algorithm` on a plain state word and through its own atomic word,
+/// against its model, with receipts (see [`receipts::run`]).
+fn run_window<A: Algorithm<1>, M: Model + Clone>(w: Window<A, M>, ops: &[Op]) -> Transcript
 where
-    WordLimiter<A>: Model,
+    WordLimiter<A>: Horizon,
 {
-    drive(
-        cfg,
-        script,
+    let Window {
+        limiter,
+        twin,
         model,
-        &mut Subject::fresh(twin),
-        &mut [&mut limiter],
+        limit,
+        width,
+        epoch,
+    } = w;
+    let horizon = limiter.horizon_ticks();
+    let cfg = config(limit, width, horizon);
+    receipts::run(
+        limiter,
+        &twin,
+        &cfg,
+        || model(limit, width, epoch, horizon),
+        ops,
     )
 }
 
 /// `FixedWindow<1>` of `limit` units per `width` ticks, boundaries at
-/// `epoch`, against its model.
+/// `epoch`, against its model, for a script of plain steps.
 pub fn fixed(limit: u32, width: u64, epoch: u64, script: &[Step]) -> Transcript {
-    let make = || FixedWindow::<1>::with_epoch(window_quota(limit, width), at(epoch)).unwrap();
-    let limiter = make();
-    let horizon = limiter.horizon().as_ticks();
-    let mut model = FixedWindowModel::new(limit, width, epoch, horizon);
-    let cfg = config(limit, width, horizon);
-    run_word(limiter, &make(), &cfg, &mut model, script)
+    fixed_ops(limit, width, epoch, &Op::steps(script))
 }
 
 /// `SlidingWindow<1>` of `limit` units per `width` ticks, boundaries at
-/// `epoch`, against its model.
+/// `epoch`, against its model, for a script of plain steps.
 pub fn sliding(limit: u32, width: u64, epoch: u64, script: &[Step]) -> Transcript {
+    sliding_ops(limit, width, epoch, &Op::steps(script))
+}
+
+/// [`fixed`] for a script with charges, undos and resets; also, for a
+/// script without refunds, at most `limit` units per window, each counted in
+/// the window it was charged to (its own, or the latest one charged for a
+/// stale instant), net of what undos gave back.
+pub fn fixed_ops(limit: u32, width: u64, epoch: u64, ops: &[Op]) -> Transcript {
+    let make = || FixedWindow::<1>::with_epoch(window_quota(limit, width), at(epoch)).unwrap();
+    let window = Window {
+        limiter: make(),
+        twin: make(),
+        model: FixedWindowModel::new,
+        limit,
+        width,
+        epoch,
+    };
+    let horizon = window.limiter.horizon_ticks();
+    let grid = FixedWindowModel::new(limit, width, epoch, horizon);
+    let transcript = run_window(window, ops);
+    if !ops.iter().any(Op::refunds) {
+        receipts::per_window(&grid, horizon, ops, &transcript);
+    }
+    transcript
+}
+
+/// [`sliding`] for a script with charges, undos and resets.
+pub fn sliding_ops(limit: u32, width: u64, epoch: u64, ops: &[Op]) -> Transcript {
     let make = || SlidingWindow::<1>::with_epoch(window_quota(limit, width), at(epoch)).unwrap();
-    let limiter = make();
-    let horizon = limiter.horizon().as_ticks();
-    let mut model = SlidingWindowModel::new(limit, width, epoch, horizon);
-    let cfg = config(limit, width, horizon);
-    run_word(limiter, &make(), &cfg, &mut model, script)
+    run_window(
+        Window {
+            limiter: make(),
+            twin: make(),
+            model: SlidingWindowModel::new,
+            limit,
+            width,
+            epoch,
+        },
+        ops,
+    )
 }
 
 /// `SlidingLog<1, N>` of `limit` units per `width` ticks against its model;
@@ -279,7 +405,7 @@ pub fn log<const N: usize>(limit: u32, width: u64, script: &[Step]) -> History {
     let mut log = SlidingLog::<1, N>::new(window_quota(limit, width)).unwrap();
     let mut model = SlidingLogModel::new(limit, width);
     let cfg = config(limit, width, u64::MAX - width);
-    let transcript = drive(&cfg, script, &mut model, &mut log, &mut []);
+    let transcript = drive(&cfg, script, &mut model, &mut log, &[]);
     let mut admitted: History = Vec::new();
     for &(now, n, answer) in &transcript {
         let t = admitted.iter().map(|e| e.0).fold(now, u64::max);

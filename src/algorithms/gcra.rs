@@ -155,7 +155,9 @@ impl<const HZ: u64> Reconfigure<HZ> for GcraConfig<HZ> {
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
         let (old, new) = (&self.schedule, &next.schedule);
         match carry {
-            Carry::Full => 0,
+            // Nothing in use, from `at` on: a state of 0 would have seen no
+            // instant, and units booked at a stale one would drain before `at`.
+            Carry::Full => old.carry_scaled(state, new, at.as_ticks(), 0, 1, false),
             Carry::InUse => old.carry_scaled(state, new, at.as_ticks(), 1, 1, false),
             Carry::Scaled => old.carry_scaled(
                 state,

@@ -179,7 +179,8 @@ impl<const HZ: u64> Reconfigure<HZ> for TokenBucketConfig<HZ> {
         with_schedule!(&self.schedule, |old| with_schedule!(
             &next.schedule,
             |new| match carry {
-                Carry::Full => 0,
+                // Nothing in use, from `at` on (see `GcraConfig`'s carry).
+                Carry::Full => old.carry_scaled(state, new, at, 0, 1, false),
                 Carry::InUse => old.carry_scaled(state, new, at, 1, 1, false),
                 Carry::Scaled => old.carry_scaled(
                     state,

@@ -17,7 +17,8 @@ pub enum Carry {
     /// Start full under the new plan: the units in use are forgiven. The one
     /// rule that can admit more than either plan alone would (at most one
     /// new burst more, at the instant of the change): an upgrade that starts
-    /// afresh, by choice.
+    /// afresh, by choice. Full from the instant of the change (the latest the
+    /// limiter has seen) on: a check at an earlier instant is no looser.
     Full,
     /// Keep the units in use (rounded up), all of them: units beyond the
     /// new burst keep the limiter empty until they drain at the new rate.

@@ -65,6 +65,17 @@ impl Gcra {
         self.tat <= self.now(t)
     }
 
+    /// The theoretical arrival time, in fine ticks: for models built on this
+    /// one that carry a state from one rate to another.
+    pub fn tat(&self) -> i128 {
+        self.tat
+    }
+
+    /// The same limiter with theoretical arrival time `tat` (fine ticks).
+    pub fn with_tat(self, tat: i128) -> Self {
+        Self { tat, ..self }
+    }
+
     /// Full again, as if idle forever (no arrival is due after tick 0).
     pub fn reset(&mut self) {
         self.tat = 0;

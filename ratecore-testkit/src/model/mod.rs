@@ -34,6 +34,7 @@ pub mod harness;
 pub mod invariants;
 pub mod keyed_gcra;
 pub mod log_limit;
+pub mod reconfigured;
 pub mod sliding_log;
 pub mod sliding_window;
 pub mod spec;

@@ -42,6 +42,18 @@ impl Gcra {
         self.0.burst()
     }
 
+    /// The theoretical arrival time, in ticks times the count (never
+    /// negative: the reference clamps refunds at 0).
+    pub fn tat(&self) -> u128 {
+        u128::try_from(self.0.tat()).unwrap_or(0)
+    }
+
+    /// The same limiter with theoretical arrival time `tat` (ticks times the
+    /// count).
+    pub fn with_tat(self, tat: u128) -> Self {
+        Self(self.0.with_tat(i128::try_from(tat).unwrap_or(i128::MAX)))
+    }
+
     /// The answer to `n` units at `now`, and the model to keep if it stores
     /// a state (admitted, `n > 0`).
     pub fn decide(&self, n: u32, now: u64) -> (Answer, Option<Self>) {
