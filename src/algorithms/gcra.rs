@@ -195,6 +195,22 @@ impl<const HZ: u64> WordLimiter<GcraConfig<HZ>> {
     /// Changes the quota at `now`, carrying over the units in use (rounded up,
     /// at most the new burst).
     ///
+    /// `now` should be the latest instant the limiter has seen. The state
+    /// word does not hold that instant, and the same word can come from
+    /// different histories (3 units at 10 s, or 10 units at 9.5 s, leave the
+    /// same theoretical arrival time), so the units in use are counted at
+    /// `now` and drain under the new quota from `now`. At a stale `now`, where
+    /// the units in use there fit the new burst, the same or a slower rate
+    /// forgives nothing (the same quota never does: a backlog beyond the old
+    /// burst is counted where it first fits it), and a faster one at most
+    /// `(r_new - r_old) * (l - now)` units, rounded up, at the latest instant
+    /// `l`; where they are capped at the new burst, at most `r_new * (l -
+    /// now)`. (`tests/set_quota_stale.rs` checks these bounds.)
+    /// [`Reconfigurable`](crate::kernel::Reconfigurable) keeps the latest
+    /// instant in its word and counts there: use it where the instant of a
+    /// change may be stale (several threads reading one clock), or to change
+    /// a quota through `&self`.
+    ///
     /// # Errors
     ///
     /// A [`QuotaError`] for an invalid quota; the limiter is then unchanged.

@@ -228,6 +228,13 @@ impl<const HZ: u64> WordLimiter<TokenBucketConfig<HZ>> {
     /// Changes the quota at `now`, carrying over the tokens in use (rounded
     /// up, at most the new capacity). The refill mode stays.
     ///
+    /// The instant rule of [`Gcra::set_quota_at`](crate::Gcra::set_quota_at)
+    /// holds here too: `now` should be the latest instant the bucket has
+    /// seen. At a stale `now` a greedy bucket forgives at most what a `Gcra`
+    /// does; an interval bucket can forgive more, the refills of the
+    /// interval boundaries between `now` and the latest instant.
+    /// [`Reconfigurable`](crate::kernel::Reconfigurable) has no such gap.
+    ///
     /// # Errors
     ///
     /// A [`QuotaError`] for an invalid quota; the bucket is then unchanged.

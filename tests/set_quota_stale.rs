@@ -1,0 +1,106 @@
+//! `set_quota_at` at a stale instant: what the docs of
+//! `Gcra::set_quota_at` and `TokenBucket::set_quota_at` promise, against the
+//! same change made at the latest instant. Where the units in use at `now`
+//! fit the new burst, the same or a slower rate forgives nothing and a
+//! faster one at most `(r_new - r_old) * (latest - now)` units, rounded up;
+//! where they are capped at the new burst, at most `r_new * (latest - now)`.
+//! `Reconfigurable`, which keeps the latest instant, forgives nothing.
+
+use proptest::prelude::*;
+use ratecore::kernel::{Carry, Reconfigurable};
+use ratecore::{Duration, Gcra, Limiter, Quota, RefillMode, TokenBucket};
+use ratecore_testkit::{at, config};
+
+const MS: u64 = 1_000;
+
+/// A quota of `count` units per `period` ms, burst `burst`.
+fn quota((count, period, burst): (u32, u64, u32)) -> Quota {
+    Quota::with_period(count, Duration::<MS>::from_ticks(period)).burst(burst)
+}
+
+fn quotas() -> impl Strategy<Value = (u32, u64, u32)> {
+    (1u32..=20, 1u64..=5_000, 1u32..=20)
+}
+
+/// `count * ticks / period`, rounded up: the units a rate of `count` per
+/// `period` ticks refills in `ticks`.
+fn refilled(count: u32, period: u64, ticks: u64) -> u128 {
+    (u128::from(count) * u128::from(ticks)).div_ceil(u128::from(period))
+}
+
+/// The documented most a change at `now`, `staleness` ticks before the
+/// latest instant, forgives where `in_use` units of `old` are in use at the
+/// latest instant: `(r_new - r_old) * staleness` units, rounded up, where
+/// the units in use at `now` fit the new burst (none where that is not
+/// positive), and `r_new * staleness` otherwise.
+fn forgivable(old: (u32, u64, u32), new: (u32, u64, u32), in_use: u32, staleness: u64) -> u32 {
+    let at_now = u128::from(in_use) + refilled(old.0, old.1, staleness);
+    let units = if at_now <= u128::from(new.2) {
+        let faster = u128::from(new.0) * u128::from(old.1);
+        let slower = u128::from(old.0) * u128::from(new.1);
+        (u128::from(staleness) * faster.saturating_sub(slower))
+            .div_ceil(u128::from(new.1) * u128::from(old.1))
+    } else {
+        refilled(new.0, new.1, staleness)
+    };
+    u32::try_from(units).unwrap_or(u32::MAX)
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn a_stale_change_forgives_at_most_the_faster_rate_times_the_staleness(
+        old in quotas(),
+        new in quotas(),
+        used in 0u32..=20,
+        latest in 0u64..=20_000,
+        staleness in 0u64..=20_000,
+    ) {
+        let stale = latest.saturating_sub(staleness);
+        // The units the check leaves in use at `latest` (a check above the
+        // burst admits nothing).
+        let in_use = if used <= old.2 { used } else { 0 };
+        let bound = forgivable(old, new, in_use, latest - stale);
+        let gcra = |when: u64| {
+            let mut g = Gcra::<MS>::new(quota(old)).unwrap();
+            let _ = g.check_n_at(used, at(latest));
+            g.set_quota_at(quota(new), at(when)).unwrap();
+            g.snapshot_at(at(latest)).remaining()
+        };
+        let (fresh, late) = (gcra(latest), gcra(stale));
+        prop_assert!(late <= fresh + bound, "Gcra: {late} left after a stale change, {fresh} after a fresh one, bound {bound}");
+
+        let bucket = |when: u64| {
+            let mut b = TokenBucket::<MS>::new(quota(old), RefillMode::Greedy).unwrap();
+            let _ = b.check_n_at(used, at(latest));
+            b.set_quota_at(quota(new), at(when)).unwrap();
+            b.snapshot_at(at(latest)).remaining()
+        };
+        let (fresh, late) = (bucket(latest), bucket(stale));
+        prop_assert!(late <= fresh + bound, "greedy bucket: {late} left after a stale change, {fresh} after a fresh one, bound {bound}");
+
+    }
+
+    #[test]
+    fn reconfigurable_forgives_nothing_at_a_stale_change(
+        old in quotas(),
+        new in quotas(),
+        used in 0u32..=20,
+        latest in 0u64..=20_000,
+        staleness in 0u64..=20_000,
+    ) {
+        let stale = latest.saturating_sub(staleness);
+        let reconfigurable = |when: u64| {
+            let r = Reconfigurable::new([
+                Gcra::<MS>::new(quota(old)).unwrap(),
+                Gcra::<MS>::new(quota(new)).unwrap(),
+            ]);
+            let _ = r.check_n_at(used, at(latest));
+            r.switch_at(1, Carry::InUse, at(when)).unwrap();
+            r.snapshot_at(at(latest)).remaining()
+        };
+        let (fresh, late) = (reconfigurable(latest), reconfigurable(stale));
+        prop_assert!(late <= fresh, "{late} left after a stale switch, {fresh} after a fresh one");
+    }
+}
