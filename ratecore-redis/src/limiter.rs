@@ -256,7 +256,7 @@ pub struct Metrics {
 }
 
 #[derive(Default)]
-struct Counters {
+pub(crate) struct Counters {
     checks: AtomicU64,
     admitted: AtomicU64,
     denied: AtomicU64,
@@ -329,7 +329,8 @@ struct Inner<A, const HZ: u64, S> {
     hot: Mutex<HashMap<String, std::time::Instant>>,
     /// The store's last second seen: the base of the script's arithmetic.
     server_secs: AtomicU64,
-    counters: Counters,
+    /// Shared by the limiters of a [`RedisPlans`](crate::RedisPlans), one per plan.
+    counters: Arc<Counters>,
 }
 
 /// A rate limiter whose state lives in a shared [`Store`] (Redis by
@@ -386,7 +387,19 @@ where
     /// A limiter deciding with `algorithm` (its configuration; its own
     /// in-memory state is never used) on states in `store`.
     pub fn new(algorithm: A, store: S, config: Config) -> Self {
-        let suffix = format!(":{}:{:016x}", A::NAME, algorithm.fingerprint());
+        Self::with_suffix(algorithm, store, config, "", Arc::default())
+    }
+
+    /// A limiter whose keys end in `{infix}:{name}:{fingerprint}`, counting
+    /// in `counters` (the one constructor, for [`RedisPlans`](crate::RedisPlans) too).
+    pub(crate) fn with_suffix(
+        algorithm: A,
+        store: S,
+        config: Config,
+        infix: &str,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let suffix = format!("{infix}:{}:{:016x}", A::NAME, algorithm.fingerprint());
         let deny = DenyCache::new(config.deny_cache);
         let gcra = match config.server_decide {
             ServerDecide::Never => None,
@@ -404,7 +417,7 @@ where
                 gcra,
                 hot: Mutex::new(HashMap::new()),
                 server_secs: AtomicU64::new(0),
-                counters: Counters::default(),
+                counters,
             }),
         }
     }

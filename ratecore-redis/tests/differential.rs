@@ -24,7 +24,7 @@ use ratecore::{
     SlidingWindow, TokenBucket, kernel::Charge,
 };
 use ratecore_redis::{Answer, Config, RedisLimiter, ServerDecide};
-use support::{RedisServer, TestClock};
+use support::{RedisServer, TestClock, tick_ns};
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -61,17 +61,6 @@ static CASE: AtomicU64 = AtomicU64::new(0);
 /// A store's answer, or the case's failure.
 fn decided<T>(answer: Result<T, ratecore_redis::Error>) -> Result<T, TestCaseError> {
     answer.map_err(|e| TestCaseError::fail(e.to_string()))
-}
-
-/// The store's time of tick `t`: whole microseconds (as Redis `TIME`), and
-/// exactly tick `t` again when converted back, for the rates used here
-/// (at most 10^6 Hz, or 10^9 Hz with `t` a multiple of 1,000).
-fn tick_ns<const HZ: u64>(t: u64) -> u64 {
-    if HZ <= 1_000_000 {
-        u64::try_from((u128::from(t) * 1_000_000).div_ceil(u128::from(HZ))).unwrap() * 1_000
-    } else {
-        t * (1_000_000_000 / HZ)
-    }
 }
 
 /// Runs `steps` through a Redis-backed limiter per mode of `modes` and the

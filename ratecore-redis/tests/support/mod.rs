@@ -205,3 +205,14 @@ impl Store for Recording {
         Ok(out)
     }
 }
+
+/// The store's time of tick `t`: whole microseconds (as Redis `TIME`), and
+/// exactly tick `t` again when converted back, for the rates used here
+/// (at most 10^6 Hz, or 10^9 Hz with `t` a multiple of 1,000).
+pub fn tick_ns<const HZ: u64>(t: u64) -> u64 {
+    if HZ <= 1_000_000 {
+        u64::try_from((u128::from(t) * 1_000_000).div_ceil(u128::from(HZ))).unwrap() * 1_000
+    } else {
+        t * (1_000_000_000 / HZ)
+    }
+}
