@@ -48,8 +48,9 @@ pub struct TieredCheck<const HZ: u64> {
 /// every tier; a denial charges nothing.
 ///
 /// Decisions are those of ratecore's in-memory `Tiers` over the same
-/// limiters. Each check is one read and one compare-and-set (no batching,
-/// no deny cache, no optimistic writes: those are [`RedisLimiter`](crate::RedisLimiter)'s).
+/// limiters. Each check is one read and one compare-and-set, with the same
+/// deny cache as a [`RedisLimiter`](crate::RedisLimiter)'s, but no batching
+/// and no optimistic writes (the crate's README, "Tiers", says why).
 ///
 /// ```no_run
 /// use ratecore::{Gcra, Quota};
