@@ -14,47 +14,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config as PropConfig, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use ratecore::kernel::Algorithm;
 use ratecore::keyed::{Plan, WhenFull};
 use ratecore::{Gcra, Instant, KeyedLimiter, Quota, RefillMode, TokenBucket};
 use ratecore_redis::{Answer, Config, RedisPlans, ServerDecide};
-use support::{RedisServer, TestClock, tick_ns};
+use support::{Op, RedisServer, TestClock, decided, dt, op, tick_ns};
 
 const PLANS: usize = 3;
 const KEYS: [&str; 3] = ["alice", "bob", "{odd}:key"];
 
-#[derive(Clone, Copy, Debug)]
-enum Op {
-    Check(u32),
-    Peek(u32),
-    Refund(u32),
-    Status,
-}
-
 /// Steps: (ticks to advance, key index, plan index, operation).
 fn steps(max_n: u32, period: u64) -> impl Strategy<Value = Vec<(u64, usize, usize, Op)>> {
-    let dt = prop_oneof![
-        3 => Just(0u64),
-        3 => 0..=period / 8,
-        2 => 0..=period * 2,
-        1 => 0..=period * 20,
-    ];
-    let op = prop_oneof![
-        8 => (0..=max_n).prop_map(Op::Check),
-        1 => (0..=max_n).prop_map(Op::Peek),
-        1 => (0..=max_n).prop_map(Op::Refund),
-        1 => Just(Op::Status),
-    ];
-    prop::collection::vec((dt, 0..KEYS.len(), 0..PLANS, op), 1..60)
+    let step = (dt(period, 1), 0..KEYS.len(), 0..PLANS, op(max_n));
+    prop::collection::vec(step, 1..60)
 }
 
 static CASE: AtomicU64 = AtomicU64::new(0);
-
-/// A store's answer, or the case's failure.
-fn decided<T>(answer: Result<T, ratecore_redis::Error>) -> Result<T, TestCaseError> {
-    answer.map_err(|e| TestCaseError::fail(e.to_string()))
-}
 
 /// One case through a `RedisPlans` in `mode` and a fresh `KeyedLimiter`.
 async fn run_case<A, const HZ: u64>(
@@ -132,15 +108,7 @@ where
 {
     let server = RedisServer::start();
     let (rt, clock) = support::clocked(&server);
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(48);
-    let mut runner = TestRunner::new(PropConfig {
-        cases,
-        failure_persistence: None,
-        ..PropConfig::default()
-    });
+    let mut runner = support::runner();
     let metrics = std::sync::Mutex::new(Vec::new());
     let result = runner.run(&steps(max_n, period), |steps| {
         for &mode in modes {
