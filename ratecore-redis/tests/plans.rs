@@ -178,3 +178,42 @@ fn each_key_and_plan_has_its_own_store_key() {
         assert_eq!((m.checks, m.admitted, m.denied), (6, 4, 2));
     });
 }
+
+#[test]
+fn concurrent_checks_of_a_key_and_plan_are_batched() {
+    let server = RedisServer::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Bursts of 5 and 3 refilled once a minute: within the test's few
+        // milliseconds, exactly the burst of each plan is admitted.
+        let plans = RedisPlans::new(
+            [
+                Gcra::<1_000>::new(Quota::per_minute(1).burst(5)).unwrap(),
+                Gcra::<1_000>::new(Quota::per_minute(1).burst(3)).unwrap(),
+            ],
+            support::store(&server),
+            Config::new("b").deny_cache(None),
+        );
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let (plans, plan) = (plans.clone(), Plan::<2>::new(i % 2).unwrap());
+                tokio::spawn(async move { (plan, plans.check("alice", plan).await) })
+            })
+            .collect();
+        let mut admitted = [0, 0];
+        for task in tasks {
+            let (plan, answer) = task.await.unwrap();
+            assert!(answer.decision().is_some(), "{answer:?}");
+            admitted[plan.index()] += usize::from(answer.is_admitted());
+        }
+        assert_eq!(admitted, [5, 3]);
+        // Each (key, plan) decided its first check alone and folded the
+        // checks queued behind it into batches: far fewer than 40.
+        let m = plans.metrics();
+        assert_eq!((m.checks, m.batched_ops), (40, 40));
+        assert!(m.batches <= 6, "{m:?}");
+    });
+}
