@@ -18,7 +18,7 @@ use proptest::test_runner::TestCaseError;
 use ratecore::kernel::Algorithm;
 use ratecore::keyed::{Plan, WhenFull};
 use ratecore::{Gcra, Instant, KeyedLimiter, Quota, RefillMode, TokenBucket};
-use ratecore_redis::{Answer, Config, RedisPlans, ServerDecide};
+use ratecore_redis::{Answer, Config, RedisPlans, RedisStore, ServerDecide};
 use support::{Op, RedisServer, TestClock, decided, dt, op, tick_ns};
 
 const PLANS: usize = 3;
@@ -152,16 +152,18 @@ fn token_bucket_plans_match_keyed_limiter() {
     );
 }
 
+/// Runs `test` on a store of a fresh server, on the server's own clock.
+fn on_server<F: std::future::Future<Output = ()>>(test: impl FnOnce(RedisStore) -> F) {
+    let server = RedisServer::start();
+    let (rt, clock) = support::clocked(&server);
+    rt.block_on(test(clock.inner));
+}
+
 #[test]
 fn each_key_and_plan_has_its_own_store_key() {
-    let server = RedisServer::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    on_server(|store| async move {
         let gcra = || Gcra::<1_000>::new(Quota::per_second(1).burst(2)).unwrap();
-        let plans = RedisPlans::new([gcra(), gcra()], support::store(&server), Config::new("k"));
+        let plans = RedisPlans::new([gcra(), gcra()], store, Config::new("k"));
         let (first, second) = (Plan::<2>::new(0).unwrap(), Plan::<2>::new(1).unwrap());
         let fingerprint = format!("{:016x}", gcra().fingerprint());
         assert_eq!(
@@ -181,12 +183,7 @@ fn each_key_and_plan_has_its_own_store_key() {
 
 #[test]
 fn concurrent_checks_of_a_key_and_plan_are_batched() {
-    let server = RedisServer::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    on_server(|store| async move {
         // Bursts of 5 and 3 refilled once a minute: within the test's few
         // milliseconds, exactly the burst of each plan is admitted.
         let plans = RedisPlans::new(
@@ -194,7 +191,7 @@ fn concurrent_checks_of_a_key_and_plan_are_batched() {
                 Gcra::<1_000>::new(Quota::per_minute(1).burst(5)).unwrap(),
                 Gcra::<1_000>::new(Quota::per_minute(1).burst(3)).unwrap(),
             ],
-            support::store(&server),
+            store,
             Config::new("b").deny_cache(None),
         );
         let tasks: Vec<_> = (0..40)
