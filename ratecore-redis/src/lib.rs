@@ -17,6 +17,7 @@
     )
 )]
 
+mod batch;
 mod deny_cache;
 mod limiter;
 mod plans;
