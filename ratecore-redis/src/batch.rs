@@ -7,12 +7,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant as TokioInstant;
 
-use crate::limiter::{Error, lock};
+use crate::limiter::{Config, Error, lock};
 
 /// One queued operation and where its answer goes.
 pub(crate) struct Pending<O, R> {
@@ -35,11 +34,9 @@ pub(crate) trait Batched: Send + Sync + Sized + 'static {
     /// The queues of this limiter's keys.
     fn queues(&self) -> &Queues<Self::Op, Self::Reply>;
 
-    /// The most operations settled together.
-    fn max_batch(&self) -> usize;
-
-    /// How long an operation waits for the store.
-    fn time_budget(&self) -> StdDuration;
+    /// The limiter's configuration: its time budget and most operations
+    /// per batch ([`Config::max_batch`]).
+    fn config(&self) -> &Config;
 
     /// Counts a batch of `ops` operations sent to the store.
     fn count_batch(&self, ops: usize);
@@ -66,7 +63,7 @@ pub(crate) async fn submit<B: Batched>(
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return Err(Error::NoRuntime);
     };
-    let deadline = TokioInstant::now() + inner.time_budget();
+    let deadline = TokioInstant::now() + inner.config().time_budget;
     let (tx, rx) = oneshot::channel();
     let pending = Pending { op, deadline, tx };
     let alone = {
@@ -144,7 +141,7 @@ async fn drive<B: Batched>(inner: &B, key: String) {
                 queues.remove(&key);
                 return;
             }
-            let take = queue.len().min(inner.max_batch());
+            let take = queue.len().min(inner.config().max_batch);
             queue.drain(..take).collect()
         };
         run_batch(inner, &key, batch).await;

@@ -75,7 +75,7 @@ pub struct Config {
     pub(crate) time_budget: StdDuration,
     pub(crate) deny_cache: Option<StdDuration>,
     optimistic: Option<StdDuration>,
-    max_batch: usize,
+    pub(crate) max_batch: usize,
     server_decide: ServerDecide,
 }
 
@@ -356,13 +356,22 @@ pub struct RedisLimiter<A, const HZ: u64, S = crate::RedisStore> {
     inner: Arc<Inner<A, HZ, S>>,
 }
 
-impl<A, const HZ: u64, S> Clone for RedisLimiter<A, HZ, S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
+/// `Clone` for a handle whose one field is an `Arc` of what its clones
+/// share (whatever its type parameters implement): `[generics] Type, field`.
+macro_rules! shared_clone {
+    ([$($generics:tt)*] $handle:ty, $field:ident) => {
+        impl<$($generics)*> Clone for $handle {
+            fn clone(&self) -> Self {
+                Self {
+                    $field: std::sync::Arc::clone(&self.$field),
+                }
+            }
         }
-    }
+    };
 }
+pub(crate) use shared_clone;
+
+shared_clone!([A, const HZ: u64, S] RedisLimiter<A, HZ, S>, inner);
 
 impl<A, const HZ: u64, S> fmt::Debug for RedisLimiter<A, HZ, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -876,12 +885,8 @@ where
         &self.queues
     }
 
-    fn max_batch(&self) -> usize {
-        self.config.max_batch
-    }
-
-    fn time_budget(&self) -> StdDuration {
-        self.config.time_budget
+    fn config(&self) -> &Config {
+        &self.config
     }
 
     fn count_batch(&self, ops: usize) {

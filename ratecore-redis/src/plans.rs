@@ -8,7 +8,7 @@ use ratecore::kernel::Algorithm;
 use ratecore::keyed::Plan;
 use ratecore::{Decision, Status};
 
-use crate::limiter::{Answer, Config, Error, Metrics, RedisLimiter};
+use crate::limiter::{Answer, Config, Error, Metrics, RedisLimiter, shared_clone};
 use crate::store::Store;
 
 /// `P` plans (free, pro, enterprise: one configuration of algorithm `A`
@@ -59,13 +59,7 @@ pub struct RedisPlans<A, const HZ: u64, const P: usize, S = crate::RedisStore> {
     plans: Arc<[RedisLimiter<A, HZ, S>; P]>,
 }
 
-impl<A, const HZ: u64, const P: usize, S> Clone for RedisPlans<A, HZ, P, S> {
-    fn clone(&self) -> Self {
-        Self {
-            plans: Arc::clone(&self.plans),
-        }
-    }
-}
+shared_clone!([A, const HZ: u64, const P: usize, S] RedisPlans<A, HZ, P, S>, plans);
 
 impl<A, const HZ: u64, const P: usize, S> fmt::Debug for RedisPlans<A, HZ, P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

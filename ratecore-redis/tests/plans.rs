@@ -201,8 +201,7 @@ fn concurrent_checks_of_a_key_and_plan_are_batched() {
             })
             .collect();
         let mut admitted = [0, 0];
-        for task in tasks {
-            let (plan, answer) = task.await.unwrap();
+        for (plan, answer) in support::join_in_order(tasks).await {
             assert!(answer.decision().is_some(), "{answer:?}");
             admitted[plan.index()] += usize::from(answer.is_admitted());
         }

@@ -269,3 +269,12 @@ pub fn runner() -> TestRunner {
         ..PropConfig::default()
     })
 }
+
+/// The outputs of `tasks`, in the order given (whatever order they finish in).
+pub async fn join_in_order<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut outputs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outputs.push(task.await.expect("task"));
+    }
+    outputs
+}
