@@ -1,5 +1,5 @@
 //! Per-key batching, shared by [`RedisLimiter`](crate::RedisLimiter) (one
-//! word per key) and [`RedisTiers`](crate::RedisTiers) (a tier's words per
+//! word per key) and [`RedisTiers`](crate::RedisTiers) (the tiers' words per
 //! key): concurrent operations on one key in one process queue behind the
 //! batch in flight, and the next batch takes them all and settles them with
 //! one store round trip (see the crate's README, "Batching").
