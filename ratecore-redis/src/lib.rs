@@ -17,8 +17,10 @@
     )
 )]
 
+mod batch;
 mod deny_cache;
 mod limiter;
+mod plans;
 mod redis_store;
 mod server_gcra;
 mod store;
@@ -26,6 +28,7 @@ mod tie_break;
 mod tiers;
 
 pub use limiter::{Answer, Config, Error, FailPolicy, Metrics, RedisLimiter, ServerDecide};
+pub use plans::RedisPlans;
 pub use redis_store::{CAS_SCRIPT, READ_SCRIPT, RedisStore};
 pub use server_gcra::{GCRA_SCRIPT, GcraBatch, GcraOutcome};
 pub use store::{CasOutcome, Read, ReadWords, Store, StoreError, WordsOutcome, WordsStore};

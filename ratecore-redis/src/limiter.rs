@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration as StdDuration;
 
 use ratecore::{Decision, Instant, Status};
-use tokio::sync::oneshot;
 use tokio::time::Instant as TokioInstant;
 
 use crate::server_gcra::GcraParams;
@@ -17,6 +16,7 @@ use server::Served;
 
 mod server;
 
+use crate::batch::{self, Batched, Queues};
 use crate::deny_cache::DenyCache;
 
 /// What a check answers when the store cannot decide within the time budget.
@@ -75,7 +75,7 @@ pub struct Config {
     pub(crate) time_budget: StdDuration,
     pub(crate) deny_cache: Option<StdDuration>,
     optimistic: Option<StdDuration>,
-    max_batch: usize,
+    pub(crate) max_batch: usize,
     server_decide: ServerDecide,
 }
 
@@ -256,7 +256,7 @@ pub struct Metrics {
 }
 
 #[derive(Default)]
-struct Counters {
+pub(crate) struct Counters {
     checks: AtomicU64,
     admitted: AtomicU64,
     denied: AtomicU64,
@@ -284,13 +284,7 @@ enum Op {
     Refund(u32),
 }
 
-type Reply<const HZ: u64> = Result<(Decision<HZ>, Instant<HZ>), Error>;
-
-struct Pending<const HZ: u64> {
-    op: Op,
-    deadline: TokioInstant,
-    tx: oneshot::Sender<Reply<HZ>>,
-}
+type Reply<const HZ: u64> = (Decision<HZ>, Instant<HZ>);
 
 /// The last word this process saw for a key, and when.
 #[derive(Clone, Copy)]
@@ -307,7 +301,7 @@ const HOT_CAPACITY: usize = 65_536;
 /// How long a key whose compare-and-set lost stays decided on the server.
 const HOT_FOR: StdDuration = StdDuration::from_secs(1);
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere cannot leave these maps inconsistent (every update
     // is a single insert or remove), so a poisoned lock is still usable.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -320,7 +314,7 @@ struct Inner<A, const HZ: u64, S> {
     /// `:{name}:{fingerprint}`, the end of every key.
     suffix: String,
     /// Keys with a batch in flight, and the operations waiting for the next.
-    queues: Mutex<HashMap<String, Vec<Pending<HZ>>>>,
+    queues: Queues<Op, Reply<HZ>>,
     deny: DenyCache<u64>,
     known: Mutex<HashMap<String, Known>>,
     /// The script's numbers, if this limiter's batches can be decided on the store.
@@ -329,7 +323,8 @@ struct Inner<A, const HZ: u64, S> {
     hot: Mutex<HashMap<String, std::time::Instant>>,
     /// The store's last second seen: the base of the script's arithmetic.
     server_secs: AtomicU64,
-    counters: Counters,
+    /// Shared by the limiters of a [`RedisPlans`](crate::RedisPlans), one per plan.
+    counters: Arc<Counters>,
 }
 
 /// A rate limiter whose state lives in a shared [`Store`] (Redis by
@@ -361,13 +356,22 @@ pub struct RedisLimiter<A, const HZ: u64, S = crate::RedisStore> {
     inner: Arc<Inner<A, HZ, S>>,
 }
 
-impl<A, const HZ: u64, S> Clone for RedisLimiter<A, HZ, S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
+/// `Clone` for a handle whose one field is an `Arc` of what its clones
+/// share (whatever its type parameters implement): `[generics] Type, field`.
+macro_rules! shared_clone {
+    ([$($generics:tt)*] $handle:ty, $field:ident) => {
+        impl<$($generics)*> Clone for $handle {
+            fn clone(&self) -> Self {
+                Self {
+                    $field: std::sync::Arc::clone(&self.$field),
+                }
+            }
         }
-    }
+    };
 }
+pub(crate) use shared_clone;
+
+shared_clone!([A, const HZ: u64, S] RedisLimiter<A, HZ, S>, inner);
 
 impl<A, const HZ: u64, S> fmt::Debug for RedisLimiter<A, HZ, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -386,7 +390,19 @@ where
     /// A limiter deciding with `algorithm` (its configuration; its own
     /// in-memory state is never used) on states in `store`.
     pub fn new(algorithm: A, store: S, config: Config) -> Self {
-        let suffix = format!(":{}:{:016x}", A::NAME, algorithm.fingerprint());
+        Self::with_suffix(algorithm, store, config, "", Arc::default())
+    }
+
+    /// A limiter whose keys end in `{infix}:{name}:{fingerprint}`, counting
+    /// in `counters` (the one constructor, for [`RedisPlans`](crate::RedisPlans) too).
+    pub(crate) fn with_suffix(
+        algorithm: A,
+        store: S,
+        config: Config,
+        infix: &str,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let suffix = format!("{infix}:{}:{:016x}", A::NAME, algorithm.fingerprint());
         let deny = DenyCache::new(config.deny_cache);
         let gcra = match config.server_decide {
             ServerDecide::Never => None,
@@ -404,7 +420,7 @@ where
                 gcra,
                 hot: Mutex::new(HashMap::new()),
                 server_secs: AtomicU64::new(0),
-                counters: Counters::default(),
+                counters,
             }),
         }
     }
@@ -555,84 +571,10 @@ where
         ))
     }
 
-    /// Queues `op` for `key`'s next batch (starting a driver task if none
-    /// runs) and waits for its answer until the time budget runs out.
-    async fn submit(&self, key: String, op: Op) -> Reply<HZ> {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Err(Error::NoRuntime);
-        };
-        let deadline = TokioInstant::now() + self.inner.config.time_budget;
-        let (tx, rx) = oneshot::channel();
-        let pending = Pending { op, deadline, tx };
-        let alone = {
-            let mut queues = lock(&self.inner.queues);
-            match queues.get_mut(&key) {
-                Some(queue) => {
-                    queue.push(pending);
-                    None
-                }
-                None => {
-                    // A batch in flight, with nothing queued behind it yet.
-                    queues.insert(key.clone(), Vec::new());
-                    Some(pending)
-                }
-            }
-        };
-        if let Some(pending) = alone {
-            // No batch was in flight for this key: decide this operation as
-            // a batch of its own in the caller's task, without a hand-off to
-            // a driver task and back (two wake-ups per check on a busy
-            // machine). What queues meanwhile goes to a driver task after
-            // it, also if this future is dropped midway.
-            let handoff = Handoff {
-                inner: Arc::clone(&self.inner),
-                key,
-                runtime,
-            };
-            let batch = handoff.inner.run_batch(&handoff.key, vec![pending]);
-            let _ = tokio::time::timeout_at(deadline, batch).await;
-        }
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(reply)) => reply,
-            // The driver was dropped (the runtime is shutting down), or the
-            // budget ran out while waiting.
-            Ok(Err(_)) | Err(_) => Err(Error::TimedOut),
-        }
-    }
-}
-
-/// Passes a key's queue, when the caller that decided the key's first batch
-/// in its own task is done (or dropped), to a driver task, or retires it if
-/// nothing queued meanwhile.
-struct Handoff<A, const HZ: u64, S>
-where
-    A: Algorithm<HZ> + Send + Sync + 'static,
-    S: Store,
-{
-    inner: Arc<Inner<A, HZ, S>>,
-    key: String,
-    runtime: tokio::runtime::Handle,
-}
-
-impl<A, const HZ: u64, S> Drop for Handoff<A, HZ, S>
-where
-    A: Algorithm<HZ> + Send + Sync + 'static,
-    S: Store,
-{
-    fn drop(&mut self) {
-        let queued = {
-            let mut queues = lock(&self.inner.queues);
-            let queued = queues.get(&self.key).is_some_and(|q| !q.is_empty());
-            if !queued {
-                queues.remove(&self.key);
-            }
-            queued
-        };
-        if queued {
-            let inner = Arc::clone(&self.inner);
-            let key = std::mem::take(&mut self.key);
-            self.runtime.spawn(async move { inner.drive(key).await });
-        }
+    /// Queues `op` for `key`'s next batch and waits for its answer until
+    /// the time budget runs out.
+    async fn submit(&self, key: String, op: Op) -> Result<Reply<HZ>, Error> {
+        batch::submit(&self.inner, key, op).await
     }
 }
 
@@ -664,48 +606,6 @@ where
                 at,
             }),
             Step::Store(..) | Step::Keep(_) => None,
-        }
-    }
-
-    /// Drives `key`'s batches until its queue is empty.
-    async fn drive(self: Arc<Self>, key: String) {
-        loop {
-            let batch: Vec<Pending<HZ>> = {
-                let mut queues = lock(&self.queues);
-                let Some(queue) = queues.get_mut(&key) else {
-                    return;
-                };
-                if queue.is_empty() {
-                    queues.remove(&key);
-                    return;
-                }
-                let take = queue.len().min(self.config.max_batch);
-                queue.drain(..take).collect()
-            };
-            self.run_batch(&key, batch).await;
-        }
-    }
-
-    async fn run_batch(&self, key: &str, mut batch: Vec<Pending<HZ>>) {
-        // Callers that gave up (budget spent) are not decided for.
-        batch.retain(|p| !p.tx.is_closed());
-        let Some(deadline) = batch.iter().map(|p| p.deadline).max() else {
-            return;
-        };
-        bump(&self.counters.batches, 1);
-        bump(&self.counters.batched_ops, batch.len() as u64);
-        let ops: Vec<Op> = batch.iter().map(|p| p.op).collect();
-        match self.settle(key, &ops, deadline).await {
-            Ok((answers, at)) => {
-                for (pending, decision) in batch.into_iter().zip(answers) {
-                    let _ = pending.tx.send(Ok((decision, at)));
-                }
-            }
-            Err(error) => {
-                for pending in batch {
-                    let _ = pending.tx.send(Err(error.clone()));
-                }
-            }
         }
     }
 
@@ -823,7 +723,7 @@ where
     /// One batch: read (or estimate, see [`Config::optimistic`]), decide,
     /// compare-and-set, and on a conflict decide again on the value the
     /// refusal returned, until stored or `deadline`.
-    async fn settle(
+    async fn settle_batch(
         &self,
         key: &str,
         ops: &[Op],
@@ -970,6 +870,38 @@ where
             .map(|d| d.as_ticks())
             .max();
         self.deny.remember(key, wait, &state, now, read_local);
+    }
+}
+
+impl<A, const HZ: u64, S> Batched for Inner<A, HZ, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: Store,
+{
+    type Op = Op;
+    type Reply = Reply<HZ>;
+
+    fn queues(&self) -> &Queues<Op, Reply<HZ>> {
+        &self.queues
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn count_batch(&self, ops: usize) {
+        bump(&self.counters.batches, 1);
+        bump(&self.counters.batched_ops, ops as u64);
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        ops: &[Op],
+        deadline: TokioInstant,
+    ) -> Result<Vec<Reply<HZ>>, Error> {
+        let (answers, at) = self.settle_batch(key, ops, deadline).await?;
+        Ok(answers.into_iter().map(|answer| (answer, at)).collect())
     }
 }
 

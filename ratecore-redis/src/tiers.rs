@@ -9,8 +9,9 @@ use ratecore::compose::{TierAnswer, TierDecision};
 use ratecore::{Denied, Duration, Instant, Status};
 use tokio::time::Instant as TokioInstant;
 
+use crate::batch::{self, Batched, Queues};
 use crate::deny_cache::DenyCache;
-use crate::limiter::{Answer, Config, Error, FailPolicy, jitter};
+use crate::limiter::{Answer, Config, Error, FailPolicy, jitter, shared_clone};
 use crate::store::{ReadWords, StoreError, WordsOutcome, WordsStore, ns_to_ticks, ttl_ms};
 use crate::tie_break::{more_restrictive, tighter};
 use ratecore::kernel::{Algorithm, Step};
@@ -48,8 +49,11 @@ pub struct TieredCheck<const HZ: u64> {
 /// every tier; a denial charges nothing.
 ///
 /// Decisions are those of ratecore's in-memory `Tiers` over the same
-/// limiters. Each check is one read and one compare-and-set (no batching,
-/// no deny cache, no optimistic writes: those are [`RedisLimiter`](crate::RedisLimiter)'s).
+/// limiters. Concurrent checks of one key in this process are batched as a
+/// [`RedisLimiter`](crate::RedisLimiter)'s are (one read and one
+/// compare-and-set per batch), and denied keys are answered from the same
+/// kind of deny cache; there are no optimistic writes and no server-side
+/// script. Clones share everything.
 ///
 /// ```no_run
 /// use ratecore::{Gcra, Quota};
@@ -66,21 +70,35 @@ pub struct TieredCheck<const HZ: u64> {
 /// # }
 /// ```
 pub struct RedisTiers<A, const HZ: u64, const N: usize, S = crate::RedisStore> {
+    inner: Arc<Shared<A, HZ, N, S>>,
+}
+
+/// A tiered check's reply: the decision, its instant, every tier's status after it.
+type Reply<const HZ: u64> = (TieredDecision<HZ>, Instant<HZ>, Vec<Status<HZ>>);
+
+/// What the clones of a [`RedisTiers`] and its batches' driver tasks share.
+struct Shared<A, const HZ: u64, const N: usize, S> {
     tiers: [(&'static str, A); N],
     store: S,
     config: Config,
     suffix: String,
-    failed: Arc<AtomicU64>,
+    failed: AtomicU64,
     /// Denials answered locally (see [`Config::deny_cache`]).
     deny: DenyCache<Vec<u64>>,
     denied_locally: AtomicU64,
+    /// Batches of checks settled with the store.
+    batches: AtomicU64,
+    /// Keys with a batch in flight, and the checks queued behind it.
+    queues: Queues<[u32; N], Reply<HZ>>,
 }
+
+shared_clone!([A, const HZ: u64, const N: usize, S] RedisTiers<A, HZ, N, S>, inner);
 
 impl<A, const HZ: u64, const N: usize, S> fmt::Debug for RedisTiers<A, HZ, N, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisTiers")
-            .field("config", &self.config)
-            .field("suffix", &self.suffix)
+            .field("config", &self.inner.config)
+            .field("suffix", &self.inner.suffix)
             .finish_non_exhaustive()
     }
 }
@@ -118,31 +136,117 @@ where
         let suffix = format!(":tiers-{}-{N}:{fingerprint:016x}", A::NAME);
         let deny = DenyCache::new(config.deny_cache);
         Self {
-            tiers,
-            store,
-            config,
-            suffix,
-            failed: Arc::default(),
-            deny,
-            denied_locally: AtomicU64::new(0),
+            inner: Arc::new(Shared {
+                tiers,
+                store,
+                config,
+                suffix,
+                failed: AtomicU64::new(0),
+                deny,
+                denied_locally: AtomicU64::new(0),
+                batches: AtomicU64::new(0),
+                queues: Queues::default(),
+            }),
         }
     }
 
     /// The store key of `user_key`: `{prefix}:{{user_key}}:tiers-{name}-{N}:{fingerprint}`.
     pub fn key(&self, user_key: &str) -> String {
-        format!("{}:{{{}}}{}", self.config.prefix, user_key, self.suffix)
+        let inner = &self.inner;
+        format!("{}:{{{}}}{}", inner.config.prefix, user_key, inner.suffix)
     }
 
     /// Checks answered by the fail policy so far.
     pub fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
+        self.inner.failed.load(Ordering::Relaxed)
     }
 
     /// Denials answered from the deny cache so far, without the store.
     pub fn denied_locally(&self) -> u64 {
-        self.denied_locally.load(Ordering::Relaxed)
+        self.inner.denied_locally.load(Ordering::Relaxed)
     }
 
+    /// Batches of checks settled with the store so far (each one read and
+    /// at most one successful compare-and-set): concurrent checks of one
+    /// key in this process are decided together, as a
+    /// [`RedisLimiter`](crate::RedisLimiter)'s are.
+    pub fn batches(&self) -> u64 {
+        self.inner.batches.load(Ordering::Relaxed)
+    }
+
+    /// Checks `n` units in every tier for `key` and, if every tier admits
+    /// them, charges every tier, with one compare-and-set.
+    pub async fn check_n(&self, key: &str, n: u32) -> TieredAnswer<HZ> {
+        self.check_costs(key, [n; N]).await.answer
+    }
+
+    /// Checks `costs[i]` units in tier `i` for `key` (tiers that count
+    /// different things: requests in one, characters in another) and, if
+    /// every tier admits its cost, charges every tier, with one
+    /// compare-and-set: all or nothing, exactly as [`check_n`](Self::check_n).
+    /// The answer comes with every tier's status after the check.
+    ///
+    /// A key denied recently may be answered from the deny cache, as a
+    /// [`RedisLimiter`](crate::RedisLimiter)'s (see [`Config::deny_cache`]).
+    pub async fn check_costs(&self, key: &str, costs: [u32; N]) -> TieredCheck<HZ> {
+        let inner = &self.inner;
+        let key = self.key(key);
+        if let Some((words, at)) = inner.deny.get::<HZ>(&key) {
+            if let Some((Err(denied), _)) = inner.decide(&words, &costs, at) {
+                // Answered without awaiting anything: let tokio's
+                // cooperative budget preempt a task that loops on it.
+                tokio::task::consume_budget().await;
+                inner.denied_locally.fetch_add(1, Ordering::Relaxed);
+                return TieredCheck {
+                    statuses: inner.statuses(&words, at),
+                    answer: TieredAnswer::Decided {
+                        decision: Err(denied),
+                        at,
+                    },
+                };
+            }
+        }
+        match batch::submit(inner, key, costs).await {
+            Ok((decision, at, statuses)) => TieredCheck {
+                statuses,
+                answer: TieredAnswer::Decided { decision, at },
+            },
+            Err(error) => {
+                inner.failed.fetch_add(1, Ordering::Relaxed);
+                TieredCheck {
+                    answer: TieredAnswer::Failed {
+                        admitted: inner.config.fail_policy == FailPolicy::Open,
+                        error,
+                    },
+                    statuses: Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// The status of every tier of `key` now, changing nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the store cannot answer within the time budget.
+    pub async fn status(&self, key: &str) -> Result<Vec<Status<HZ>>, Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        let (inner, key) = (&self.inner, self.key(key));
+        let deadline = TokioInstant::now() + inner.config.time_budget;
+        let read = inner.read(&key, deadline).await?;
+        let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
+        let states = inner.states(&key, &read)?;
+        Ok(inner.statuses(&states, now))
+    }
+}
+
+impl<A, const HZ: u64, const N: usize, S> Shared<A, HZ, N, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: WordsStore,
+{
     /// Every tier's status on `words` at `at`.
     fn statuses(&self, words: &[u64], at: Instant<HZ>) -> Vec<Status<HZ>> {
         let tiers = self.tiers.iter();
@@ -221,80 +325,6 @@ where
         }
     }
 
-    /// Checks `n` units in every tier for `key` and, if every tier admits
-    /// them, charges every tier, with one compare-and-set.
-    pub async fn check_n(&self, key: &str, n: u32) -> TieredAnswer<HZ> {
-        self.check_costs(key, [n; N]).await.answer
-    }
-
-    /// Checks `costs[i]` units in tier `i` for `key` (tiers that count
-    /// different things: requests in one, characters in another) and, if
-    /// every tier admits its cost, charges every tier, with one
-    /// compare-and-set: all or nothing, exactly as [`check_n`](Self::check_n).
-    /// The answer comes with every tier's status after the check.
-    ///
-    /// A key denied recently may be answered from the deny cache, as a
-    /// [`RedisLimiter`](crate::RedisLimiter)'s (see [`Config::deny_cache`]).
-    pub async fn check_costs(&self, key: &str, costs: [u32; N]) -> TieredCheck<HZ> {
-        let key = self.key(key);
-        if let Some((words, at)) = self.deny.get::<HZ>(&key) {
-            if let Some((Err(denied), _)) = self.decide(&words, &costs, at) {
-                // Answered without awaiting anything: let tokio's
-                // cooperative budget preempt a task that loops on it.
-                tokio::task::consume_budget().await;
-                self.denied_locally.fetch_add(1, Ordering::Relaxed);
-                return TieredCheck {
-                    statuses: self.statuses(&words, at),
-                    answer: TieredAnswer::Decided {
-                        decision: Err(denied),
-                        at,
-                    },
-                };
-            }
-        }
-        match self.try_check(&key, &costs).await {
-            Ok((decision, at, words)) => {
-                let wait = decision.as_ref().err();
-                let wait = wait
-                    .and_then(|d| d.answer.retry_after())
-                    .map(|d| d.as_ticks());
-                let local = std::time::Instant::now();
-                self.deny.remember(&key, wait, &words, at, local);
-                TieredCheck {
-                    statuses: self.statuses(&words, at),
-                    answer: TieredAnswer::Decided { decision, at },
-                }
-            }
-            Err(error) => {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                TieredCheck {
-                    answer: TieredAnswer::Failed {
-                        admitted: self.config.fail_policy == FailPolicy::Open,
-                        error,
-                    },
-                    statuses: Vec::new(),
-                }
-            }
-        }
-    }
-
-    /// The status of every tier of `key` now, changing nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`Error`] when the store cannot answer within the time budget.
-    pub async fn status(&self, key: &str) -> Result<Vec<Status<HZ>>, Error> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::NoRuntime);
-        }
-        let key = self.key(key);
-        let deadline = TokioInstant::now() + self.config.time_budget;
-        let read = self.read(&key, deadline).await?;
-        let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
-        let states = self.states(&key, &read)?;
-        Ok(self.statuses(&states, now))
-    }
-
     async fn read(&self, key: &str, deadline: TokioInstant) -> Result<ReadWords, Error> {
         let mut attempt = 0u32;
         loop {
@@ -310,50 +340,85 @@ where
             tokio::time::sleep_until(wake).await;
         }
     }
+}
 
-    /// The decision, its instant and the tiers' words after it.
-    async fn try_check(
+impl<A, const HZ: u64, const N: usize, S> Batched for Shared<A, HZ, N, S>
+where
+    A: Algorithm<HZ> + Send + Sync + 'static,
+    S: WordsStore,
+{
+    type Op = [u32; N];
+    type Reply = Reply<HZ>;
+
+    fn queues(&self) -> &Queues<[u32; N], Reply<HZ>> {
+        &self.queues
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn count_batch(&self, _ops: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Decides the checks one after another on the words read, at the
+    /// store's instant of the read, and stores the words after the last
+    /// with one compare-and-set (none if nothing changed); on a refusal,
+    /// decides them all again on the words it returns.
+    async fn settle(
         &self,
         key: &str,
-        costs: &[u32; N],
-    ) -> Result<(TieredDecision<HZ>, Instant<HZ>, Vec<u64>), Error> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::NoRuntime);
-        }
-        let deadline = TokioInstant::now() + self.config.time_budget;
+        ops: &[[u32; N]],
+        deadline: TokioInstant,
+    ) -> Result<Vec<Reply<HZ>>, Error> {
         let mut read = self.read(key, deadline).await?;
         loop {
             let now = Instant::<HZ>::from_ticks(ns_to_ticks::<HZ>(read.server_now_ns));
-            let start = self.states(key, &read)?;
-            let Some((decision, end)) = self.decide(&start, costs, now) else {
-                return Err(Error::Store(StoreError::BadReply("no tiers".into())));
-            };
+            let mut end = self.states(key, &read)?;
+            let mut replies = Vec::with_capacity(ops.len());
+            let mut wait = None;
+            for costs in ops {
+                let Some((decision, next)) = self.decide(&end, costs, now) else {
+                    return Err(Error::Store(StoreError::BadReply("no tiers".into())));
+                };
+                end = next;
+                let retry = decision.as_ref().err().and_then(|d| d.answer.retry_after());
+                wait = wait.max(retry.map(|d| d.as_ticks()));
+                replies.push((decision, now, self.statuses(&end, now)));
+            }
             let unchanged = match &read.value {
                 Some(words) => *words == end,
                 None => end == self.fresh(),
             };
-            if unchanged {
-                return Ok((decision, now, end));
-            }
-            let ttl = self
-                .idle_after(&end, now)
-                .map(|d| ttl_ms::<HZ>(d.as_ticks()));
-            let cas = self
-                .store
-                .compare_and_set_words(key, read.value.as_deref(), &end, ttl);
-            match tokio::time::timeout_at(deadline, cas).await {
-                Ok(Ok(WordsOutcome::Stored)) => return Ok((decision, now, end)),
-                // Another client wrote first: decide again on its words.
-                Ok(Ok(WordsOutcome::Conflict(current))) => read = current,
-                Ok(Err(_)) => {
-                    // Unknown outcome: read; our exact words mean it landed.
-                    let again = self.read(key, deadline).await?;
-                    if again.value.as_deref() == Some(&end[..]) {
-                        return Ok((decision, now, end));
+            let stored = unchanged || {
+                let ttl = self
+                    .idle_after(&end, now)
+                    .map(|d| ttl_ms::<HZ>(d.as_ticks()));
+                let cas = self
+                    .store
+                    .compare_and_set_words(key, read.value.as_deref(), &end, ttl);
+                match tokio::time::timeout_at(deadline, cas).await {
+                    Ok(Ok(WordsOutcome::Stored)) => true,
+                    // Another client wrote first: decide again on its words.
+                    Ok(Ok(WordsOutcome::Conflict(current))) => {
+                        read = current;
+                        false
                     }
-                    read = again;
+                    Ok(Err(_)) => {
+                        // Unknown outcome: read; our exact words mean it landed.
+                        let again = self.read(key, deadline).await?;
+                        let landed = again.value.as_deref() == Some(&end[..]);
+                        read = again;
+                        landed
+                    }
+                    Err(_) => return Err(Error::TimedOut),
                 }
-                Err(_) => return Err(Error::TimedOut),
+            };
+            if stored {
+                let local = std::time::Instant::now();
+                self.deny.remember(key, wait, &end, now, local);
+                return Ok(replies);
             }
             if TokioInstant::now() >= deadline {
                 return Err(Error::TimedOut);

@@ -17,62 +17,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config as PropConfig, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use ratecore::kernel::Algorithm;
 use ratecore::{
     ConcurrencyLimit, FixedWindow, Gcra, Instant, Limiter, Quota, RefillMode, Refund,
     SlidingWindow, TokenBucket, kernel::Charge,
 };
 use ratecore_redis::{Answer, Config, RedisLimiter, ServerDecide};
-use support::{RedisServer, TestClock};
-
-#[derive(Clone, Copy, Debug)]
-enum Op {
-    Check(u32),
-    Peek(u32),
-    Refund(u32),
-    Status,
-}
-
-fn op(max_n: u32) -> impl Strategy<Value = Op> {
-    prop_oneof![
-        8 => (0..=max_n).prop_map(Op::Check),
-        1 => (0..=max_n).prop_map(Op::Peek),
-        1 => (0..=max_n).prop_map(Op::Refund),
-        1 => Just(Op::Status),
-    ]
-}
+use support::{Op, RedisServer, TestClock, decided, dt, op, tick_ns};
 
 /// Steps: (ticks to advance, operation, key index); the ticks are whole
 /// multiples of `unit`.
 fn steps(max_n: u32, period: u64, unit: u64) -> impl Strategy<Value = Vec<(u64, Op, usize)>> {
-    let dt = prop_oneof![
-        3 => Just(0u64),
-        3 => 0..=period / 8 / unit,
-        2 => 0..=period * 2 / unit,
-        1 => 0..=period * 20 / unit,
-    ]
-    .prop_map(move |dt| dt * unit);
-    prop::collection::vec((dt, op(max_n), 0..3usize), 1..40)
+    prop::collection::vec((dt(period, unit), op(max_n), 0..3usize), 1..40)
 }
 
 static CASE: AtomicU64 = AtomicU64::new(0);
-
-/// A store's answer, or the case's failure.
-fn decided<T>(answer: Result<T, ratecore_redis::Error>) -> Result<T, TestCaseError> {
-    answer.map_err(|e| TestCaseError::fail(e.to_string()))
-}
-
-/// The store's time of tick `t`: whole microseconds (as Redis `TIME`), and
-/// exactly tick `t` again when converted back, for the rates used here
-/// (at most 10^6 Hz, or 10^9 Hz with `t` a multiple of 1,000).
-fn tick_ns<const HZ: u64>(t: u64) -> u64 {
-    if HZ <= 1_000_000 {
-        u64::try_from((u128::from(t) * 1_000_000).div_ceil(u128::from(HZ))).unwrap() * 1_000
-    } else {
-        t * (1_000_000_000 / HZ)
-    }
-}
 
 /// Runs `steps` through a Redis-backed limiter per mode of `modes` and the
 /// in-memory limiter; the limiters' metrics.
@@ -186,15 +146,7 @@ where
 {
     let server = RedisServer::start();
     let (rt, clock) = support::clocked(&server);
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(48);
-    let mut runner = TestRunner::new(PropConfig {
-        cases,
-        failure_persistence: None,
-        ..PropConfig::default()
-    });
+    let mut runner = support::runner();
     let metrics = std::sync::Mutex::new(Vec::new());
     let result = runner.run(&steps(max_n, period, unit), |steps| {
         let m = rt.block_on(run_case::<A, HZ>(&clock, &make, modes, &steps))?;

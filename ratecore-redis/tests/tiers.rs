@@ -253,3 +253,44 @@ async fn denied_keys_are_answered_locally_as_memory_would() {
         redis.denied_locally()
     );
 }
+
+/// Concurrent checks of one key in one process are batched as a
+/// `RedisLimiter`'s are (one read and one compare-and-set per batch), and
+/// a batch decides exactly as the same checks one after another at its
+/// instant: answers and statuses in submission order are `Tiers`'s.
+#[test]
+fn concurrent_checks_are_batched_as_in_sequence() {
+    let server = RedisServer::start();
+    let (rt, clock) = support::clocked(&server);
+    let t = 1_700_000_000_000u64;
+    clock.set_ns(t * 1_000_000);
+    let config = Config::new("batch")
+        .time_budget(Duration::from_secs(5))
+        .deny_cache(None);
+    let redis = redis_tiers(clock, config);
+    let costs: Vec<[u32; 4]> = (0..40u32)
+        .map(|i| [i % 3, (i * 7) % 4, i % 2, (i * 5) % 3])
+        .collect();
+    let answers = rt.block_on(async {
+        let spawn = |&c: &[u32; 4]| {
+            let redis = redis.clone();
+            tokio::spawn(async move { redis.check_costs("k", c).await })
+        };
+        support::join_in_order(costs.iter().map(spawn).collect()).await
+    });
+    let memory = tiers();
+    let set = in_memory(&memory);
+    let now = Instant::<HZ>::from_ticks(t);
+    for (check, &c) in answers.iter().zip(&costs) {
+        let TieredAnswer::Decided { decision, at } = &check.answer else {
+            panic!("{:?}", check.answer)
+        };
+        assert_eq!((decision, *at), (&set.check_costs_at(c, now), now));
+        assert_eq!(&check.statuses[..], &set.snapshot_all_at(now)[..]);
+    }
+    // Both outcomes occur, so the order within a batch matters.
+    assert!(answers.iter().any(|a| a.answer.is_admitted()));
+    assert!(answers.iter().any(|a| !a.answer.is_admitted()));
+    // The first check went alone; the 39 queued behind it, one batch.
+    assert!(redis.batches() <= 3, "{} batches", redis.batches());
+}

@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PropConfig, TestCaseError, TestRunner};
+
 use ratecore_redis::{
     CasOutcome, GcraBatch, GcraOutcome, Read as StoreRead, ReadWords, RedisStore, Store,
     StoreError, WordsOutcome, WordsStore,
@@ -204,4 +207,74 @@ impl Store for Recording {
         }
         Ok(out)
     }
+}
+
+/// The store's time of tick `t`: whole microseconds (as Redis `TIME`), and
+/// exactly tick `t` again when converted back, for the rates used here
+/// (at most 10^6 Hz, or 10^9 Hz with `t` a multiple of 1,000).
+pub fn tick_ns<const HZ: u64>(t: u64) -> u64 {
+    if HZ <= 1_000_000 {
+        u64::try_from((u128::from(t) * 1_000_000).div_ceil(u128::from(HZ))).unwrap() * 1_000
+    } else {
+        t * (1_000_000_000 / HZ)
+    }
+}
+
+/// An operation of the differential tests.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    Check(u32),
+    Peek(u32),
+    Refund(u32),
+    Status,
+}
+
+/// Mostly checks, of 0 to `max_n` units.
+pub fn op(max_n: u32) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (0..=max_n).prop_map(Op::Check),
+        1 => (0..=max_n).prop_map(Op::Peek),
+        1 => (0..=max_n).prop_map(Op::Refund),
+        1 => Just(Op::Status),
+    ]
+}
+
+/// Ticks to advance before a step, whole multiples of `unit`: often none,
+/// often a fraction of `period`, sometimes many periods (so keys expire).
+pub fn dt(period: u64, unit: u64) -> impl Strategy<Value = u64> {
+    prop_oneof![
+        3 => Just(0u64),
+        3 => 0..=period / 8 / unit,
+        2 => 0..=period * 2 / unit,
+        1 => 0..=period * 20 / unit,
+    ]
+    .prop_map(move |dt| dt * unit)
+}
+
+/// A store's answer, or the case's failure.
+pub fn decided<T>(answer: Result<T, ratecore_redis::Error>) -> Result<T, TestCaseError> {
+    answer.map_err(|e| TestCaseError::fail(e.to_string()))
+}
+
+/// The differential tests' runner: `PROPTEST_CASES` cases (default 48), no
+/// persistence files.
+pub fn runner() -> TestRunner {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(48);
+    TestRunner::new(PropConfig {
+        cases,
+        failure_persistence: None,
+        ..PropConfig::default()
+    })
+}
+
+/// The outputs of `tasks`, in the order given (whatever order they finish in).
+pub async fn join_in_order<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut outputs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outputs.push(task.await.expect("task"));
+    }
+    outputs
 }
