@@ -72,6 +72,7 @@ use crate::store::Store;
 ///     }
 ///     Acquired::Busy(busy) => println!("{}/{} running", busy.active, busy.limit),
 ///     Acquired::Failed { admitted, .. } => println!("store down, admitted: {admitted}"),
+///     _ => {}
 /// }
 /// # Ok(())
 /// # }

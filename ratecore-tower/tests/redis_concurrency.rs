@@ -103,6 +103,15 @@ async fn boom() -> &'static str {
     "unreachable"
 }
 
+/// A redis-server, and an app on it whose handler never waits.
+async fn serve_open(lease: Duration) -> (RedisServer, SocketAddr) {
+    let server = RedisServer::start();
+    let handler = Handler::default();
+    handler.gate.add_permits(1_000);
+    let addr = serve(&server, &handler, lease, OnStoreError::Refuse).await;
+    (server, addr)
+}
+
 /// The count the servers share, read with the same configuration.
 fn observer(server: &RedisServer, lease: Duration) -> RedisConcurrency {
     RedisConcurrency::new(CAP, lease, redis(server), config()).unwrap()
@@ -181,31 +190,26 @@ async fn two_servers_share_one_cap_held_until_the_response_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_handler_releases_its_place() {
-    let server = RedisServer::start();
-    let handler = Handler::default();
-    handler.gate.add_permits(1_000);
     let lease = Duration::from_secs(60);
-    let addr = serve(&server, &handler, lease, OnStoreError::Refuse).await;
+    let (server, addr) = serve_open(lease).await;
     let count = observer(&server, lease);
+    // More panics than places: each place comes back (released as the
+    // handler unwinds; the release is a spawned round trip, awaited here),
+    // or the later calls would be 429s.
     for _ in 0..(CAP + 2) {
         assert_eq!(request(addr, "GET", "/panic", &[], "").await.status, 500);
+        eventually("the place released", async || {
+            count.active("global").await.unwrap() == 0
+        })
+        .await;
     }
-    // Each place came back (released as the handler unwound), so the
-    // count is 0, not CAP (at the cap the last panics would be 429s).
-    eventually("the places released", async || {
-        count.active("global").await.unwrap() == 0
-    })
-    .await;
     assert_eq!(request(addr, "GET", "/", &[], "").await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_holders_places_come_back_when_the_lease_ends() {
-    let server = RedisServer::start();
-    let handler = Handler::default();
-    handler.gate.add_permits(1_000);
     let lease = Duration::from_millis(300);
-    let addr = serve(&server, &handler, lease, OnStoreError::Refuse).await;
+    let (server, addr) = serve_open(lease).await;
     // Another process takes every place and dies without releasing them.
     let crashed = observer(&server, lease);
     let permit = match crashed.acquire("global", CAP).await {
