@@ -18,6 +18,7 @@
 )]
 
 mod batch;
+mod concurrency;
 mod deny_cache;
 mod limiter;
 mod plans;
@@ -27,6 +28,7 @@ mod store;
 mod tie_break;
 mod tiers;
 
+pub use concurrency::{Acquired, LeaseMetrics, RedisConcurrency, RedisPermit};
 pub use limiter::{Answer, Config, Error, FailPolicy, Metrics, RedisLimiter, ServerDecide};
 pub use plans::RedisPlans;
 pub use redis_store::{CAS_SCRIPT, READ_SCRIPT, RedisStore};

@@ -10,7 +10,7 @@ use ratecore::{Decision, Instant, Status};
 use tokio::time::Instant as TokioInstant;
 
 use crate::server_gcra::GcraParams;
-use crate::store::{CasOutcome, Read, Store, StoreError, ns_to_ticks, ttl_ms};
+use crate::store::{CasOutcome, Read, Store, StoreError, lease_ms, ns_to_ticks, ttl_ms};
 use ratecore::kernel::{Algorithm, Step};
 use server::Served;
 
@@ -77,6 +77,9 @@ pub struct Config {
     optimistic: Option<StdDuration>,
     pub(crate) max_batch: usize,
     server_decide: ServerDecide,
+    /// The expiry of a state that never goes idle by itself (a count of
+    /// units in flight): see [`RedisConcurrency`](crate::RedisConcurrency).
+    pub(crate) lease: Option<StdDuration>,
 }
 
 impl Config {
@@ -95,6 +98,7 @@ impl Config {
             optimistic: Some(StdDuration::from_secs(1)),
             max_batch: 1_024,
             server_decide: ServerDecide::WhenContended,
+            lease: None,
         }
     }
 
@@ -776,10 +780,12 @@ where
                 self.remember(key, &answers, end, now, read_local);
                 return Ok((answers, now));
             }
-            let ttl = self
-                .algorithm
-                .idle_after(end, now)
-                .map(|d| ttl_ms::<HZ>(d.as_ticks()));
+            // A state that never goes idle by itself (units in flight)
+            // expires a lease after its last write, if one is configured.
+            let ttl = match self.algorithm.idle_after(end, now) {
+                Some(idle) => Some(ttl_ms::<HZ>(idle.as_ticks())),
+                None => self.config.lease.map(lease_ms),
+            };
             let cas = self.store.compare_and_set(key, read.value, end, ttl);
             match tokio::time::timeout_at(deadline, cas).await {
                 Ok(Ok(CasOutcome::Stored)) => {

@@ -303,6 +303,12 @@ pub(crate) fn ttl_ms<const HZ: u64>(ticks: u64) -> u64 {
     u64::try_from(ms).unwrap_or(u64::MAX).max(1)
 }
 
+/// The expiry of a lease: whole milliseconds, rounded up, at least 1.
+pub(crate) fn lease_ms(lease: std::time::Duration) -> u64 {
+    let ms = lease.as_nanos().div_ceil(1_000_000);
+    u64::try_from(ms).unwrap_or(u64::MAX).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +356,10 @@ mod tests {
         assert_eq!(ttl_ms::<1_000>(7), 7);
         assert_eq!(ttl_ms::<32_768>(33), 2);
         assert_eq!(ttl_ms::<1>(u64::MAX), u64::MAX);
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(lease_ms(ms(0)), 1);
+        assert_eq!(lease_ms(std::time::Duration::from_micros(1_001)), 2);
+        assert_eq!(lease_ms(ms(30_000)), 30_000);
     }
 
     #[test]

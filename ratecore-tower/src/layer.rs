@@ -13,6 +13,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::RateLimitBody;
+use crate::grpc;
 use crate::headers::{HeaderOptions, Values};
 use crate::key::{Extracted, Key, KeyExtractor, NoKey, RequestInfo};
 use crate::metrics::{Event, Metrics};
@@ -488,10 +489,13 @@ where
         let config = &self.config;
         let extracted = match config.extractor.extract(&RequestInfo::new(&request)) {
             Ok(extracted) => extracted,
-            Err(why) => return ResponseFuture::respond(config.no_key(why)),
+            Err(why) => {
+                return ResponseFuture::respond(grpc::answer_for(&request, config.no_key(why)));
+            }
         };
         let Some(plan) = config.plans.get(extracted.plan) else {
-            return ResponseFuture::respond(config.no_key(NoKey::Invalid));
+            let answer = config.no_key(NoKey::Invalid);
+            return ResponseFuture::respond(grpc::answer_for(&request, answer));
         };
         if let Some((name, max)) = plan.max_cost_limit() {
             if extracted.cost > max {
@@ -502,7 +506,8 @@ where
                     dry_run: config.dry_run,
                 });
                 if !config.dry_run {
-                    return ResponseFuture::respond(too_large(name, extracted.cost, max));
+                    let answer = too_large(name, extracted.cost, max);
+                    return ResponseFuture::respond(grpc::answer_for(&request, answer));
                 }
                 // Dry run: through, charging nothing, as the 413 would have.
                 let pass = Decision::Pass {
@@ -559,7 +564,7 @@ impl<P> Decision<P> {
     {
         match self {
             Decision::Respond(response) => State::Respond {
-                response: Some(Box::new(response)),
+                response: Some(Box::new(grpc::answer_for(&request, response))),
             },
             Decision::Pass { permit, headers } => State::Calling {
                 future: inner.call(request),

@@ -12,6 +12,7 @@
 )]
 
 mod body;
+mod grpc;
 mod headers;
 mod key;
 mod layer;

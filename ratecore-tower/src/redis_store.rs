@@ -38,11 +38,22 @@
 //! - **The per-request cap** ([`Plan::max_cost`](crate::Plan::max_cost)) is
 //!   checked by the layer before the store: nothing to share.
 //! - **The concurrency limit** ([`Plan::concurrency`](crate::Plan::concurrency))
-//!   is kept **in this process's memory** (an [`InMemoryStore`] of the
-//!   plans' concurrency limits): `n` in flight per key per process. A shared
-//!   semaphore in Redis would lose its places for good when a process dies
-//!   holding them (a count of requests in flight does not expire by
-//!   itself), so it is not done here.
+//!   is **one count per key in Redis too**, shared by every process: a
+//!   [`RedisConcurrency`] per plan (ratecore's `ConcurrencyLimit` on the
+//!   shared store), acquired before the rate limits and held by the
+//!   response body until it ends or is dropped (a panicking handler
+//!   included); the release is a refund sent from a spawned task. A request
+//!   refused by a rate limit gives its place back at once. The count's key
+//!   expires a *lease* after its last write ([`DEFAULT_LEASE`], or
+//!   [`RedisPlanStore::with_lease`]), so the places of a process that dies
+//!   holding them come back when the lease ends. Choose the lease longer
+//!   than any response body lives: when it ends while requests are still
+//!   running (no request of the key started or finished for a whole lease),
+//!   the count starts again from 0 and up to the plan's cap more requests
+//!   are admitted beside those: the over-admission is at most the requests
+//!   still running past the lease (see [`RedisConcurrency`]). A request
+//!   with a concurrency limit costs two round trips (the place, then the
+//!   rate limits) and a third, after the response, for the release.
 //!
 //! # Failures
 //!
@@ -52,7 +63,8 @@
 //! headers, or `503`), reporting [`Event::StoreError`](crate::Event::StoreError)
 //! to the metrics hook. The [`Config`]'s own `FailPolicy` is not used: the
 //! layer's policy is the one policy. A request admitted this way holds no
-//! concurrency place.
+//! concurrency place (and one whose place was taken before the rate
+//! limits failed gives it back).
 //!
 //! # Why this module lives in ratecore-tower
 //!
@@ -68,14 +80,18 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use ratecore_redis::{Config, Error, RedisStore, StoreError};
+pub use ratecore_redis::{
+    Acquired, Config, Error, RedisConcurrency, RedisPermit, RedisStore, StoreError,
+};
 use ratecore_redis::{RedisTiers, TieredAnswer, TieredCheck};
 
 use crate::plan::{MAX_LIMITS, Meter, Plan, Plans};
-use crate::rc::{self, MS, Rate, Tick, WhenFull};
-use crate::store::{
-    InMemoryPermit, InMemoryStore, LimitState, LimitStates, Outcome, Store, StoreRequest, Verdict,
-};
+use crate::rc::{self, MS, Rate, Tick};
+use crate::store::{LimitState, LimitStates, Outcome, Store, StoreRequest, Verdict};
+
+/// The lease of [`RedisPlanStore::new`]'s concurrency counts: a minute,
+/// longer than most responses (streamed ones included) take.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The tiers' names in Redis: their positions. The limits' own names are
 /// the layer's (headers, problem documents); the Redis key carries a
@@ -135,20 +151,22 @@ struct Inner {
     plans: Plans,
     /// By plan index: `None` for a plan with no rate limits.
     tiers: Vec<Option<Tiers>>,
-    /// The plans' concurrency limits, in this process's memory.
-    concurrency: Option<InMemoryStore>,
+    /// By plan index: `None` for a plan with no concurrency limit.
+    concurrency: Vec<Option<RedisConcurrency>>,
 }
 
-/// A [`Store`] keeping the plans' rate limits in Redis (shared by every
-/// process on the same Redis) and their concurrency limits in memory (per
-/// process). See the [module documentation](self) for what is exact and
-/// what a Redis failure does.
+/// A [`Store`] keeping the plans' rate limits and concurrency limits in
+/// Redis, shared by every process on the same Redis. See the
+/// [module documentation](self) for what is exact, what the lease allows
+/// and what a Redis failure does.
 ///
-/// Keys in Redis: `{prefix}:{<key>}:tiers-gcra-<N>:<fingerprint>`, where
-/// `<key>` is the [`Key`](crate::Key)'s text form (`name:alice`,
-/// `ip:192.0.2.1`) and the fingerprint covers every limit's quota: a key
-/// whose plan changes (to different quotas) starts from a fresh state.
-/// Each value expires when all its limits are full again.
+/// Keys in Redis: `{prefix}:{<key>}:tiers-gcra-<N>:<fingerprint>` for the
+/// rate limits, `{prefix}:{<key>}:concurrency:<fingerprint>` for the count
+/// in flight, where `<key>` is the [`Key`](crate::Key)'s text form
+/// (`name:alice`, `ip:192.0.2.1`) and the fingerprint covers the limits:
+/// a key whose plan changes (to different limits) starts from a fresh
+/// state. A rate limits' value expires when all its limits are full again;
+/// a count when it is back at 0, or a lease after its last change.
 #[derive(Clone)]
 pub struct RedisPlanStore {
     inner: Arc<Inner>,
@@ -164,43 +182,32 @@ impl std::fmt::Debug for RedisPlanStore {
 
 impl RedisPlanStore {
     /// A store for `plans` (the layer's) on `redis`, with keys under
-    /// `config`'s prefix and its time budget; room for 65,536 keys with
-    /// requests in flight at once (see [`with_capacity`](Self::with_capacity)).
+    /// `config`'s prefix and its time budget, and concurrency counts on a
+    /// lease of [`DEFAULT_LEASE`].
     pub fn new(plans: &Plans, redis: RedisStore, config: Config) -> Self {
-        Self::with_capacity(plans, redis, config, 65_536, WhenFull::Deny)
+        Self::with_lease(plans, redis, config, DEFAULT_LEASE)
     }
 
-    /// As [`new`](Self::new), with the in-memory concurrency table's
-    /// capacity in keys and its policy when full (as
-    /// [`InMemoryStore::new`]).
-    pub fn with_capacity(
+    /// As [`new`](Self::new), the concurrency counts' keys expiring `lease`
+    /// after their last change: choose it longer than any response body
+    /// lives (see the [module documentation](self)).
+    pub fn with_lease(
         plans: &Plans,
         redis: RedisStore,
         config: Config,
-        capacity: usize,
-        when_full: WhenFull,
+        lease: std::time::Duration,
     ) -> Self {
         let tiers = plans
             .iter()
             .map(|(_, plan)| Tiers::new(plan, &redis, &config))
             .collect();
-        // The same plans, in the same order (so with the same ids), with
-        // their concurrency limits only.
         let concurrency = plans
             .iter()
-            .any(|(_, plan)| plan.concurrency_limit().is_some())
-            .then(|| {
-                let mut only = Plans::new();
-                for (_, plan) in plans.iter() {
-                    let mut copy = Plan::new(plan.name());
-                    if let Some(limit) = plan.concurrency_limit() {
-                        copy = copy.concurrency(limit);
-                    }
-                    only.add(copy).ok()?;
-                }
-                Some(InMemoryStore::new(&only, capacity, when_full))
+            .map(|(_, plan)| {
+                let limit = plan.concurrency_limit()?;
+                RedisConcurrency::new(limit, lease, redis.clone(), config.clone()).ok()
             })
-            .flatten();
+            .collect();
         Self {
             inner: Arc::new(Inner {
                 plans: plans.clone(),
@@ -212,7 +219,7 @@ impl RedisPlanStore {
 }
 
 impl Inner {
-    async fn check(&self, request: StoreRequest) -> Result<Verdict<InMemoryPermit>, Error> {
+    async fn check(&self, request: StoreRequest) -> Result<Verdict<RedisPermit>, Error> {
         let unlimited = |permit| Verdict {
             outcome: Outcome::Unlimited,
             states: LimitStates::new(),
@@ -221,21 +228,29 @@ impl Inner {
         let Some(plan) = self.plans.get(request.plan) else {
             return Ok(unlimited(None));
         };
+        let key = request.key.to_string();
 
-        // Concurrency first, in memory: a request refused here costs no
-        // round trip to Redis.
+        // The place first: a request refused here charges no rate limit,
+        // and one refused by a rate limit gives the place back (exactly:
+        // counts in flight commute), where a rate limit's charge could not
+        // be undone exactly.
         let mut permit = None;
-        if let (Some(_), Some(table)) = (plan.concurrency_limit(), &self.concurrency) {
-            let verdict = table.check_now(&request);
-            match verdict.outcome {
-                Outcome::Admitted | Outcome::Unlimited => permit = verdict.permit,
-                outcome => {
+        let cap = self
+            .concurrency
+            .get(request.plan.index())
+            .and_then(Option::as_ref);
+        if let Some(cap) = cap {
+            match cap.acquire(&key, 1).await {
+                Acquired::Held(held) => permit = Some(held),
+                Acquired::Busy(busy) => {
                     return Ok(Verdict {
-                        outcome,
+                        outcome: Outcome::AtCapacity { limit: busy.limit },
                         states: LimitStates::new(),
                         permit: None,
                     });
                 }
+                Acquired::Failed { error, .. } => return Err(error),
+                _ => return Err(Error::TimedOut),
             }
         }
 
@@ -253,7 +268,7 @@ impl Inner {
                 Meter::Cost => request.cost,
             })
         });
-        let check = tiers.check(&request.key.to_string(), &each).await;
+        let check = tiers.check(&key, &each).await;
         let refusal = match check.answer {
             TieredAnswer::Decided {
                 decision: Ok(_), ..
@@ -309,7 +324,8 @@ impl Inner {
             // A GCRA refuses only with a wait or as too large.
             Some(_) => Outcome::NoRoom,
         };
-        // Refused: the concurrency place is given back (`permit` dropped).
+        // Refused: the concurrency place is given back (`permit` dropped,
+        // released by a spawned task).
         Ok(Verdict {
             outcome,
             states,
@@ -319,9 +335,9 @@ impl Inner {
 }
 
 impl Store for RedisPlanStore {
-    type Permit = InMemoryPermit;
+    type Permit = RedisPermit;
     type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Verdict<InMemoryPermit>, Error>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Verdict<RedisPermit>, Error>> + Send>>;
 
     fn check(&self, request: StoreRequest) -> Self::Future {
         let inner = Arc::clone(&self.inner);

@@ -16,7 +16,8 @@
 //!
 //! The limits live in this process's memory by default, or in Redis
 //! ([`Limits::Redis`]), where every server process using the same Redis
-//! shares them: two processes grant a key its plan once, not twice.
+//! shares them: two processes grant a key its plan once, not twice, and
+//! 5 requests in flight at once in all, not 5 each.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +46,12 @@ pub const API_KEYS: [(&str, &str, &str); 3] = [
 pub const STREAM_CHUNK: usize = 16;
 /// See [`STREAM_CHUNK`].
 pub const STREAM_EVERY: Duration = Duration::from_millis(100);
+
+/// On Redis, how long after its last change a key's count of requests in
+/// flight expires (so a crashed process's places come back): longer than
+/// the longest response, a `pro` stream of 20,000 characters (1,250 chunks,
+/// 125 s).
+pub const LEASE: Duration = Duration::from_secs(150);
 
 /// The two plans, `free` then `pro`.
 ///
@@ -137,7 +144,8 @@ pub async fn serve(
         Limits::InMemory => app(builder(&plans).build()?),
         Limits::Redis(url) => {
             let redis = RedisStore::open(&url, Duration::from_millis(100))?;
-            let store = RedisPlanStore::new(&plans, redis, Config::new("ratecore-http-server"));
+            let config = Config::new("ratecore-http-server");
+            let store = RedisPlanStore::with_lease(&plans, redis, config, LEASE);
             app(builder(&plans)
                 .on_store_error(OnStoreError::Refuse)
                 .build_with_store(store)?)
