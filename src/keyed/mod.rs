@@ -338,6 +338,8 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
         AtomicU128::is_lock_free()
     }
 
+    // Inlined: returned through registers, not a 40-byte value in memory.
+    #[inline(always)]
     fn locate<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>) -> (Id, Window) {
         let [k0, k1] = self.seed;
         let mut hasher = SipHasher13::new_with_keys(k0, k1);
