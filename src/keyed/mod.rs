@@ -532,8 +532,15 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         let (id, window) = self.locate(key, plan);
         let stored = self.saw(now);
         let mut seen = Seen::new();
+        // The first look-up inlined here, outside the retry loop: the
+        // compiler then has no loop to hoist its slot addresses out of, and
+        // a hit computes only the address of the slot it matched.
+        let mut first = Some(probe::find(self.slots.words(), &window, id, &mut seen));
         loop {
-            let found = probe::find(self.slots.words(), &window, id, &mut seen);
+            let found = match first.take() {
+                Some(found) => found,
+                None => probe::find_again(self.slots.words(), &window, id, &mut seen),
+            };
             let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {

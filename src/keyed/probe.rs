@@ -74,7 +74,10 @@ use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
-use super::slot::{Holder, Id, VACANT, config, hint, holder, inserting, live, state, with_state};
+use super::slot::{
+    Holder, Id, VACANT, config, hint, holder, inserting, is_inserting, is_live, live, state,
+    with_state,
+};
 use super::storage::Slots;
 
 /// Where a key is.
@@ -121,27 +124,44 @@ pub(crate) enum Reserved<'a> {
 pub(crate) fn find<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
     let tag = hint(id);
     // The first pass: only the words whose hint is the key's (see "Hints").
+    // One hint byte per step; a slot's address is made only on a match.
     'hinted: for group in window.groups() {
-        let (Some(hints), Some(words)) = (slots.hints.get(group.clone()), slots.words.get(group))
-        else {
+        let start = group.start;
+        let Some(hints) = slots.hints.get(group) else {
             continue;
         };
-        for (hinted, slot) in hints.iter().zip(words) {
+        for (offset, hinted) in hints.iter().enumerate() {
             // Relaxed: a filter that pairs with nothing (see "Hints").
             if hinted.load(Ordering::Relaxed) != tag {
                 continue;
             }
+            let Some(slot) = slots.words.get(start.wrapping_add(offset)) else {
+                continue;
+            };
             // Acquire: as in `scan`.
             let word = slot.load(Ordering::Acquire);
-            match holder(word) {
-                Holder::Live(held) if held == id => return Found::Live { slot, word },
+            if is_live(word, id) {
+                return Found::Live { slot, word };
+            }
+            if is_inserting(word, id) {
                 // A reservation of the key: `scan` helps it.
-                Holder::Inserting(held) if held == id => break 'hinted,
-                _ => {}
+                break 'hinted;
             }
         }
     }
     scan(slots, window, id, seen)
+}
+
+/// [`find`] out of line: a look-up after a failed attempt (a race), kept
+/// apart from the first, inlined, look-up of a check.
+#[inline(never)]
+pub(crate) fn find_again<'a>(
+    slots: Slots<'a>,
+    window: &Window,
+    id: Id,
+    seen: &mut Seen,
+) -> Found<'a> {
+    find(slots, window, id, seen)
 }
 
 /// [`find`] without the hints: loads every word of the window.
@@ -403,7 +423,7 @@ pub(crate) fn update<T>(
     // release sequence of the claim that made the key live (which `find`'s
     // acquire loads rely on).
     let (answer, _, _) = update_wide(slot, word, stored, Ordering::Relaxed, |word| {
-        if holder(word) != Holder::Live(id) {
+        if !is_live(word, id) {
             // Reclaimed while idle: the caller looks the key up again.
             return (None, None);
         }
