@@ -236,36 +236,45 @@ pub(crate) fn reserve<'a>(
     at: u64,
     is_idle: impl Fn(u128) -> bool,
 ) -> Reserved<'a> {
-    // Per group: how many slots could take the key, and the first one.
     let Some(words) = &seen.words else {
         // No full scan yet: `find` always makes one before `Absent`.
         return Reserved::Retry;
     };
-    let mut room = [0usize; 2];
-    let mut first: [Option<(usize, u128)>; 2] = [None, None];
-    for (position, &word) in words.iter().enumerate().take(window.len()) {
-        let free = match holder(word) {
-            Holder::Vacant => true,
-            Holder::Live(_) => is_idle(word),
-            Holder::Inserting(_) => false,
+    // Per group (positions in window order): how many slots could take the
+    // key, and the first one; the group with more room wins, the first on a
+    // tie ("the power of two choices").
+    let is_free = |word: u128| match holder(word) {
+        Holder::Vacant => true,
+        Holder::Live(_) => is_idle(word),
+        Holder::Inserting(_) => false,
+    };
+    let mut chosen: Option<(usize, u128)> = None;
+    let mut chosen_room = 0usize;
+    let mut base = 0usize;
+    for group in window.groups() {
+        let len = group.len();
+        let Some(group_words) = words.get(base..base.saturating_add(len)) else {
+            break;
         };
-        if free {
-            let group = window.group(position);
-            if let Some(count) = room.get_mut(group) {
-                *count = count.saturating_add(1);
-            }
-            if let Some(candidate @ None) = first.get_mut(group) {
-                *candidate = Some((position, word));
+        let mut room = 0usize;
+        let mut first = None;
+        for (offset, &word) in group_words.iter().enumerate() {
+            if is_free(word) {
+                room = room.wrapping_add(1);
+                if first.is_none() {
+                    first = Some((base.wrapping_add(offset), word));
+                }
             }
         }
+        // Only a group with strictly more room replaces the first group's
+        // choice (on a tie, or for an empty second group, the first wins).
+        if room > chosen_room {
+            chosen = first;
+            chosen_room = room;
+        }
+        base = base.saturating_add(len);
     }
-    let [room_one, room_two] = room;
-    let [first_one, first_two] = first;
-    let Some((position, word)) = (if room_two > room_one {
-        first_two
-    } else {
-        first_one
-    }) else {
+    let Some((position, word)) = chosen else {
         return Reserved::Full;
     };
     let index = window.slot(position);

@@ -91,10 +91,12 @@ const fn identity(word: u128) -> u64 {
     ((word >> 64) as u64) & !CONFIG_MASK
 }
 
-/// Whether `word` holds `id` live: `holder(word) == Holder::Live(id)`.
+/// Whether `word` holds `id` live: `holder(word) == Holder::Live(id)`
+/// (which reads the never-written status `0b11` as live too: the low status
+/// bit is masked off here).
 #[inline(always)]
 pub(crate) const fn is_live(word: u128, id: Id) -> bool {
-    identity(word) == LIVE | id.0
+    identity(word) & !INSERTING == LIVE | id.0
 }
 
 /// Whether `word` is a reservation of `id`:
