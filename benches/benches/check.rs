@@ -191,54 +191,13 @@ thread_local! {
     static NEXT_KEY: Cell<usize> = const { Cell::new(0) };
 }
 
-/// The next key of a list of `len` keys for this bench thread.
-fn next_key(len: usize) -> usize {
-    NEXT_KEY.with(|next| {
-        let i = (next.get() + 1) % len;
+fn keyed_check(k: &Keyed, now: u64) -> bool {
+    let i = NEXT_KEY.with(|next| {
+        let i = (next.get() + 1) % k.keys.len();
         next.set(i);
         i
-    })
-}
-
-fn keyed_check(k: &Keyed, now: u64) -> bool {
-    let i = next_key(k.keys.len());
+    });
     black_box(k.table.check_at(&k.keys[i], Plan::FIRST, at(now))).is_ok()
-}
-
-type GovernorKeyedLimiter = governor::RateLimiter<
-    u64,
-    governor::state::keyed::DashMapStateStore<u64>,
-    governor::clock::FakeRelativeClock,
-    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
->;
-
-/// governor's keyed limiter (a `DashMap`, on its fake clock) holding the
-/// same keys as `keyed(shape, percent)`, each checked once, on the same
-/// per-key quota.
-struct GovernorKeyed {
-    limiter: GovernorKeyedLimiter,
-    keys: Vec<u64>,
-}
-
-fn governor_keyed(shape: Shape, percent: usize) -> GovernorKeyed {
-    let Keyed { keys, .. } = keyed(shape, percent);
-    let per_key = match shape {
-        Shape::Admit => governor::Quota::per_second(NonZeroU32::new(1).unwrap())
-            .allow_burst(NonZeroU32::new(1_000_000).unwrap()),
-        Shape::Deny => governor::Quota::per_hour(NonZeroU32::new(1).unwrap()),
-    };
-    let clock = governor::clock::FakeRelativeClock::default();
-    let limiter = GovernorKeyedLimiter::dashmap_with_clock(per_key, clock.clone());
-    clock.advance(Duration::from_nanos(NOW_NANOS));
-    for key in &keys {
-        assert!(limiter.check_key(key).is_ok());
-    }
-    GovernorKeyed { limiter, keys }
-}
-
-fn governor_keyed_check(k: &GovernorKeyed, _now: u64) -> bool {
-    let i = next_key(k.keys.len());
-    black_box(k.limiter.check_key(&k.keys[i])).is_ok()
 }
 
 /// Time as an argument (or the cheapest clock a crate allows).
@@ -260,9 +219,6 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         limiter("ratecore::KeyedLimiter 50% full", |s| keyed(s, 50), keyed_check),
         limiter("ratecore::KeyedLimiter 75% full", |s| keyed(s, 75), keyed_check),
         limiter("ratecore::KeyedLimiter 95% full", |s| keyed(s, 95), keyed_check),
-        limiter("governor keyed (DashMap) 25% full", |s| governor_keyed(s, 25), governor_keyed_check),
-        limiter("governor keyed (DashMap) 50% full", |s| governor_keyed(s, 50), governor_keyed_check),
-        limiter("governor keyed (DashMap) 75% full", |s| governor_keyed(s, 75), governor_keyed_check),
         limiter("governor", governor, |l, _| black_box(l.check()).is_ok()),
         limiter("governor +StateInformation", |s| governor(s).with_middleware::<governor::middleware::StateInformationMiddleware>(), |l, _| black_box(l.check()).is_ok()),
         limiter("ratelimit", |s| ratelimit_with(s, FixedClock), |l, _| black_box(l.try_wait()).is_ok()),

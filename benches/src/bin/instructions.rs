@@ -121,32 +121,6 @@ fn keyed_hits(percent: usize, n: u64) {
     }
 }
 
-/// governor's keyed limiter (a `DashMap`, on a fake clock) holding the same
-/// keys as the ratecore table of `keyed(percent)`, on the same per-key quota,
-/// checked in the same order: the keyed comparison of issue 13.
-fn governor_keyed_hits(percent: usize, n: u64) {
-    type Keyed = governor::RateLimiter<
-        u64,
-        governor::state::keyed::DashMapStateStore<u64>,
-        governor::clock::FakeRelativeClock,
-        governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
-    >;
-    let (_, keys) = keyed(percent);
-    let clock = governor::clock::FakeRelativeClock::default();
-    let quota = governor::Quota::per_second(NonZeroU32::new(1).unwrap())
-        .allow_burst(NonZeroU32::new(1_000_000).unwrap());
-    let limiter = Keyed::dashmap_with_clock(quota, clock.clone());
-    clock.advance(Duration::from_nanos(NOW));
-    for key in &keys {
-        assert!(limiter.check_key(key).is_ok());
-    }
-    let mut i = 0;
-    for _ in 0..n {
-        i = (i + 1) % keys.len();
-        black_box(black_box(&limiter).check_key(&keys[i]).is_ok());
-    }
-}
-
 /// Every check inserts: 1 unit per 2 ticks with a burst of 1 on a table of
 /// 256 keys, at instants 2 ticks apart, so each key has gone idle by its next
 /// check and takes a slot again (the idle slot it left, or another).
@@ -194,9 +168,6 @@ const SHAPES: &[&str] = &[
     "keyed_hit_50",
     "keyed_hit_75",
     "keyed_insert",
-    "governor_keyed_25",
-    "governor_keyed_50",
-    "governor_keyed_75",
 ];
 
 fn main() {
@@ -273,9 +244,6 @@ fn main() {
         "keyed_hit_50" => keyed_hits(50, n),
         "keyed_hit_75" => keyed_hits(75, n),
         "keyed_insert" => keyed_inserts(n),
-        "governor_keyed_25" => governor_keyed_hits(25, n),
-        "governor_keyed_50" => governor_keyed_hits(50, n),
-        "governor_keyed_75" => governor_keyed_hits(75, n),
         _ => {
             eprintln!("unknown shape {shape}; `instructions list` prints them");
             std::process::exit(2);
