@@ -50,22 +50,15 @@ const SHAPES: &[(&str, usize)] = &[
 ];
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("list") {
-        for (shape, _) in SHAPES {
-            println!("{shape}");
-        }
-        return;
-    }
-    let (Some(shape), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
-    else {
-        eprintln!("usage: governor_keyed SHAPE N | list");
-        std::process::exit(2);
-    };
-    match SHAPES.iter().find(|(name, _)| name == shape) {
-        Some(&(_, percent)) => hits(percent, n),
-        None => {
-            eprintln!("unknown shape {shape}; `governor_keyed list` prints them");
+    let mut args = std::env::args().skip(1);
+    let shape = args.next().unwrap_or_default();
+    let n = args.next().and_then(|n| n.parse::<u64>().ok());
+    let known = SHAPES.iter().find(|(name, _)| *name == shape);
+    match (shape.as_str(), known, n) {
+        ("list", _, _) => SHAPES.iter().for_each(|(name, _)| println!("{name}")),
+        (_, Some(&(_, percent)), Some(n)) => hits(percent, n),
+        _ => {
+            eprintln!("usage: governor_keyed SHAPE N | list");
             std::process::exit(2);
         }
     }
