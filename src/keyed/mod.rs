@@ -21,8 +21,8 @@ use core::hash::Hash;
 use siphasher::sip128::{Hasher128, SipHasher13};
 
 use crate::answer::{Denied, Status};
-use crate::kernel::Algorithm;
 use crate::kernel::sync::{AtomicU8, AtomicU64, AtomicU128, Ordering};
+use crate::kernel::{Algorithm, Step};
 use crate::macros::const_fn;
 use crate::time::{Clock, Instant};
 
@@ -338,6 +338,8 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
         AtomicU128::is_lock_free()
     }
 
+    // Inlined: returned through registers, not a 40-byte value in memory.
+    #[inline(always)]
     fn locate<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>) -> (Id, Window) {
         let [k0, k1] = self.seed;
         let mut hasher = SipHasher13::new_with_keys(k0, k1);
@@ -530,23 +532,33 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         let (id, window) = self.locate(key, plan);
         let stored = self.saw(now);
         let mut seen = Seen::new();
+        // The first look-up inlined here, outside the retry loop: the
+        // compiler then has no loop to hoist its slot addresses out of, and
+        // a hit computes only the address of the slot it matched.
+        let mut first = Some(probe::find(self.slots.words(), &window, id, &mut seen));
         loop {
-            let found = probe::find(self.slots.words(), &window, id, &mut seen);
+            let found = match first.take() {
+                Some(found) => found,
+                None => probe::find_again(self.slots.words(), &window, id, &mut seen),
+            };
             let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
                     // Decided under the configuration the state is under.
+                    // The step is kept whole until the update is done: only
+                    // the state to store is taken from it inside the loop.
                     let decide = |config: usize, state: u64| match self.plans.get(config) {
                         Some(algorithm) => {
-                            let (decision, next) = algorithm.decide(state, n, at).split();
-                            ((decision, config, state, next), next)
+                            let step = algorithm.decide(state, n, at);
+                            let next = step.stored();
+                            ((step, config, state), next)
                         }
                         // Never: a slot names one of the table's configurations.
-                        None => ((Ok(unknown_plan()), config, state, None), None),
+                        None => ((Step::Keep(unknown_plan()), config, state), None),
                     };
-                    if let Some((decision, config, before, after)) =
-                        probe::update(slot, word, stored, decide)
+                    if let Some((step, config, before)) = probe::update(slot, word, stored, decide)
                     {
+                        let (decision, after) = step.split();
                         let receipt = match after {
                             Some(after) => {
                                 KeyedReceipt::new(slot, id, config, (before, after), n, at)

@@ -74,7 +74,10 @@ use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
-use super::slot::{Holder, Id, VACANT, config, hint, holder, inserting, live, state, with_state};
+use super::slot::{
+    Holder, Id, VACANT, config, hint, holder, inserting, is_inserting, is_live, live, state,
+    with_state,
+};
 use super::storage::Slots;
 
 /// Where a key is.
@@ -121,27 +124,44 @@ pub(crate) enum Reserved<'a> {
 pub(crate) fn find<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
     let tag = hint(id);
     // The first pass: only the words whose hint is the key's (see "Hints").
+    // One hint byte per step; a slot's address is made only on a match.
     'hinted: for group in window.groups() {
-        let (Some(hints), Some(words)) = (slots.hints.get(group.clone()), slots.words.get(group))
-        else {
+        let start = group.start;
+        let Some(hints) = slots.hints.get(group) else {
             continue;
         };
-        for (hinted, slot) in hints.iter().zip(words) {
+        for (offset, hinted) in hints.iter().enumerate() {
             // Relaxed: a filter that pairs with nothing (see "Hints").
             if hinted.load(Ordering::Relaxed) != tag {
                 continue;
             }
+            let Some(slot) = slots.words.get(start.wrapping_add(offset)) else {
+                continue;
+            };
             // Acquire: as in `scan`.
             let word = slot.load(Ordering::Acquire);
-            match holder(word) {
-                Holder::Live(held) if held == id => return Found::Live { slot, word },
+            if is_live(word, id) {
+                return Found::Live { slot, word };
+            }
+            if is_inserting(word, id) {
                 // A reservation of the key: `scan` helps it.
-                Holder::Inserting(held) if held == id => break 'hinted,
-                _ => {}
+                break 'hinted;
             }
         }
     }
     scan(slots, window, id, seen)
+}
+
+/// [`find`] out of line: a look-up after a failed attempt (a race), kept
+/// apart from the first, inlined, look-up of a check.
+#[inline(never)]
+pub(crate) fn find_again<'a>(
+    slots: Slots<'a>,
+    window: &Window,
+    id: Id,
+    seen: &mut Seen,
+) -> Found<'a> {
+    find(slots, window, id, seen)
 }
 
 /// [`find`] without the hints: loads every word of the window.
@@ -216,36 +236,45 @@ pub(crate) fn reserve<'a>(
     at: u64,
     is_idle: impl Fn(u128) -> bool,
 ) -> Reserved<'a> {
-    // Per group: how many slots could take the key, and the first one.
     let Some(words) = &seen.words else {
         // No full scan yet: `find` always makes one before `Absent`.
         return Reserved::Retry;
     };
-    let mut room = [0usize; 2];
-    let mut first: [Option<(usize, u128)>; 2] = [None, None];
-    for (position, &word) in words.iter().enumerate().take(window.len()) {
-        let free = match holder(word) {
-            Holder::Vacant => true,
-            Holder::Live(_) => is_idle(word),
-            Holder::Inserting(_) => false,
+    // Per group (positions in window order): how many slots could take the
+    // key, and the first one; the group with more room wins, the first on a
+    // tie ("the power of two choices").
+    let is_free = |word: u128| match holder(word) {
+        Holder::Vacant => true,
+        Holder::Live(_) => is_idle(word),
+        Holder::Inserting(_) => false,
+    };
+    let mut chosen: Option<(usize, u128)> = None;
+    let mut chosen_room = 0usize;
+    let mut base = 0usize;
+    for group in window.groups() {
+        let len = group.len();
+        let Some(group_words) = words.get(base..base.saturating_add(len)) else {
+            break;
         };
-        if free {
-            let group = window.group(position);
-            if let Some(count) = room.get_mut(group) {
-                *count = count.saturating_add(1);
-            }
-            if let Some(candidate @ None) = first.get_mut(group) {
-                *candidate = Some((position, word));
+        let mut room = 0usize;
+        let mut first = None;
+        for (offset, &word) in group_words.iter().enumerate() {
+            if is_free(word) {
+                room = room.wrapping_add(1);
+                if first.is_none() {
+                    first = Some((base.wrapping_add(offset), word));
+                }
             }
         }
+        // Only a group with strictly more room replaces the first group's
+        // choice (on a tie, or for an empty second group, the first wins).
+        if room > chosen_room {
+            chosen = first;
+            chosen_room = room;
+        }
+        base = base.saturating_add(len);
     }
-    let [room_one, room_two] = room;
-    let [first_one, first_two] = first;
-    let Some((position, word)) = (if room_two > room_one {
-        first_two
-    } else {
-        first_one
-    }) else {
+    let Some((position, word)) = chosen else {
         return Reserved::Full;
     };
     let index = window.slot(position);
@@ -403,7 +432,7 @@ pub(crate) fn update<T>(
     // release sequence of the claim that made the key live (which `find`'s
     // acquire loads rely on).
     let (answer, _, _) = update_wide(slot, word, stored, Ordering::Relaxed, |word| {
-        if holder(word) != Holder::Live(id) {
+        if !is_live(word, id) {
             // Reclaimed while idle: the caller looks the key up again.
             return (None, None);
         }

@@ -86,11 +86,6 @@ impl Window {
             self.second..self.second.saturating_add(self.second_len),
         ]
     }
-
-    /// Which of the two groups `position` belongs to: 0 or 1.
-    pub(crate) const fn group(&self, position: usize) -> usize {
-        if position < self.first_len { 0 } else { 1 }
-    }
 }
 
 /// First slot and length of group `g` of a table of `capacity` slots.
