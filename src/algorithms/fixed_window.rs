@@ -148,6 +148,7 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
         self.windows.fingerprint(b"fixed-window", HZ)
     }
 
+    #[inline(always)]
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
         if let Some(never) = self.windows.exceeds(n) {
             return never;
