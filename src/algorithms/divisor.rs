@@ -36,8 +36,9 @@ impl Divisor {
     /// `floor(x / d)`, exactly, without a division instruction.
     #[inline(always)]
     pub(crate) const fn quotient(&self, x: u64) -> u64 {
-        // The high half of a 64 x 64-bit product: below 2^64.
-        let q = ((x as u128 * self.recip as u128) >> 64) as u64;
+        // The high half of a 64 x 64-bit product (below 2^128: the multiply
+        // never wraps), so below 2^64.
+        let q = ((x as u128).wrapping_mul(self.recip as u128) >> 64) as u64;
         // `q <= x / d`, so `q * d <= x`: neither wraps; `r < 2 * d`.
         let r = x.wrapping_sub(q.wrapping_mul(self.d));
         if r >= self.d { q.wrapping_add(1) } else { q }
