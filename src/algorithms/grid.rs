@@ -70,6 +70,15 @@ impl Windows {
         }
     }
 
+    /// A mask of one count's bits. A count takes the bits of a `u32` limit,
+    /// `1..=32`, so shifts by `count_bits` are under 64 and the plain
+    /// (wrapping) shifts are exact, without the compare and conditional
+    /// move of [`shl`] and [`shr`], which allow a whole-word shift.
+    #[inline(always)]
+    pub(crate) const fn count_mask(&self) -> u64 {
+        1u64.wrapping_shl(self.count_bits).wrapping_sub(1)
+    }
+
     /// The refusal of a check of more units than a window ever admits, if
     /// `n` is one.
     pub(crate) const fn exceeds<const HZ: u64>(&self, n: u32) -> Option<Step<HZ>> {
