@@ -13,6 +13,9 @@
 //!   `reset_after` (and `retry_after` on a denial), which costs integer
 //!   divisions; the `(is_ok only)` variant drops the answer and lets the
 //!   compiler remove what is not used, to show what those fields cost.
+//! - `ratecore::PaddedWordLimiter`: the same `Gcra` check with the state
+//!   word alone on its cache line (opt-in, 256 bytes), so that two threads'
+//!   compare-and-swaps do not take the configuration's line from each other.
 //! - `governor`: a direct `RateLimiter` with its `FakeRelativeClock` (no real
 //!   clock read: one relaxed atomic load behind an `Arc`), `check()`: GCRA on
 //!   one `AtomicU64`, an acquire load and a `compare_exchange_weak` when
@@ -44,6 +47,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ratecore::clock::MonotonicClock;
 use std::cell::Cell;
 
+use ratecore::algorithms::GcraConfig;
+use ratecore::kernel::PaddedWordLimiter;
 use ratecore::{
     Clock, FixedWindow, Gcra, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow, Tiers,
     TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, time::NANOS,
@@ -209,6 +214,7 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         floor("AtomicU64::load", &[Shape::Deny], |_| AtomicU64::new(0), |a, _| black_box(a.load(Relaxed)) < u64::MAX),
         limiter("ratecore::Gcra", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::Gcra (is_ok only)", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| l.check_n_at(1, at(now)).is_ok()),
+        limiter("ratecore::PaddedWordLimiter<GcraConfig> (word on its own cache line)", |s| PaddedWordLimiter::from_algorithm(GcraConfig::<NANOS>::new(quota(s)).unwrap()), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket greedy", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Greedy).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket interval", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Interval).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::FixedWindow", |s| FixedWindow::<NANOS>::new(window_quota(s, Quota::per_hour(u32::MAX))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),

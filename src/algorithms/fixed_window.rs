@@ -1,6 +1,6 @@
 //! The fixed window: at most `limit` units per aligned window.
 
-use crate::algorithms::grid::{Windows, mask, shl, shr, wait_until};
+use crate::algorithms::grid::{Windows, wait_until};
 use crate::answer::{Denied, RateLimited, Status};
 use crate::kernel::{Algorithm, Step, WordLimiter};
 use crate::quota::{Quota, QuotaError};
@@ -98,15 +98,16 @@ impl<const HZ: u64> FixedWindowConfig<HZ> {
         fn limit;
     }
 
+    // Shifts by the count's bits, `1..=32`, are under 64: see `count_mask`.
     const fn unpack(&self, state: u64) -> Word {
         Word {
-            window: shr(state, self.windows.count_bits),
-            count: state & mask(self.windows.count_bits),
+            window: state.wrapping_shr(self.windows.count_bits),
+            count: state & self.windows.count_mask(),
         }
     }
 
     const fn pack(&self, word: Word) -> u64 {
-        shl(word.window, self.windows.count_bits) | (word.count & mask(self.windows.count_bits))
+        word.window.wrapping_shl(self.windows.count_bits) | (word.count & self.windows.count_mask())
     }
 
     /// The window a check at `now` counts in, and what that window has used:
@@ -148,6 +149,7 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
         self.windows.fingerprint(b"fixed-window", HZ)
     }
 
+    #[inline(always)]
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
         if let Some(never) = self.windows.exceeds(n) {
             return never;

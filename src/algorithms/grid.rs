@@ -15,6 +15,7 @@
 //! `2^32` seconds past tick 0 (as `Gcra`'s horizon), so the horizon is at
 //! least 136 years away, less two windows.
 
+use crate::algorithms::divisor::Divisor;
 use crate::answer::{Denied, ExceedsBurst};
 use crate::kernel::{Step, fingerprint};
 use crate::quota::{Quota, QuotaError};
@@ -22,8 +23,9 @@ use crate::quota::{Quota, QuotaError};
 /// The window geometry, immutable once built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Grid {
-    /// Window length in ticks, at least 1.
-    pub(crate) width: u64,
+    /// Window length in ticks, at least 1, with its reciprocal: a check
+    /// finds its window without a division.
+    pub(crate) width: Divisor,
     /// The first boundary after tick 0, in `1..=width`.
     pub(crate) first: u64,
     /// The last window index the state can store.
@@ -66,6 +68,15 @@ impl Windows {
             }),
             Err(e) => Err(e),
         }
+    }
+
+    /// A mask of one count's bits. A count takes the bits of a `u32` limit,
+    /// `1..=32`, so shifts by `count_bits` are under 64 and the plain
+    /// (wrapping) shifts are exact, without the compare and conditional
+    /// move of [`shl`] and [`shr`], which allow a whole-word shift.
+    #[inline(always)]
+    pub(crate) const fn count_mask(&self) -> u64 {
+        1u64.wrapping_shl(self.count_bits).wrapping_sub(1)
     }
 
     /// The refusal of a check of more units than a window ever admits, if
@@ -132,7 +143,7 @@ macro_rules! window_config_items {
 
         /// The window length `W`.
         pub const fn window(&self) -> Duration<HZ> {
-            Duration::<HZ>::from_ticks(self.windows.grid.width)
+            Duration::<HZ>::from_ticks(self.windows.grid.width.d)
         }
 
         /// The start of the last window the state can number; later instants are
@@ -235,7 +246,7 @@ impl Grid {
         };
         let first = if phase == 0 { width } else { phase };
         let mut grid = Self {
-            width,
+            width: Divisor::new(width),
             first,
             last: 0,
             horizon: 0,
@@ -271,7 +282,9 @@ impl Grid {
             0
         } else {
             // `t >= first`: no wrap; the quotient is below `u64::MAX`.
-            div(t.wrapping_sub(self.first), self.width).saturating_add(1)
+            self.width
+                .quotient(t.wrapping_sub(self.first))
+                .saturating_add(1)
         }
     }
 
@@ -280,7 +293,7 @@ impl Grid {
     pub(crate) const fn start(&self, i: u64) -> u64 {
         match i.checked_sub(1) {
             None => 0,
-            Some(k) => self.first.saturating_add(k.saturating_mul(self.width)),
+            Some(k) => self.first.saturating_add(k.saturating_mul(self.width.d)),
         }
     }
 
@@ -288,12 +301,12 @@ impl Grid {
     #[inline]
     pub(crate) const fn end(&self, i: u64) -> u128 {
         // Below 2^64 + 2^128 / 2: a `u64` times a `u64` plus a `u64` fits.
-        (self.first as u128).saturating_add((i as u128).saturating_mul(self.width as u128))
+        (self.first as u128).saturating_add((i as u128).saturating_mul(self.width.d as u128))
     }
 
     /// The numbers the decisions read, for a configuration fingerprint.
     pub(crate) const fn words(&self) -> [u64; 3] {
-        [self.width, self.first, self.last]
+        [self.width.d, self.first, self.last]
     }
 
     /// The instant evaluated for `now` (`now`, or the horizon if later) and
@@ -314,7 +327,7 @@ impl Grid {
             self.first.saturating_sub(t)
         } else {
             // `t` lies in window `i`: `start(i) <= t < start(i) + width`.
-            self.width.saturating_sub(t.saturating_sub(self.start(i)))
+            self.width.d.saturating_sub(t.saturating_sub(self.start(i)))
         }
     }
 }

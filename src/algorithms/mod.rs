@@ -8,6 +8,7 @@
 //! ([`WordRef`](crate::kernel::WordRef)) or a remote store applies.
 
 mod concurrency;
+mod divisor;
 mod fixed_window;
 mod gcra;
 mod grid;

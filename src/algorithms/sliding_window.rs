@@ -211,7 +211,7 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
             // count weighs fully, is its strictest instant.
             return View {
                 word: stored,
-                left: self.windows.grid.width,
+                left: self.windows.grid.width.d,
             };
         }
         let left = self.windows.grid.left_in(window, t);
@@ -232,13 +232,31 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
     const fn weighted(&self, view: &View) -> u128 {
         let share = (view.word.prev as u128).saturating_mul(view.left as u128);
         // `W >= 1`; the fallback only keeps the function total.
-        match share.checked_add((self.windows.grid.width as u128).saturating_sub(1)) {
-            Some(s) => match s.checked_div(self.windows.grid.width as u128) {
+        match share.checked_add((self.windows.grid.width.d as u128).saturating_sub(1)) {
+            Some(s) => match s.checked_div(self.windows.grid.width.d as u128) {
                 Some(q) => q,
                 None => share,
             },
             None => share,
         }
+    }
+
+    /// Whether `estimate + n <= limit`, without the estimate's division:
+    /// `ceil(prev * left / W) <= k` for a whole `k` is `prev * left <= k * W`,
+    /// so the test is `prev * left <= (limit - curr - n) * W`, two multiplies.
+    #[inline]
+    const fn fits(&self, view: &View, n: u32) -> bool {
+        // Both below 2^33 (`curr <= limit` for states written here): no wrap.
+        let need = view.word.curr.saturating_add(n as u64);
+        let limit = self.windows.limit as u64;
+        if need > limit {
+            return false;
+        }
+        // Each product is below 2^32 * 2^64: fits in 128 bits.
+        let share = (view.word.prev as u128).saturating_mul(view.left as u128);
+        let room =
+            (limit.wrapping_sub(need) as u128).saturating_mul(self.windows.grid.width.d as u128);
+        share <= room
     }
 
     /// The first instant at which the estimate of `view` is zero, as ticks
@@ -247,7 +265,7 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
         let end = self.windows.grid.end(word.window);
         if word.curr > 0 {
             // Next window: `curr` becomes `prev` and weighs until its end.
-            wait_until(end.saturating_add(self.windows.grid.width as u128), now)
+            wait_until(end.saturating_add(self.windows.grid.width.d as u128), now)
         } else if word.prev > 0 {
             wait_until(end, now)
         } else {
@@ -258,7 +276,7 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
     /// The first instant after the evaluated one at which `estimate + n <=
     /// limit`, given that it does not hold now; `room = limit - n`.
     const fn retry_at(&self, view: &View, room: u64) -> u128 {
-        let width = self.windows.grid.width as u128;
+        let width = self.windows.grid.width.d as u128;
         let end = self.windows.grid.end(view.word.window);
         let (prev, curr) = (view.word.prev as u128, view.word.curr as u128);
         let room = room as u128;
@@ -297,6 +315,7 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
         self.windows.fingerprint(b"sliding-window", HZ)
     }
 
+    #[inline(always)]
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
         if let Some(never) = self.windows.exceeds(n) {
             return never;
@@ -308,9 +327,11 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
         let now = now.as_ticks();
         let view = self.view(state, now);
         let limit = self.windows.limit as u128;
-        let estimate = self.weighted(&view).saturating_add(view.word.curr as u128);
-        let after = estimate.saturating_add(n as u128);
-        if after <= limit {
+        if self.fits(&view, n) {
+            let after = self
+                .weighted(&view)
+                .saturating_add(view.word.curr as u128)
+                .saturating_add(n as u128);
             let word = Word {
                 // `curr + n <= after <= limit`: fits its field.
                 curr: view.word.curr.saturating_add(n as u64),
@@ -324,6 +345,7 @@ impl<const HZ: u64> Algorithm<HZ> for SlidingWindowConfig<HZ> {
             );
             Step::admit(state, self.pack(word), status)
         } else {
+            let estimate = self.weighted(&view).saturating_add(view.word.curr as u128);
             // `n <= limit`: the room is not negative.
             let room = (self.windows.limit as u64).saturating_sub(n as u64);
             let retry = wait_until(self.retry_at(&view, room), now);

@@ -21,6 +21,7 @@
 
 use core::num::NonZeroU32;
 
+use crate::algorithms::divisor::Divisor;
 use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
 use crate::kernel::Step;
 use crate::quota::{Quota, QuotaError};
@@ -64,7 +65,9 @@ pub(crate) struct Continuous {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Interval {
-    pub(crate) period: u64,
+    /// The period in ticks, with its reciprocal: a check finds its interval
+    /// without a division.
+    pub(crate) period: Divisor,
     pub(crate) count: u64,
 }
 
@@ -103,7 +106,7 @@ impl Refill for Interval {
     #[inline(always)]
     fn virtual_time(&self, now: u64) -> u64 {
         // `now <= horizon`, chosen so that this is at most `u64::MAX - capacity`.
-        div(now, self.period).saturating_mul(self.count)
+        self.period.quotient(now).saturating_mul(self.count)
     }
 
     /// Computed in 128 bits: near the end of the `u64` range that first tick
@@ -112,7 +115,7 @@ impl Refill for Interval {
     #[inline(always)]
     fn ticks_until(&self, target: u64, now: u64) -> u64 {
         // At most 2^64 * 2^64: fits in a u128 with room to spare.
-        let at = (div_ceil(target, self.count) as u128).saturating_mul(self.period as u128);
+        let at = (div_ceil(target, self.count) as u128).saturating_mul(self.period.d as u128);
         let wait = at.saturating_sub(now as u128);
         if wait > u64::MAX as u128 {
             u64::MAX
@@ -132,7 +135,7 @@ impl Refill for Interval {
     }
 
     fn words(&self) -> [u64; 2] {
-        [self.period, self.count]
+        [self.period.d, self.count]
     }
 }
 
@@ -145,8 +148,11 @@ pub(crate) struct Schedule<R> {
     pub(crate) burst: NonZeroU32,
     /// Virtual units one admitted unit costs (at least 1).
     pub(crate) cost: u64,
-    /// `burst * cost`: the largest backlog (below `u64::MAX`).
-    pub(crate) capacity: u64,
+    /// GCRA's tau, `capacity - cost` (the capacity, `burst * cost`, is the
+    /// largest backlog, below `u64::MAX`): the largest backlog a check of
+    /// one unit finds room behind, stored so that such a check subtracts
+    /// nothing from it.
+    pub(crate) tau: u64,
     /// The last tick evaluated as itself: `v(horizon) + capacity <= u64::MAX`.
     pub(crate) horizon: u64,
     pub(crate) refill: R,
@@ -214,7 +220,7 @@ impl Schedule<Continuous> {
         Ok(Schedule {
             burst,
             cost,
-            capacity,
+            tau: capacity.wrapping_sub(cost),
             horizon: div(u64::MAX.saturating_sub(capacity), scale),
             refill: Continuous { scale },
         })
@@ -240,14 +246,24 @@ impl Schedule<Interval> {
         Ok(Schedule {
             burst,
             cost,
-            capacity,
+            tau: capacity.wrapping_sub(cost),
             horizon: div(u64::MAX.saturating_sub(capacity), count).saturating_mul(period),
-            refill: Interval { period, count },
+            refill: Interval {
+                period: Divisor::new(period),
+                count,
+            },
         })
     }
 }
 
 impl<R: Refill> Schedule<R> {
+    /// `burst * cost`, the largest backlog: below `u64::MAX` (checked when
+    /// the schedule is built), so the sum does not wrap.
+    #[inline(always)]
+    pub(crate) const fn capacity(&self) -> u64 {
+        self.tau.wrapping_add(self.cost)
+    }
+
     /// The instant actually evaluated for `now`, and its virtual time.
     #[inline(always)]
     pub(crate) fn virtual_now(&self, now: u64) -> (u64, u64) {
@@ -270,7 +286,13 @@ impl<R: Refill> Schedule<R> {
     /// the numbers only, divided when read.
     #[inline(always)]
     fn answer<const HZ: u64>(&self, backlog: u64, full: u64, now: u64, v: u64) -> Status<HZ> {
-        let room = self.capacity.saturating_sub(backlog);
+        self.answer_room(self.capacity().saturating_sub(backlog), full, now, v)
+    }
+
+    /// [`answer`](Schedule::answer) for `room` virtual units of room left
+    /// (`capacity - backlog`), when the caller has it already.
+    #[inline(always)]
+    fn answer_room<const HZ: u64>(&self, room: u64, full: u64, now: u64, v: u64) -> Status<HZ> {
         let wait = self.refill.wait(full, now, v);
         Status::scaled(
             self.burst.get(),
@@ -305,14 +327,20 @@ impl<R: Refill> Schedule<R> {
         if n == 0 {
             return Step::Keep(self.answer(backlog, start, now, v));
         }
-        // `need <= capacity` (above): no wrap.
-        let room = self.capacity.wrapping_sub(need);
+        // `need <= capacity` (above): no wrap. For one unit, `need = cost`
+        // and `room = tau + cost - cost` folds to `tau`, a load.
+        let room = self.capacity().wrapping_sub(need);
         if backlog <= room {
             // `start + need = v + backlog + need <= v + capacity <= u64::MAX`
             // (the horizon's definition): no wrap. And `need >= 1` (`n >= 1`,
             // `cost >= 1`), so `next > start >= tat`: always a store.
             let next = start.wrapping_add(need);
-            Step::Store(next, self.answer(backlog.wrapping_add(need), next, now, v))
+            // Room left: `capacity - (backlog + need) = room - backlog`,
+            // and `backlog <= room`: no wrap.
+            Step::Store(
+                next,
+                self.answer_room(room.wrapping_sub(backlog), next, now, v),
+            )
         } else {
             // The virtual time at which it fits is `start + need - capacity`
             // = `start - room`; `backlog > room` gives `start > v + room`, so
@@ -436,7 +464,7 @@ impl<R: Refill> Schedule<R> {
         // Capped, the units are counted where the backlog fits the old
         // capacity (see `carry_over`). Uncapped, the whole backlog at `now`
         // carries over, beyond the burst if need be: nothing to forgive.
-        let settled = self.ticks_until(tat.saturating_sub(self.capacity), 0);
+        let settled = self.ticks_until(tat.saturating_sub(self.capacity()), 0);
         let now = if cap && settled > now { settled } else { now };
         let (_, v_old) = self.virtual_now(now);
         let used = div_ceil(tat.saturating_sub(v_old), self.cost);

@@ -32,7 +32,7 @@ pub use reservation::Reservation;
 pub use saved::{RestoreError, Saved};
 pub(crate) use step::Booking;
 pub use step::{Algorithm, Step, fingerprint};
-pub use word::{WordLimiter, WordRef};
+pub use word::{CacheAligned, PaddedWordLimiter, WordLimiter, WordRef};
 
 /// The atomic word a [`WordRef`] applies an algorithm to (portable-atomic's,
 /// so that cores without 64-bit atomics have one too).

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use ratecore::kernel::WordRef;
 use ratecore::{
-    Denied, Gcra, Instant, KeyedLimiter, Limiter, Quota, algorithms::GcraConfig, keyed::Plan,
-    keyed::WhenFull, time::NANOS,
+    Denied, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow,
+    TokenBucket, algorithms::GcraConfig, keyed::Plan, keyed::WhenFull, time::NANOS,
 };
 use ratecore_bench::at;
 
@@ -151,6 +151,56 @@ fn gcra_is_ok(limiter: &Gcra<NANOS>, now: Instant<NANOS>) -> bool {
     limiter.check_n_at(1, now).is_ok()
 }
 
+/// Checks `limiter` `n` times at one instant, asking only `is_ok()`.
+fn checks<L: Limiter<NANOS>>(limiter: &L, n: u64) {
+    for _ in 0..n {
+        black_box(black_box(limiter).check_n_at(1, black_box(at(NOW))).is_ok());
+    }
+}
+
+/// The same, on a limiter drained by one check first: every check denied.
+fn denials<L: Limiter<NANOS>>(limiter: &L, n: u64) {
+    assert!(limiter.check_at(at(NOW)).is_ok());
+    assert!(limiter.check_at(at(NOW)).is_err());
+    checks(limiter, n);
+}
+
+/// The one-word limiters other than `Gcra`, admitted (a quota that outlasts
+/// 200,000 checks at one instant) or denied (one unit per hour), and the
+/// hand-written GCRA's denial: the floor of a denied check.
+fn one_word(shape: &str, n: u64) {
+    // A million per hour, in windows of an hour: 200,000 checks fit one window.
+    let windows = Quota::with_period(
+        1_000_000,
+        ratecore::Duration::<NANOS>::from_ticks(3_600 * NANOS),
+    );
+    match shape {
+        "hand_gcra_deny" => {
+            // Booked an hour ahead with no burst: `tat + t - now > tau`.
+            let word = AtomicU64::new(NOW + 3_600 * NANOS);
+            for _ in 0..n {
+                black_box(hand_gcra(black_box(&word), black_box(NOW), 1, 0));
+            }
+        }
+        "token_bucket_admit" => checks(
+            &TokenBucket::<NANOS>::new(admit_quota(), RefillMode::Greedy).unwrap(),
+            n,
+        ),
+        "token_bucket_deny" => denials(
+            &TokenBucket::<NANOS>::new(deny_quota(), RefillMode::Greedy).unwrap(),
+            n,
+        ),
+        "token_bucket_interval_admit" => checks(
+            &TokenBucket::<NANOS>::new(admit_quota(), RefillMode::Interval).unwrap(),
+            n,
+        ),
+        "fixed_window_admit" => checks(&FixedWindow::<NANOS>::new(windows).unwrap(), n),
+        "fixed_window_deny" => denials(&FixedWindow::<NANOS>::new(deny_quota()).unwrap(), n),
+        "sliding_window_admit" => checks(&SlidingWindow::<NANOS>::new(windows).unwrap(), n),
+        _ => denials(&SlidingWindow::<NANOS>::new(deny_quota()).unwrap(), n),
+    }
+}
+
 const SHAPES: &[&str] = &[
     "fetch_add",
     "hand_gcra",
@@ -164,6 +214,14 @@ const SHAPES: &[&str] = &[
     "gcra_deny",
     "gcra_deny_whole",
     "wordref_admit",
+    "hand_gcra_deny",
+    "token_bucket_admit",
+    "token_bucket_deny",
+    "token_bucket_interval_admit",
+    "fixed_window_admit",
+    "fixed_window_deny",
+    "sliding_window_admit",
+    "sliding_window_deny",
     "keyed_hit_25",
     "keyed_hit_50",
     "keyed_hit_75",
@@ -240,6 +298,14 @@ fn main() {
                 black_box(limiter.check_n_at(1, black_box(at(NOW))).is_ok());
             }
         }
+        "hand_gcra_deny"
+        | "token_bucket_admit"
+        | "token_bucket_deny"
+        | "token_bucket_interval_admit"
+        | "fixed_window_admit"
+        | "fixed_window_deny"
+        | "sliding_window_admit"
+        | "sliding_window_deny" => one_word(shape, n),
         "keyed_hit_25" => keyed_hits(25, n),
         "keyed_hit_50" => keyed_hits(50, n),
         "keyed_hit_75" => keyed_hits(75, n),
