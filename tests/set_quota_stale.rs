@@ -46,6 +46,20 @@ fn forgivable(old: (u32, u64, u32), new: (u32, u64, u32), in_use: u32, staleness
     u32::try_from(units).unwrap_or(u32::MAX)
 }
 
+/// The units `limiter` has left at `latest` after a check of `used` units
+/// there and then `change` (a change of quota at some instant): the one
+/// sequence every test here runs, fresh or stale.
+fn left_after<L: Limiter<MS>>(
+    mut limiter: L,
+    used: u32,
+    latest: u64,
+    change: impl FnOnce(&mut L),
+) -> u32 {
+    let _ = limiter.check_n_at(used, at(latest));
+    change(&mut limiter);
+    limiter.snapshot_at(at(latest)).remaining()
+}
+
 proptest! {
     #![proptest_config(config(512))]
 
@@ -63,23 +77,21 @@ proptest! {
         let in_use = if used <= old.2 { used } else { 0 };
         let bound = forgivable(old, new, in_use, latest - stale);
         let gcra = |when: u64| {
-            let mut g = Gcra::<MS>::new(quota(old)).unwrap();
-            let _ = g.check_n_at(used, at(latest));
-            g.set_quota_at(quota(new), at(when)).unwrap();
-            g.snapshot_at(at(latest)).remaining()
+            left_after(Gcra::<MS>::new(quota(old)).unwrap(), used, latest, |g| {
+                g.set_quota_at(quota(new), at(when)).unwrap();
+            })
         };
         let (fresh, late) = (gcra(latest), gcra(stale));
         prop_assert!(late <= fresh + bound, "Gcra: {late} left after a stale change, {fresh} after a fresh one, bound {bound}");
 
         let bucket = |when: u64| {
-            let mut b = TokenBucket::<MS>::new(quota(old), RefillMode::Greedy).unwrap();
-            let _ = b.check_n_at(used, at(latest));
-            b.set_quota_at(quota(new), at(when)).unwrap();
-            b.snapshot_at(at(latest)).remaining()
+            let greedy = TokenBucket::<MS>::new(quota(old), RefillMode::Greedy).unwrap();
+            left_after(greedy, used, latest, |b| {
+                b.set_quota_at(quota(new), at(when)).unwrap();
+            })
         };
         let (fresh, late) = (bucket(latest), bucket(stale));
         prop_assert!(late <= fresh + bound, "greedy bucket: {late} left after a stale change, {fresh} after a fresh one, bound {bound}");
-
     }
 
     #[test]
@@ -92,13 +104,13 @@ proptest! {
     ) {
         let stale = latest.saturating_sub(staleness);
         let reconfigurable = |when: u64| {
-            let r = Reconfigurable::new([
+            let plans = [
                 Gcra::<MS>::new(quota(old)).unwrap(),
                 Gcra::<MS>::new(quota(new)).unwrap(),
-            ]);
-            let _ = r.check_n_at(used, at(latest));
-            r.switch_at(1, Carry::InUse, at(when)).unwrap();
-            r.snapshot_at(at(latest)).remaining()
+            ];
+            left_after(Reconfigurable::new(plans), used, latest, |r| {
+                r.switch_at(1, Carry::InUse, at(when)).unwrap();
+            })
         };
         let (fresh, late) = (reconfigurable(latest), reconfigurable(stale));
         prop_assert!(late <= fresh, "{late} left after a stale switch, {fresh} after a fresh one");
