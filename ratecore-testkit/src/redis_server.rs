@@ -9,8 +9,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// How long the server may take to answer its first `PING`.
-const START: Duration = Duration::from_secs(10);
+/// How long the server may take to answer its first `PING` (generous: a
+/// CI machine of 2 cores may be busy compiling beside the tests).
+const START: Duration = Duration::from_secs(30);
+
+/// How many times a server that exits at once is started again. The free
+/// port is found by binding port 0 and closing it, so another process (or
+/// an outgoing connection of this one, given the same ephemeral range) may
+/// take it before the server binds it; the server then exits, and a new
+/// attempt on a new port starts it.
+const ATTEMPTS: u32 = 5;
 
 /// A running `redis-server`, killed (and its directory removed) on drop.
 pub struct RedisServer {
@@ -37,19 +45,29 @@ impl RedisServer {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut server = Self {
             child: None,
-            port: free_port(),
+            port: 0,
             dir,
         };
-        server.spawn();
-        server
+        for _ in 0..ATTEMPTS {
+            server.port = free_port();
+            if server.try_spawn() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start: {}", server.log());
     }
 
-    fn spawn(&mut self) {
+    /// Starts the server on `self.port` and waits for its `PONG`; false if
+    /// it exited (the port was taken) before answering.
+    fn try_spawn(&mut self) -> bool {
+        let log = self.dir.join("redis.log");
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .args(["--protected-mode", "yes", "--dir"])
             .arg(&self.dir)
+            .arg("--logfile")
+            .arg(&log)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -58,11 +76,27 @@ impl RedisServer {
         let started = Instant::now();
         while started.elapsed() < START {
             if self.command(&["PING"]).is_ok_and(|r| r.contains("PONG")) {
-                return;
+                return true;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_none_or(|c| c.try_wait().map_or(true, |status| status.is_some()));
+            if exited {
+                self.child = None;
+                return false;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("redis-server did not start on port {}", self.port);
+        self.stop();
+        false
+    }
+
+    /// The end of the server's log, for a failure message.
+    fn log(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
     }
 
     /// The URL clients connect to.
@@ -78,10 +112,22 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port, empty.
+    /// Starts the server again on the same port, empty. The port is free
+    /// again once the old server is gone, but an outgoing connection may
+    /// take it in the meantime: a few attempts, a little apart.
     pub fn restart(&mut self) {
         self.stop();
-        self.spawn();
+        for _ in 0..ATTEMPTS {
+            if self.try_spawn() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "redis-server did not restart on port {}: {}",
+            self.port,
+            self.log()
+        );
     }
 
     /// Sends one command over a fresh connection and returns the raw reply.
@@ -119,5 +165,37 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The race `start` survives: a port taken between `free_port` and the
+    /// server's bind. The server exits, the attempt says so, and a new
+    /// attempt on a free port answers.
+    #[test]
+    fn a_taken_port_fails_the_attempt_and_a_new_port_serves() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut server = RedisServer {
+            child: None,
+            port: taken.local_addr().unwrap().port(),
+            dir: std::env::temp_dir().join(format!("ratecore-redis-taken-{}", std::process::id())),
+        };
+        std::fs::create_dir_all(&server.dir).unwrap();
+        assert!(
+            !server.try_spawn(),
+            "a server on a taken port cannot answer"
+        );
+        assert!(server.child.is_none());
+        assert!(
+            server.log().contains("Address already in use"),
+            "{}",
+            server.log()
+        );
+        drop(server);
+        let server = RedisServer::start();
+        assert!(server.command(&["PING"]).unwrap().contains("PONG"));
     }
 }
