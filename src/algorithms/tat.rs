@@ -321,39 +321,33 @@ impl<R: Refill> Schedule<R> {
         // `n <= burst`, so `need <= burst * cost = capacity < u64::MAX`: the
         // product does not wrap.
         let need = (n as u64).wrapping_mul(self.cost);
+        let start = if tat > v { tat } else { v };
+        // `start >= v`: no wrap.
+        let backlog = start.wrapping_sub(v);
         if n == 0 {
-            let start = if tat > v { tat } else { v };
-            // `start >= v`: no wrap.
-            return Step::Keep(self.answer(start.wrapping_sub(v), start, now, v));
+            return Step::Keep(self.answer(backlog, start, now, v));
         }
         // `need <= capacity` (above): no wrap. For one unit, `need = cost`
         // and `room = tau + cost - cost` folds to `tau`, a load.
         let room = self.capacity().wrapping_sub(need);
-        // The test `max(tat, v) - v <= room` without the backlog: a `tat` at
-        // or below `v` has none, and one above it fits iff `tat <= v + room`.
-        // `v + room <= v + capacity <= u64::MAX` (the horizon's definition):
-        // no wrap, and one addition where the backlog took a subtraction and
-        // a copy.
-        let limit = v.wrapping_add(room);
-        let start = if tat > v { tat } else { v };
-        if start <= limit {
-            // `start + need <= limit + need = v + capacity`: no wrap. And
-            // `need >= 1` (`n >= 1`, `cost >= 1`), so `next > start >= tat`:
-            // always a store.
+        if backlog <= room {
+            // `start + need = v + backlog + need <= v + capacity <= u64::MAX`
+            // (the horizon's definition): no wrap. And `need >= 1` (`n >= 1`,
+            // `cost >= 1`), so `next > start >= tat`: always a store.
             let next = start.wrapping_add(need);
-            // Room left: `room - (start - v) = limit - start`, and
-            // `start <= limit` (`tat <= limit`, `v <= limit`): no wrap.
+            // Room left: `capacity - (backlog + need) = room - backlog`,
+            // and `backlog <= room`: no wrap.
             Step::Store(
                 next,
-                self.answer_room(limit.wrapping_sub(start), next, now, v),
+                self.answer_room(room.wrapping_sub(backlog), next, now, v),
             )
         } else {
-            // `tat > limit >= v`: the backlog is `tat - v`, and the virtual
-            // time at which it fits is `tat + need - capacity = tat - room`,
-            // above `v` (`tat > v + room`): neither wraps.
-            let status = self.answer(tat.wrapping_sub(v), tat, now, v);
-            let limited =
-                RateLimited::scaled(status, self.refill.wait(tat.wrapping_sub(room), now, v));
+            // The virtual time at which it fits is `start + need - capacity`
+            // = `start - room`; `backlog > room` gives `start > v + room`, so
+            // it does not wrap and the result is `> v`.
+            let fits = start.wrapping_sub(room);
+            let status = self.answer(backlog, start, now, v);
+            let limited = RateLimited::scaled(status, self.refill.wait(fits, now, v));
             Step::Deny(Denied::RateLimited(limited))
         }
     }
