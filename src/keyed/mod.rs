@@ -3,6 +3,7 @@
 
 mod admitted;
 mod checks;
+mod key_hash;
 mod plan;
 mod probe;
 mod probe_window;
@@ -17,8 +18,6 @@ mod tiers;
 
 use core::fmt;
 use core::hash::Hash;
-
-use siphasher::sip128::{Hasher128, SipHasher13};
 
 use crate::answer::{Denied, Status};
 use crate::kernel::sync::{AtomicU8, AtomicU64, AtomicU128, Ordering};
@@ -119,9 +118,12 @@ use slot::Id;
 ///
 /// # Keys and the seed
 ///
-/// Keys are hashed with SipHash-1-3 (128-bit output, the `siphasher` crate
-/// without its `std` feature) keyed by the 128-bit `seed` given to
-/// [`new`](Self::new). Attackers choose keys; as long as the seed is secret and
+/// Keys are hashed with SipHash-1-3 (the `siphasher` crate without its
+/// `std` feature; the function std's `HashMap` uses) keyed by the 128-bit
+/// `seed` given to [`new`](Self::new): its 64-bit output for a table of up
+/// to 8,192 slots (46 bits for the fingerprint, the other 18 for the window),
+/// its 128-bit output above (a 64-bit half for each), so that a key's
+/// fingerprint is independent of its window whatever `N`. Attackers choose keys; as long as the seed is secret and
 /// random, they cannot aim keys at one window or forge fingerprint collisions.
 /// Generate it once per deployment (a build-time random constant for a
 /// `static`), or build the table at start-up from the operating system's
@@ -341,11 +343,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     // Inlined: returned through registers, not a 40-byte value in memory.
     #[inline(always)]
     fn locate<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>) -> (Id, Window) {
-        let [k0, k1] = self.seed;
-        let mut hasher = SipHasher13::new_with_keys(k0, k1);
-        key.hash(&mut hasher);
-        let hash = hasher.finish128();
-        (Id::new(hash.h1, plan.byte()), Window::new(N, hash.h2))
+        key_hash::locate::<K, N>(self.seed, key, plan.byte())
     }
 
     /// The instant a decision is made at: `now`, or the reclaim floor if that

@@ -2,20 +2,18 @@
 //!
 //! What a key's slot means depends on the table's configuration: its
 //! position on the seed (the key's window is chosen by its keyed hash) and
-//! on `N` (the windows' groups), its tag on the seed (54 bits of the keyed
-//! hash) and on the plan's index, its state on that plan's algorithm and
+//! on `N` (the windows' groups), its tag on the seed (46 bits of the keyed
+//! hash, taken from its 64-bit or its 128-bit output according to `N`, a
+//! layout the fingerprint names too) and on the plan's index, its state on that plan's algorithm and
 //! quota. A table restores a saved slot only under the same fingerprint of
 //! all of these, into the same position, bit for bit: the keys are not
 //! saved (a table never holds them), so they cannot be rehashed under
 //! another seed, and a slot restored under other parameters would be
 //! another key's, or another quota's.
 
-use core::hash::Hasher;
-
-use siphasher::sip128::{Hasher128, SipHasher13};
-
 use crate::kernel::sync::Ordering;
 use crate::kernel::{Algorithm, RestoreError, fingerprint};
+use crate::keyed::key_hash;
 use crate::keyed::slot::{self, Holder};
 use crate::keyed::{KeyedLimiter, SlotStorage};
 
@@ -74,13 +72,12 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     /// The fingerprint of everything a saved slot's meaning depends on: `N`,
     /// `P`, the tick rate, every plan's algorithm and
     /// [`fingerprint`](Algorithm::fingerprint) with the configuration it is
-    /// under ([`configuration`](KeyedLimiter::configuration)), and the seed
-    /// (through a keyed hash of a constant, which tells nothing of the seed).
+    /// under ([`configuration`](KeyedLimiter::configuration)), the seed
+    /// (through a keyed hash of a constant, which tells nothing of the seed),
+    /// and how keys' hashes make their fingerprints and windows (slots saved
+    /// by a version that made them otherwise are refused).
     pub fn fingerprint(&self) -> u64 {
-        let [k0, k1] = self.seed;
-        let mut hasher = SipHasher13::new_with_keys(k0, k1);
-        hasher.write(b"ratecore keyed table seed");
-        let seed = hasher.finish128().h1;
+        let seed = key_hash::seed_digest(self.seed);
         let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         // Each plan with the configuration it is under now: a state saved
         // after a `reconfigure_at` is restored only into a table whose
@@ -91,7 +88,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             u64::from(route.load(Ordering::Relaxed))
         });
         self.plans.iter().zip(routes).fold(
-            fingerprint(b"keyed", &[size(N), size(P), HZ, seed]),
+            fingerprint(b"keyed", &[size(N), size(P), HZ, seed, key_hash::LAYOUT]),
             |hash, (plan, route)| {
                 fingerprint(A::NAME.as_bytes(), &[hash, plan.fingerprint(), route])
             },
