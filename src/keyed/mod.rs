@@ -533,12 +533,8 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         // The first look-up inlined here, outside the retry loop: the
         // compiler then has no loop to hoist its slot addresses out of, and
         // a hit computes only the address of the slot it matched.
-        let mut first = Some(probe::find(self.slots.words(), &window, id, &mut seen));
+        let mut found = probe::find(self.slots.words(), &window, id, &mut seen);
         loop {
-            let found = match first.take() {
-                Some(found) => found,
-                None => probe::find_again(self.slots.words(), &window, id, &mut seen),
-            };
             let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
@@ -554,7 +550,8 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         // Never: a slot names one of the table's configurations.
                         None => ((Step::Keep(unknown_plan()), config, state), None),
                     };
-                    if let Some((step, config, before)) = probe::update(slot, word, stored, decide)
+                    if let Some((step, config, before)) =
+                        probe::update(slot, word, id, stored, decide)
                     {
                         let (decision, after) = step.split();
                         let receipt = match after {
@@ -567,7 +564,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     }
                     // Reclaimed while idle, between the look-up and the update.
                 }
-                Found::Absent => {
+                Found::Absent => 'absent: {
                     // SeqCst: a first guess for the reservation's
                     // configuration, read before it (see `reconfigure_at`).
                     let config = self.route(plan, Ordering::SeqCst);
@@ -601,7 +598,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                             position,
                             reservation,
                         } => (slot, position, reservation),
-                        Reserved::Retry => continue,
+                        Reserved::Retry => break 'absent,
                         Reserved::Full => return (self.refuse(&window), KeyedReceipt::NOTHING),
                     };
                     if probe::settle(self.slots.words(), &window, id, position, reservation) {
@@ -631,6 +628,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     // to whichever copy is live.
                 }
             }
+            found = probe::find_again(self.slots.words(), &window, id, &mut seen);
         }
     }
 
@@ -684,7 +682,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         None => (unknown_plan(), None),
                     };
                     // Relaxed: a refund raises no instant (see `saw`).
-                    if let Some(status) = probe::update(slot, word, Ordering::Relaxed, refund) {
+                    if let Some(status) = probe::update(slot, word, id, Ordering::Relaxed, refund) {
                         return status;
                     }
                 }

@@ -70,7 +70,6 @@
 //!   A look-up never concludes that a key is absent from the hints, so a
 //!   stale hint costs a scan, never a wrong answer, a duplicate, or progress.
 
-use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
@@ -406,9 +405,10 @@ pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
     let _ = slot.compare_exchange(reservation, VACANT, Ordering::SeqCst, Ordering::SeqCst);
 }
 
-/// Applies `step` to the state of the live key in `slot` (which held `word`)
-/// with one compare-and-swap loop, like `check_word` but over the whole
-/// 128-bit word so that the key is checked with every attempt.
+/// Applies `step` to the state of the key `id` live in `slot` (which held
+/// `word`, as [`find`] found it) with one compare-and-swap loop, like
+/// `check_word` but over the whole 128-bit word so that the key is checked
+/// with every attempt.
 ///
 /// `step(config, state)` returns the answer and the state to store, if any,
 /// under the configuration the word names (stored under the same one), so
@@ -420,28 +420,43 @@ pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
 pub(crate) fn update<T>(
     slot: &AtomicU128,
     word: u128,
+    id: Id,
     stored: Ordering,
     step: impl Fn(usize, u64) -> (T, Option<u64>),
 ) -> Option<T> {
-    let Holder::Live(id) = holder(word) else {
-        return None;
-    };
-    // Relaxed reads: the word is the key and its whole state, so the answer
-    // depends on nothing else, and the compare-and-swap orders all updates
-    // of it by itself. It is a read-modify-write, so it continues the
-    // release sequence of the claim that made the key live (which `find`'s
-    // acquire loads rely on).
-    let (answer, _, _) = update_wide(slot, word, stored, Ordering::Relaxed, |word| {
+    // The loop of `kernel::cas::update_wide`, written out: through its
+    // closure the step's answer and the `Option<u128>` to store went through
+    // the stack (about 15 instructions of a keyed hit). The key is the
+    // caller's `id`, not read back from `word`: the first attempt checks
+    // `word` against it like every later one.
+    let mut word = word;
+    loop {
         if !is_live(word, id) {
             // Reclaimed while idle: the caller looks the key up again.
-            return (None, None);
+            return None;
         }
         let config = config(word);
         let (answer, next) = step(config, state(word));
-        (
-            Some(answer),
-            next.map(|next| with_state(word, config, next)),
-        )
-    });
-    answer
+        let Some(next) = next else {
+            return Some(answer);
+        };
+        // `stored` on success: Release when the table has several
+        // configurations, paired with the acquire of the walk's loads in
+        // `reconfigure_at` (after this check raised `seen`), else Relaxed;
+        // see `KeyedLimiter::saw`. Relaxed reads otherwise:
+        // the word is the key and its whole state, so the answer depends on
+        // nothing else, and the compare-and-swap orders all updates of it by
+        // itself. It is a read-modify-write, so it continues the release
+        // sequence of the claim (in `reserve`) or promotion (in `promote`)
+        // that made the key live, which `find`'s acquire loads pair with.
+        match slot.compare_exchange_weak(
+            word,
+            with_state(word, config, next),
+            stored,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return Some(answer),
+            Err(actual) => word = actual,
+        }
+    }
 }
