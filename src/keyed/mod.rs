@@ -529,42 +529,81 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     ) -> (KeyedDecision<HZ>, KeyedReceipt<'_>) {
         let (id, window) = self.locate(key, plan);
         let stored = self.saw(now);
+        // A hit, inlined here: the key found through its hints and its
+        // decision applied. Anything else (a miss, a stale hint, a race, an
+        // insertion) goes on out of line, so that a hit neither builds the
+        // full scan's state nor keeps the window in memory, and computes
+        // only the address of the slot it matched.
+        if let Some((slot, word)) = probe::find_hinted(self.slots.words(), &window, id) {
+            if let Some(done) = self.apply(slot, word, id, stored, n, now) {
+                return done;
+            }
+        }
+        self.charge_by_scan(id, window, plan, (n, now), stored)
+    }
+
+    /// Applies the check of `n` units at `now` to the key `id`, live in
+    /// `slot` as `word` (as a look-up found it just now): `None` if the key
+    /// was reclaimed meanwhile (look it up again).
+    #[inline(always)]
+    fn apply<'a>(
+        &'a self,
+        slot: &'a AtomicU128,
+        word: u128,
+        id: Id,
+        stored: Ordering,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Option<(KeyedDecision<HZ>, KeyedReceipt<'a>)> {
+        // After the look-up that found `word` (see `at`).
+        let at = self.at(now);
+        // Decided under the configuration the state is under. The step is
+        // kept whole until the update is done: only the state to store is
+        // taken from it inside the loop.
+        let decide = |config: usize, state: u64| match self.plans.get(config) {
+            Some(algorithm) => {
+                let step = algorithm.decide(state, n, at);
+                let next = step.stored();
+                ((step, config, state), next)
+            }
+            // Never: a slot names one of the table's configurations.
+            None => ((Step::Keep(unknown_plan()), config, state), None),
+        };
+        let (step, config, before) = probe::update(slot, word, id, stored, decide)?;
+        let (decision, after) = step.split();
+        let receipt = match after {
+            Some(after) => KeyedReceipt::new(slot, id, config, (before, after), n, at),
+            None => KeyedReceipt::NOTHING,
+        };
+        Some((decision.map(Admitted::Limited), receipt))
+    }
+
+    /// The check of `id` (in `window`) under `plan` after its hints did not
+    /// lead to it, or it was reclaimed under the hit: a full scan of the
+    /// window, and the insertion if the key is absent, retried until one
+    /// attempt lands.
+    #[inline(never)]
+    fn charge_by_scan(
+        &self,
+        id: Id,
+        window: Window,
+        plan: Plan<P>,
+        (n, now): (u32, Instant<HZ>),
+        stored: Ordering,
+    ) -> (KeyedDecision<HZ>, KeyedReceipt<'_>) {
         let mut seen = Seen::new();
-        // The first look-up inlined here, outside the retry loop: the
-        // compiler then has no loop to hoist its slot addresses out of, and
-        // a hit computes only the address of the slot it matched.
-        let mut found = probe::find(self.slots.words(), &window, id, &mut seen);
+        let mut found = probe::scan(self.slots.words(), &window, id, &mut seen);
         loop {
-            let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
-                    // Decided under the configuration the state is under.
-                    // The step is kept whole until the update is done: only
-                    // the state to store is taken from it inside the loop.
-                    let decide = |config: usize, state: u64| match self.plans.get(config) {
-                        Some(algorithm) => {
-                            let step = algorithm.decide(state, n, at);
-                            let next = step.stored();
-                            ((step, config, state), next)
-                        }
-                        // Never: a slot names one of the table's configurations.
-                        None => ((Step::Keep(unknown_plan()), config, state), None),
-                    };
-                    if let Some((step, config, before)) =
-                        probe::update(slot, word, id, stored, decide)
-                    {
-                        let (decision, after) = step.split();
-                        let receipt = match after {
-                            Some(after) => {
-                                KeyedReceipt::new(slot, id, config, (before, after), n, at)
-                            }
-                            None => KeyedReceipt::NOTHING,
-                        };
-                        return (decision.map(Admitted::Limited), receipt);
+                    if let Some(done) = self.apply(slot, word, id, stored, n, now) {
+                        return done;
                     }
                     // Reclaimed while idle, between the look-up and the update.
                 }
                 Found::Absent => 'absent: {
+                    // After the look-up (see `at`).
+                    let at = self.at(now);
                     // SeqCst: a first guess for the reservation's
                     // configuration, read before it (see `reconfigure_at`).
                     let config = self.route(plan, Ordering::SeqCst);
@@ -628,7 +667,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     // to whichever copy is live.
                 }
             }
-            found = probe::find_again(self.slots.words(), &window, id, &mut seen);
+            found = probe::scan(self.slots.words(), &window, id, &mut seen);
         }
     }
 

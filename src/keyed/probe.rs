@@ -121,10 +121,25 @@ pub(crate) enum Reserved<'a> {
 /// always does before answering [`Found::Absent`]).
 #[inline(always)]
 pub(crate) fn find<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
+    match find_hinted(slots, window, id) {
+        Some((slot, word)) => Found::Live { slot, word },
+        None => scan(slots, window, id, seen),
+    }
+}
+
+/// The first pass of [`find`]: only the words whose hint is the key's (see
+/// "Hints"), one hint byte per step, a slot's address made only on a match.
+/// The slot that holds `id` live and its word, or `None`: the key may still
+/// be anywhere in the window (a stale hint), or being inserted (a
+/// reservation to help); [`scan`] tells.
+#[inline(always)]
+pub(crate) fn find_hinted<'a>(
+    slots: Slots<'a>,
+    window: &Window,
+    id: Id,
+) -> Option<(&'a AtomicU128, u128)> {
     let tag = hint(id);
-    // The first pass: only the words whose hint is the key's (see "Hints").
-    // One hint byte per step; a slot's address is made only on a match.
-    'hinted: for group in window.groups() {
+    for group in window.groups() {
         let start = group.start;
         let Some(hints) = slots.hints.get(group) else {
             continue;
@@ -140,32 +155,20 @@ pub(crate) fn find<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut See
             // Acquire: as in `scan`.
             let word = slot.load(Ordering::Acquire);
             if is_live(word, id) {
-                return Found::Live { slot, word };
+                return Some((slot, word));
             }
             if is_inserting(word, id) {
                 // A reservation of the key: `scan` helps it.
-                break 'hinted;
+                return None;
             }
         }
     }
-    scan(slots, window, id, seen)
-}
-
-/// [`find`] out of line: a look-up after a failed attempt (a race), kept
-/// apart from the first, inlined, look-up of a check.
-#[inline(never)]
-pub(crate) fn find_again<'a>(
-    slots: Slots<'a>,
-    window: &Window,
-    id: Id,
-    seen: &mut Seen,
-) -> Found<'a> {
-    find(slots, window, id, seen)
+    None
 }
 
 /// [`find`] without the hints: loads every word of the window.
 #[inline(never)]
-fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
+pub(crate) fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
     let tag = hint(id);
     loop {
         let words = seen.words.get_or_insert([VACANT; MAX_WINDOW]);
