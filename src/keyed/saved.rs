@@ -219,3 +219,63 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use core::hash::Hasher;
+
+    use siphasher::sip128::{Hasher128, SipHasher13};
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::keyed::{Plan, WhenFull};
+    use crate::{Gcra, Instant, Quota};
+
+    type Table = KeyedLimiter<Gcra<1_000>, 1_000, 64>;
+
+    /// A table's fingerprint as the previous key hash layout (`LAYOUT` 1:
+    /// the 128-bit output for every `N`) computed it, written out from that
+    /// version's `fingerprint`.
+    fn layout_1_fingerprint(table: &Table, seed: [u64; 2]) -> u64 {
+        let mut hasher = SipHasher13::new_with_keys(seed[0], seed[1]);
+        hasher.write(b"ratecore keyed table seed");
+        let seed = hasher.finish128().h1;
+        let start = fingerprint(b"keyed", &[64, 1, 1_000, seed]);
+        table.plans().iter().fold(start, |hash, plan| {
+            fingerprint(b"gcra", &[hash, plan.fingerprint(), 0])
+        })
+    }
+
+    /// Slots saved by the previous layout hold other fingerprints at other
+    /// positions for the same keys: they are refused, and nothing changes.
+    #[test]
+    fn slots_saved_under_the_previous_key_hash_layout_are_refused() {
+        let seed = [7, 8];
+        let make = || {
+            Table::new(
+                [Gcra::new(Quota::per_minute(10)).unwrap()],
+                seed,
+                WhenFull::Deny,
+            )
+        };
+        let t = Instant::<1_000>::from_ticks(0);
+        let before = make();
+        assert_eq!(<Gcra<1_000> as Algorithm<1_000>>::NAME, "gcra");
+        before.check_n_at("alice", Plan::FIRST, 9, t).unwrap();
+        let slots: Vec<SavedSlot> = before.saved_slots().collect();
+        assert_eq!(slots.len(), 1);
+        let old = layout_1_fingerprint(&before, seed);
+        assert_ne!(old, before.fingerprint());
+
+        let mut after = make();
+        assert!(matches!(
+            after.restore(old, &slots),
+            Err(RestoreError::OtherConfiguration { .. })
+        ));
+        assert_eq!(after.saved_slots().count(), 0);
+        after.restore(before.fingerprint(), &slots).unwrap();
+        assert_eq!(after.snapshot_at("alice", Plan::FIRST, t).remaining(), 1);
+    }
+}
