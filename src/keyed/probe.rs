@@ -56,7 +56,8 @@
 //! - It is written (a Relaxed store) by [`reserve`] just after its claim's
 //!   compare-and-swap succeeded, and by the full scan when it finds its key
 //!   live under another hint (a repair). It is read (a Relaxed load) only by
-//!   the first pass of [`find`], to choose which words to load.
+//!   the first pass of [`find`] ([`find_hinted`], which a check also runs
+//!   alone for a hit), to choose which words to load.
 //! - Relaxed on both sides because a hint pairs with no other operation, on
 //!   purpose: nothing is published through it. The word load that follows a
 //!   matching hint is the acquire that pairs with the release of the claim
