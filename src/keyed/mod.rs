@@ -123,8 +123,9 @@ use slot::Id;
 /// `seed` given to [`new`](Self::new): its 64-bit output for a table of up
 /// to 8,192 slots (46 bits for the fingerprint, the other 18 for the window),
 /// its 128-bit output above (a 64-bit half for each), so that a key's
-/// fingerprint is independent of its window whatever `N`. Attackers choose keys; as long as the seed is secret and
-/// random, they cannot aim keys at one window or forge fingerprint collisions.
+/// fingerprint is independent of its window whatever `N`. Attackers choose
+/// keys; as long as the seed is secret and random, they cannot aim keys at
+/// one window or forge fingerprint collisions.
 /// Generate it once per deployment (a build-time random constant for a
 /// `static`), or build the table at start-up from the operating system's
 /// randomness. A fixed public seed, as in these examples, is for tests.
