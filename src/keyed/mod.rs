@@ -3,6 +3,7 @@
 
 mod admitted;
 mod checks;
+mod key_hash;
 mod plan;
 mod probe;
 mod probe_window;
@@ -17,8 +18,6 @@ mod tiers;
 
 use core::fmt;
 use core::hash::Hash;
-
-use siphasher::sip128::{Hasher128, SipHasher13};
 
 use crate::answer::{Denied, Status};
 use crate::kernel::sync::{AtomicU8, AtomicU64, AtomicU128, Ordering};
@@ -119,10 +118,14 @@ use slot::Id;
 ///
 /// # Keys and the seed
 ///
-/// Keys are hashed with SipHash-1-3 (128-bit output, the `siphasher` crate
-/// without its `std` feature) keyed by the 128-bit `seed` given to
-/// [`new`](Self::new). Attackers choose keys; as long as the seed is secret and
-/// random, they cannot aim keys at one window or forge fingerprint collisions.
+/// Keys are hashed with SipHash-1-3 (the `siphasher` crate without its
+/// `std` feature; the function std's `HashMap` uses) keyed by the 128-bit
+/// `seed` given to [`new`](Self::new): its 64-bit output for a table of up
+/// to 8,192 slots (46 bits for the fingerprint, the other 18 for the window),
+/// its 128-bit output above (a 64-bit half for each), so that a key's
+/// fingerprint is independent of its window whatever `N`. Attackers choose
+/// keys; as long as the seed is secret and random, they cannot aim keys at
+/// one window or forge fingerprint collisions.
 /// Generate it once per deployment (a build-time random constant for a
 /// `static`), or build the table at start-up from the operating system's
 /// randomness. A fixed public seed, as in these examples, is for tests.
@@ -341,11 +344,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     // Inlined: returned through registers, not a 40-byte value in memory.
     #[inline(always)]
     fn locate<K: Hash + ?Sized>(&self, key: &K, plan: Plan<P>) -> (Id, Window) {
-        let [k0, k1] = self.seed;
-        let mut hasher = SipHasher13::new_with_keys(k0, k1);
-        key.hash(&mut hasher);
-        let hash = hasher.finish128();
-        (Id::new(hash.h1, plan.byte()), Window::new(N, hash.h2))
+        key_hash::locate::<K, N>(self.seed, key, plan.byte())
     }
 
     /// The instant a decision is made at: `now`, or the reclaim floor if that
@@ -531,45 +530,81 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     ) -> (KeyedDecision<HZ>, KeyedReceipt<'_>) {
         let (id, window) = self.locate(key, plan);
         let stored = self.saw(now);
+        // A hit, inlined here: the key found through its hints and its
+        // decision applied. Anything else (a miss, a stale hint, a race, an
+        // insertion) goes on out of line, so that a hit neither builds the
+        // full scan's state nor keeps the window in memory, and computes
+        // only the address of the slot it matched.
+        if let Some((slot, word)) = probe::find_hinted(self.slots.words(), &window, id) {
+            if let Some(done) = self.apply(slot, word, id, stored, n, now) {
+                return done;
+            }
+        }
+        self.charge_by_scan(id, window, plan, (n, now), stored)
+    }
+
+    /// Applies the check of `n` units at `now` to the key `id`, live in
+    /// `slot` as `word` (as a look-up found it just now): `None` if the key
+    /// was reclaimed meanwhile (look it up again).
+    #[inline(always)]
+    fn apply<'a>(
+        &'a self,
+        slot: &'a AtomicU128,
+        word: u128,
+        id: Id,
+        stored: Ordering,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Option<(KeyedDecision<HZ>, KeyedReceipt<'a>)> {
+        // After the look-up that found `word` (see `at`).
+        let at = self.at(now);
+        // Decided under the configuration the state is under. The step is
+        // kept whole until the update is done: only the state to store is
+        // taken from it inside the loop.
+        let decide = |config: usize, state: u64| match self.plans.get(config) {
+            Some(algorithm) => {
+                let step = algorithm.decide(state, n, at);
+                let next = step.stored();
+                ((step, config, state), next)
+            }
+            // Never: a slot names one of the table's configurations.
+            None => ((Step::Keep(unknown_plan()), config, state), None),
+        };
+        let (step, config, before) = probe::update(slot, word, id, stored, decide)?;
+        let (decision, after) = step.split();
+        let receipt = match after {
+            Some(after) => KeyedReceipt::new(slot, id, config, (before, after), n, at),
+            None => KeyedReceipt::NOTHING,
+        };
+        Some((decision.map(Admitted::Limited), receipt))
+    }
+
+    /// The check of `id` (in `window`) under `plan` after its hints did not
+    /// lead to it, or it was reclaimed under the hit: a full scan of the
+    /// window, and the insertion if the key is absent, retried until one
+    /// attempt lands.
+    #[inline(never)]
+    fn charge_by_scan(
+        &self,
+        id: Id,
+        window: Window,
+        plan: Plan<P>,
+        (n, now): (u32, Instant<HZ>),
+        stored: Ordering,
+    ) -> (KeyedDecision<HZ>, KeyedReceipt<'_>) {
         let mut seen = Seen::new();
-        // The first look-up inlined here, outside the retry loop: the
-        // compiler then has no loop to hoist its slot addresses out of, and
-        // a hit computes only the address of the slot it matched.
-        let mut first = Some(probe::find(self.slots.words(), &window, id, &mut seen));
+        let mut found = probe::scan(self.slots.words(), &window, id, &mut seen);
         loop {
-            let found = match first.take() {
-                Some(found) => found,
-                None => probe::find_again(self.slots.words(), &window, id, &mut seen),
-            };
-            let at = self.at(now);
             match found {
                 Found::Live { slot, word } => {
-                    // Decided under the configuration the state is under.
-                    // The step is kept whole until the update is done: only
-                    // the state to store is taken from it inside the loop.
-                    let decide = |config: usize, state: u64| match self.plans.get(config) {
-                        Some(algorithm) => {
-                            let step = algorithm.decide(state, n, at);
-                            let next = step.stored();
-                            ((step, config, state), next)
-                        }
-                        // Never: a slot names one of the table's configurations.
-                        None => ((Step::Keep(unknown_plan()), config, state), None),
-                    };
-                    if let Some((step, config, before)) = probe::update(slot, word, stored, decide)
-                    {
-                        let (decision, after) = step.split();
-                        let receipt = match after {
-                            Some(after) => {
-                                KeyedReceipt::new(slot, id, config, (before, after), n, at)
-                            }
-                            None => KeyedReceipt::NOTHING,
-                        };
-                        return (decision.map(Admitted::Limited), receipt);
+                    if let Some(done) = self.apply(slot, word, id, stored, n, now) {
+                        return done;
                     }
                     // Reclaimed while idle, between the look-up and the update.
                 }
-                Found::Absent => {
+                Found::Absent => 'absent: {
+                    // After the look-up (see `at`).
+                    let at = self.at(now);
                     // SeqCst: a first guess for the reservation's
                     // configuration, read before it (see `reconfigure_at`).
                     let config = self.route(plan, Ordering::SeqCst);
@@ -603,7 +638,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                             position,
                             reservation,
                         } => (slot, position, reservation),
-                        Reserved::Retry => continue,
+                        Reserved::Retry => break 'absent,
                         Reserved::Full => return (self.refuse(&window), KeyedReceipt::NOTHING),
                     };
                     if probe::settle(self.slots.words(), &window, id, position, reservation) {
@@ -633,6 +668,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     // to whichever copy is live.
                 }
             }
+            found = probe::scan(self.slots.words(), &window, id, &mut seen);
         }
     }
 
@@ -686,7 +722,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         None => (unknown_plan(), None),
                     };
                     // Relaxed: a refund raises no instant (see `saw`).
-                    if let Some(status) = probe::update(slot, word, Ordering::Relaxed, refund) {
+                    if let Some(status) = probe::update(slot, word, id, Ordering::Relaxed, refund) {
                         return status;
                     }
                 }

@@ -56,7 +56,8 @@
 //! - It is written (a Relaxed store) by [`reserve`] just after its claim's
 //!   compare-and-swap succeeded, and by the full scan when it finds its key
 //!   live under another hint (a repair). It is read (a Relaxed load) only by
-//!   the first pass of [`find`], to choose which words to load.
+//!   the first pass of [`find`] ([`find_hinted`], which a check also runs
+//!   alone for a hit), to choose which words to load.
 //! - Relaxed on both sides because a hint pairs with no other operation, on
 //!   purpose: nothing is published through it. The word load that follows a
 //!   matching hint is the acquire that pairs with the release of the claim
@@ -70,7 +71,6 @@
 //!   A look-up never concludes that a key is absent from the hints, so a
 //!   stale hint costs a scan, never a wrong answer, a duplicate, or progress.
 
-use crate::kernel::cas::update_wide;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
@@ -122,10 +122,25 @@ pub(crate) enum Reserved<'a> {
 /// always does before answering [`Found::Absent`]).
 #[inline(always)]
 pub(crate) fn find<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
+    match find_hinted(slots, window, id) {
+        Some((slot, word)) => Found::Live { slot, word },
+        None => scan(slots, window, id, seen),
+    }
+}
+
+/// The first pass of [`find`]: only the words whose hint is the key's (see
+/// "Hints"), one hint byte per step, a slot's address made only on a match.
+/// The slot that holds `id` live and its word, or `None`: the key may still
+/// be anywhere in the window (a stale hint), or being inserted (a
+/// reservation to help); [`scan`] tells.
+#[inline(always)]
+pub(crate) fn find_hinted<'a>(
+    slots: Slots<'a>,
+    window: &Window,
+    id: Id,
+) -> Option<(&'a AtomicU128, u128)> {
     let tag = hint(id);
-    // The first pass: only the words whose hint is the key's (see "Hints").
-    // One hint byte per step; a slot's address is made only on a match.
-    'hinted: for group in window.groups() {
+    for group in window.groups() {
         let start = group.start;
         let Some(hints) = slots.hints.get(group) else {
             continue;
@@ -141,32 +156,20 @@ pub(crate) fn find<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut See
             // Acquire: as in `scan`.
             let word = slot.load(Ordering::Acquire);
             if is_live(word, id) {
-                return Found::Live { slot, word };
+                return Some((slot, word));
             }
             if is_inserting(word, id) {
                 // A reservation of the key: `scan` helps it.
-                break 'hinted;
+                return None;
             }
         }
     }
-    scan(slots, window, id, seen)
-}
-
-/// [`find`] out of line: a look-up after a failed attempt (a race), kept
-/// apart from the first, inlined, look-up of a check.
-#[inline(never)]
-pub(crate) fn find_again<'a>(
-    slots: Slots<'a>,
-    window: &Window,
-    id: Id,
-    seen: &mut Seen,
-) -> Found<'a> {
-    find(slots, window, id, seen)
+    None
 }
 
 /// [`find`] without the hints: loads every word of the window.
 #[inline(never)]
-fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
+pub(crate) fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut Seen) -> Found<'a> {
     let tag = hint(id);
     loop {
         let words = seen.words.get_or_insert([VACANT; MAX_WINDOW]);
@@ -406,9 +409,10 @@ pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
     let _ = slot.compare_exchange(reservation, VACANT, Ordering::SeqCst, Ordering::SeqCst);
 }
 
-/// Applies `step` to the state of the live key in `slot` (which held `word`)
-/// with one compare-and-swap loop, like `check_word` but over the whole
-/// 128-bit word so that the key is checked with every attempt.
+/// Applies `step` to the state of the key `id` live in `slot` (which held
+/// `word`, as [`find`] found it) with one compare-and-swap loop, like
+/// `check_word` but over the whole 128-bit word so that the key is checked
+/// with every attempt.
 ///
 /// `step(config, state)` returns the answer and the state to store, if any,
 /// under the configuration the word names (stored under the same one), so
@@ -420,28 +424,43 @@ pub(crate) fn withdraw(slot: &AtomicU128, reservation: u128) {
 pub(crate) fn update<T>(
     slot: &AtomicU128,
     word: u128,
+    id: Id,
     stored: Ordering,
     step: impl Fn(usize, u64) -> (T, Option<u64>),
 ) -> Option<T> {
-    let Holder::Live(id) = holder(word) else {
-        return None;
-    };
-    // Relaxed reads: the word is the key and its whole state, so the answer
-    // depends on nothing else, and the compare-and-swap orders all updates
-    // of it by itself. It is a read-modify-write, so it continues the
-    // release sequence of the claim that made the key live (which `find`'s
-    // acquire loads rely on).
-    let (answer, _, _) = update_wide(slot, word, stored, Ordering::Relaxed, |word| {
+    // The loop of `kernel::cas::update_wide`, written out: through its
+    // closure the step's answer and the `Option<u128>` to store went through
+    // the stack (about 15 instructions of a keyed hit). The key is the
+    // caller's `id`, not read back from `word`: the first attempt checks
+    // `word` against it like every later one.
+    let mut word = word;
+    loop {
         if !is_live(word, id) {
             // Reclaimed while idle: the caller looks the key up again.
-            return (None, None);
+            return None;
         }
         let config = config(word);
         let (answer, next) = step(config, state(word));
-        (
-            Some(answer),
-            next.map(|next| with_state(word, config, next)),
-        )
-    });
-    answer
+        let Some(next) = next else {
+            return Some(answer);
+        };
+        // `stored` on success: Release when the table has several
+        // configurations, paired with the acquire of the walk's loads in
+        // `reconfigure_at` (after this check raised `seen`), else Relaxed;
+        // see `KeyedLimiter::saw`. Relaxed reads otherwise:
+        // the word is the key and its whole state, so the answer depends on
+        // nothing else, and the compare-and-swap orders all updates of it by
+        // itself. It is a read-modify-write, so it continues the release
+        // sequence of the claim (in `reserve`) or promotion (in `promote`)
+        // that made the key live, which `find`'s acquire loads pair with.
+        match slot.compare_exchange_weak(
+            word,
+            with_state(word, config, next),
+            stored,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return Some(answer),
+            Err(actual) => word = actual,
+        }
+    }
 }

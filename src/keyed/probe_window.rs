@@ -16,6 +16,10 @@ pub(crate) const GROUP: usize = 16;
 /// The most slots a key may use: two groups.
 pub(crate) const MAX_WINDOW: usize = 2 * GROUP;
 
+/// The bits of a 64-bit key hash left beside its 46-bit fingerprint, which
+/// choose the window of a table that [`Window::fits_spare`].
+pub(crate) const SPARE_BITS: u32 = u64::BITS - super::slot::FINGERPRINT_BITS;
+
 /// The slots a key may use, as positions `0..len()` in a fixed order that all
 /// threads agree on (it decides which of two racing insertions survives).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,8 +37,58 @@ const fn scale(x: u32, n: usize) -> usize {
 }
 
 impl Window {
-    /// The window of a key whose hash spreads as `spread` over `capacity` slots.
+    /// The window of a key whose hash spreads as `spread` (64 uniform bits)
+    /// over `capacity` slots: the first group from one 32-bit half, the
+    /// offset to the second from the other.
+    // Inlined: `capacity` is a constant, folded into the divisions.
+    #[inline(always)]
     pub(crate) const fn new(capacity: usize, spread: u64) -> Self {
+        let groups = capacity.div_ceil(GROUP);
+        // Truncations pick the two 32-bit halves of `spread`.
+        let one = scale(spread as u32, groups);
+        // A second group different from the first: an offset in 1..groups.
+        let offset = scale((spread >> 32) as u32, groups.saturating_sub(1)).saturating_add(1);
+        Self::of_groups(capacity, one, offset)
+    }
+
+    /// Whether a table of `capacity` slots has at most `2^SPARE_BITS`
+    /// ordered pairs of distinct groups, so that
+    /// [`from_spare`](Self::from_spare) can choose its windows: up to 512
+    /// groups, 8,192 slots.
+    pub(crate) const fn fits_spare(capacity: usize) -> bool {
+        let groups = capacity.div_ceil(GROUP);
+        groups.saturating_mul(groups.saturating_sub(1)) <= 1 << SPARE_BITS
+    }
+
+    /// The window of a key whose hash spreads as `spare`, `SPARE_BITS`
+    /// uniform bits (the bits above them ignored), over `capacity` slots,
+    /// for a table that [`fits_spare`](Self::fits_spare): the bits pick one
+    /// of the `groups * (groups - 1)` ordered pairs of distinct groups, each
+    /// pair by `floor` or `ceil` of `2^SPARE_BITS / pairs` of their values.
+    // Inlined: `capacity` is a constant, folded into the divisions.
+    #[inline(always)]
+    pub(crate) const fn from_spare(capacity: usize, spare: u64) -> Self {
+        let groups = capacity.div_ceil(GROUP);
+        let others = groups.saturating_sub(1);
+        let pairs = groups.saturating_mul(others) as u64;
+        let bits = spare & ((1 << SPARE_BITS) - 1);
+        // `bits < 2^18` and `pairs <= 2^18` (`fits_spare`): no overflow, and
+        // the pair is below `pairs`.
+        let pair = (bits.saturating_mul(pairs) >> SPARE_BITS) as usize;
+        let (one, offset) = match (pair.checked_div(others), pair.checked_rem(others)) {
+            (Some(one), Some(offset)) => (one, offset.saturating_add(1)),
+            // One group: the window is the whole table.
+            _ => (0, 0),
+        };
+        Self::of_groups(capacity, one, offset)
+    }
+
+    /// The window of groups `one` and `one + offset` (modulo the number of
+    /// groups) of a table of `capacity` slots; the whole table if it has
+    /// one group.
+    // Inlined: `capacity` is a constant, folded into the divisions.
+    #[inline(always)]
+    const fn of_groups(capacity: usize, one: usize, offset: usize) -> Self {
         let groups = capacity.div_ceil(GROUP);
         if groups <= 1 {
             return Self {
@@ -44,10 +98,6 @@ impl Window {
                 second_len: 0,
             };
         }
-        // Truncations pick the two 32-bit halves of `spread`.
-        let one = scale(spread as u32, groups);
-        // A second group different from the first: an offset in 1..groups.
-        let offset = scale((spread >> 32) as u32, groups.saturating_sub(1)).saturating_add(1);
         let two = match one.saturating_add(offset).checked_rem(groups) {
             Some(g) => g,
             None => 0,
@@ -100,6 +150,7 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use std::vec;
     use std::vec::Vec;
 
     #[test]
@@ -132,6 +183,43 @@ mod tests {
                     window.len(),
                     "groups overlap: {capacity} {spread:x}"
                 );
+            }
+        }
+    }
+
+    /// Every ordered pair of distinct groups is chosen by `floor` or `ceil`
+    /// of `2^18 / pairs` spare values, counted over all of them; and the
+    /// 64-bit split is used exactly up to 512 groups.
+    #[test]
+    fn spare_bits_choose_every_pair_of_groups_evenly() {
+        assert!(Window::fits_spare(8_192));
+        assert!(!Window::fits_spare(8_193));
+        assert!(Window::fits_spare(1));
+        for capacity in [33usize, 48, 100, 1_024, 8_000, 8_192] {
+            let groups = capacity.div_ceil(GROUP);
+            let mut counts = vec![0u32; groups * groups];
+            for spare in 0..1u64 << SPARE_BITS {
+                let window = Window::from_spare(capacity, spare);
+                let [one, two] = window.groups();
+                let (a, b) = (one.start / GROUP, two.start / GROUP);
+                assert_ne!(a, b, "{capacity} {spare}");
+                assert!(one.end <= capacity && two.end <= capacity);
+                counts[a * groups + b] += 1;
+            }
+            let pairs = (groups * (groups - 1)) as u64;
+            let low = (1u64 << SPARE_BITS) / pairs;
+            for a in 0..groups {
+                for b in 0..groups {
+                    let count = u64::from(counts[a * groups + b]);
+                    if a == b {
+                        assert_eq!(count, 0);
+                    } else {
+                        assert!(
+                            count == low || count == low + 1,
+                            "{capacity} {a} {b} {count}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -2,20 +2,18 @@
 //!
 //! What a key's slot means depends on the table's configuration: its
 //! position on the seed (the key's window is chosen by its keyed hash) and
-//! on `N` (the windows' groups), its tag on the seed (54 bits of the keyed
-//! hash) and on the plan's index, its state on that plan's algorithm and
+//! on `N` (the windows' groups), its tag on the seed (46 bits of the keyed
+//! hash, taken from its 64-bit or its 128-bit output according to `N`, a
+//! layout the fingerprint names too) and on the plan's index, its state on that plan's algorithm and
 //! quota. A table restores a saved slot only under the same fingerprint of
 //! all of these, into the same position, bit for bit: the keys are not
 //! saved (a table never holds them), so they cannot be rehashed under
 //! another seed, and a slot restored under other parameters would be
 //! another key's, or another quota's.
 
-use core::hash::Hasher;
-
-use siphasher::sip128::{Hasher128, SipHasher13};
-
 use crate::kernel::sync::Ordering;
 use crate::kernel::{Algorithm, RestoreError, fingerprint};
+use crate::keyed::key_hash;
 use crate::keyed::slot::{self, Holder};
 use crate::keyed::{KeyedLimiter, SlotStorage};
 
@@ -74,13 +72,12 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     /// The fingerprint of everything a saved slot's meaning depends on: `N`,
     /// `P`, the tick rate, every plan's algorithm and
     /// [`fingerprint`](Algorithm::fingerprint) with the configuration it is
-    /// under ([`configuration`](KeyedLimiter::configuration)), and the seed
-    /// (through a keyed hash of a constant, which tells nothing of the seed).
+    /// under ([`configuration`](KeyedLimiter::configuration)), the seed
+    /// (through a keyed hash of a constant, which tells nothing of the seed),
+    /// and how keys' hashes make their fingerprints and windows (slots saved
+    /// by a version that made them otherwise are refused).
     pub fn fingerprint(&self) -> u64 {
-        let [k0, k1] = self.seed;
-        let mut hasher = SipHasher13::new_with_keys(k0, k1);
-        hasher.write(b"ratecore keyed table seed");
-        let seed = hasher.finish128().h1;
+        let seed = key_hash::seed_digest(self.seed);
         let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         // Each plan with the configuration it is under now: a state saved
         // after a `reconfigure_at` is restored only into a table whose
@@ -91,7 +88,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             u64::from(route.load(Ordering::Relaxed))
         });
         self.plans.iter().zip(routes).fold(
-            fingerprint(b"keyed", &[size(N), size(P), HZ, seed]),
+            fingerprint(b"keyed", &[size(N), size(P), HZ, seed, key_hash::LAYOUT]),
             |hash, (plan, route)| {
                 fingerprint(A::NAME.as_bytes(), &[hash, plan.fingerprint(), route])
             },
@@ -220,5 +217,65 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use core::hash::Hasher;
+
+    use siphasher::sip128::{Hasher128, SipHasher13};
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::keyed::{Plan, WhenFull};
+    use crate::{Gcra, Instant, Quota};
+
+    type Table = KeyedLimiter<Gcra<1_000>, 1_000, 64>;
+
+    /// A table's fingerprint as the previous key hash layout (`LAYOUT` 1:
+    /// the 128-bit output for every `N`) computed it, written out from that
+    /// version's `fingerprint`.
+    fn layout_1_fingerprint(table: &Table, seed: [u64; 2]) -> u64 {
+        let mut hasher = SipHasher13::new_with_keys(seed[0], seed[1]);
+        hasher.write(b"ratecore keyed table seed");
+        let seed = hasher.finish128().h1;
+        let start = fingerprint(b"keyed", &[64, 1, 1_000, seed]);
+        table.plans().iter().fold(start, |hash, plan| {
+            fingerprint(b"gcra", &[hash, plan.fingerprint(), 0])
+        })
+    }
+
+    /// Slots saved by the previous layout hold other fingerprints at other
+    /// positions for the same keys: they are refused, and nothing changes.
+    #[test]
+    fn slots_saved_under_the_previous_key_hash_layout_are_refused() {
+        let seed = [7, 8];
+        let make = || {
+            Table::new(
+                [Gcra::new(Quota::per_minute(10)).unwrap()],
+                seed,
+                WhenFull::Deny,
+            )
+        };
+        let t = Instant::<1_000>::from_ticks(0);
+        let before = make();
+        assert_eq!(<Gcra<1_000> as Algorithm<1_000>>::NAME, "gcra");
+        before.check_n_at("alice", Plan::FIRST, 9, t).unwrap();
+        let slots: Vec<SavedSlot> = before.saved_slots().collect();
+        assert_eq!(slots.len(), 1);
+        let old = layout_1_fingerprint(&before, seed);
+        assert_ne!(old, before.fingerprint());
+
+        let mut after = make();
+        assert!(matches!(
+            after.restore(old, &slots),
+            Err(RestoreError::OtherConfiguration { .. })
+        ));
+        assert_eq!(after.saved_slots().count(), 0);
+        after.restore(before.fingerprint(), &slots).unwrap();
+        assert_eq!(after.snapshot_at("alice", Plan::FIRST, t).remaining(), 1);
     }
 }

@@ -30,7 +30,9 @@ const LIVE: u64 = 0b10 << 62;
 const PLAN_SHIFT: u32 = 54;
 const CONFIG_SHIFT: u32 = 46;
 const CONFIG_MASK: u64 = 0xff << CONFIG_SHIFT;
-const FINGERPRINT_MASK: u64 = (1 << CONFIG_SHIFT) - 1;
+/// The bits of a key's hash its identity keeps: its fingerprint.
+pub(crate) const FINGERPRINT_BITS: u32 = CONFIG_SHIFT;
+const FINGERPRINT_MASK: u64 = (1 << FINGERPRINT_BITS) - 1;
 
 /// A key's identity in the table: its plan and 46 bits of its keyed hash.
 /// Two keys with the same identity share one state (see the table's docs on
