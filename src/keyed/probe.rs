@@ -75,7 +75,7 @@ use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
 use super::slot::{
-    Holder, Id, VACANT, config, hint, holder, inserting, is_inserting, is_live, live, state,
+    Holder, Id, VACANT, config, hint, holder, inserting, is_inserting, is_live, live, names, state,
     with_state,
 };
 use super::storage::Slots;
@@ -176,18 +176,14 @@ pub(crate) fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut See
         let mut reserved = None;
         let mut base = 0usize;
         for group in window.groups() {
-            let len = group.len();
-            let positions = base..base.saturating_add(len);
-            base = positions.end;
-            let (Some(group), Some(hints), Some(out)) = (
-                slots.words.get(group.clone()),
-                slots.hints.get(group),
-                words.get_mut(positions.clone()),
-            ) else {
+            let start = group.start;
+            let first = base;
+            base = base.saturating_add(group.len());
+            let (Some(group), Some(out)) = (slots.words.get(group), words.get_mut(first..base))
+            else {
                 continue;
             };
-            for (position, ((slot, hinted), out)) in positions.zip(group.iter().zip(hints).zip(out))
-            {
+            for (offset, (slot, out)) in group.iter().zip(out).enumerate() {
                 // Acquire: pairs with the release of the claim (in
                 // `reserve`) that took this slot from another key. A key
                 // found missing here was reclaimed before that claim, which
@@ -195,18 +191,22 @@ pub(crate) fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut See
                 // floor and sees the raise.
                 let word = slot.load(Ordering::Acquire);
                 *out = word;
-                match holder(word) {
-                    Holder::Live(held) if held == id => {
+                // One compare per slot on the common path (another key, or
+                // none); the rest only for a copy of the key.
+                if !names(word, id) {
+                    continue;
+                }
+                if !is_inserting(word, id) {
+                    if let Some(hinted) = slots.hints.get(start.wrapping_add(offset)) {
                         // Relaxed: a repair of a filter (see "Hints").
                         if hinted.load(Ordering::Relaxed) != tag {
                             hinted.store(tag, Ordering::Relaxed);
                         }
-                        return Found::Live { slot, word };
                     }
-                    Holder::Inserting(held) if held == id && reserved.is_none() => {
-                        reserved = Some((position, word));
-                    }
-                    _ => {}
+                    return Found::Live { slot, word };
+                }
+                if reserved.is_none() {
+                    reserved = Some((first.wrapping_add(offset), word));
                 }
             }
         }
@@ -251,32 +251,49 @@ pub(crate) fn reserve<'a>(
         Holder::Live(_) => is_idle(word),
         Holder::Inserting(_) => false,
     };
-    let mut chosen: Option<(usize, u128)> = None;
-    let mut chosen_room = 0usize;
-    let mut base = 0usize;
-    for group in window.groups() {
-        let len = group.len();
-        let Some(group_words) = words.get(base..base.saturating_add(len)) else {
-            break;
-        };
-        let mut room = 0usize;
-        let mut first = None;
-        for (offset, &word) in group_words.iter().enumerate() {
-            if is_free(word) {
-                room = room.wrapping_add(1);
-                if first.is_none() {
-                    first = Some((base.wrapping_add(offset), word));
-                }
+    let [one, two] = window.groups();
+    let (Some(first_words), Some(second_words)) = (
+        words.get(..one.len()),
+        words.get(one.len()..one.len().saturating_add(two.len())),
+    ) else {
+        return Reserved::Full;
+    };
+    let mut room = 0usize;
+    let mut first = None;
+    for (position, &word) in first_words.iter().enumerate() {
+        if is_free(word) {
+            room = room.wrapping_add(1);
+            if first.is_none() {
+                first = Some((position, word));
             }
         }
-        // Only a group with strictly more room replaces the first group's
-        // choice (on a tie, or for an empty second group, the first wins).
-        if room > chosen_room {
-            chosen = first;
-            chosen_room = room;
-        }
-        base = base.saturating_add(len);
     }
+    // The second group replaces that choice only with strictly more room
+    // (on a tie, or when it is empty, the first wins). Its count stops as
+    // soon as that is settled either way: it has more room (its first free
+    // slot is then known), or what is left of it cannot give it more. A
+    // first group with all its slots free, as in a table with room to
+    // spare, settles it without judging a word of the second.
+    let mut second_room = 0usize;
+    let mut second_first = None;
+    let mut left = second_words.len();
+    for (offset, &word) in second_words.iter().enumerate() {
+        if second_room > room || second_room.saturating_add(left) <= room {
+            break;
+        }
+        left = left.saturating_sub(1);
+        if is_free(word) {
+            second_room = second_room.wrapping_add(1);
+            if second_first.is_none() {
+                second_first = Some((one.len().wrapping_add(offset), word));
+            }
+        }
+    }
+    let chosen = if second_room > room {
+        second_first
+    } else {
+        first
+    };
     let Some((position, word)) = chosen else {
         return Reserved::Full;
     };
@@ -336,47 +353,41 @@ pub(crate) fn settle(
     };
     let mut base = 0usize;
     for group in window.groups() {
-        let positions = base..base.saturating_add(group.len());
-        base = positions.end;
         let Some(group) = slots.words.get(group) else {
             continue;
         };
-        for (position, slot) in positions.zip(group) {
-            if position == mine {
-                continue;
-            }
-            loop {
-                // SeqCst: the load of the store-buffering pattern; pairs with
-                // the SeqCst reservation (in `reserve`) of a racing copy of
-                // the key, so that of two racing reservations at least one
-                // sees the other.
-                let word = slot.load(Ordering::SeqCst);
-                match holder(word) {
-                    Holder::Live(held) if held == id => {
-                        withdraw(own, reservation);
-                        return false;
-                    }
-                    Holder::Inserting(held) if held == id => {
-                        if position < mine {
-                            withdraw(own, reservation);
-                            return false;
-                        }
-                        // SeqCst: a withdrawal is ordered with the promotion
-                        // it races (a compare-and-swap on the same word) and
-                        // with the loads above in the single total order.
-                        if slot
-                            .compare_exchange(word, VACANT, Ordering::SeqCst, Ordering::SeqCst)
-                            .is_ok()
-                        {
-                            break;
-                        }
-                        // It changed (promoted, withdrawn, reused): look
-                        // again.
-                    }
-                    _ => break,
+        for (offset, slot) in group.iter().enumerate() {
+            // SeqCst: the load of the store-buffering pattern; pairs with
+            // the SeqCst reservation (in `reserve`) of a racing copy of the
+            // key, so that of two racing reservations at least one sees the
+            // other. (Our own slot is loaded too, and skipped below: one
+            // load, where telling it apart before loading cost a compare
+            // on every slot.)
+            let mut word = slot.load(Ordering::SeqCst);
+            // One compare per slot on the common path: a word that does not
+            // name the key at all is no copy of it.
+            while names(word, id) && !core::ptr::eq(slot, own) {
+                if !is_inserting(word, id) {
+                    // A live copy.
+                    withdraw(own, reservation);
+                    return false;
+                }
+                if base.saturating_add(offset) < mine {
+                    withdraw(own, reservation);
+                    return false;
+                }
+                // SeqCst: a withdrawal is ordered with the promotion it
+                // races (a compare-and-swap on the same word) and with the
+                // loads above in the single total order.
+                match slot.compare_exchange(word, VACANT, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => break,
+                    // It changed (promoted, withdrawn, reused): look again.
+                    // SeqCst: as the first load of the slot.
+                    Err(_) => word = slot.load(Ordering::SeqCst),
                 }
             }
         }
+        base = base.saturating_add(group.len());
     }
     true
 }
@@ -461,6 +472,99 @@ pub(crate) fn update<T>(
         ) {
             Ok(_) => return Some(answer),
             Err(actual) => word = actual,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::keyed::slot::Id;
+    use crate::keyed::storage::{InlineSlots, Sealed as _};
+    use proptest::prelude::*;
+
+    /// What a slot holds in a generated window.
+    #[derive(Clone, Copy, Debug)]
+    enum Held {
+        Vacant,
+        Idle,
+        Busy,
+        Reserved,
+    }
+
+    fn word(held: Held, n: u64) -> u128 {
+        // Another key per slot; the state says idle (0) or busy (1).
+        let other = Id::new(n.wrapping_add(100), 0);
+        match held {
+            Held::Vacant => VACANT,
+            Held::Idle => live(other, 0, 0),
+            Held::Busy => live(other, 0, 1),
+            Held::Reserved => inserting(other, 0, 0),
+        }
+    }
+
+    fn held() -> impl Strategy<Value = Held> {
+        prop_oneof![
+            Just(Held::Vacant),
+            Just(Held::Idle),
+            Just(Held::Busy),
+            Just(Held::Reserved)
+        ]
+    }
+
+    proptest! {
+        /// `reserve` takes the slot the power of two choices names, counted
+        /// here in full over both groups (its count of the second group
+        /// stops early).
+        #[test]
+        fn reserve_takes_the_two_choices_slot(
+            held in proptest::collection::vec(held(), 64),
+            spread in any::<u64>(),
+        ) {
+            let storage = InlineSlots::<64>::vacant();
+            let slots = storage.words();
+            let window = Window::new(64, spread);
+            let mut seen = Seen::new();
+            let words = seen.words.get_or_insert([VACANT; MAX_WINDOW]);
+            for (position, kind) in held.iter().take(window.len()).enumerate() {
+                let w = word(*kind, position as u64);
+                words[position] = w;
+                slots.words[window.slot(position)].store(w, Ordering::Relaxed);
+            }
+            // The reference: room per group, the first free slot of each.
+            let free = |kind: &Held| matches!(kind, Held::Vacant | Held::Idle);
+            let [one, _] = window.groups();
+            let (first, second) = held[..window.len()].split_at(one.len());
+            let room = |group: &[Held]| group.iter().filter(|k| free(k)).count();
+            let expected = if room(second) > room(first) {
+                second.iter().position(free).map(|p| p + one.len())
+            } else {
+                first.iter().position(free)
+            };
+            let floor = AtomicU64::new(0);
+            let got = reserve(
+                slots,
+                &window,
+                Id::new(7, 0),
+                &seen,
+                (0, 0),
+                &floor,
+                5,
+                |w| state(w) == 0,
+            );
+            match (got, expected) {
+                (Reserved::Slot { position, .. }, Some(expected)) => {
+                    prop_assert_eq!(position, expected);
+                }
+                (Reserved::Full, None) => {}
+                (Reserved::Slot { position, .. }, None) => {
+                    prop_assert!(false, "took {position} of a full window");
+                }
+                (Reserved::Full, Some(expected)) => {
+                    prop_assert!(false, "full, but {expected} is free");
+                }
+                (Reserved::Retry, _) => prop_assert!(false, "retry with no race"),
+            }
         }
     }
 }

@@ -108,6 +108,20 @@ pub(crate) const fn is_inserting(word: u128, id: Id) -> bool {
     identity(word) == INSERTING | id.0
 }
 
+/// Whether `word` names `id` at all, live or reserved (any status but
+/// vacant). The fingerprints are compared first, with a shift that needs no
+/// 64-bit mask in a register: a scan calls out of line for each 128-bit load
+/// (portable-atomic's run-time dispatch), which leaves no spare register to
+/// hold one, and a slot of another key fails that test alone.
+#[inline(always)]
+pub(crate) const fn names(word: u128, id: Id) -> bool {
+    let tag = (word >> 64) as u64;
+    // Bits 45..0 only: the fingerprint.
+    ((tag ^ id.0) << (64 - CONFIG_SHIFT)) == 0
+        && tag & !STATUS_MASK & !CONFIG_MASK == id.0
+        && tag & STATUS_MASK != 0
+}
+
 /// The algorithm state in `word`.
 pub(crate) const fn state(word: u128) -> u64 {
     // Truncation is the point: the low half.
@@ -176,11 +190,15 @@ mod tests {
             inserting(other, 255, 1),
             u128::MAX,
         ] {
-            for who in [id, other] {
+            for who in [id, other, Id::new(0, 0)] {
                 assert_eq!(is_live(word, who), holder(word) == Holder::Live(who));
                 assert_eq!(
                     is_inserting(word, who),
                     holder(word) == Holder::Inserting(who)
+                );
+                assert_eq!(
+                    names(word, who),
+                    matches!(holder(word), Holder::Live(held) | Holder::Inserting(held) if held == who)
                 );
             }
         }
