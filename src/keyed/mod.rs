@@ -38,7 +38,7 @@ pub use storage::BoxedSlots;
 pub use storage::{InlineSlots, SlotStorage};
 pub use tiers::{KeyedReceipt, KeyedTier, KeyedTiers};
 
-use probe::{Found, Reserved, Seen};
+use probe::{Found, Reserved, Seen, Settled};
 use probe_window::{MAX_WINDOW, Window};
 use slot::Id;
 
@@ -148,10 +148,13 @@ use slot::Id;
 /// bytes), loads only the slots whose hint is its key's (one, unless another
 /// key of the window shares the 8-bit hint: about one slot in 255), and makes
 /// one compare-and-swap (more only when it races another check of the same
-/// key). A check that inserts a key reads the hints, then loads its window
-/// twice (the look-up, whose view also chooses the slot, and the duplicate
-/// check) and makes two compare-and-swaps (reserve the slot, then make it
-/// live already charged); a refused one loads it once.
+/// key). A check that inserts a key reads the hints, loads its window up to
+/// the first free slot and reserves it, then loads the whole window once
+/// (the duplicate check, whose view also confirms the choice of slot) and
+/// makes the reservation live already charged: two compare-and-swaps. When
+/// the other group of the window has more room, the reservation moves there:
+/// a second load of the window and two more compare-and-swaps. A refused
+/// check loads the window once.
 ///
 /// # Stack and heap
 ///
@@ -580,9 +583,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     }
 
     /// The check of `id` (in `window`) under `plan` after its hints did not
-    /// lead to it, or it was reclaimed under the hit: a full scan of the
-    /// window, and the insertion if the key is absent, retried until one
-    /// attempt lands.
+    /// lead to it, or it was reclaimed under the hit: the insertion, whose
+    /// settling scan is the look-up (see `probe`), or a full scan of the
+    /// window first when that cannot settle it; retried until one attempt
+    /// lands.
     #[inline(never)]
     fn charge_by_scan(
         &self,
@@ -593,8 +597,12 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         stored: Ordering,
     ) -> (KeyedDecision<HZ>, KeyedReceipt<'_>) {
         let mut seen = Seen::new();
-        let mut found = probe::scan(self.slots.words(), &window, id, &mut seen);
-        loop {
+        // Through the hints, the key was not found live: absent, as a guess
+        // that `seen` (without words yet) marks. The insertion's settling
+        // scan is the look-up then (see "Where a reservation goes" in
+        // `probe`); anything the guess cannot settle scans first.
+        let mut found = Found::Absent;
+        'look: loop {
             match found {
                 Found::Live { slot, word } => {
                     if let Some(done) = self.apply(slot, word, id, stored, n, now) {
@@ -614,6 +622,11 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     };
                     let (fresh, next) = algorithm.decide(0, n, at).split();
                     if next.is_none() {
+                        if !seen.scanned() {
+                            // An absence guessed from the hints: answered
+                            // only once a scan confirms it.
+                            break 'absent;
+                        }
                         // Nothing to store (a denial, `n = 0`): no slot needed.
                         return (fresh.map(Admitted::Limited), KeyedReceipt::NOTHING);
                     }
@@ -632,16 +645,31 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         at.as_ticks(),
                         is_idle,
                     );
-                    let (slot, position, reservation) = match reserved {
+                    let (slot, position, reservation, early) = match reserved {
                         Reserved::Slot {
                             slot,
                             position,
                             reservation,
-                        } => (slot, position, reservation),
+                            early,
+                        } => (slot, position, reservation, early),
                         Reserved::Retry => break 'absent,
                         Reserved::Full => return (self.refuse(&window), KeyedReceipt::NOTHING),
                     };
-                    if probe::settle(self.slots.words(), &window, id, position, reservation) {
+                    let settled = probe::settle_reserved(
+                        self.slots.words(),
+                        &window,
+                        id,
+                        (position, reservation, early),
+                        &mut seen,
+                        is_idle,
+                    );
+                    if let Settled::Moved = settled {
+                        // Reserve again, from the settling scan's view
+                        // (`seen`), without another scan.
+                        found = Found::Absent;
+                        continue 'look;
+                    }
+                    if let Settled::Won = settled {
                         // Decided after the settling scan (see `probe`), and
                         // promoted already charged, in one compare-and-swap,
                         // under the configuration the plan is under after
@@ -851,5 +879,89 @@ mod tests {
             2
         );
         assert_eq!(table.occupancy_at(t(1_500)), 1);
+    }
+
+    /// A key whose hint no longer names it (a stale hint) is missed by a
+    /// check's first look-up, which then claims a slot at once: the
+    /// settling scan must find the live copy, so the check is applied to
+    /// it, not to a second, fresh copy; and a check that stores nothing must
+    /// not answer from the fresh state.
+    #[test]
+    fn a_stale_hint_neither_duplicates_a_key_nor_forgets_its_state() {
+        // Burst 2, one unit per second: two units at 0 ms use it all.
+        let gcra = Gcra::<HZ>::new(Quota::per_second(1).burst(2)).unwrap();
+        let table = KeyedLimiter::<_, HZ, 64>::new([gcra], [5, 6], WhenFull::Deny);
+        let t = Instant::<HZ>::from_ticks;
+        assert!(table.check_n_at(&"x", Plan::FIRST, 2, t(0)).is_ok());
+        let slots = table.slots.words();
+        let stale = |table: &KeyedLimiter<_, HZ, 64>| {
+            for hint in table.slots.words().hints {
+                hint.store(0, Ordering::Relaxed);
+            }
+        };
+        stale(&table);
+        // `n = 0` stores nothing: its status is the live state's (nothing
+        // left), not a fresh key's (2 left).
+        let Ok(Admitted::Limited(status)) = table.check_n_at(&"x", Plan::FIRST, 0, t(0)) else {
+            panic!("n = 0 is admitted");
+        };
+        assert_eq!(status.remaining(), 0);
+        stale(&table);
+        // A check that would store: denied by the live state (a fresh copy
+        // would admit it).
+        assert!(table.check_at(&"x", Plan::FIRST, t(0)).is_err());
+        assert_eq!(table.occupancy_at(t(0)), 1);
+        let held = slots
+            .iter()
+            .filter(|slot| slot.load(Ordering::Relaxed) != slot::VACANT)
+            .count();
+        assert_eq!(held, 1, "one slot for the key, none left reserved");
+    }
+
+    /// A check's first look-up claims the first free slot of the window; if
+    /// the other group has more room, the power of two choices sends the key
+    /// there instead, and the early claim is withdrawn.
+    #[test]
+    fn an_early_claim_moves_to_the_group_with_more_room() {
+        let gcra = Gcra::<HZ>::new(Quota::per_second(1).burst(2)).unwrap();
+        let table = KeyedLimiter::<_, HZ, 64>::new([gcra], [7, 8], WhenFull::Deny);
+        let (id, window) = table.locate(&"y", Plan::FIRST);
+        let slots = table.slots.words();
+        let [one, two] = window.groups();
+        // The first group: its first slot free, every other one held by a
+        // busy key (a state far ahead of now); the second group: all free.
+        for (n, index) in one.clone().enumerate().skip(1) {
+            let other = Id::new(n as u64 + 1_000, 0);
+            slots.words[index].store(slot::live(other, 0, u64::MAX / 2), Ordering::Relaxed);
+        }
+        let t = Instant::<HZ>::from_ticks;
+        assert!(table.check_at(&"y", Plan::FIRST, t(0)).is_ok());
+        // One free slot against sixteen: the first free slot of the second
+        // group.
+        let word = slots.words[two.start].load(Ordering::Relaxed);
+        assert_eq!(slot::holder(word), slot::Holder::Live(id));
+        assert_eq!(slots.words[one.start].load(Ordering::Relaxed), slot::VACANT);
+        assert_eq!(table.occupancy_at(t(0)), 16);
+        // The key is found there by its next check.
+        assert!(table.check_at(&"y", Plan::FIRST, t(0)).is_ok());
+        assert!(table.check_at(&"y", Plan::FIRST, t(0)).is_err());
+    }
+
+    /// A look-up whose hints lead to a stalled reservation of its key
+    /// helps it (makes it live) before answering, rather than answering from
+    /// the hints that the key is absent.
+    #[test]
+    fn a_hinted_reservation_is_helped_by_a_look_up() {
+        let gcra = Gcra::<HZ>::new(Quota::per_second(1).burst(2)).unwrap();
+        let table = KeyedLimiter::<_, HZ, 2>::new([gcra], [1, 2], WhenFull::Deny);
+        let (id, window) = table.locate(&"x", Plan::FIRST);
+        let index = window.slot(1);
+        let slots = table.slots.words();
+        slots.words[index].store(slot::inserting(id, 0, 0), Ordering::Relaxed);
+        slots.hints[index].store(slot::hint(id), Ordering::Relaxed);
+        let t = Instant::<HZ>::from_ticks;
+        assert_eq!(table.snapshot_at(&"x", Plan::FIRST, t(0)).remaining(), 2);
+        let word = slots.words[index].load(Ordering::Relaxed);
+        assert_eq!(slot::holder(word), slot::Holder::Live(id));
     }
 }

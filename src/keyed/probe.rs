@@ -42,6 +42,36 @@
 //! Every loop retries only because another thread changed a slot (it made
 //! progress), so the protocol is lock-free wherever the 128-bit
 //! compare-and-swap is.
+//!
+//! # Where a reservation goes
+//!
+//! A new key takes a free slot (vacant, or a live key that is idle) of the
+//! group of its window with more room, the first group on a tie ("the power
+//! of two choices"). Choosing needs every word of the window, and so does
+//! [`settle`]: loading the window twice (the look-up, then the settling
+//! scan) was most of an insertion's cost. So a check whose hints lead
+//! nowhere ([`find_hinted`]) does not scan first: [`reserve`] claims the
+//! first free slot in position order, loading words only up to it, and the
+//! settling scan, which loads every word anyway, is the look-up and the
+//! choice ([`settle_reserved`]):
+//!
+//! - any copy of the key not found live through the hints (a stale hint, or
+//!   a reservation, which [`find_hinted`] leaves to a scan), is met by the
+//!   early claim's loads (the check then looks again, with a full scan) or
+//!   by the settling scan, exactly as a racing insertion's is (invariant 3):
+//!   a live copy or an earlier reservation wins, and the check looks again
+//!   with a full scan; a later reservation is withdrawn;
+//! - the words it loaded are the view the choice is made from: if the
+//!   choice (with our slot free, as it was when claimed) is in the other
+//!   group, ours is withdrawn and the check reserves again from that view,
+//!   which then settles as any reservation does. Only the group is checked:
+//!   a slot of the same group freed after our claim does not move it.
+//!
+//! A reservation is a reservation wherever it is: the invariants above do
+//! not depend on how its slot was chosen. What the early claim changes is
+//! the count: one scan of the window instead of two when the first free
+//! slot's group has at least the other's room (or the window is one group),
+//! and two, as before, when the choice moves it.
 
 //!
 //! # Hints
@@ -68,8 +98,12 @@
 //!   the slot holds (its writer has not stored it yet, or a stalled writer's
 //!   late store replaced a newer hint), it makes the first pass miss the key;
 //!   the full scan, which ignores hints, then finds it and repairs the hint.
-//!   A look-up never concludes that a key is absent from the hints, so a
-//!   stale hint costs a scan, never a wrong answer, a duplicate, or progress.
+//!   A look-up never concludes that a key is absent from the hints: [`find`]
+//!   scans first, and a check whose [`find_hinted`] missed only acts on
+//!   the miss by reserving a slot, whose settling scan ignores hints (see
+//!   "Where a reservation goes"); a check that would store nothing scans
+//!   before it answers. So a stale hint costs a scan, never a wrong answer,
+//!   a duplicate, or progress.
 
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
@@ -84,7 +118,9 @@ use super::storage::Slots;
 pub(crate) enum Found<'a> {
     /// Live in `slot`, which held `word` when looked at.
     Live { slot: &'a AtomicU128, word: u128 },
-    /// Nowhere in its window, whose words were as left in the [`Seen`].
+    /// Nowhere in its window, whose words were as left in the [`Seen`]; or,
+    /// with a [`Seen`] left without words, under none of its hints (a
+    /// check's guess after [`find_hinted`]: see [`Seen::scanned`]).
     Absent,
 }
 
@@ -99,6 +135,12 @@ impl Seen {
     pub(crate) const fn new() -> Self {
         Self { words: None }
     }
+
+    /// Whether the window was scanned in full: an absence is then the truth,
+    /// not a guess from the hints (see "Where a reservation goes").
+    pub(crate) const fn scanned(&self) -> bool {
+        self.words.is_some()
+    }
 }
 
 /// What an attempt to reserve a slot for a key did.
@@ -109,6 +151,10 @@ pub(crate) enum Reserved<'a> {
         slot: &'a AtomicU128,
         position: usize,
         reservation: u128,
+        /// The word the reservation replaced, when the slot was the first
+        /// free one rather than chosen from a full view of the window:
+        /// [`settle_reserved`] then checks the choice.
+        early: Option<u128>,
     },
     /// The chosen slot changed since the look-up: look the key up again.
     Retry,
@@ -228,6 +274,13 @@ pub(crate) fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut See
 /// `config` until it is promoted. `is_idle(word)` says whether another key's
 /// live slot may be reclaimed; reclaiming raises `floor` to `at` first (see
 /// the table's docs on stale readings).
+///
+/// When `seen` has no words (an absence guessed from the hints), it
+/// claims the first free slot of the window in position order, loading
+/// words only up to it, and leaves the choice to be checked by
+/// [`settle_reserved`]; it answers [`Reserved::Retry`] (look again, with a
+/// full scan) if it meets a copy of the key first, and [`Reserved::Full`]
+/// if it loaded every word and none is free.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn reserve<'a>(
     slots: Slots<'a>,
@@ -239,25 +292,74 @@ pub(crate) fn reserve<'a>(
     at: u64,
     is_idle: impl Fn(u128) -> bool,
 ) -> Reserved<'a> {
-    let Some(words) = &seen.words else {
-        // No full scan yet: `find` always makes one before `Absent`.
-        return Reserved::Retry;
+    let is_free = |word: u128| free(word, &is_idle);
+    let claim = |position: usize, word: u128, early: bool| {
+        claim(
+            slots,
+            window,
+            id,
+            (position, word),
+            (config, fresh),
+            floor,
+            at,
+            early,
+        )
     };
-    // Per group (positions in window order): how many slots could take the
-    // key, and the first one; the group with more room wins, the first on a
-    // tie ("the power of two choices").
-    let is_free = |word: u128| match holder(word) {
+    let Some(words) = &seen.words else {
+        let mut base = 0usize;
+        for group in window.groups() {
+            let first = base;
+            base = base.saturating_add(group.len());
+            let Some(group) = slots.words.get(group) else {
+                continue;
+            };
+            for (offset, slot) in group.iter().enumerate() {
+                // Acquire: as in `scan` (this is its beginning, for a check
+                // that inserts).
+                let word = slot.load(Ordering::Acquire);
+                if names(word, id) {
+                    // The hints missed a copy of the key: look again.
+                    return Reserved::Retry;
+                }
+                if is_free(word) {
+                    return claim(first.wrapping_add(offset), word, true);
+                }
+            }
+        }
+        // Every word loaded, none free and none a copy of the key: what a
+        // full scan and the choice from it would answer.
+        return Reserved::Full;
+    };
+    match choose(words, window, is_free) {
+        Some((position, word)) => claim(position, word, false),
+        None => Reserved::Full,
+    }
+}
+
+/// Whether `word` leaves its slot free for a new key: vacant, or a live key
+/// that `is_idle` says may be reclaimed (never a reservation).
+fn free(word: u128, is_idle: impl Fn(u128) -> bool) -> bool {
+    match holder(word) {
         Holder::Vacant => true,
         Holder::Live(_) => is_idle(word),
         Holder::Inserting(_) => false,
-    };
+    }
+}
+
+/// The position a new key takes in a window whose words are `words` (by
+/// position), and its word: the first free slot of the group with more
+/// room, the first group on a tie ("the power of two choices"); `None` if
+/// no slot is free.
+fn choose(
+    words: &[u128; MAX_WINDOW],
+    window: &Window,
+    is_free: impl Fn(u128) -> bool,
+) -> Option<(usize, u128)> {
     let [one, two] = window.groups();
-    let (Some(first_words), Some(second_words)) = (
-        words.get(..one.len()),
-        words.get(one.len()..one.len().saturating_add(two.len())),
-    ) else {
-        return Reserved::Full;
-    };
+    let (first_words, second_words) = (
+        words.get(..one.len())?,
+        words.get(one.len()..one.len().saturating_add(two.len()))?,
+    );
     let mut room = 0usize;
     let mut first = None;
     for (position, &word) in first_words.iter().enumerate() {
@@ -289,14 +391,26 @@ pub(crate) fn reserve<'a>(
             }
         }
     }
-    let chosen = if second_room > room {
+    if second_room > room {
         second_first
     } else {
         first
-    };
-    let Some((position, word)) = chosen else {
-        return Reserved::Full;
-    };
+    }
+}
+
+/// Claims the slot at `position`, which held `word`, for `id`: the
+/// reservation's compare-and-swap (see [`reserve`]).
+#[allow(clippy::too_many_arguments)]
+fn claim<'a>(
+    slots: Slots<'a>,
+    window: &Window,
+    id: Id,
+    (position, word): (usize, u128),
+    (config, fresh): (usize, u64),
+    floor: &AtomicU64,
+    at: u64,
+    early: bool,
+) -> Reserved<'a> {
     let index = window.slot(position);
     let Some(slot) = slots.words.get(index) else {
         return Reserved::Full;
@@ -325,10 +439,67 @@ pub(crate) fn reserve<'a>(
                 slot,
                 position,
                 reservation,
+                early: early.then_some(word),
             }
         }
         Err(_) => Reserved::Retry,
     }
+}
+
+/// How settling a reservation ended.
+pub(crate) enum Settled {
+    /// It may be promoted.
+    Won,
+    /// It was withdrawn for another copy of the key: look again.
+    Lost,
+    /// It was withdrawn because the window, seen in full by the settling
+    /// scan, names a slot of the other group (an early claim only): `seen`
+    /// now holds those words; reserve again from them.
+    Moved,
+}
+
+/// Settles the reservation `reserved` (a [`Reserved::Slot`]) with
+/// [`settle`]. An early claim (the first free slot, see [`reserve`]) is
+/// checked against the choice a full view gives: the settling scan's words
+/// are kept in `seen`, and if [`choose`] (with our slot free, as it was
+/// claimed) names a slot of the other group, the reservation is withdrawn
+/// and [`Settled::Moved`] answered.
+pub(crate) fn settle_reserved(
+    slots: Slots<'_>,
+    window: &Window,
+    id: Id,
+    (mine, reservation, early): (usize, u128, Option<u128>),
+    seen: &mut Seen,
+    is_idle: impl Fn(u128) -> bool,
+) -> Settled {
+    let Some(claimed) = early else {
+        return if settle(slots, window, id, mine, reservation) {
+            Settled::Won
+        } else {
+            Settled::Lost
+        };
+    };
+    let words = seen.words.get_or_insert([VACANT; MAX_WINDOW]);
+    if !settle_with(slots, window, id, mine, reservation, words) {
+        return Settled::Lost;
+    }
+    let Some(own) = words.get_mut(mine) else {
+        return Settled::Lost;
+    };
+    *own = claimed;
+    let first_len = window.groups()[0].len();
+    let same_group = |position: usize| (position < first_len) == (mine < first_len);
+    if choose(words, window, |word| free(word, &is_idle)).is_some_and(|(at, _)| same_group(at)) {
+        return Settled::Won;
+    }
+    // Ours is not free for the next choice: it is being withdrawn.
+    if let Some(own) = words.get_mut(mine) {
+        *own = reservation;
+    }
+    if let Some(slot) = slots.words.get(window.slot(mine)) {
+        withdraw(slot, reservation);
+    }
+    Settled::Moved
 }
 
 /// Settles the reservation `reservation` for `id` at `mine`: withdraws it if
@@ -348,15 +519,39 @@ pub(crate) fn settle(
     mine: usize,
     reservation: u128,
 ) -> bool {
+    settle_with(
+        slots,
+        window,
+        id,
+        mine,
+        reservation,
+        &mut [VACANT; MAX_WINDOW],
+    )
+}
+
+/// [`settle`], leaving in `seen` (by position) each word it loaded, its own
+/// slot's too: when it returns `true`, the whole window as its SeqCst loads
+/// saw it.
+#[inline(always)]
+fn settle_with(
+    slots: Slots<'_>,
+    window: &Window,
+    id: Id,
+    mine: usize,
+    reservation: u128,
+    seen: &mut [u128; MAX_WINDOW],
+) -> bool {
     let Some(own) = slots.words.get(window.slot(mine)) else {
         return false;
     };
     let mut base = 0usize;
     for group in window.groups() {
-        let Some(group) = slots.words.get(group) else {
+        let first = base;
+        base = base.saturating_add(group.len());
+        let (Some(group), Some(out)) = (slots.words.get(group), seen.get_mut(first..base)) else {
             continue;
         };
-        for (offset, slot) in group.iter().enumerate() {
+        for (slot, out) in group.iter().zip(out) {
             // SeqCst: the load of the store-buffering pattern; pairs with
             // the SeqCst reservation (in `reserve`) of a racing copy of the
             // key, so that of two racing reservations at least one sees the
@@ -366,30 +561,52 @@ pub(crate) fn settle(
             let mut word = slot.load(Ordering::SeqCst);
             // One compare per slot on the common path: a word that does not
             // name the key at all is no copy of it.
-            while names(word, id) && !core::ptr::eq(slot, own) {
-                if !is_inserting(word, id) {
-                    // A live copy.
-                    withdraw(own, reservation);
-                    return false;
-                }
-                if base.saturating_add(offset) < mine {
-                    withdraw(own, reservation);
-                    return false;
-                }
-                // SeqCst: a withdrawal is ordered with the promotion it
-                // races (a compare-and-swap on the same word) and with the
-                // loads above in the single total order.
-                match slot.compare_exchange(word, VACANT, Ordering::SeqCst, Ordering::SeqCst) {
-                    Ok(_) => break,
-                    // It changed (promoted, withdrawn, reused): look again.
-                    // SeqCst: as the first load of the slot.
-                    Err(_) => word = slot.load(Ordering::SeqCst),
+            if names(word, id) && !core::ptr::eq(slot, own) {
+                // Its position, found again only now: counting positions in
+                // the loop costs instructions on every slot.
+                let offset = group
+                    .iter()
+                    .position(|other| core::ptr::eq(other, slot))
+                    .unwrap_or(0);
+                let earlier = first.saturating_add(offset) < mine;
+                match contest(slot, word, id, earlier) {
+                    Some(now) => word = now,
+                    None => {
+                        withdraw(own, reservation);
+                        return false;
+                    }
                 }
             }
+            *out = word;
         }
-        base = base.saturating_add(group.len());
     }
     true
+}
+
+/// A copy of the key met by [`settle`] in `slot`, which held `word`: `None`
+/// if it wins over the settling reservation (it is live, or a reservation at
+/// an `earlier` position); otherwise it is withdrawn, and the word the slot
+/// holds after that is returned. Out of line: the settling loop then keeps
+/// nothing of it in registers.
+#[cold]
+#[inline(never)]
+fn contest(slot: &AtomicU128, mut word: u128, id: Id, earlier: bool) -> Option<u128> {
+    while names(word, id) {
+        if !is_inserting(word, id) || earlier {
+            // A live copy, or a reservation that wins over ours.
+            return None;
+        }
+        // SeqCst: a withdrawal is ordered with the promotion it races (a
+        // compare-and-swap on the same word) and with the loads of `settle`
+        // in the single total order.
+        match slot.compare_exchange(word, VACANT, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return Some(VACANT),
+            // It changed (promoted, withdrawn, reused): look again.
+            // SeqCst: as the loads of `settle`.
+            Err(_) => word = slot.load(Ordering::SeqCst),
+        }
+    }
+    Some(word)
 }
 
 /// Makes the settled `reservation` in `slot` live with `state` under
@@ -483,33 +700,16 @@ mod tests {
     use crate::keyed::storage::{InlineSlots, Sealed as _};
     use proptest::prelude::*;
 
-    /// What a slot holds in a generated window.
-    #[derive(Clone, Copy, Debug)]
-    enum Held {
-        Vacant,
-        Idle,
-        Busy,
-        Reserved,
-    }
-
-    fn word(held: Held, n: u64) -> u128 {
-        // Another key per slot; the state says idle (0) or busy (1).
+    /// The word of a generated slot, by `kind`: vacant, idle, busy (both
+    /// live, of another key per slot: the state says which) or reserved.
+    fn word(kind: u8, n: u64) -> u128 {
         let other = Id::new(n.wrapping_add(100), 0);
-        match held {
-            Held::Vacant => VACANT,
-            Held::Idle => live(other, 0, 0),
-            Held::Busy => live(other, 0, 1),
-            Held::Reserved => inserting(other, 0, 0),
+        match kind {
+            0 => VACANT,
+            1 => live(other, 0, 0),
+            2 => live(other, 0, 1),
+            _ => inserting(other, 0, 0),
         }
-    }
-
-    fn held() -> impl Strategy<Value = Held> {
-        prop_oneof![
-            Just(Held::Vacant),
-            Just(Held::Idle),
-            Just(Held::Busy),
-            Just(Held::Reserved)
-        ]
     }
 
     proptest! {
@@ -518,7 +718,7 @@ mod tests {
         /// stops early).
         #[test]
         fn reserve_takes_the_two_choices_slot(
-            held in proptest::collection::vec(held(), 64),
+            held in proptest::collection::vec(0u8..4, 64),
             spread in any::<u64>(),
         ) {
             let storage = InlineSlots::<64>::vacant();
@@ -532,10 +732,10 @@ mod tests {
                 slots.words[window.slot(position)].store(w, Ordering::Relaxed);
             }
             // The reference: room per group, the first free slot of each.
-            let free = |kind: &Held| matches!(kind, Held::Vacant | Held::Idle);
+            let free = |kind: &u8| *kind < 2;
             let [one, _] = window.groups();
             let (first, second) = held[..window.len()].split_at(one.len());
-            let room = |group: &[Held]| group.iter().filter(|k| free(k)).count();
+            let room = |group: &[u8]| group.iter().filter(|k| free(k)).count();
             let expected = if room(second) > room(first) {
                 second.iter().position(free).map(|p| p + one.len())
             } else {
