@@ -35,6 +35,9 @@
 //!   admitted; on a denial nothing is written and the wait is computed with
 //!   128-bit divisions.
 //!
+//! Keyed tables have a bench of their own (`benches/keyed.rs`), beside
+//! governor's keyed limiter.
+//!
 //! The `check_with_clock/...` group reads a real clock on every call, as
 //! each crate does by default, and includes the clock reads alone.
 
@@ -45,20 +48,18 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratecore::clock::MonotonicClock;
-use std::cell::Cell;
 
 use ratecore::algorithms::GcraConfig;
 use ratecore::kernel::PaddedWordLimiter;
 use ratecore::{
-    Clock, FixedWindow, Gcra, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow, Tiers,
-    TokenBucket, algorithms::SharedSlidingLog, compose::Tier, keyed::Plan, time::NANOS,
+    Clock, FixedWindow, Gcra, Limiter, Quota, RefillMode, SlidingWindow, Tiers, TokenBucket,
+    algorithms::SharedSlidingLog, compose::Tier, time::NANOS,
 };
 use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
 
 /// The shape's quota in ratecore's terms.
 fn quota(shape: Shape) -> Quota {
-    let period = ratecore::Duration::<NANOS>::from_ticks(shape.period().as_nanos() as u64);
-    Quota::with_period(shape.count(), period).burst(shape.burst())
+    shape.quota()
 }
 
 /// The shape's quota in governor's terms: one unit per `period / count`.
@@ -173,38 +174,6 @@ fn two_tiers(shape: Shape) -> Tiers<'static, NANOS, 2> {
     Tiers::new([Tier::new("first", first), Tier::new("second", second)])
 }
 
-/// A keyed table of 1,024 slots filled to `percent` % with keys 0, 1, 2, ...
-/// (a key that finds its window full is skipped), each key on a `Gcra` that
-/// the shape's samples never exhaust (admit: 1 per second, burst 10^6) or
-/// that its one filling check drained (deny: 1 per hour, burst 1).
-struct Keyed {
-    table: Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>>,
-    keys: Vec<u64>,
-}
-
-fn keyed(shape: Shape, percent: usize) -> Keyed {
-    let per_key = match shape {
-        Shape::Admit => Quota::per_second(1).burst(1_000_000),
-        Shape::Deny => Quota::per_hour(1),
-    };
-    let (table, keys) = ratecore_bench::filled_table(per_key, percent);
-    Keyed { table, keys }
-}
-
-thread_local! {
-    /// Each bench thread's position in the key list.
-    static NEXT_KEY: Cell<usize> = const { Cell::new(0) };
-}
-
-fn keyed_check(k: &Keyed, now: u64) -> bool {
-    let i = NEXT_KEY.with(|next| {
-        let i = (next.get() + 1) % k.keys.len();
-        next.set(i);
-        i
-    });
-    black_box(k.table.check_at(&k.keys[i], Plan::FIRST, at(now))).is_ok()
-}
-
 /// Time as an argument (or the cheapest clock a crate allows).
 #[rustfmt::skip] // one contender per line: a table, kept readable
 fn clock_free() -> Vec<Box<dyn Contender>> {
@@ -221,10 +190,6 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         limiter("ratecore::SlidingWindow", |s| SlidingWindow::<NANOS>::new(window_quota(s, sliding_admit())).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::algorithms::SharedSlidingLog (N = 1,024)", log, log_check),
         limiter("ratecore::Tiers (2 x Gcra)", two_tiers, |l, now| black_box(l.check_tiered_n_at(1, at(now))).is_ok()),
-        limiter("ratecore::KeyedLimiter 25% full", |s| keyed(s, 25), keyed_check),
-        limiter("ratecore::KeyedLimiter 50% full", |s| keyed(s, 50), keyed_check),
-        limiter("ratecore::KeyedLimiter 75% full", |s| keyed(s, 75), keyed_check),
-        limiter("ratecore::KeyedLimiter 95% full", |s| keyed(s, 95), keyed_check),
         limiter("governor", governor, |l, _| black_box(l.check()).is_ok()),
         limiter("governor +StateInformation", |s| governor(s).with_middleware::<governor::middleware::StateInformationMiddleware>(), |l, _| black_box(l.check()).is_ok()),
         limiter("ratelimit", |s| ratelimit_with(s, FixedClock), |l, _| black_box(l.try_wait()).is_ok()),

@@ -132,6 +132,12 @@ impl Shape {
         }
     }
 
+    /// The shape's quota in ratecore's terms.
+    pub fn quota(self) -> ratecore::Quota {
+        let period = ratecore::Duration::<NANOS>::from_ticks(self.period().as_nanos() as u64);
+        ratecore::Quota::with_period(self.count(), period).burst(self.burst())
+    }
+
     /// The name used in benchmark ids.
     pub const fn name(self) -> &'static str {
         match self {

@@ -1,0 +1,148 @@
+//! A keyed check that finds its key: ratecore's `KeyedLimiter` against
+//! governor's keyed limiter (a `DashMap` of GCRA cells), a direct `Gcra`
+//! check and a bare `fetch_add`, in the same run. See `src/lib.rs` for the
+//! harness and its fairness rules, and the README's "Performance" section
+//! for results.
+//!
+//! A bench of its own: in the binary of `benches/check.rs`, governor's keyed
+//! code shares functions with its direct limiter (the state's
+//! `measure_and_replace`, the fake clock's `now`), which the compiler then
+//! stops inlining into the direct check.
+//!
+//! Each table is filled to a share of 1,024 slots with the keys
+//! `ratecore_bench::filled_table` takes (governor's map gets the same keys),
+//! and each thread cycles through them. What each contender does per call:
+//!
+//! - `ratecore::KeyedLimiter`: `check_at(&key, Plan::FIRST, now)`, with its
+//!   whole answer: SipHash-1-3 of the key under the table's secret seed, a
+//!   look-up in its window, one 128-bit load and compare-and-swap.
+//! - `governor keyed`: `check_key(&key)` on its `FakeRelativeClock`: the
+//!   `DashMap` shard's read lock, a hash-map look-up (SipHash-1-3 under std's
+//!   `RandomState`), and the cell's GCRA compare-and-swap.
+//! - `ratecore::Gcra`: one direct check, the floor a keyed check adds to.
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ratecore::{Gcra, KeyedLimiter, Limiter, keyed::Plan, time::NANOS};
+use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
+
+/// The shares of the table the keyed contenders are benchmarked at.
+const SHARES: [usize; 3] = [25, 50, 75];
+
+/// A table and the keys it holds, which each bench thread cycles through.
+struct Keys<T> {
+    table: T,
+    keys: Vec<u64>,
+}
+
+thread_local! {
+    /// Each bench thread's position in the key list.
+    static NEXT_KEY: Cell<usize> = const { Cell::new(0) };
+}
+
+impl<T> Keys<T> {
+    /// The next key of this thread's cycle.
+    fn next(&self) -> &u64 {
+        let i = NEXT_KEY.with(|next| {
+            let i = (next.get() + 1) % self.keys.len();
+            next.set(i);
+            i
+        });
+        &self.keys[i]
+    }
+}
+
+/// The per-key quota: one that no sample exhausts (1 per second, a burst of
+/// 10^6), or one that the filling check drained (1 per hour, burst 1).
+fn per_key(shape: Shape) -> ratecore::Quota {
+    match shape {
+        Shape::Admit => ratecore::Quota::per_second(1).burst(1_000_000),
+        Shape::Deny => ratecore::Quota::per_hour(1),
+    }
+}
+
+type RatecoreKeyed = Keys<Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>>>;
+
+fn ratecore_keyed(shape: Shape, percent: usize) -> RatecoreKeyed {
+    let (table, keys) = ratecore_bench::filled_table(per_key(shape), percent);
+    Keys { table, keys }
+}
+
+type GovernorKeyed = Keys<
+    governor::RateLimiter<
+        u64,
+        governor::state::keyed::DashMapStateStore<u64>,
+        governor::clock::FakeRelativeClock,
+        governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
+    >,
+>;
+
+/// governor's keyed limiter on the keys of ratecore's table at `percent`,
+/// each checked once at [`NOW_NANOS`] (so drained in the deny shape).
+fn governor_keyed(shape: Shape, percent: usize) -> GovernorKeyed {
+    let (_, keys) = ratecore_bench::filled_table(per_key(shape), percent);
+    let quota = match shape {
+        Shape::Admit => governor::Quota::per_second(NonZeroU32::MIN)
+            .allow_burst(NonZeroU32::new(1_000_000).expect("non-zero")),
+        Shape::Deny => governor::Quota::per_hour(NonZeroU32::MIN),
+    };
+    let clock = governor::clock::FakeRelativeClock::default();
+    let table = governor::RateLimiter::dashmap_with_clock(quota, clock.clone());
+    clock.advance(Duration::from_nanos(NOW_NANOS));
+    for key in &keys {
+        assert!(table.check_key(key).is_ok(), "governor takes key {key}");
+    }
+    Keys { table, keys }
+}
+
+fn contenders() -> Vec<Box<dyn Contender>> {
+    let mut all: Vec<Box<dyn Contender>> = vec![
+        floor(
+            "AtomicU64::fetch_add",
+            Shape::ALL,
+            |_| AtomicU64::new(0),
+            |a, _| black_box(a.fetch_add(1, Ordering::Relaxed)) < u64::MAX,
+        ),
+        limiter(
+            "ratecore::Gcra (direct)",
+            |s| Gcra::<NANOS>::new(s.quota()).unwrap(),
+            |l, now| black_box(l.check_n_at(1, at(now))).is_ok(),
+        ),
+    ];
+    // The names of a benchmark id are `&'static str`: one per share.
+    const RATECORE: [&str; 3] = [
+        "ratecore::KeyedLimiter 25% full",
+        "ratecore::KeyedLimiter 50% full",
+        "ratecore::KeyedLimiter 75% full",
+    ];
+    const GOVERNOR: [&str; 3] = [
+        "governor keyed (DashMap) 25% full",
+        "governor keyed (DashMap) 50% full",
+        "governor keyed (DashMap) 75% full",
+    ];
+    for ((percent, ours), theirs) in SHARES.into_iter().zip(RATECORE).zip(GOVERNOR) {
+        all.push(limiter(
+            ours,
+            move |s| ratecore_keyed(s, percent),
+            |k, now| black_box(k.table.check_at(k.next(), Plan::FIRST, at(now))).is_ok(),
+        ));
+        all.push(limiter(
+            theirs,
+            move |s| governor_keyed(s, percent),
+            |k, _| black_box(k.table.check_key(k.next())).is_ok(),
+        ));
+    }
+    all
+}
+
+fn benches(c: &mut Criterion) {
+    bench_matrix(c, "keyed", Shape::ALL, &[1, 2], &contenders());
+}
+
+criterion_group!(keyed, benches);
+criterion_main!(keyed);
