@@ -49,6 +49,12 @@ pub(crate) trait Refill: Copy {
     /// Parts of a tick [`wait`](Refill::wait) is counted in.
     fn answer_scale(&self) -> u64;
 
+    /// The schedule's burst (see [`Continuous::burst`]).
+    fn burst(&self) -> NonZeroU32;
+
+    /// Virtual units one admitted unit costs (at least 1).
+    fn cost(&self) -> u64;
+
     /// The numbers of the mode, for a configuration fingerprint.
     fn words(&self) -> [u64; 2];
 }
@@ -57,18 +63,32 @@ pub(crate) trait Refill: Copy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Continuous {
-    pub(crate) scale: u64,
+    /// The schedule's burst, non-zero (the quota checks it), and typed so:
+    /// a check of one unit then needs no comparison with it. Kept in the
+    /// mode, beside the mode's own `u32`, so that the two share one 8-byte
+    /// word (the padding of a nested struct is never shared): a
+    /// self-contained `Gcra` takes 40 bytes, not 48.
+    pub(crate) burst: NonZeroU32,
+    /// At most `u32::MAX` ([`max_scale`]).
+    pub(crate) scale: u32,
+    /// Virtual units one admitted unit costs, at least 1.
+    pub(crate) cost: u64,
 }
 
 /// `v = floor(now / period) * count`: all `count` tokens arrive together at
-/// each multiple of `period` ticks.
+/// each multiple of `period` ticks. A token costs one virtual unit, a
+/// constant rather than a field: a `TokenBucket` takes 8 bytes less, and an
+/// interval check adds one where it would load the cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Interval {
     /// The period in ticks, with its reciprocal: a check finds its interval
     /// without a division.
     pub(crate) period: Divisor,
-    pub(crate) count: u64,
+    /// As [`Continuous::burst`].
+    pub(crate) burst: NonZeroU32,
+    /// The quota's count, a `u32` as there.
+    pub(crate) count: u32,
 }
 
 impl Refill for Continuous {
@@ -77,12 +97,12 @@ impl Refill for Continuous {
         // `now <= horizon = (u64::MAX - capacity) / scale`, so the product
         // is at most `u64::MAX - capacity`: it never wraps (and a wrapping
         // multiply is one instruction, where a saturating one is three).
-        now.wrapping_mul(self.scale)
+        now.wrapping_mul(self.scale as u64)
     }
 
     #[inline(always)]
     fn ticks_until(&self, target: u64, now: u64) -> u64 {
-        div_ceil(target, self.scale).saturating_sub(now)
+        div_ceil(target, self.scale as u64).saturating_sub(now)
     }
 
     #[inline(always)]
@@ -94,11 +114,21 @@ impl Refill for Continuous {
 
     #[inline(always)]
     fn answer_scale(&self) -> u64 {
-        self.scale
+        self.scale as u64
+    }
+
+    #[inline(always)]
+    fn burst(&self) -> NonZeroU32 {
+        self.burst
+    }
+
+    #[inline(always)]
+    fn cost(&self) -> u64 {
+        self.cost
     }
 
     fn words(&self) -> [u64; 2] {
-        [self.scale, 0]
+        [self.scale as u64, 0]
     }
 }
 
@@ -106,7 +136,7 @@ impl Refill for Interval {
     #[inline(always)]
     fn virtual_time(&self, now: u64) -> u64 {
         // `now <= horizon`, chosen so that this is at most `u64::MAX - capacity`.
-        self.period.quotient(now).saturating_mul(self.count)
+        self.period.quotient(now).saturating_mul(self.count as u64)
     }
 
     /// Computed in 128 bits: near the end of the `u64` range that first tick
@@ -115,7 +145,8 @@ impl Refill for Interval {
     #[inline(always)]
     fn ticks_until(&self, target: u64, now: u64) -> u64 {
         // At most 2^64 * 2^64: fits in a u128 with room to spare.
-        let at = (div_ceil(target, self.count) as u128).saturating_mul(self.period.d as u128);
+        let at =
+            (div_ceil(target, self.count as u64) as u128).saturating_mul(self.period.d as u128);
         let wait = at.saturating_sub(now as u128);
         if wait > u64::MAX as u128 {
             u64::MAX
@@ -134,8 +165,18 @@ impl Refill for Interval {
         1
     }
 
+    #[inline(always)]
+    fn burst(&self) -> NonZeroU32 {
+        self.burst
+    }
+
+    #[inline(always)]
+    fn cost(&self) -> u64 {
+        1
+    }
+
     fn words(&self) -> [u64; 2] {
-        [self.period.d, self.count]
+        [self.period.d, self.count as u64]
     }
 }
 
@@ -143,11 +184,6 @@ impl Refill for Interval {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Schedule<R> {
-    /// Non-zero (the quota checks it), and typed so: a check of one unit
-    /// then needs no comparison with the burst.
-    pub(crate) burst: NonZeroU32,
-    /// Virtual units one admitted unit costs (at least 1).
-    pub(crate) cost: u64,
     /// GCRA's tau, `capacity - cost` (the capacity, `burst * cost`, is the
     /// largest backlog, below `u64::MAX`): the largest backlog a check of
     /// one unit finds room behind, stored so that such a check subtracts
@@ -166,11 +202,14 @@ const fn gcd(mut a: u128, mut b: u128) -> u128 {
     a
 }
 
-/// Finest continuous scale: keeps the horizon at least 2^32 seconds
-/// (136 years) from tick 0 at any clock rate.
-const fn max_scale(hz: u64) -> u64 {
+/// Finest continuous scale: `2^32 / hz`, which keeps the horizon at least
+/// 2^32 seconds (136 years) from tick 0 at any clock rate, and at most
+/// `u32::MAX` so that it fits the `u32` of [`Continuous`] (only `hz = 1`
+/// is capped: `2^32 - 1` instead of `2^32`, a horizon a little later still).
+const fn max_scale(hz: u64) -> u32 {
     match (1u64 << 32).checked_div(hz) {
-        Some(s) if s > 0 => s,
+        Some(s) if s > u32::MAX as u64 => u32::MAX,
+        Some(s) if s > 0 => s as u32,
         _ => 1,
     }
 }
@@ -215,14 +254,13 @@ impl Schedule<Continuous> {
             Ok(pair) => pair,
             Err(e) => return Err(e),
         };
+        // `scale <= max_scale(hz) <= u32::MAX`: the narrowing is exact.
+        let scale = scale as u32;
         // `capacity < u64::MAX`, checked above.
-        let scale = scale as u64;
         Ok(Schedule {
-            burst,
-            cost,
             tau: capacity.wrapping_sub(cost),
-            horizon: div(u64::MAX.saturating_sub(capacity), scale),
-            refill: Continuous { scale },
+            horizon: div(u64::MAX.saturating_sub(capacity), scale as u64),
+            refill: Continuous { burst, scale, cost },
         })
     }
 }
@@ -238,18 +276,18 @@ impl Schedule<Interval> {
         let Some(burst) = NonZeroU32::new(quota.burst_size()) else {
             return Err(QuotaError::ZeroBurst);
         };
+        // A token costs 1 (`Interval::cost`).
         let (cost, capacity) = match cost_and_capacity(burst, 1) {
             Ok(pair) => pair,
             Err(e) => return Err(e),
         };
-        let count = quota.count() as u64;
+        let count = quota.count();
         Ok(Schedule {
-            burst,
-            cost,
             tau: capacity.wrapping_sub(cost),
-            horizon: div(u64::MAX.saturating_sub(capacity), count).saturating_mul(period),
+            horizon: div(u64::MAX.saturating_sub(capacity), count as u64).saturating_mul(period),
             refill: Interval {
                 period: Divisor::new(period),
+                burst,
                 count,
             },
         })
@@ -257,11 +295,23 @@ impl Schedule<Interval> {
 }
 
 impl<R: Refill> Schedule<R> {
+    /// The burst: the most units admitted at one instant.
+    #[inline(always)]
+    pub(crate) fn burst(&self) -> u32 {
+        self.refill.burst().get()
+    }
+
+    /// Virtual units one admitted unit costs (at least 1).
+    #[inline(always)]
+    pub(crate) fn cost(&self) -> u64 {
+        self.refill.cost()
+    }
+
     /// `burst * cost`, the largest backlog: below `u64::MAX` (checked when
     /// the schedule is built), so the sum does not wrap.
     #[inline(always)]
-    pub(crate) const fn capacity(&self) -> u64 {
-        self.tau.wrapping_add(self.cost)
+    pub(crate) fn capacity(&self) -> u64 {
+        self.tau.wrapping_add(self.cost())
     }
 
     /// The instant actually evaluated for `now`, and its virtual time.
@@ -295,9 +345,9 @@ impl<R: Refill> Schedule<R> {
     fn answer_room<const HZ: u64>(&self, room: u64, full: u64, now: u64, v: u64) -> Status<HZ> {
         let wait = self.refill.wait(full, now, v);
         Status::scaled(
-            self.burst.get(),
+            self.burst(),
             room,
-            self.cost,
+            self.cost(),
             wait,
             self.refill.answer_scale(),
         )
@@ -314,13 +364,13 @@ impl<R: Refill> Schedule<R> {
     /// wrapping operations are each proved not to wrap where they stand.
     #[inline(always)]
     pub(crate) fn decide<const HZ: u64>(&self, tat: u64, n: u32, now: u64) -> Step<HZ> {
-        if n > self.burst.get() {
-            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst.get())));
+        if n > self.burst() {
+            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst())));
         }
         let (now, v) = self.virtual_now(now);
         // `n <= burst`, so `need <= burst * cost = capacity < u64::MAX`: the
         // product does not wrap.
-        let need = (n as u64).wrapping_mul(self.cost);
+        let need = (n as u64).wrapping_mul(self.cost());
         let start = if tat > v { tat } else { v };
         // `start >= v`: no wrap.
         let backlog = start.wrapping_sub(v);
@@ -400,8 +450,8 @@ impl<R: Refill> Schedule<R> {
 
     /// The state after giving back `n` units, clamped at "full since tick 0".
     #[inline]
-    pub(crate) const fn refund(&self, tat: u64, n: u32) -> u64 {
-        tat.saturating_sub((n as u64).saturating_mul(self.cost))
+    pub(crate) fn refund(&self, tat: u64, n: u32) -> u64 {
+        tat.saturating_sub((n as u64).saturating_mul(self.cost()))
     }
 
     /// Ticks from `now` until `tat` is full (so idle: from a full state every
@@ -467,7 +517,7 @@ impl<R: Refill> Schedule<R> {
         let settled = self.ticks_until(tat.saturating_sub(self.capacity()), 0);
         let now = if cap && settled > now { settled } else { now };
         let (_, v_old) = self.virtual_now(now);
-        let used = div_ceil(tat.saturating_sub(v_old), self.cost);
+        let used = div_ceil(tat.saturating_sub(v_old), self.cost());
         // `used <= 2^64 / cost`, `num < 2^32`: the product fits in 128 bits.
         let product = (used as u128).saturating_mul(num as u128);
         let scaled = match product.checked_div(den as u128) {
@@ -480,8 +530,8 @@ impl<R: Refill> Schedule<R> {
         } else {
             scaled as u64
         };
-        let used = if cap && used > next.burst.get() as u64 {
-            next.burst.get() as u64
+        let used = if cap && used > next.burst() as u64 {
+            next.burst() as u64
         } else {
             used
         };
@@ -490,12 +540,12 @@ impl<R: Refill> Schedule<R> {
         // `v_new + capacity` fits. Uncapped, a sum that saturates is a state
         // that never admits again: stricter, and only for configurations
         // whose bursts cost nearly the whole 64-bit line.
-        v_new.saturating_add(used.saturating_mul(next.cost))
+        v_new.saturating_add(used.saturating_mul(next.cost()))
     }
 
     /// The numbers the decision reads, for a configuration fingerprint.
     pub(crate) fn words(&self) -> [u64; 5] {
         let [a, b] = self.refill.words();
-        [self.burst.get() as u64, self.cost, self.horizon, a, b]
+        [self.burst() as u64, self.cost(), self.horizon, a, b]
     }
 }
