@@ -34,8 +34,8 @@ use crate::time::{Duration, Instant, NANOS};
 /// # Precision
 ///
 /// Internally time is counted in `1 / scale` of a tick, where `scale` is the
-/// smallest factor that makes `T` a whole number (at most `2^32 / HZ` and
-/// below `2^32`, and at least 1). So `T` is exact for every quota whose
+/// smallest factor that makes `T` a whole number (at most `2^32 / HZ`, and
+/// at least 1). So `T` is exact for every quota whose
 /// period, in ticks, times that factor divides by the count: 7 per minute at
 /// 32,768 Hz, 10,000 per second at 1 kHz and 100 per minute at 1 GHz are
 /// all exact. Otherwise `T` is rounded up to the next `1 / scale` tick: the
@@ -101,7 +101,7 @@ impl<const HZ: u64> GcraConfig<HZ> {
     /// The emission interval `T` as `(units, scale)`: one admitted unit costs
     /// `units / scale` ticks, exactly.
     pub const fn emission_interval(&self) -> (u64, u64) {
-        (self.schedule.refill.cost, self.schedule.refill.scale as u64)
+        (self.schedule.refill.cost, self.schedule.refill.scale)
     }
 
     /// The last instant evaluated as itself; later ones are evaluated as this one.
