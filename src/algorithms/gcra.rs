@@ -101,7 +101,7 @@ impl<const HZ: u64> GcraConfig<HZ> {
     /// The emission interval `T` as `(units, scale)`: one admitted unit costs
     /// `units / scale` ticks, exactly.
     pub const fn emission_interval(&self) -> (u64, u64) {
-        (self.schedule.refill.cost, self.schedule.refill.scale)
+        (self.schedule.cost, self.schedule.refill.scale)
     }
 
     /// The last instant evaluated as itself; later ones are evaluated as this one.

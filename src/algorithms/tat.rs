@@ -34,6 +34,10 @@ use crate::vocabulary::arith::{div, div_ceil};
 /// one mode, so a [`Gcra`](crate::Gcra) check carries no dispatch on a mode
 /// it can never have, and no code of the other mode.
 pub(crate) trait Refill: Copy {
+    /// What the schedule stores of the cost of a unit: a `u64`, or nothing
+    /// for a mode whose cost is a constant.
+    type Cost: Cost;
+
     /// The virtual time of tick `now`, for `now <= horizon`.
     fn virtual_time(&self, now: u64) -> u64;
 
@@ -52,11 +56,35 @@ pub(crate) trait Refill: Copy {
     /// The schedule's burst (see [`Continuous::burst`]).
     fn burst(&self) -> NonZeroU32;
 
-    /// Virtual units one admitted unit costs (at least 1).
-    fn cost(&self) -> u64;
-
     /// The numbers of the mode, for a configuration fingerprint.
     fn words(&self) -> [u64; 2];
+}
+
+/// The cost of one admitted unit in virtual units, as a schedule stores it.
+pub(crate) trait Cost: Copy + core::fmt::Debug + PartialEq + Eq + core::hash::Hash {
+    /// The cost, at least 1.
+    fn get(self) -> u64;
+}
+
+impl Cost for u64 {
+    #[inline(always)]
+    fn get(self) -> u64 {
+        self
+    }
+}
+
+/// A cost of 1, stored as nothing: an interval token bucket's, so that it
+/// takes 8 bytes less, and its check adds an immediate where it would load
+/// the cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct One;
+
+impl Cost for One {
+    #[inline(always)]
+    fn get(self) -> u64 {
+        1
+    }
 }
 
 /// `v = now * scale`: GCRA and the greedy token bucket.
@@ -70,17 +98,13 @@ pub(crate) struct Continuous {
     pub(crate) burst: NonZeroU32,
     /// A `u64`, though it is at most `2^32`: a `u32` beside the burst would
     /// save 8 bytes, but x86-64 multiplies by a 64-bit operand in memory and
-    /// not by a 32-bit one, so each check would add a load (callgrind
-    /// `gcra_admit` 27 -> 28, `gcra_deny` 22 -> 23).
+    /// not by a 32-bit one, so each check would add a load: one instruction
+    /// more per check, admitted or denied, counted by callgrind.
     pub(crate) scale: u64,
-    /// Virtual units one admitted unit costs, at least 1.
-    pub(crate) cost: u64,
 }
 
 /// `v = floor(now / period) * count`: all `count` tokens arrive together at
-/// each multiple of `period` ticks. A token costs one virtual unit, a
-/// constant rather than a field: a `TokenBucket` takes 8 bytes less, and an
-/// interval check adds one where it would load the cost.
+/// each multiple of `period` ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Interval {
@@ -94,6 +118,8 @@ pub(crate) struct Interval {
 }
 
 impl Refill for Continuous {
+    type Cost = u64;
+
     #[inline(always)]
     fn virtual_time(&self, now: u64) -> u64 {
         // `now <= horizon = (u64::MAX - capacity) / scale`, so the product
@@ -124,17 +150,14 @@ impl Refill for Continuous {
         self.burst
     }
 
-    #[inline(always)]
-    fn cost(&self) -> u64 {
-        self.cost
-    }
-
     fn words(&self) -> [u64; 2] {
         [self.scale, 0]
     }
 }
 
 impl Refill for Interval {
+    type Cost = One;
+
     #[inline(always)]
     fn virtual_time(&self, now: u64) -> u64 {
         // `now <= horizon`, chosen so that this is at most `u64::MAX - capacity`.
@@ -172,11 +195,6 @@ impl Refill for Interval {
         self.burst
     }
 
-    #[inline(always)]
-    fn cost(&self) -> u64 {
-        1
-    }
-
     fn words(&self) -> [u64; 2] {
         [self.period.d, self.count as u64]
     }
@@ -185,7 +203,9 @@ impl Refill for Interval {
 /// A quota converted to virtual units; immutable once built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) struct Schedule<R> {
+pub(crate) struct Schedule<R: Refill> {
+    /// Virtual units one admitted unit costs (at least 1).
+    pub(crate) cost: R::Cost,
     /// GCRA's tau, `capacity - cost` (the capacity, `burst * cost`, is the
     /// largest backlog, below `u64::MAX`): the largest backlog a check of
     /// one unit finds room behind, stored so that such a check subtracts
@@ -256,9 +276,10 @@ impl Schedule<Continuous> {
         // `capacity < u64::MAX`, checked above.
         let scale = scale as u64;
         Ok(Schedule {
+            cost,
             tau: capacity.wrapping_sub(cost),
             horizon: div(u64::MAX.saturating_sub(capacity), scale),
-            refill: Continuous { burst, scale, cost },
+            refill: Continuous { burst, scale },
         })
     }
 }
@@ -274,13 +295,13 @@ impl Schedule<Interval> {
         let Some(burst) = NonZeroU32::new(quota.burst_size()) else {
             return Err(QuotaError::ZeroBurst);
         };
-        // A token costs 1 (`Interval::cost`).
         let (cost, capacity) = match cost_and_capacity(burst, 1) {
             Ok(pair) => pair,
             Err(e) => return Err(e),
         };
         let count = quota.count();
         Ok(Schedule {
+            cost: One,
             tau: capacity.wrapping_sub(cost),
             horizon: div(u64::MAX.saturating_sub(capacity), count as u64).saturating_mul(period),
             refill: Interval {
@@ -293,16 +314,16 @@ impl Schedule<Interval> {
 }
 
 impl<R: Refill> Schedule<R> {
+    /// Virtual units one admitted unit costs (at least 1).
+    #[inline(always)]
+    pub(crate) fn cost(&self) -> u64 {
+        self.cost.get()
+    }
+
     /// The burst: the most units admitted at one instant.
     #[inline(always)]
     pub(crate) fn burst(&self) -> u32 {
         self.refill.burst().get()
-    }
-
-    /// Virtual units one admitted unit costs (at least 1).
-    #[inline(always)]
-    pub(crate) fn cost(&self) -> u64 {
-        self.refill.cost()
     }
 
     /// `burst * cost`, the largest backlog: below `u64::MAX` (checked when
