@@ -54,7 +54,9 @@ proptest! {
 
 ratecore_testkit::at_three_rates!(
     /// Instants up to 2^32 seconds from tick 0, less the time the burst takes
-    /// to refill, are evaluated as themselves.
+    /// to refill, are evaluated as themselves (for an interval bucket, one
+    /// of at most 2^32 tokens a second; a faster one's, up to about
+    /// `2^64 / count` periods).
     fn horizon_is_at_least_136_years_less_the_burst: 64 => horizon
 );
 
@@ -78,8 +80,18 @@ fn horizon<const HZ: u64>(spec: &QuotaSpec) -> Result<(), TestCaseError> {
             spec.period_whole_ticks(HZ)
                 .expect("an accepted period fits"),
         );
-        let burst_ticks = u128::from(bucket.burst()).div_ceil(u128::from(spec.count)) * period;
-        let floor = span.saturating_sub(burst_ticks);
+        let count = u128::from(spec.count);
+        let burst_ticks = u128::from(bucket.burst()).div_ceil(count) * period;
+        // The documented range: 2^32 seconds at a rate of at most 2^32
+        // tokens a second (`count / period`, the period in whole ticks);
+        // a faster bucket's virtual time, `count` a period, runs out after
+        // about `2^64 / count` periods.
+        let floor = if count * u128::from(HZ) <= (1u128 << 32) * period {
+            span
+        } else {
+            ((1u128 << 64) / count).saturating_sub(2) * period
+        }
+        .saturating_sub(burst_ticks);
         prop_assert!(
             u128::from(bucket.horizon().as_ticks()) >= floor,
             "interval horizon below {floor}"

@@ -46,7 +46,13 @@ pub enum RefillMode {
 ///
 /// As for [`Gcra`](crate::Gcra#range): instants past the horizon are evaluated
 /// as the horizon, stale instants only make decisions stricter, and the word
-/// is lock-free where the target has a 64-bit compare-and-swap.
+/// is lock-free where the target has a 64-bit compare-and-swap. The horizon
+/// of greedy refill is `Gcra`'s. Interval refill counts `count` tokens a
+/// period on its 64-bit line, so its horizon is as far as `Gcra`'s (2^32
+/// seconds from tick 0, less the time the burst takes to refill) for a rate
+/// of at most 2^32 tokens a second (the period rounded up to whole ticks),
+/// and about `2^64 / count` periods for a faster one: 4,000,000,000 tokens
+/// a millisecond at 1 kHz reach it after 53 days.
 pub type TokenBucket<const HZ: u64 = NANOS> = WordLimiter<TokenBucketConfig<HZ>>;
 
 /// The configuration of a [`TokenBucket`]: the quota in ticks of `1 / HZ`
