@@ -24,15 +24,11 @@ use std::thread;
 
 use ratecore::{Gcra, Instant, KeyedLimiter, Quota, keyed::Plan, keyed::WhenFull};
 
+/// Milliseconds.
 const HZ: u64 = 1_000;
+/// Two groups of slots.
 const SLOTS: usize = 64;
 const KEYS_PER_PHASE: usize = 12;
-const BURST: u32 = 5;
-const THREADS: usize = 4;
-const PHASES: usize = 20_000;
-/// Each thread checks each key of its phase this many times.
-const ROUNDS: usize = 2;
-const PHASE_MS: u64 = 10_000;
 
 /// The keys of phase `phase`: new ones, or every fourth phase those of two
 /// phases before.
@@ -43,23 +39,27 @@ fn key_of(phase: usize, j: usize) -> u64 {
 
 #[test]
 fn racing_insertions_admit_each_key_exactly_its_burst_per_phase() {
+    // 4 threads on 2 cores, each checking each key of a phase twice, for
+    // 20,000 phases 10 s apart; 5 units a key.
+    let (threads, rounds, phases, phase_ms) = (4usize, 2usize, 20_000usize, 10_000u64);
+    const BURST: u32 = 5;
     let table: KeyedLimiter<Gcra<HZ>, HZ, SLOTS> = KeyedLimiter::new(
         [Gcra::new(Quota::per_second(1).burst(BURST)).unwrap()],
         [0x0dd_ba11, 0xc0ffee],
         WhenFull::Deny,
     );
-    let barrier = Barrier::new(THREADS);
+    let barrier = Barrier::new(threads);
     // Per thread: [phase][j] -> units admitted.
     let admitted: Vec<Vec<[u32; KEYS_PER_PHASE]>> = thread::scope(|s| {
-        let workers: Vec<_> = (0..THREADS)
+        let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let (table, barrier) = (&table, &barrier);
                 s.spawn(move || {
-                    let mut seen = vec![[0u32; KEYS_PER_PHASE]; PHASES];
+                    let mut seen = vec![[0u32; KEYS_PER_PHASE]; phases];
                     for (phase, counts) in seen.iter_mut().enumerate() {
-                        let now = Instant::<HZ>::from_ticks(phase as u64 * PHASE_MS);
+                        let now = Instant::<HZ>::from_ticks(phase as u64 * phase_ms);
                         barrier.wait();
-                        for i in 0..ROUNDS * KEYS_PER_PHASE {
+                        for i in 0..rounds * KEYS_PER_PHASE {
                             // Thread `t` starts `3t` keys in, and every
                             // second thread goes backwards.
                             let step = (i + 3 * t) % KEYS_PER_PHASE;
@@ -79,8 +79,8 @@ fn racing_insertions_admit_each_key_exactly_its_burst_per_phase() {
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
 
-    let checks = (THREADS * ROUNDS) as u32;
-    for phase in 0..PHASES {
+    let checks = (threads * rounds) as u32;
+    for phase in 0..phases {
         for j in 0..KEYS_PER_PHASE {
             let units: u32 = admitted.iter().map(|t| t[phase][j]).sum();
             assert_eq!(
@@ -92,6 +92,6 @@ fn racing_insertions_admit_each_key_exactly_its_burst_per_phase() {
         }
     }
     assert_eq!(table.full_count(), 0, "no window was ever full");
-    let last = Instant::<HZ>::from_ticks((PHASES - 1) as u64 * PHASE_MS);
+    let last = Instant::<HZ>::from_ticks((phases - 1) as u64 * phase_ms);
     assert_eq!(table.occupancy_at(last), KEYS_PER_PHASE);
 }
