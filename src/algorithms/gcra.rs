@@ -34,13 +34,12 @@ use crate::time::{Duration, Instant, NANOS};
 /// # Precision
 ///
 /// Internally time is counted in `1 / scale` of a tick, where `scale` is the
-/// smallest factor that makes `T` a whole number (at most `2^32 / HZ`, and
-/// at least 1). So `T` is exact for every quota whose
-/// period, in ticks, times that factor divides by the count: 7 per minute at
-/// 32,768 Hz, 10,000 per second at 1 kHz and 100 per minute at 1 GHz are
-/// all exact. Otherwise `T` is rounded up to the next `1 / scale` tick: the
-/// limiter is at most one such unit per `T` slower than asked, never faster,
-/// and the burst is exact.
+/// smallest factor that makes `T` a whole number (at most `2^32 / HZ`, and at
+/// least 1). So `T` is exact for every quota whose period, in ticks, times that
+/// factor divides by the count: 7 per minute at 32,768 Hz, 10,000 per second at
+/// 1 kHz and 100 per minute at 1 GHz are all exact. Otherwise `T` is rounded up
+/// to the next `1 / scale` tick: the limiter is at most one such unit per `T`
+/// slower than asked, never faster, and the burst is exact.
 ///
 /// # Range
 ///
@@ -95,7 +94,7 @@ impl<const HZ: u64> GcraConfig<HZ> {
 
     /// The burst: the most units admitted at one instant.
     pub const fn burst(&self) -> u32 {
-        self.schedule.refill.burst.get()
+        self.schedule.burst.get()
     }
 
     /// The emission interval `T` as `(units, scale)`: one admitted unit costs
@@ -164,8 +163,8 @@ impl<const HZ: u64> Reconfigure<HZ> for GcraConfig<HZ> {
                 state,
                 new,
                 at.as_ticks(),
-                u64::from(new.burst()),
-                u64::from(old.burst()),
+                u64::from(new.burst.get()),
+                u64::from(old.burst.get()),
                 true,
             ),
         }

@@ -34,10 +34,6 @@ use crate::vocabulary::arith::{div, div_ceil};
 /// one mode, so a [`Gcra`](crate::Gcra) check carries no dispatch on a mode
 /// it can never have, and no code of the other mode.
 pub(crate) trait Refill: Copy {
-    /// What the schedule stores of the cost of a unit: a `u64`, or nothing
-    /// for a mode whose cost is a constant.
-    type Cost: Cost;
-
     /// The virtual time of tick `now`, for `now <= horizon`.
     fn virtual_time(&self, now: u64) -> u64;
 
@@ -53,53 +49,14 @@ pub(crate) trait Refill: Copy {
     /// Parts of a tick [`wait`](Refill::wait) is counted in.
     fn answer_scale(&self) -> u64;
 
-    /// The schedule's burst (see [`Continuous::burst`]).
-    fn burst(&self) -> NonZeroU32;
-
     /// The numbers of the mode, for a configuration fingerprint.
     fn words(&self) -> [u64; 2];
-}
-
-/// The cost of one admitted unit in virtual units, as a schedule stores it.
-pub(crate) trait Cost: Copy + core::fmt::Debug + PartialEq + Eq + core::hash::Hash {
-    /// The cost, at least 1.
-    fn get(self) -> u64;
-}
-
-impl Cost for u64 {
-    #[inline(always)]
-    fn get(self) -> u64 {
-        self
-    }
-}
-
-/// A cost of 1, stored as nothing: an interval token bucket's, so that it
-/// takes 8 bytes less, and its check adds an immediate where it would load
-/// the cost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) struct One;
-
-impl Cost for One {
-    #[inline(always)]
-    fn get(self) -> u64 {
-        1
-    }
 }
 
 /// `v = now * scale`: GCRA and the greedy token bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Continuous {
-    /// The schedule's burst, non-zero (the quota checks it), and typed so:
-    /// a check of one unit then needs no comparison with it. Kept in the
-    /// mode, so that it can share an 8-byte word with a mode's own `u32`
-    /// (the padding of a nested struct is never shared): `Interval`'s count.
-    pub(crate) burst: NonZeroU32,
-    /// A `u64`, though it is at most `2^32`: a `u32` beside the burst would
-    /// save 8 bytes, but x86-64 multiplies by a 64-bit operand in memory and
-    /// not by a 32-bit one, so each check would add a load: one instruction
-    /// more per check, admitted or denied, counted by callgrind.
     pub(crate) scale: u64,
 }
 
@@ -111,15 +68,10 @@ pub(crate) struct Interval {
     /// The period in ticks, with its reciprocal: a check finds its interval
     /// without a division.
     pub(crate) period: Divisor,
-    /// As [`Continuous::burst`].
-    pub(crate) burst: NonZeroU32,
-    /// The quota's count, a `u32` as there.
-    pub(crate) count: u32,
+    pub(crate) count: u64,
 }
 
 impl Refill for Continuous {
-    type Cost = u64;
-
     #[inline(always)]
     fn virtual_time(&self, now: u64) -> u64 {
         // `now <= horizon = (u64::MAX - capacity) / scale`, so the product
@@ -145,23 +97,16 @@ impl Refill for Continuous {
         self.scale
     }
 
-    #[inline(always)]
-    fn burst(&self) -> NonZeroU32 {
-        self.burst
-    }
-
     fn words(&self) -> [u64; 2] {
         [self.scale, 0]
     }
 }
 
 impl Refill for Interval {
-    type Cost = One;
-
     #[inline(always)]
     fn virtual_time(&self, now: u64) -> u64 {
         // `now <= horizon`, chosen so that this is at most `u64::MAX - capacity`.
-        self.period.quotient(now).saturating_mul(self.count as u64)
+        self.period.quotient(now).saturating_mul(self.count)
     }
 
     /// Computed in 128 bits: near the end of the `u64` range that first tick
@@ -170,8 +115,7 @@ impl Refill for Interval {
     #[inline(always)]
     fn ticks_until(&self, target: u64, now: u64) -> u64 {
         // At most 2^64 * 2^64: fits in a u128 with room to spare.
-        let at =
-            (div_ceil(target, self.count as u64) as u128).saturating_mul(self.period.d as u128);
+        let at = (div_ceil(target, self.count) as u128).saturating_mul(self.period.d as u128);
         let wait = at.saturating_sub(now as u128);
         if wait > u64::MAX as u128 {
             u64::MAX
@@ -190,22 +134,20 @@ impl Refill for Interval {
         1
     }
 
-    #[inline(always)]
-    fn burst(&self) -> NonZeroU32 {
-        self.burst
-    }
-
     fn words(&self) -> [u64; 2] {
-        [self.period.d, self.count as u64]
+        [self.period.d, self.count]
     }
 }
 
 /// A quota converted to virtual units; immutable once built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) struct Schedule<R: Refill> {
+pub(crate) struct Schedule<R> {
+    /// Non-zero (the quota checks it), and typed so: a check of one unit
+    /// then needs no comparison with the burst.
+    pub(crate) burst: NonZeroU32,
     /// Virtual units one admitted unit costs (at least 1).
-    pub(crate) cost: R::Cost,
+    pub(crate) cost: u64,
     /// GCRA's tau, `capacity - cost` (the capacity, `burst * cost`, is the
     /// largest backlog, below `u64::MAX`): the largest backlog a check of
     /// one unit finds room behind, stored so that such a check subtracts
@@ -276,10 +218,11 @@ impl Schedule<Continuous> {
         // `capacity < u64::MAX`, checked above.
         let scale = scale as u64;
         Ok(Schedule {
+            burst,
             cost,
             tau: capacity.wrapping_sub(cost),
             horizon: div(u64::MAX.saturating_sub(capacity), scale),
-            refill: Continuous { burst, scale },
+            refill: Continuous { scale },
         })
     }
 }
@@ -299,14 +242,14 @@ impl Schedule<Interval> {
             Ok(pair) => pair,
             Err(e) => return Err(e),
         };
-        let count = quota.count();
+        let count = quota.count() as u64;
         Ok(Schedule {
-            cost: One,
+            burst,
+            cost,
             tau: capacity.wrapping_sub(cost),
-            horizon: div(u64::MAX.saturating_sub(capacity), count as u64).saturating_mul(period),
+            horizon: div(u64::MAX.saturating_sub(capacity), count).saturating_mul(period),
             refill: Interval {
                 period: Divisor::new(period),
-                burst,
                 count,
             },
         })
@@ -314,23 +257,11 @@ impl Schedule<Interval> {
 }
 
 impl<R: Refill> Schedule<R> {
-    /// Virtual units one admitted unit costs (at least 1).
-    #[inline(always)]
-    pub(crate) fn cost(&self) -> u64 {
-        self.cost.get()
-    }
-
-    /// The burst: the most units admitted at one instant.
-    #[inline(always)]
-    pub(crate) fn burst(&self) -> u32 {
-        self.refill.burst().get()
-    }
-
     /// `burst * cost`, the largest backlog: below `u64::MAX` (checked when
     /// the schedule is built), so the sum does not wrap.
     #[inline(always)]
-    pub(crate) fn capacity(&self) -> u64 {
-        self.tau.wrapping_add(self.cost())
+    pub(crate) const fn capacity(&self) -> u64 {
+        self.tau.wrapping_add(self.cost)
     }
 
     /// The instant actually evaluated for `now`, and its virtual time.
@@ -364,9 +295,9 @@ impl<R: Refill> Schedule<R> {
     fn answer_room<const HZ: u64>(&self, room: u64, full: u64, now: u64, v: u64) -> Status<HZ> {
         let wait = self.refill.wait(full, now, v);
         Status::scaled(
-            self.burst(),
+            self.burst.get(),
             room,
-            self.cost(),
+            self.cost,
             wait,
             self.refill.answer_scale(),
         )
@@ -383,13 +314,13 @@ impl<R: Refill> Schedule<R> {
     /// wrapping operations are each proved not to wrap where they stand.
     #[inline(always)]
     pub(crate) fn decide<const HZ: u64>(&self, tat: u64, n: u32, now: u64) -> Step<HZ> {
-        if n > self.burst() {
-            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst())));
+        if n > self.burst.get() {
+            return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst.get())));
         }
         let (now, v) = self.virtual_now(now);
         // `n <= burst`, so `need <= burst * cost = capacity < u64::MAX`: the
         // product does not wrap.
-        let need = (n as u64).wrapping_mul(self.cost());
+        let need = (n as u64).wrapping_mul(self.cost);
         let start = if tat > v { tat } else { v };
         // `start >= v`: no wrap.
         let backlog = start.wrapping_sub(v);
@@ -469,8 +400,8 @@ impl<R: Refill> Schedule<R> {
 
     /// The state after giving back `n` units, clamped at "full since tick 0".
     #[inline]
-    pub(crate) fn refund(&self, tat: u64, n: u32) -> u64 {
-        tat.saturating_sub((n as u64).saturating_mul(self.cost()))
+    pub(crate) const fn refund(&self, tat: u64, n: u32) -> u64 {
+        tat.saturating_sub((n as u64).saturating_mul(self.cost))
     }
 
     /// Ticks from `now` until `tat` is full (so idle: from a full state every
@@ -536,7 +467,7 @@ impl<R: Refill> Schedule<R> {
         let settled = self.ticks_until(tat.saturating_sub(self.capacity()), 0);
         let now = if cap && settled > now { settled } else { now };
         let (_, v_old) = self.virtual_now(now);
-        let used = div_ceil(tat.saturating_sub(v_old), self.cost());
+        let used = div_ceil(tat.saturating_sub(v_old), self.cost);
         // `used <= 2^64 / cost`, `num < 2^32`: the product fits in 128 bits.
         let product = (used as u128).saturating_mul(num as u128);
         let scaled = match product.checked_div(den as u128) {
@@ -549,8 +480,8 @@ impl<R: Refill> Schedule<R> {
         } else {
             scaled as u64
         };
-        let used = if cap && used > next.burst() as u64 {
-            next.burst() as u64
+        let used = if cap && used > next.burst.get() as u64 {
+            next.burst.get() as u64
         } else {
             used
         };
@@ -559,12 +490,12 @@ impl<R: Refill> Schedule<R> {
         // `v_new + capacity` fits. Uncapped, a sum that saturates is a state
         // that never admits again: stricter, and only for configurations
         // whose bursts cost nearly the whole 64-bit line.
-        v_new.saturating_add(used.saturating_mul(next.cost()))
+        v_new.saturating_add(used.saturating_mul(next.cost))
     }
 
     /// The numbers the decision reads, for a configuration fingerprint.
     pub(crate) fn words(&self) -> [u64; 5] {
         let [a, b] = self.refill.words();
-        [self.burst() as u64, self.cost(), self.horizon, a, b]
+        [self.burst.get() as u64, self.cost, self.horizon, a, b]
     }
 }

@@ -110,8 +110,8 @@ impl<const HZ: u64> TokenBucketConfig<HZ> {
     /// The capacity: the most tokens the bucket holds.
     pub const fn burst(&self) -> u32 {
         match &self.schedule {
-            Schedules::Greedy(s) => s.refill.burst.get(),
-            Schedules::Interval(s) => s.refill.burst.get(),
+            Schedules::Greedy(s) => s.burst.get(),
+            Schedules::Interval(s) => s.burst.get(),
         }
     }
 
@@ -192,8 +192,8 @@ impl<const HZ: u64> Reconfigure<HZ> for TokenBucketConfig<HZ> {
                     state,
                     new,
                     at,
-                    u64::from(new.burst()),
-                    u64::from(old.burst()),
+                    u64::from(new.burst.get()),
+                    u64::from(old.burst.get()),
                     true,
                 ),
             }
