@@ -194,3 +194,33 @@ fn retry_after_past_the_horizon() {
         assert_eq!(r.retry_after().as_ticks(), want, "at h - {before}");
     }
 }
+
+proptest! {
+    #![proptest_config(ratecore_testkit::config(96))]
+
+    /// At 1 Hz, the one clock rate whose finest scale (`2^32`) does not fit
+    /// a `u32`: the model's answers, and the horizon at least 2^32 seconds
+    /// away less the burst.
+    #[test]
+    fn matches_model_at_1_hz(spec in strategy::quota_spec(), ops in strategy::ops(80)) {
+        case::<1>(&spec, &ops)?;
+        horizon::<1>(&spec)?;
+    }
+}
+
+/// 2^31 per 500 ms at 1 Hz: `T` is 2^-32 ticks, exact at the finest scale,
+/// 2^32 (one more than a `u32` holds): one unit costs 1. The burst takes
+/// half a tick, so the horizon is `floor((2^64 - 1 - 2^31) / 2^32) = 2^32 - 1`.
+#[test]
+fn finest_scale_at_1_hz() {
+    let quota = Quota::with_period(1 << 31, ratecore::Duration::<1_000>::from_ticks(500));
+    let limiter = Gcra::<1>::new(quota).unwrap();
+    assert_eq!(limiter.emission_interval(), (1, 1 << 32));
+    assert_eq!(limiter.burst(), 1 << 31);
+    assert_eq!(limiter.horizon().as_ticks(), (1 << 32) - 1);
+    assert!(limiter.check_n_at(1 << 31, at(0)).is_ok());
+    assert!(limiter.check_at(at(0)).is_err());
+    // One tick (a second) later 2^32 units have come back, capped at the
+    // burst.
+    assert!(limiter.check_n_at(1 << 31, at(1)).is_ok());
+}
