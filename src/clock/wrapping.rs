@@ -11,14 +11,16 @@ use crate::time::{Clock, Instant};
 /// then are `raw - last` modulo 2^32.
 ///
 /// ```
-/// use core::sync::atomic::{AtomicU32, Ordering};
+/// use core::sync::atomic::Ordering;
 /// use ratecore::Clock;
 /// use ratecore::clock::WrappingCounter;
+/// use ratecore::kernel::AtomicU64;
 ///
-/// // Stands in for a timer register, e.g. a 1 MHz TIMER->CNT.
-/// static TIMER: AtomicU32 = AtomicU32::new(u32::MAX - 9);
+/// // Stands in for a 32-bit timer register, e.g. a 1 MHz TIMER->CNT (the
+/// // crate's own atomic, which every target has, holding its value).
+/// static TIMER: AtomicU64 = AtomicU64::new((u32::MAX - 9) as u64);
 /// fn read_timer() -> u32 {
-///     TIMER.load(Ordering::Relaxed)
+///     TIMER.load(Ordering::Relaxed) as u32
 /// }
 ///
 /// static CLOCK: WrappingCounter<fn() -> u32, 1_000_000> = WrappingCounter::new(read_timer);
