@@ -22,6 +22,14 @@ fn quotas() -> impl Strategy<Value = (u32, u64, u32)> {
     (1u32..=20, 1u64..=5_000, 1u32..=20)
 }
 
+/// A change from quota `old` to `new` after `used` units at `latest`, made
+/// `staleness` ticks before `latest`: what both properties draw.
+type Change = ((u32, u64, u32), (u32, u64, u32), u32, u64, u64);
+
+fn changes() -> impl Strategy<Value = Change> {
+    (quotas(), quotas(), 0u32..=20, 0u64..=20_000, 0u64..=20_000)
+}
+
 /// `count * ticks / period`, rounded up: the units a rate of `count` per
 /// `period` ticks refills in `ticks`.
 fn refilled(count: u32, period: u64, ticks: u64) -> u128 {
@@ -65,11 +73,7 @@ proptest! {
 
     #[test]
     fn a_stale_change_forgives_at_most_the_faster_rate_times_the_staleness(
-        old in quotas(),
-        new in quotas(),
-        used in 0u32..=20,
-        latest in 0u64..=20_000,
-        staleness in 0u64..=20_000,
+        (old, new, used, latest, staleness) in changes(),
     ) {
         let stale = latest.saturating_sub(staleness);
         // The units the check leaves in use at `latest` (a check above the
@@ -96,11 +100,7 @@ proptest! {
 
     #[test]
     fn reconfigurable_forgives_nothing_at_a_stale_change(
-        old in quotas(),
-        new in quotas(),
-        used in 0u32..=20,
-        latest in 0u64..=20_000,
-        staleness in 0u64..=20_000,
+        (old, new, used, latest, staleness) in changes(),
     ) {
         let stale = latest.saturating_sub(staleness);
         let reconfigurable = |when: u64| {
