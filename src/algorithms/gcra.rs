@@ -153,21 +153,33 @@ impl<const HZ: u64> Algorithm<HZ> for GcraConfig<HZ> {
 /// booked ahead forgives nothing.
 impl<const HZ: u64> Reconfigure<HZ> for GcraConfig<HZ> {
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
-        let (old, new) = (&self.schedule, &next.schedule);
-        match carry {
-            // Nothing in use, from `at` on: a state of 0 would have seen no
-            // instant, and units booked at a stale one would drain before `at`.
-            Carry::Full => old.carry_scaled(state, new, at.as_ticks(), 0, 1, false),
-            Carry::InUse => old.carry_scaled(state, new, at.as_ticks(), 1, 1, false),
-            Carry::Scaled => old.carry_scaled(
-                state,
-                new,
-                at.as_ticks(),
-                u64::from(new.burst.get()),
-                u64::from(old.burst.get()),
-                true,
-            ),
-        }
+        carry_schedule(&self.schedule, state, &next.schedule, carry, at.as_ticks())
+    }
+}
+
+/// [`Reconfigure::carry`] from `old` to `new` at tick `at`, for every
+/// configuration that is a continuous schedule (this one and
+/// [`PackedGcraConfig`](crate::algorithms::PackedGcraConfig)).
+pub(super) fn carry_schedule(
+    old: &Schedule<Continuous>,
+    state: u64,
+    new: &Schedule<Continuous>,
+    carry: Carry,
+    at: u64,
+) -> u64 {
+    match carry {
+        // Nothing in use, from `at` on: a state of 0 would have seen no
+        // instant, and units booked at a stale one would drain before `at`.
+        Carry::Full => old.carry_scaled(state, new, at, 0, 1, false),
+        Carry::InUse => old.carry_scaled(state, new, at, 1, 1, false),
+        Carry::Scaled => old.carry_scaled(
+            state,
+            new,
+            at,
+            u64::from(new.burst.get()),
+            u64::from(old.burst.get()),
+            true,
+        ),
     }
 }
 

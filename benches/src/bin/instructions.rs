@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use ratecore::kernel::WordRef;
 use ratecore::{
-    Denied, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, Quota, RefillMode, SlidingWindow,
-    TokenBucket, algorithms::GcraConfig, keyed::Plan, keyed::WhenFull, time::NANOS,
+    Denied, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, PackedGcra, Quota, RefillMode,
+    SlidingWindow, TokenBucket, algorithms::GcraConfig, keyed::Plan, keyed::WhenFull, time::NANOS,
 };
 use ratecore_bench::at;
 
@@ -165,9 +165,10 @@ fn denials<L: Limiter<NANOS>>(limiter: &L, n: u64) {
     checks(limiter, n);
 }
 
-/// The one-word limiters other than `Gcra`, admitted (a quota that outlasts
-/// 200,000 checks at one instant) or denied (one unit per hour), and the
-/// hand-written GCRA's denial: the floor of a denied check.
+/// The one-word limiters other than `Gcra` (`PackedGcra`, `Gcra` in 24
+/// bytes, among them), admitted (a quota that outlasts 200,000 checks at one
+/// instant) or denied (one unit per hour), and the hand-written GCRA's
+/// denial: the floor of a denied check.
 fn one_word(shape: &str, n: u64) {
     // A million per hour, in windows of an hour: 200,000 checks fit one window.
     let windows = Quota::with_period(
@@ -182,6 +183,10 @@ fn one_word(shape: &str, n: u64) {
                 black_box(hand_gcra(black_box(&word), black_box(NOW), 1, 0));
             }
         }
+        // `gcra_admit` and `gcra_deny`'s quotas in 24 bytes: the difference
+        // is what unpacking the configuration costs.
+        "packed_gcra_admit" => checks(&PackedGcra::<NANOS>::new(admit_quota()).unwrap(), n),
+        "packed_gcra_deny" => denials(&PackedGcra::<NANOS>::new(deny_quota()).unwrap(), n),
         "token_bucket_admit" => checks(
             &TokenBucket::<NANOS>::new(admit_quota(), RefillMode::Greedy).unwrap(),
             n,
@@ -215,6 +220,8 @@ const SHAPES: &[&str] = &[
     "gcra_deny_whole",
     "wordref_admit",
     "hand_gcra_deny",
+    "packed_gcra_admit",
+    "packed_gcra_deny",
     "token_bucket_admit",
     "token_bucket_deny",
     "token_bucket_interval_admit",
@@ -299,6 +306,8 @@ fn main() {
             }
         }
         "hand_gcra_deny"
+        | "packed_gcra_admit"
+        | "packed_gcra_deny"
         | "token_bucket_admit"
         | "token_bucket_deny"
         | "token_bucket_interval_admit"
