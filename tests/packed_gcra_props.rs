@@ -128,7 +128,7 @@ impl When {
 
 /// Mostly 0 to burst + 2 units, sometimes the raw count.
 fn units(raw: u32, burst: u32) -> u32 {
-    if raw % 16 == 0 {
+    if raw.is_multiple_of(16) {
         raw
     } else {
         raw % burst.saturating_add(3)

@@ -314,19 +314,24 @@ impl<R: Refill> Schedule<R> {
     /// wrapping operations are each proved not to wrap where they stand.
     #[inline(always)]
     pub(crate) fn decide<const HZ: u64>(&self, tat: u64, n: u32, now: u64) -> Step<HZ> {
-        let (now, v) = self.virtual_now(now);
-        self.decide_at(tat, n, now, v)
+        self.decide_with(tat, n, || self.virtual_now(now))
     }
 
-    /// [`decide`](Schedule::decide) at the evaluated tick `now` (at most the
-    /// horizon) whose virtual time `v` the caller has computed: a
-    /// configuration that clamps `now` in its own way
+    /// [`decide`](Schedule::decide) with the evaluated tick (at most the
+    /// horizon) and its virtual time from `clamp`, called once a check fits
+    /// the burst: a configuration that clamps `now` in its own way
     /// ([`PackedGcra`](crate::algorithms::PackedGcra)) shares this decision.
     #[inline(always)]
-    pub(crate) fn decide_at<const HZ: u64>(&self, tat: u64, n: u32, now: u64, v: u64) -> Step<HZ> {
+    pub(crate) fn decide_with<const HZ: u64>(
+        &self,
+        tat: u64,
+        n: u32,
+        clamp: impl FnOnce() -> (u64, u64),
+    ) -> Step<HZ> {
         if n > self.burst.get() {
             return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst.get())));
         }
+        let (now, v) = clamp();
         // `n <= burst`, so `need <= burst * cost = capacity < u64::MAX`: the
         // product does not wrap.
         let need = (n as u64).wrapping_mul(self.cost);
