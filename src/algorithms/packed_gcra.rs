@@ -3,7 +3,6 @@
 
 use core::num::NonZeroU32;
 
-use crate::algorithms::gcra::carry_schedule;
 use crate::algorithms::tat::{Continuous, Schedule};
 use crate::answer::Status;
 use crate::kernel::{Algorithm, Booking, Carry, Reconfigure, Step, WordLimiter, fingerprint};
@@ -215,34 +214,11 @@ impl<const HZ: u64> Algorithm<HZ> for PackedGcraConfig<HZ> {
 /// the same quotas.
 impl<const HZ: u64> Reconfigure<HZ> for PackedGcraConfig<HZ> {
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
-        carry_schedule(
-            &self.schedule(),
-            state,
-            &next.schedule(),
-            carry,
-            at.as_ticks(),
-        )
+        self.schedule()
+            .carry_by(state, &next.schedule(), carry, at.as_ticks())
     }
 }
 
 impl<const HZ: u64> WordLimiter<PackedGcraConfig<HZ>> {
-    crate::macros::forward_config! {
-        /// A full limiter for `quota`, in ticks of `1 / HZ` seconds.
-        ///
-        /// # Errors
-        ///
-        /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError>
-            = PackedGcraConfig;
-
-        /// The burst: the most units admitted at one instant.
-        pub const fn burst(&self) -> u32;
-
-        /// The emission interval `T` as `(units, scale)`: one admitted unit costs
-        /// `units / scale` ticks, exactly.
-        pub const fn emission_interval(&self) -> (u64, u64);
-
-        /// The last instant evaluated as itself; later ones are evaluated as this one.
-        pub const fn horizon(&self) -> Instant<HZ>;
-    }
+    crate::macros::forward_gcra_config!(PackedGcraConfig);
 }

@@ -47,17 +47,39 @@ pub static FIXED_WINDOW: FixedWindow<HZ> =
 pub static SLIDING_WINDOW: SlidingWindow<HZ> =
     ratecore::const_unwrap!(SlidingWindow::new(Quota::per_second(50)));
 
-/// One `Gcra` check, the whole answer returned (its fields are not read:
-/// they are divided only when read).
-#[inline(never)]
-pub fn gcra_check(limiter: &Gcra<HZ>, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-    limiter.check_n_at(n, now)
+/// For each limiter type, a check returning the whole answer (its fields
+/// are not read: they are divided only when read) and a check of one unit
+/// whose caller asks only `is_ok()`, each behind a call boundary.
+macro_rules! checks {
+    ($($(#[$doc:meta])* $check:ident, $is_ok:ident: $limiter:ty;)*) => {$(
+        $(#[$doc])*
+        #[doc = "\n\nThe whole answer returned."]
+        #[inline(never)]
+        pub fn $check(limiter: &$limiter, n: u32, now: Instant<HZ>) -> Decision<HZ> {
+            limiter.check_n_at(n, now)
+        }
+
+        $(#[$doc])*
+        #[doc = "\n\nOne unit, the caller asking only `is_ok()`."]
+        #[inline(never)]
+        pub fn $is_ok(limiter: &$limiter, now: Instant<HZ>) -> bool {
+            limiter.check_at(now).is_ok()
+        }
+    )*};
 }
 
-/// One `Gcra` check of one unit whose caller asks only `is_ok()`.
-#[inline(never)]
-pub fn gcra_is_ok(limiter: &Gcra<HZ>, now: Instant<HZ>) -> bool {
-    limiter.check_at(now).is_ok()
+checks! {
+    /// One `Gcra` check.
+    gcra_check, gcra_is_ok: Gcra<HZ>;
+    /// One `PackedGcra` check. Past the horizon it calls a cold function
+    /// that divides: the check's path does not.
+    packed_gcra_check, packed_gcra_is_ok: PackedGcra<HZ>;
+    /// One `TokenBucket` check (the same code serves both refill modes).
+    token_bucket_check, token_bucket_is_ok: TokenBucket<HZ>;
+    /// One `FixedWindow` check.
+    fixed_window_check, fixed_window_is_ok: FixedWindow<HZ>;
+    /// One `SlidingWindow` check.
+    sliding_window_check, sliding_window_is_ok: SlidingWindow<HZ>;
 }
 
 /// The decision of one `Gcra` check alone, without the atomic word: what the
@@ -79,57 +101,6 @@ pub fn gcra_ref_check(n: u32, now: Instant<HZ>) -> Decision<HZ> {
 #[inline(never)]
 pub fn gcra_ref_is_ok(now: Instant<HZ>) -> bool {
     WordRef::new(&GCRA_WORD, &GCRA_CONFIG).check_at(now).is_ok()
-}
-
-/// One `PackedGcra` check, the whole answer returned.
-#[inline(never)]
-pub fn packed_gcra_check(limiter: &PackedGcra<HZ>, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-    limiter.check_n_at(n, now)
-}
-
-/// One `PackedGcra` check of one unit whose caller asks only `is_ok()`.
-/// Past the horizon it calls a cold function that divides: the check's
-/// path does not.
-#[inline(never)]
-pub fn packed_gcra_is_ok(limiter: &PackedGcra<HZ>, now: Instant<HZ>) -> bool {
-    limiter.check_at(now).is_ok()
-}
-
-/// One `TokenBucket` check (greedy refill).
-#[inline(never)]
-pub fn token_bucket_check(limiter: &TokenBucket<HZ>, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-    limiter.check_n_at(n, now)
-}
-
-/// One `FixedWindow` check.
-#[inline(never)]
-pub fn fixed_window_check(limiter: &FixedWindow<HZ>, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-    limiter.check_n_at(n, now)
-}
-
-/// One `SlidingWindow` check.
-#[inline(never)]
-pub fn sliding_window_check(limiter: &SlidingWindow<HZ>, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-    limiter.check_n_at(n, now)
-}
-
-/// One `TokenBucket` check of one unit whose caller asks only `is_ok()`
-/// (the same code serves both refill modes).
-#[inline(never)]
-pub fn token_bucket_is_ok(limiter: &TokenBucket<HZ>, now: Instant<HZ>) -> bool {
-    limiter.check_at(now).is_ok()
-}
-
-/// One `FixedWindow` check of one unit whose caller asks only `is_ok()`.
-#[inline(never)]
-pub fn fixed_window_is_ok(limiter: &FixedWindow<HZ>, now: Instant<HZ>) -> bool {
-    limiter.check_at(now).is_ok()
-}
-
-/// One `SlidingWindow` check of one unit whose caller asks only `is_ok()`.
-#[inline(never)]
-pub fn sliding_window_is_ok(limiter: &SlidingWindow<HZ>, now: Instant<HZ>) -> bool {
-    limiter.check_at(now).is_ok()
 }
 
 /// Calls every wrapper once, through `black_box` so nothing is folded.
