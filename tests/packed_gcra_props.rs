@@ -250,6 +250,38 @@ proptest! {
     }
 }
 
+/// A `Reconfigurable` of packed plans, the way a `PackedGcra` changes its
+/// quota, answers as one of `Gcra` plans through a run of checks and
+/// switches under every carry rule.
+#[test]
+fn reconfigurable_packed_plans_answer_as_gcra_plans() {
+    use ratecore::kernel::Reconfigurable;
+    use ratecore::{Limiter, Quota};
+    let quotas = [
+        Quota::per_second(10).burst(3),
+        Quota::per_second(3).burst(7),
+    ];
+    let packed = Reconfigurable::new(quotas.map(|q| PackedGcraConfig::<1_000>::new(q).unwrap()));
+    let gcra = Reconfigurable::new(quotas.map(|q| GcraConfig::<1_000>::new(q).unwrap()));
+    for (i, ms) in (0..200u64).map(|i| (i, i * 37 % 1_000 + i * 5)) {
+        let t = Instant::<1_000>::from_ticks(ms);
+        if i % 17 == 0 {
+            let (plan, carry) = ((i / 17 % 2) as usize, carry_of(i as u8));
+            assert_eq!(
+                packed.switch_at(plan, carry, t),
+                gcra.switch_at(plan, carry, t)
+            );
+        }
+        let n = (i % 4) as u32;
+        assert_eq!(
+            packed.check_n_at(n, t),
+            gcra.check_n_at(n, t),
+            "check {n} at {ms}"
+        );
+        assert_eq!(packed.state(), gcra.state());
+    }
+}
+
 /// The configurations' names tell saved states apart: a `Gcra`'s word is
 /// not restored into a `PackedGcra` (nor back), though it means the same.
 #[test]

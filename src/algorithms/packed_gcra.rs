@@ -28,7 +28,11 @@ use crate::vocabulary::arith::div;
 /// `Gcra` (36 for 27), 7 per denied one (30 for 23), counted by callgrind
 /// (`.ci/instructions packed_gcra_admit packed_gcra_deny`); on Cortex-M and
 /// RISC-V, 70 to 170 more bytes of flash for an `is_ok()` check, and less
-/// for one that returns the whole answer (`.ci/firmware-size`).
+/// for one that returns the whole answer (`.ci/firmware-size`). The other
+/// operations (a status, an idle time, a reservation, a carry to another
+/// plan in a [`Reconfigurable`](crate::kernel::Reconfigurable)) unpack the
+/// whole schedule, the horizon's division included, and there is no
+/// `set_quota_at`: a `Reconfigurable` of packed plans changes quotas.
 ///
 /// Choose it where many self-contained limiters live in RAM (an array of
 /// them, per-device limiters on a microcontroller): 24 bytes on every target,
