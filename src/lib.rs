@@ -55,7 +55,8 @@ pub mod http;
 pub mod architecture {}
 
 pub use algorithms::{
-    ConcurrencyLimit, FixedWindow, Gcra, RefillMode, SlidingLog, SlidingWindow, TokenBucket,
+    ConcurrencyLimit, FixedWindow, Gcra, PackedGcra, RefillMode, SlidingLog, SlidingWindow,
+    TokenBucket,
 };
 pub use answer::{Decision, Denied, RateLimited, Status};
 pub use compose::Tiers;

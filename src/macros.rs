@@ -131,6 +131,33 @@ macro_rules! forward_config {
 }
 pub(crate) use forward_config;
 
+/// The items every GCRA limiter (`WordLimiter<$config>`, where `$config` has
+/// `new`, `burst`, `emission_interval` and `horizon`: `Gcra` and
+/// `PackedGcra`) forwards to its configuration, with their docs.
+macro_rules! forward_gcra_config {
+    ($config:ident) => {
+        $crate::macros::forward_config! {
+            /// A full limiter for `quota`, in ticks of `1 / HZ` seconds.
+            ///
+            /// # Errors
+            ///
+            /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
+            pub const fn new(quota: Quota) -> Result<Self, QuotaError> = $config;
+
+            /// The burst: the most units admitted at one instant.
+            pub const fn burst(&self) -> u32;
+
+            /// The emission interval `T` as `(units, scale)`: one admitted unit costs
+            /// `units / scale` ticks, exactly.
+            pub const fn emission_interval(&self) -> (u64, u64);
+
+            /// The last instant evaluated as itself; later ones are evaluated as this one.
+            pub const fn horizon(&self) -> Instant<HZ>;
+        }
+    };
+}
+pub(crate) use forward_gcra_config;
+
 /// The items every window limiter (`WordLimiter<$config>`, where `$config`
 /// has `new`, `with_epoch`, `limit`, `window` and `horizon`) forwards to its
 /// configuration, with their docs.

@@ -153,44 +153,13 @@ impl<const HZ: u64> Algorithm<HZ> for GcraConfig<HZ> {
 /// booked ahead forgives nothing.
 impl<const HZ: u64> Reconfigure<HZ> for GcraConfig<HZ> {
     fn carry(&self, state: u64, next: &Self, carry: Carry, at: Instant<HZ>) -> u64 {
-        let (old, new) = (&self.schedule, &next.schedule);
-        match carry {
-            // Nothing in use, from `at` on: a state of 0 would have seen no
-            // instant, and units booked at a stale one would drain before `at`.
-            Carry::Full => old.carry_scaled(state, new, at.as_ticks(), 0, 1, false),
-            Carry::InUse => old.carry_scaled(state, new, at.as_ticks(), 1, 1, false),
-            Carry::Scaled => old.carry_scaled(
-                state,
-                new,
-                at.as_ticks(),
-                u64::from(new.burst.get()),
-                u64::from(old.burst.get()),
-                true,
-            ),
-        }
+        self.schedule
+            .carry_by(state, &next.schedule, carry, at.as_ticks())
     }
 }
 
 impl<const HZ: u64> WordLimiter<GcraConfig<HZ>> {
-    crate::macros::forward_config! {
-        /// A full limiter for `quota`, in ticks of `1 / HZ` seconds.
-        ///
-        /// # Errors
-        ///
-        /// A [`QuotaError`] if the quota is zero somewhere or does not fit 64-bit ticks.
-        pub const fn new(quota: Quota) -> Result<Self, QuotaError>
-            = GcraConfig;
-
-        /// The burst: the most units admitted at one instant.
-        pub const fn burst(&self) -> u32;
-
-        /// The emission interval `T` as `(units, scale)`: one admitted unit costs
-        /// `units / scale` ticks, exactly.
-        pub const fn emission_interval(&self) -> (u64, u64);
-
-        /// The last instant evaluated as itself; later ones are evaluated as this one.
-        pub const fn horizon(&self) -> Instant<HZ>;
-    }
+    crate::macros::forward_gcra_config!(GcraConfig);
 
     /// Changes the quota at `now`, carrying over the units in use (rounded up,
     /// at most the new burst).

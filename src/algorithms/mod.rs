@@ -13,6 +13,7 @@ mod fixed_window;
 mod gcra;
 mod grid;
 mod log_limit;
+mod packed_gcra;
 mod sliding_log;
 mod sliding_window;
 mod tat;
@@ -22,6 +23,7 @@ pub use concurrency::{ConcurrencyConfig, ConcurrencyLimit, Permit};
 pub use fixed_window::{FixedWindow, FixedWindowConfig};
 pub use gcra::{Gcra, GcraConfig};
 pub use log_limit::{LogLimitConfig, LogLimiter, LogVerdict, MAX_LOG_BURST};
+pub use packed_gcra::{PackedGcra, PackedGcraConfig};
 #[cfg(feature = "critical-section")]
 #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub use sliding_log::SharedSlidingLog;

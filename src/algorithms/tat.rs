@@ -23,7 +23,7 @@ use core::num::NonZeroU32;
 
 use crate::algorithms::divisor::Divisor;
 use crate::answer::{Denied, ExceedsBurst, RateLimited, Status};
-use crate::kernel::Step;
+use crate::kernel::{Carry, Step};
 use crate::quota::{Quota, QuotaError};
 use crate::time::Instant;
 use crate::vocabulary::arith::{div, div_ceil};
@@ -314,10 +314,24 @@ impl<R: Refill> Schedule<R> {
     /// wrapping operations are each proved not to wrap where they stand.
     #[inline(always)]
     pub(crate) fn decide<const HZ: u64>(&self, tat: u64, n: u32, now: u64) -> Step<HZ> {
+        self.decide_with(tat, n, || self.virtual_now(now))
+    }
+
+    /// [`decide`](Schedule::decide) with the evaluated tick (at most the
+    /// horizon) and its virtual time from `clamp`, called once a check fits
+    /// the burst: a configuration that clamps `now` in its own way
+    /// ([`PackedGcra`](crate::algorithms::PackedGcra)) shares this decision.
+    #[inline(always)]
+    pub(crate) fn decide_with<const HZ: u64>(
+        &self,
+        tat: u64,
+        n: u32,
+        clamp: impl FnOnce() -> (u64, u64),
+    ) -> Step<HZ> {
         if n > self.burst.get() {
             return Step::Deny(Denied::ExceedsBurst(ExceedsBurst::new(n, self.burst.get())));
         }
-        let (now, v) = self.virtual_now(now);
+        let (now, v) = clamp();
         // `n <= burst`, so `need <= burst * cost = capacity < u64::MAX`: the
         // product does not wrap.
         let need = (n as u64).wrapping_mul(self.cost);
@@ -491,6 +505,33 @@ impl<R: Refill> Schedule<R> {
         // that never admits again: stricter, and only for configurations
         // whose bursts cost nearly the whole 64-bit line.
         v_new.saturating_add(used.saturating_mul(next.cost))
+    }
+
+    /// [`Reconfigure::carry`](crate::kernel::Reconfigure::carry) under
+    /// `carry`'s rule, from `self` to `next` at tick `at`: every
+    /// configuration made of schedules (GCRA, packed or not, and the token
+    /// bucket, across its refill modes) carries its states through this.
+    pub(crate) fn carry_by<S: Refill>(
+        &self,
+        tat: u64,
+        next: &Schedule<S>,
+        carry: Carry,
+        at: u64,
+    ) -> u64 {
+        match carry {
+            // Nothing in use, from `at` on: a state of 0 would have seen no
+            // instant, and units booked at a stale one would drain before `at`.
+            Carry::Full => self.carry_scaled(tat, next, at, 0, 1, false),
+            Carry::InUse => self.carry_scaled(tat, next, at, 1, 1, false),
+            Carry::Scaled => self.carry_scaled(
+                tat,
+                next,
+                at,
+                u64::from(next.burst.get()),
+                u64::from(self.burst.get()),
+                true,
+            ),
+        }
     }
 
     /// The numbers the decision reads, for a configuration fingerprint.

@@ -184,19 +184,7 @@ impl<const HZ: u64> Reconfigure<HZ> for TokenBucketConfig<HZ> {
         // in use are counted under the old mode and booked under the new.
         with_schedule!(&self.schedule, |old| with_schedule!(
             &next.schedule,
-            |new| match carry {
-                // Nothing in use, from `at` on (see `GcraConfig`'s carry).
-                Carry::Full => old.carry_scaled(state, new, at, 0, 1, false),
-                Carry::InUse => old.carry_scaled(state, new, at, 1, 1, false),
-                Carry::Scaled => old.carry_scaled(
-                    state,
-                    new,
-                    at,
-                    u64::from(new.burst.get()),
-                    u64::from(old.burst.get()),
-                    true,
-                ),
-            }
+            |new| old.carry_by(state, new, carry, at)
         ))
     }
 }

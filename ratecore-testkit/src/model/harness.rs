@@ -117,6 +117,22 @@ pub fn run_gcra<const HZ: u64>(
     ops: &[Op],
     check_invariants: bool,
 ) -> Result<(), QuotaError> {
+    run_gcra_beside::<HZ>(spec, ops, check_invariants, &mut [])
+}
+
+/// [`run_gcra`] with `others` (limiters that claim to decide as `Gcra<HZ>`
+/// does for `spec`, e.g. a `PackedGcra`) driven beside it, every answer
+/// held to the same model.
+///
+/// # Errors
+///
+/// The quota's error if the crate refuses it.
+pub fn run_gcra_beside<const HZ: u64>(
+    spec: &QuotaSpec,
+    ops: &[Op],
+    check_invariants: bool,
+    others: &mut [(&str, &mut dyn Model)],
+) -> Result<(), QuotaError> {
     let quota: Quota = spec.quota();
     let mut limiter = Gcra::<HZ>::new(quota)?;
     let cfg = gcra_config(&limiter);
@@ -127,12 +143,12 @@ pub fn run_gcra<const HZ: u64>(
     let mut model = GcraModel::new(units, scale, cfg.burst, cfg.horizon);
     let alg = Gcra::<HZ>::new(quota)?;
     let mut word = Subject::fresh(&alg);
-    differential(
-        ops,
-        &cfg,
-        &mut model,
-        &mut [("Gcra", &mut limiter), ("Gcra as Algorithm", &mut word)],
-    );
+    let mut subjects: Vec<(&str, &mut dyn Model)> =
+        vec![("Gcra", &mut limiter), ("Gcra as Algorithm", &mut word)];
+    for (name, model) in others.iter_mut() {
+        subjects.push((name, &mut **model));
+    }
+    differential(ops, &cfg, &mut model, &mut subjects);
     if check_invariants {
         let mut shadow = Gcra::<HZ>::new(quota)?;
         invariants(ops, &cfg, Subject::fresh(&alg), &mut shadow);

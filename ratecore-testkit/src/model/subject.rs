@@ -117,7 +117,7 @@ pub fn apply(subject: &mut dyn Model, action: Action) -> Outcome {
     }
 }
 
-/// Every limiter built on the kernel (`Gcra`, `TokenBucket`, the windows, an
+/// Every limiter built on the kernel (`Gcra`, `PackedGcra`, `TokenBucket`, the windows, an
 /// outside algorithm) is driven the same way: through its `Limiter`, `Refund`
 /// and reservation methods, on its own atomic word.
 macro_rules! limiter_model {
@@ -147,7 +147,7 @@ impl<const HZ: u64> Model for ratecore::$limiter<HZ> {
     )*};
 }
 
-limiter_model!(Gcra, TokenBucket, FixedWindow, SlidingWindow);
+limiter_model!(Gcra, PackedGcra, TokenBucket, FixedWindow, SlidingWindow);
 
 /// A state word driven through the `Algorithm` trait: a limiter whose whole
 /// state can be copied, so invariants can try "what if" on a clone.
