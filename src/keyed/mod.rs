@@ -153,8 +153,9 @@ use slot::Id;
 /// (the duplicate check, whose view also confirms the choice of slot) and
 /// makes the reservation live already charged: two compare-and-swaps. When
 /// the other group of the window has more room, the reservation moves there:
-/// a second load of the window and two more compare-and-swaps. A refused
-/// check loads the window once.
+/// that group's words up to its first free slot, a second load of the window
+/// (the new reservation's duplicate check) and two more compare-and-swaps. A
+/// refused check loads the window once.
 ///
 /// # Stack and heap
 ///
@@ -602,6 +603,9 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         // scan is the look-up then (see "Where a reservation goes" in
         // `probe`); anything the guess cannot settle scans first.
         let mut found = Found::Absent;
+        // The group a settling scan sent an early claim to (see
+        // `Settled::Moved`): the next reservation is made there.
+        let mut moved = None;
         'look: loop {
             match found {
                 Found::Live { slot, word } => {
@@ -639,7 +643,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         self.slots.words(),
                         &window,
                         id,
-                        &seen,
+                        (&seen, moved.take()),
                         (config, 0),
                         &self.floor,
                         at.as_ticks(),
@@ -660,12 +664,12 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         &window,
                         id,
                         (position, reservation, early),
-                        &mut seen,
                         is_idle,
                     );
-                    if let Settled::Moved = settled {
-                        // Reserve again, from the settling scan's view
-                        // (`seen`), without another scan.
+                    if let Settled::Moved(to) = settled {
+                        // Reserve again, in the group the settling scan
+                        // chose, without another scan first.
+                        moved = Some(to);
                         found = Found::Absent;
                         continue 'look;
                     }

@@ -61,11 +61,14 @@
 //!   by the settling scan, exactly as a racing insertion's is (invariant 3):
 //!   a live copy or an earlier reservation wins, and the check looks again
 //!   with a full scan; a later reservation is withdrawn;
-//! - the words it loaded are the view the choice is made from: if the
-//!   choice (with our slot free, as it was when claimed) is in the other
-//!   group, ours is withdrawn and the check reserves again from that view,
-//!   which then settles as any reservation does. Only the group is checked:
-//!   a slot of the same group freed after our claim does not move it.
+//! - the words it loads are the view the choice is made from: it counts
+//!   the free slots of each group as it loads them (our slot counted free,
+//!   as it was when claimed), and if the other group has more room by the
+//!   rule of [`choose`], ours is withdrawn and the check reserves again in
+//!   that group: its first free slot, loading words only up to it, a claim
+//!   that then settles as any reservation does and is not moved again
+//!   ([`Settled::Moved`]). Only the group is checked: a slot of the same
+//!   group freed after our claim does not move it.
 //!
 //! A reservation is a reservation wherever it is: the invariants above do
 //! not depend on how its slot was chosen. What the early claim changes is
@@ -109,8 +112,8 @@ use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
 use super::slot::{
-    Holder, Id, VACANT, config, hint, holder, inserting, is_inserting, is_live, live, names, state,
-    with_state,
+    Holder, Id, Kind, VACANT, config, hint, holder, inserting, is_inserting, is_live, kind, live,
+    names, state, with_state,
 };
 use super::storage::Slots;
 
@@ -151,10 +154,10 @@ pub(crate) enum Reserved<'a> {
         slot: &'a AtomicU128,
         position: usize,
         reservation: u128,
-        /// The word the reservation replaced, when the slot was the first
-        /// free one rather than chosen from a full view of the window:
-        /// [`settle_reserved`] then checks the choice.
-        early: Option<u128>,
+        /// Whether the slot was the first free one rather than chosen from
+        /// a full view of the window: [`settle_reserved`] then checks the
+        /// choice.
+        early: bool,
     },
     /// The chosen slot changed since the look-up: look the key up again.
     Retry,
@@ -280,13 +283,17 @@ pub(crate) fn scan<'a>(slots: Slots<'a>, window: &Window, id: Id, seen: &mut See
 /// words only up to it, and leaves the choice to be checked by
 /// [`settle_reserved`]; it answers [`Reserved::Retry`] (look again, with a
 /// full scan) if it meets a copy of the key first, and [`Reserved::Full`]
-/// if it loaded every word and none is free.
+/// if it loaded every word and none is free. With `moved` (the group a
+/// settling scan chose, see [`Settled::Moved`]: `true` for the second), it
+/// does the same within that group only, and the claim is final (not
+/// checked again); a group with no free slot left answers
+/// [`Reserved::Retry`], as the other may still have room.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn reserve<'a>(
     slots: Slots<'a>,
     window: &Window,
     id: Id,
-    seen: &Seen,
+    (seen, moved): (&Seen, Option<bool>),
     (config, fresh): (usize, u64),
     floor: &AtomicU64,
     at: u64,
@@ -307,9 +314,12 @@ pub(crate) fn reserve<'a>(
     };
     let Some(words) = &seen.words else {
         let mut base = 0usize;
-        for group in window.groups() {
+        for (second, group) in [false, true].into_iter().zip(window.groups()) {
             let first = base;
             base = base.saturating_add(group.len());
+            if moved.is_some_and(|to| to != second) {
+                continue;
+            }
             let Some(group) = slots.words.get(group) else {
                 continue;
             };
@@ -322,9 +332,13 @@ pub(crate) fn reserve<'a>(
                     return Reserved::Retry;
                 }
                 if is_free(word) {
-                    return claim(first.wrapping_add(offset), word, true);
+                    return claim(first.wrapping_add(offset), word, moved.is_none());
                 }
             }
+        }
+        if moved.is_some() {
+            // The chosen group filled up since: choose again from a scan.
+            return Reserved::Retry;
         }
         // Every word loaded, none free and none a copy of the key: what a
         // full scan and the choice from it would answer.
@@ -338,11 +352,14 @@ pub(crate) fn reserve<'a>(
 
 /// Whether `word` leaves its slot free for a new key: vacant, or a live key
 /// that `is_idle` says may be reclaimed (never a reservation).
+#[inline(always)]
 fn free(word: u128, is_idle: impl Fn(u128) -> bool) -> bool {
-    match holder(word) {
-        Holder::Vacant => true,
-        Holder::Live(_) => is_idle(word),
-        Holder::Inserting(_) => false,
+    // The status bits alone (`kind`, one shift): matching a `Holder`
+    // masks and compares twice, on every word of the settling scan.
+    match kind(word) {
+        Kind::Vacant => true,
+        Kind::Inserting => false,
+        Kind::Live => is_idle(word),
     }
 }
 
@@ -439,7 +456,7 @@ fn claim<'a>(
                 slot,
                 position,
                 reservation,
-                early: early.then_some(word),
+                early,
             }
         }
         Err(_) => Reserved::Retry,
@@ -453,53 +470,58 @@ pub(crate) enum Settled {
     /// It was withdrawn for another copy of the key: look again.
     Lost,
     /// It was withdrawn because the window, seen in full by the settling
-    /// scan, names a slot of the other group (an early claim only): `seen`
-    /// now holds those words; reserve again from them.
-    Moved,
+    /// scan, has more room in the other group (an early claim only):
+    /// reserve again in that group (`true`: the second), see [`reserve`].
+    Moved(bool),
 }
 
 /// Settles the reservation `reserved` (a [`Reserved::Slot`]) with
 /// [`settle`]. An early claim (the first free slot, see [`reserve`]) is
-/// checked against the choice a full view gives: the settling scan's words
-/// are kept in `seen`, and if [`choose`] (with our slot free, as it was
-/// claimed) names a slot of the other group, the reservation is withdrawn
-/// and [`Settled::Moved`] answered.
+/// checked against the choice a full view gives: the settling scan counts
+/// the free slots of each group as it loads them (ours counted free, as it
+/// was claimed), and if the other group has the room that [`choose`] would
+/// prefer, the reservation is withdrawn and [`Settled::Moved`] answered.
+/// Counting in the scan, rather than keeping its words and choosing after,
+/// spares an insertion a second walk over the window and the copy of 32
+/// words.
 pub(crate) fn settle_reserved(
     slots: Slots<'_>,
     window: &Window,
     id: Id,
-    (mine, reservation, early): (usize, u128, Option<u128>),
-    seen: &mut Seen,
+    (mine, reservation, early): (usize, u128, bool),
     is_idle: impl Fn(u128) -> bool,
 ) -> Settled {
-    let Some(claimed) = early else {
+    if !early {
         return if settle(slots, window, id, mine, reservation) {
             Settled::Won
         } else {
             Settled::Lost
         };
-    };
-    let words = seen.words.get_or_insert([VACANT; MAX_WINDOW]);
-    if !settle_with(slots, window, id, mine, reservation, words) {
-        return Settled::Lost;
     }
-    let Some(own) = words.get_mut(mine) else {
+    let Some([mut first_room, mut second_room]) =
+        settle_with(slots, window, id, mine, reservation, |word| {
+            free(word, &is_idle)
+        })
+    else {
         return Settled::Lost;
     };
-    *own = claimed;
-    let first_len = window.groups()[0].len();
-    let same_group = |position: usize| (position < first_len) == (mine < first_len);
-    if choose(words, window, |word| free(word, &is_idle)).is_some_and(|(at, _)| same_group(at)) {
+    // Our own slot was loaded as the reservation, never free: it counts as
+    // the free slot it was when claimed.
+    let ours_second = mine >= window.groups()[0].len();
+    if ours_second {
+        second_room = second_room.wrapping_add(1);
+    } else {
+        first_room = first_room.wrapping_add(1);
+    }
+    // The rule of `choose`: the second group only with strictly more room.
+    let chosen_second = second_room > first_room;
+    if chosen_second == ours_second {
         return Settled::Won;
-    }
-    // Ours is not free for the next choice: it is being withdrawn.
-    if let Some(own) = words.get_mut(mine) {
-        *own = reservation;
     }
     if let Some(slot) = slots.words.get(window.slot(mine)) {
         withdraw(slot, reservation);
     }
-    Settled::Moved
+    Settled::Moved(chosen_second)
 }
 
 /// Settles the reservation `reservation` for `id` at `mine`: withdraws it if
@@ -519,19 +541,15 @@ pub(crate) fn settle(
     mine: usize,
     reservation: u128,
 ) -> bool {
-    settle_with(
-        slots,
-        window,
-        id,
-        mine,
-        reservation,
-        &mut [VACANT; MAX_WINDOW],
-    )
+    settle_with(slots, window, id, mine, reservation, |_| false).is_some()
 }
 
-/// [`settle`], leaving in `seen` (by position) each word it loaded, its own
-/// slot's too: when it returns `true`, the whole window as its SeqCst loads
-/// saw it.
+/// [`settle`], counting as it goes the words of each group that `is_free`
+/// says are free (its own slot's word too, and for a withdrawn reservation
+/// the word after the withdrawal): `None` where `settle` answers `false`,
+/// else the counts of the first and the second group, of the whole window
+/// as its SeqCst loads saw it. (A count per group kept in a register: a
+/// callback told each word's group tested it on every slot.)
 #[inline(always)]
 fn settle_with(
     slots: Slots<'_>,
@@ -539,19 +557,19 @@ fn settle_with(
     id: Id,
     mine: usize,
     reservation: u128,
-    seen: &mut [u128; MAX_WINDOW],
-) -> bool {
-    let Some(own) = slots.words.get(window.slot(mine)) else {
-        return false;
-    };
+    is_free: impl Fn(u128) -> bool,
+) -> Option<[usize; 2]> {
+    let own = slots.words.get(window.slot(mine))?;
+    let mut rooms = [0usize; 2];
     let mut base = 0usize;
-    for group in window.groups() {
+    for (room, group) in rooms.iter_mut().zip(window.groups()) {
         let first = base;
         base = base.saturating_add(group.len());
-        let (Some(group), Some(out)) = (slots.words.get(group), seen.get_mut(first..base)) else {
+        let Some(group) = slots.words.get(group) else {
             continue;
         };
-        for (slot, out) in group.iter().zip(out) {
+        let mut free = 0usize;
+        for slot in group {
             // SeqCst: the load of the store-buffering pattern; pairs with
             // the SeqCst reservation (in `reserve`) of a racing copy of the
             // key, so that of two racing reservations at least one sees the
@@ -573,14 +591,17 @@ fn settle_with(
                     Some(now) => word = now,
                     None => {
                         withdraw(own, reservation);
-                        return false;
+                        return None;
                     }
                 }
             }
-            *out = word;
+            if is_free(word) {
+                free = free.wrapping_add(1);
+            }
         }
+        *room = free;
     }
-    true
+    Some(rooms)
 }
 
 /// A copy of the key met by [`settle`] in `slot`, which held `word`: `None`
@@ -746,7 +767,7 @@ mod tests {
                 slots,
                 &window,
                 Id::new(7, 0),
-                &seen,
+                (&seen, None),
                 (0, 0),
                 &floor,
                 5,

@@ -85,6 +85,31 @@ pub(crate) const fn holder(word: u128) -> Holder {
     }
 }
 
+/// What kind of holder `word` has, from its status bits alone: what
+/// [`holder`] tells without the key, in one shift (the settling scan asks it
+/// of every word).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// [`Holder::Vacant`].
+    Vacant,
+    /// [`Holder::Inserting`].
+    Inserting,
+    /// [`Holder::Live`] (the never-written status `0b11` too, as `holder`
+    /// reads it).
+    Live,
+}
+
+/// The [`Kind`] of `word`'s holder.
+#[inline(always)]
+pub(crate) const fn kind(word: u128) -> Kind {
+    // The two status bits, bits 127..126.
+    match word >> 126 {
+        0 => Kind::Vacant,
+        1 => Kind::Inserting,
+        _ => Kind::Live,
+    }
+}
+
 /// The high half of `word` without its configuration index: equal to
 /// `LIVE | id` (or `INSERTING | id`) exactly when [`holder`] is
 /// `Live(id)` (or `Inserting(id)`). Two instructions where matching a
@@ -196,6 +221,12 @@ mod tests {
                     is_inserting(word, who),
                     holder(word) == Holder::Inserting(who)
                 );
+                let expected = match holder(word) {
+                    Holder::Vacant => Kind::Vacant,
+                    Holder::Inserting(_) => Kind::Inserting,
+                    Holder::Live(_) => Kind::Live,
+                };
+                assert_eq!(kind(word), expected);
                 assert_eq!(
                     names(word, who),
                     matches!(holder(word), Holder::Live(held) | Holder::Inserting(held) if held == who)
