@@ -716,6 +716,8 @@ pub(crate) fn update<T>(
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    extern crate std;
+
     use super::*;
     use crate::keyed::slot::Id;
     use crate::keyed::storage::{InlineSlots, Sealed as _};
@@ -733,35 +735,57 @@ mod tests {
         }
     }
 
+    /// The kinds of the 64 slots of a table (see [`word`]; a window uses
+    /// the first 32) and the spread that chooses the window.
+    fn kinds() -> impl Strategy<Value = (std::vec::Vec<u8>, u64)> {
+        (proptest::collection::vec(0u8..4, 64), any::<u64>())
+    }
+
+    /// A table of 64 slots (four groups) and the window of `spread`, whose
+    /// slots hold the words of the kinds `held` (by position).
+    fn window_of(held: &[u8], spread: u64) -> (InlineSlots<64>, Window) {
+        let storage = InlineSlots::<64>::vacant();
+        let window = Window::new(64, spread);
+        for (position, kind) in held.iter().take(window.len()).enumerate() {
+            storage.words().words[window.slot(position)]
+                .store(word(*kind, position as u64), Ordering::Relaxed);
+        }
+        (storage, window)
+    }
+
+    /// The reference for the power of two choices over the generated kinds
+    /// of a window (its first group `first_len` long): whether the second
+    /// group has more free slots (vacant or idle) than the first, and the
+    /// first free position of each group.
+    fn reference(held: &[u8], first_len: usize) -> (bool, Option<usize>, Option<usize>) {
+        let free = |kind: &u8| *kind < 2;
+        let (first, second) = held.split_at(first_len);
+        let room = |group: &[u8]| group.iter().filter(|k| free(k)).count();
+        (
+            room(second) > room(first),
+            first.iter().position(free),
+            second.iter().position(free).map(|p| p + first_len),
+        )
+    }
+
     proptest! {
         /// `reserve` takes the slot the power of two choices names, counted
         /// here in full over both groups (its count of the second group
         /// stops early).
         #[test]
         fn reserve_takes_the_two_choices_slot(
-            held in proptest::collection::vec(0u8..4, 64),
-            spread in any::<u64>(),
+            (held, spread) in kinds(),
         ) {
-            let storage = InlineSlots::<64>::vacant();
+            let (storage, window) = window_of(&held, spread);
             let slots = storage.words();
-            let window = Window::new(64, spread);
             let mut seen = Seen::new();
             let words = seen.words.get_or_insert([VACANT; MAX_WINDOW]);
-            for (position, kind) in held.iter().take(window.len()).enumerate() {
-                let w = word(*kind, position as u64);
-                words[position] = w;
-                slots.words[window.slot(position)].store(w, Ordering::Relaxed);
+            for (position, word) in words.iter_mut().take(window.len()).enumerate() {
+                *word = slots.words[window.slot(position)].load(Ordering::Relaxed);
             }
-            // The reference: room per group, the first free slot of each.
-            let free = |kind: &u8| *kind < 2;
             let [one, _] = window.groups();
-            let (first, second) = held[..window.len()].split_at(one.len());
-            let room = |group: &[u8]| group.iter().filter(|k| free(k)).count();
-            let expected = if room(second) > room(first) {
-                second.iter().position(free).map(|p| p + one.len())
-            } else {
-                first.iter().position(free)
-            };
+            let (second_chosen, first, second) = reference(&held[..window.len()], one.len());
+            let expected = if second_chosen { second } else { first };
             let floor = AtomicU64::new(0);
             let got = reserve(
                 slots,
@@ -785,6 +809,80 @@ mod tests {
                     prop_assert!(false, "full, but {expected} is free");
                 }
                 (Reserved::Retry, _) => prop_assert!(false, "retry with no race"),
+            }
+        }
+
+        /// An early claim (the first free slot, as `reserve` takes it
+        /// without a view) is kept by `settle_reserved` exactly when its
+        /// group is the one the power of two choices names, counted here in
+        /// full with the claimed slot free (as it was); otherwise it is
+        /// withdrawn and the other group named.
+        #[test]
+        fn an_early_claim_stays_only_in_the_chosen_group(
+            (held, spread) in kinds(),
+        ) {
+            let (storage, window) = window_of(&held, spread);
+            let slots = storage.words();
+            let id = Id::new(7, 0);
+            let is_idle = |w: u128| state(w) == 0;
+            let floor = AtomicU64::new(0);
+            let got = reserve(slots, &window, id, (&Seen::new(), None), (0, 0), &floor, 5, is_idle);
+            let [one, _] = window.groups();
+            let (second_chosen, first, second) = reference(&held[..window.len()], one.len());
+            let Reserved::Slot { slot, position, reservation, early } = got else {
+                prop_assert!(first.is_none() && second.is_none(), "no claim, but room");
+                return Ok(());
+            };
+            prop_assert!(early);
+            prop_assert_eq!(Some(position), first.or(second));
+            let ours_second = position >= one.len();
+            match settle_reserved(slots, &window, id, (position, reservation, early), is_idle) {
+                Settled::Won => {
+                    prop_assert_eq!(second_chosen, ours_second);
+                    prop_assert_eq!(slot.load(Ordering::Relaxed), reservation);
+                }
+                Settled::Moved(to) => {
+                    prop_assert_eq!(to, second_chosen);
+                    prop_assert_ne!(to, ours_second);
+                    prop_assert_eq!(slot.load(Ordering::Relaxed), VACANT);
+                }
+                Settled::Lost => prop_assert!(false, "lost with no copy of the key"),
+            }
+        }
+
+        /// A reservation moved to a group (`Settled::Moved`) takes that
+        /// group's first free slot, as a final claim; a group with no free
+        /// slot left asks for a scan (`Retry`), never answers `Full`.
+        #[test]
+        fn a_moved_reservation_takes_the_first_free_slot_of_its_group(
+            (held, spread) in kinds(),
+            to in any::<bool>(),
+        ) {
+            let (storage, window) = window_of(&held, spread);
+            let floor = AtomicU64::new(0);
+            let got = reserve(
+                storage.words(),
+                &window,
+                Id::new(7, 0),
+                (&Seen::new(), Some(to)),
+                (0, 0),
+                &floor,
+                5,
+                |w: u128| state(w) == 0,
+            );
+            let [one, _] = window.groups();
+            let (_, first, second) = reference(&held[..window.len()], one.len());
+            match (got, if to { second } else { first }) {
+                (Reserved::Slot { position, early, .. }, Some(expected)) => {
+                    prop_assert_eq!(position, expected);
+                    prop_assert!(!early);
+                }
+                (Reserved::Retry, None) => {}
+                (Reserved::Slot { position, .. }, None) => {
+                    prop_assert!(false, "took {position} of a full group");
+                }
+                (Reserved::Retry, Some(_)) => prop_assert!(false, "retry with room"),
+                (Reserved::Full, _) => prop_assert!(false, "full from one group"),
             }
         }
     }
