@@ -63,7 +63,8 @@
 //!   with a full scan; a later reservation is withdrawn;
 //! - the words it loads are the view the choice is made from: it counts
 //!   the free slots of each group as it loads them (our slot counted free,
-//!   as it was when claimed), and if the other group has more room by the
+//!   as it was when claimed; of the second group, only as many as can
+//!   change the choice), and if the other group has more room by the
 //!   rule of [`choose`], ours is withdrawn and the check reserves again in
 //!   that group: its first free slot, loading words only up to it, a claim
 //!   that then settles as any reservation does and is not moved again
@@ -498,21 +499,30 @@ pub(crate) fn settle_reserved(
             Settled::Lost
         };
     }
-    let Some([mut first_room, mut second_room]) =
-        settle_with(slots, window, id, mine, reservation, |word| {
-            free(word, &is_idle)
-        })
+    let [one, two] = window.groups();
+    let ours_second = mine >= one.len();
+    // Our own slot is loaded as the reservation, never free: it counts as
+    // the free slot it was when claimed.
+    let (ours_first, ours_second_count) = (usize::from(!ours_second), usize::from(ours_second));
+    // The second group wins with `need` free slots (besides ours): counting
+    // more changes nothing, and if it has fewer slots than that, counting
+    // none changes nothing either (it cannot win). In a window of idle
+    // keys, that spares the idleness test of every key of the second group.
+    let cap = |first_free: usize| {
+        let need = first_free
+            .saturating_add(ours_first)
+            .saturating_add(1)
+            .saturating_sub(ours_second_count);
+        if need > two.len() { 0 } else { need }
+    };
+    let is_free = |word| free(word, &is_idle);
+    let Some([first_free, second_free]) =
+        settle_with(slots, window, id, mine, reservation, is_free, cap)
     else {
         return Settled::Lost;
     };
-    // Our own slot was loaded as the reservation, never free: it counts as
-    // the free slot it was when claimed.
-    let ours_second = mine >= window.groups()[0].len();
-    if ours_second {
-        second_room = second_room.wrapping_add(1);
-    } else {
-        first_room = first_room.wrapping_add(1);
-    }
+    let first_room = first_free.saturating_add(ours_first);
+    let second_room = second_free.saturating_add(ours_second_count);
     // The rule of `choose`: the second group only with strictly more room.
     let chosen_second = second_room > first_room;
     if chosen_second == ours_second {
@@ -541,15 +551,16 @@ pub(crate) fn settle(
     mine: usize,
     reservation: u128,
 ) -> bool {
-    settle_with(slots, window, id, mine, reservation, |_| false).is_some()
+    settle_with(slots, window, id, mine, reservation, |_| false, |_| 0).is_some()
 }
 
 /// [`settle`], counting as it goes the words of each group that `is_free`
 /// says are free (its own slot's word too, and for a withdrawn reservation
 /// the word after the withdrawal): `None` where `settle` answers `false`,
 /// else the counts of the first and the second group, of the whole window
-/// as its SeqCst loads saw it. (A count per group kept in a register: a
-/// callback told each word's group tested it on every slot.)
+/// as its SeqCst loads saw it. The first group is counted in full, the
+/// second up to `cap(count of the first)` only. (A count per group kept in
+/// a register: a callback told each word's group tested it on every slot.)
 #[inline(always)]
 fn settle_with(
     slots: Slots<'_>,
@@ -558,15 +569,20 @@ fn settle_with(
     mine: usize,
     reservation: u128,
     is_free: impl Fn(u128) -> bool,
+    cap: impl Fn(usize) -> usize,
 ) -> Option<[usize; 2]> {
     let own = slots.words.get(window.slot(mine))?;
     let mut rooms = [0usize; 2];
     let mut base = 0usize;
-    for (room, group) in rooms.iter_mut().zip(window.groups()) {
+    for (index, group) in window.groups().into_iter().enumerate() {
         let first = base;
         base = base.saturating_add(group.len());
         let Some(group) = slots.words.get(group) else {
             continue;
+        };
+        let enough = match index {
+            0 => usize::MAX,
+            _ => cap(rooms[0]),
         };
         let mut free = 0usize;
         for slot in group {
@@ -595,11 +611,13 @@ fn settle_with(
                     }
                 }
             }
-            if is_free(word) {
+            if free < enough && is_free(word) {
                 free = free.wrapping_add(1);
             }
         }
-        *room = free;
+        if let Some(room) = rooms.get_mut(index) {
+            *room = free;
+        }
     }
     Some(rooms)
 }
@@ -719,6 +737,7 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use crate::keyed::probe_window::GROUP;
     use crate::keyed::slot::Id;
     use crate::keyed::storage::{InlineSlots, Sealed as _};
     use proptest::prelude::*;
@@ -736,9 +755,15 @@ mod tests {
     }
 
     /// The kinds of the 64 slots of a table (see [`word`]; a window uses
-    /// the first 32) and the spread that chooses the window.
+    /// the first 32) and the spread that chooses the window. Each slot is
+    /// held (busy or reserved) with a chance of `busy / 8`, drawn per case,
+    /// so that windows all free or all held, and ties between the groups,
+    /// come up often.
     fn kinds() -> impl Strategy<Value = (std::vec::Vec<u8>, u64)> {
-        (proptest::collection::vec(0u8..4, 64), any::<u64>())
+        let slot =
+            |busy: u8| (0u8..8, 0u8..2).prop_map(move |(roll, k)| k + 2 * u8::from(roll < busy));
+        let slots = (0u8..=8).prop_flat_map(move |busy| proptest::collection::vec(slot(busy), 64));
+        (slots, any::<u64>())
     }
 
     /// A table of 64 slots (four groups) and the window of `spread`, whose
@@ -766,6 +791,82 @@ mod tests {
             first.iter().position(free),
             second.iter().position(free).map(|p| p + first_len),
         )
+    }
+
+    /// An early claim (the first free slot, as `reserve` takes it without a
+    /// view) of a window holding the kinds `held` is kept by
+    /// `settle_reserved` exactly when its group is the one the power of two
+    /// choices names, counted here in full with the claimed slot free (as
+    /// it was); otherwise it is withdrawn and the other group named.
+    fn early_claim_settles_by_the_two_choices(
+        held: &[u8],
+        spread: u64,
+    ) -> Result<(), TestCaseError> {
+        let (storage, window) = window_of(held, spread);
+        let slots = storage.words();
+        let id = Id::new(7, 0);
+        let is_idle = |w: u128| state(w) == 0;
+        let floor = AtomicU64::new(0);
+        let got = reserve(
+            slots,
+            &window,
+            id,
+            (&Seen::new(), None),
+            (0, 0),
+            &floor,
+            5,
+            is_idle,
+        );
+        let [one, _] = window.groups();
+        let (second_chosen, first, second) = reference(&held[..window.len()], one.len());
+        let Reserved::Slot {
+            slot,
+            position,
+            reservation,
+            early,
+        } = got
+        else {
+            prop_assert!(first.is_none() && second.is_none(), "no claim, but room");
+            return Ok(());
+        };
+        prop_assert!(early);
+        prop_assert_eq!(Some(position), first.or(second));
+        let ours_second = position >= one.len();
+        match settle_reserved(slots, &window, id, (position, reservation, early), is_idle) {
+            Settled::Won => {
+                prop_assert_eq!(second_chosen, ours_second);
+                prop_assert_eq!(slot.load(Ordering::Relaxed), reservation);
+            }
+            Settled::Moved(to) => {
+                prop_assert_eq!(to, second_chosen);
+                prop_assert_ne!(to, ours_second);
+                prop_assert_eq!(slot.load(Ordering::Relaxed), VACANT);
+            }
+            Settled::Lost => prop_assert!(false, "lost with no copy of the key"),
+        }
+        Ok(())
+    }
+
+    /// The edges of the room count, whose count of the second group stops
+    /// early: one free slot more or fewer than the first group, or as many,
+    /// with the first group whole or one short, and the claim in either.
+    #[test]
+    fn an_early_claim_at_the_edges_of_the_room_count() {
+        // Kinds: 0 vacant, 2 busy (see `word`).
+        let group = |held: usize| -> std::vec::Vec<u8> {
+            (0..GROUP)
+                .map(|i| if i >= GROUP - held { 2 } else { 0 })
+                .collect()
+        };
+        for first_held in [0, 1, 2, GROUP - 1, GROUP] {
+            for second_held in [0, 1, 2, GROUP - 1, GROUP] {
+                let mut held = group(first_held);
+                held.extend(group(second_held));
+                held.resize(64, 0);
+                let result = early_claim_settles_by_the_two_choices(&held, 0x5eed);
+                assert!(result.is_ok(), "{first_held} {second_held}: {result:?}");
+            }
+        }
     }
 
     proptest! {
@@ -812,42 +913,12 @@ mod tests {
             }
         }
 
-        /// An early claim (the first free slot, as `reserve` takes it
-        /// without a view) is kept by `settle_reserved` exactly when its
-        /// group is the one the power of two choices names, counted here in
-        /// full with the claimed slot free (as it was); otherwise it is
-        /// withdrawn and the other group named.
+        /// An early claim: see [`early_claim_settles_by_the_two_choices`].
         #[test]
         fn an_early_claim_stays_only_in_the_chosen_group(
             (held, spread) in kinds(),
         ) {
-            let (storage, window) = window_of(&held, spread);
-            let slots = storage.words();
-            let id = Id::new(7, 0);
-            let is_idle = |w: u128| state(w) == 0;
-            let floor = AtomicU64::new(0);
-            let got = reserve(slots, &window, id, (&Seen::new(), None), (0, 0), &floor, 5, is_idle);
-            let [one, _] = window.groups();
-            let (second_chosen, first, second) = reference(&held[..window.len()], one.len());
-            let Reserved::Slot { slot, position, reservation, early } = got else {
-                prop_assert!(first.is_none() && second.is_none(), "no claim, but room");
-                return Ok(());
-            };
-            prop_assert!(early);
-            prop_assert_eq!(Some(position), first.or(second));
-            let ours_second = position >= one.len();
-            match settle_reserved(slots, &window, id, (position, reservation, early), is_idle) {
-                Settled::Won => {
-                    prop_assert_eq!(second_chosen, ours_second);
-                    prop_assert_eq!(slot.load(Ordering::Relaxed), reservation);
-                }
-                Settled::Moved(to) => {
-                    prop_assert_eq!(to, second_chosen);
-                    prop_assert_ne!(to, ours_second);
-                    prop_assert_eq!(slot.load(Ordering::Relaxed), VACANT);
-                }
-                Settled::Lost => prop_assert!(false, "lost with no copy of the key"),
-            }
+            early_claim_settles_by_the_two_choices(&held, spread)?;
         }
 
         /// A reservation moved to a group (`Settled::Moved`) takes that
