@@ -18,7 +18,7 @@ mod loom_support;
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::keyed::{Plan, SavedSlot, WhenFull};
-use ratecore::{Denied, Duration, Gcra, KeyedLimiter, Quota};
+use ratecore::{Duration, Gcra, KeyedLimiter, Quota};
 use ratecore_testkit::at;
 
 const HZ: u64 = 1_000;
@@ -78,7 +78,11 @@ fn arrangement() -> Arrangement {
         .expect("some key shares the first group");
     let setup = table();
     let busy_slot = inserted_alone(&setup, busy).index;
-    assert_eq!(busy_slot, home * GROUP as u64, "the first slot of the group");
+    assert_eq!(
+        busy_slot,
+        home * GROUP as u64,
+        "the first slot of the group"
+    );
     let moved = inserted_alone(&setup, key);
     assert_ne!(
         moved.index / GROUP as u64,
@@ -95,7 +99,7 @@ fn arrangement() -> Arrangement {
 
 /// [`arrangement`], found once: loom's types work only inside a model, so
 /// it runs as a model of one thread (one execution, whose many steps are
-/// no spin: the bound on them is lifted).
+/// no spin: their bound is raised).
 fn arranged() -> Arrangement {
     let found = std::sync::Arc::new(std::sync::Mutex::new(None));
     let out = std::sync::Arc::clone(&found);
@@ -116,10 +120,15 @@ fn arranged() -> Arrangement {
 #[test]
 fn one_key_moved_to_its_second_group_by_two_threads_lives_once() {
     let arrangement = arranged();
-    // One preemption already reaches a helper's promotion of the early
-    // claim that its inserter then moves (two copies, if the moved claim
-    // were not settled); two let both claims move, or a claim move while
-    // the other thread reserves in the second group.
+    // One preemption already reaches the races of the move: the other
+    // thread meets the early claim, helps it live where it is, and its
+    // inserter then moves it (two copies, were the moved claim not
+    // settled; a wiped key, were the early claim withdrawn from whatever
+    // its slot holds); or both claims are moved, one after the other. A
+    // second lets a thread that met the early claim scan after its
+    // withdrawal and reserve in the second group from the full view,
+    // racing the moved claim for that group's first slot. 2 explores about
+    // 10,000 executions in a second here; 3 took 40 s.
     loom_support::explore(2, move || {
         let Arrangement {
             key,
@@ -143,11 +152,14 @@ fn one_key_moved_to_its_second_group_by_two_threads_lives_once() {
             "busy kept its slot: {slots:?}"
         );
         assert_eq!(slots.len(), 2, "nothing else lives: {slots:?}");
-        // A second copy would hold one unit of its own and admit a third.
-        assert!(matches!(
-            table.check_at(&key, PLAN, at(0)),
-            Err(Denied::RateLimited(_))
-        ));
+        // The burst, over both threads and the checks after them: a second
+        // copy, or a lost charge, would admit a third unit.
+        let mut admitted = usize::from(mine) + usize::from(theirs);
+        while table.check_at(&key, PLAN, at(0)).is_ok() {
+            admitted += 1;
+            assert!(admitted <= 2, "more than the burst of 2 admitted");
+        }
+        assert_eq!(admitted, 2);
         assert_eq!(table.snapshot_at(&busy, PLAN, at(0)).remaining(), 1);
         // Both keys are busy, no reservation is left over.
         assert_eq!(table.occupancy_at(at(0)), 2);
