@@ -13,7 +13,7 @@
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::{
-    Denied, Duration, Gcra, Instant, KeyedLimiter, Quota, keyed::Admitted, keyed::KeyedDecision,
+    Denied, Duration, Gcra, KeyedLimiter, Quota, keyed::Admitted, keyed::KeyedDecision,
     keyed::Plan, keyed::WhenFull,
 };
 use ratecore_testkit::at;

@@ -15,7 +15,7 @@ mod loom_support;
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
-use ratecore::{Duration, Gcra, Instant, KeyedLimiter, Quota};
+use ratecore::{Duration, Gcra, KeyedLimiter, Quota};
 use ratecore_testkit::at;
 
 const HZ: u64 = 1_000;
