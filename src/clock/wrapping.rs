@@ -11,10 +11,9 @@ use crate::time::{Clock, Instant};
 /// then are `raw - last` modulo 2^32.
 ///
 /// ```
-/// use core::sync::atomic::Ordering;
 /// use ratecore::Clock;
 /// use ratecore::clock::WrappingCounter;
-/// use ratecore::kernel::AtomicU64;
+/// use ratecore::kernel::{AtomicU64, Ordering};
 ///
 /// // Stands in for a 32-bit timer register, e.g. a 1 MHz TIMER->CNT (the
 /// // crate's own atomic, which every target has, holding its value).

@@ -35,6 +35,7 @@ pub use step::{Algorithm, Step, fingerprint};
 pub use word::{CacheAligned, PaddedWordLimiter, WordLimiter, WordRef};
 
 /// The atomic word a [`WordRef`] applies an algorithm to (portable-atomic's,
-/// so that cores without 64-bit atomics have one too).
+/// so that cores without 64-bit atomics have one too), and the memory
+/// orderings of its operations.
 #[cfg(not(loom))]
-pub use sync::AtomicU64;
+pub use sync::{AtomicU64, Ordering};

@@ -8,11 +8,12 @@
 //! the real code.
 
 #[cfg(not(loom))]
-pub(crate) use portable_atomic::{AtomicBool, AtomicU8, Ordering};
+pub(crate) use portable_atomic::{AtomicBool, AtomicU8};
 
-/// Public: the kernel re-exports it as the word a `WordRef` applies to.
+/// Public: the kernel re-exports it as the word a `WordRef` applies to, and
+/// its orderings with it.
 #[cfg(not(loom))]
-pub use portable_atomic::AtomicU64;
+pub use portable_atomic::{AtomicU64, Ordering};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
