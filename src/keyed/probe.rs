@@ -388,20 +388,17 @@ fn choose(
             }
         }
     }
-    // The second group replaces that choice only with strictly more room
-    // (on a tie, or when it is empty, the first wins). Its count stops as
-    // soon as that is settled either way: it has more room (its first free
-    // slot is then known), or what is left of it cannot give it more. A
-    // first group with all its slots free, as in a table with room to
-    // spare, settles it without judging a word of the second.
+    // The second group's count stops once it can change nothing (see
+    // `second_group_worth`). A first group with all its slots free, as in a
+    // table with room to spare, settles it without judging a word of the
+    // second.
+    let worth = second_group_worth(room, second_words.len());
     let mut second_room = 0usize;
     let mut second_first = None;
-    let mut left = second_words.len();
     for (offset, &word) in second_words.iter().enumerate() {
-        if second_room > room || second_room.saturating_add(left) <= room {
+        if second_room >= worth {
             break;
         }
-        left = left.saturating_sub(1);
         if is_free(word) {
             second_room = second_room.wrapping_add(1);
             if second_first.is_none() {
@@ -409,11 +406,27 @@ fn choose(
             }
         }
     }
-    if second_room > room {
+    if prefers_second(room, second_room) {
         second_first
     } else {
         first
     }
+}
+
+/// The power of two choices between the groups of a window: the second only
+/// with strictly more room (on a tie, or when it is empty, the first).
+fn prefers_second(first_room: usize, second_room: usize) -> bool {
+    second_room > first_room
+}
+
+/// How many free slots of a second group of `second_len` slots are worth
+/// counting against a first group with `first_room`: one more than that (the
+/// second then wins, and more changes nothing), or none if the group has
+/// fewer slots than that (it cannot win). In a window of idle keys, that
+/// spares the idleness test of every key of the second group.
+fn second_group_worth(first_room: usize, second_len: usize) -> usize {
+    let need = first_room.saturating_add(1);
+    if need > second_len { 0 } else { need }
 }
 
 /// Claims the slot at `position`, which held `word`, for `id`: the
@@ -504,16 +517,10 @@ pub(crate) fn settle_reserved(
     // Our own slot is loaded as the reservation, never free: it counts as
     // the free slot it was when claimed.
     let (ours_first, ours_second_count) = (usize::from(!ours_second), usize::from(ours_second));
-    // The second group wins with `need` free slots (besides ours): counting
-    // more changes nothing, and if it has fewer slots than that, counting
-    // none changes nothing either (it cannot win). In a window of idle
-    // keys, that spares the idleness test of every key of the second group.
+    // The free slots of the second group worth counting, besides ours.
     let cap = |first_free: usize| {
-        let need = first_free
-            .saturating_add(ours_first)
-            .saturating_add(1)
-            .saturating_sub(ours_second_count);
-        if need > two.len() { 0 } else { need }
+        second_group_worth(first_free.saturating_add(ours_first), two.len())
+            .saturating_sub(ours_second_count)
     };
     let is_free = |word| free(word, &is_idle);
     let Some([first_free, second_free]) =
@@ -523,8 +530,7 @@ pub(crate) fn settle_reserved(
     };
     let first_room = first_free.saturating_add(ours_first);
     let second_room = second_free.saturating_add(ours_second_count);
-    // The rule of `choose`: the second group only with strictly more room.
-    let chosen_second = second_room > first_room;
+    let chosen_second = prefers_second(first_room, second_room);
     if chosen_second == ours_second {
         return Settled::Won;
     }
