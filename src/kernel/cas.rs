@@ -2,8 +2,10 @@
 //!
 //! Every update of a shared state word in the crate goes through
 //! [`update`] (64-bit words: the one-word limiters, the circuit breaker, the
-//! AIMD pacer) or [`update_wide`] (the keyed table's 128-bit slots), so loom
-//! checks each loop once.
+//! AIMD pacer) or [`update_wide`] (128-bit words: a `Reconfigurable`'s plan
+//! and state), so loom checks each loop once. The one exception is the keyed
+//! table's check of a live key, which writes `update_wide`'s loop out in
+//! `keyed/probe.rs` (`update`; ARCHITECTURE.md says why).
 
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
@@ -46,8 +48,8 @@ pub(crate) fn update<R>(
 /// [`update`] for a 128-bit word, starting from `state`, a value of the word
 /// the caller has already read (with the ordering its protocol needs).
 ///
-/// The keyed table's slots pass `AcqRel` for `stored` and `Acquire` for
-/// `reread`: see the table's protocol in `keyed/README.md`.
+/// A `Reconfigurable` passes its plans' store ordering for `stored` and
+/// `Relaxed` for `reread`.
 #[inline(always)]
 pub(crate) fn update_wide<R>(
     word: &AtomicU128,
