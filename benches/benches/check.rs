@@ -7,6 +7,11 @@
 //! - `AtomicU64::fetch_add`: one relaxed atomic read-modify-write, the floor
 //!   of any check that writes shared state; `AtomicU64::load` (deny groups
 //!   only): one relaxed load, the floor of a check that writes nothing.
+//! - `hand-written GCRA`: the least a GCRA check can do
+//!   (`ratecore_bench::hand_gcra`): one relaxed load, `max`, an add and a
+//!   compare, one `compare_exchange_weak` when admitted; its interval and tau
+//!   read from memory, no scale, no horizon, and a `bool` for an answer. The
+//!   time floor of the GCRA contenders.
 //! - `ratecore::*`: `check_n_at(1, now)` with `now` as an argument: one
 //!   relaxed load, the decision, one `compare_exchange_weak` when admitted,
 //!   nothing written when denied. Its answer carries `limit`, `remaining` and
@@ -55,7 +60,7 @@ use ratecore::{
     Clock, FixedWindow, Gcra, Limiter, Quota, RefillMode, SlidingWindow, Tiers, TokenBucket,
     algorithms::SharedSlidingLog, compose::Tier, time::NANOS,
 };
-use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
+use ratecore_bench::{Contender, HandGcra, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
 
 /// The shape's quota in ratecore's terms.
 fn quota(shape: Shape) -> Quota {
@@ -181,6 +186,7 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
     vec![
         floor("AtomicU64::fetch_add", Shape::ALL, |_| AtomicU64::new(0), |a, _| black_box(a.fetch_add(1, Relaxed)) < u64::MAX),
         floor("AtomicU64::load", &[Shape::Deny], |_| AtomicU64::new(0), |a, _| black_box(a.load(Relaxed)) < u64::MAX),
+        limiter("hand-written GCRA", HandGcra::new, |l, now| black_box(l.check(now))),
         limiter("ratecore::Gcra", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::Gcra (is_ok only)", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| l.check_n_at(1, at(now)).is_ok()),
         limiter("ratecore::PaddedWordLimiter<GcraConfig> (word on its own cache line)", |s| PaddedWordLimiter::from_algorithm(GcraConfig::<NANOS>::new(quota(s)).unwrap()), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),

@@ -45,7 +45,7 @@
 use std::cell::Cell;
 use std::hint::black_box;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,56 @@ pub const NOW_NANOS: u64 = 1_000_000_000;
 /// The instant `now` nanoseconds after ratecore's tick 0.
 pub fn at(now: u64) -> ratecore::Instant<NANOS> {
     ratecore::Instant::<NANOS>::from_ticks(now)
+}
+
+/// A minimal hand-written GCRA on one word: the floor of a GCRA check. The
+/// word is the theoretical arrival time in nanoseconds, `t` the interval
+/// between units and `tau` the most that `tat - now` may reach: no scale,
+/// no horizon, no answer beyond admitted or not.
+#[inline(always)]
+pub fn hand_gcra(word: &AtomicU64, now: u64, t: u64, tau: u64) -> bool {
+    let mut tat = word.load(Ordering::Relaxed);
+    loop {
+        let start = tat.max(now);
+        if start + t - now > tau {
+            return false;
+        }
+        match word.compare_exchange_weak(tat, start + t, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(actual) => tat = actual,
+        }
+    }
+}
+
+/// [`hand_gcra`] as a limiter in a [`Shape`], its interval and tau read from
+/// memory as every other contender's configuration is: the time floor of a
+/// GCRA check.
+pub struct HandGcra {
+    word: AtomicU64,
+    t: u64,
+    tau: u64,
+}
+
+impl HandGcra {
+    /// The shape's quota, in nanoseconds (drained first for [`Shape::Deny`]).
+    pub fn new(shape: Shape) -> Self {
+        let t = shape.period().as_nanos() as u64 / u64::from(shape.count());
+        let limiter = HandGcra {
+            word: AtomicU64::new(0),
+            t,
+            tau: t.saturating_mul(u64::from(shape.burst())),
+        };
+        if let Shape::Deny = shape {
+            assert!(limiter.check(NOW_NANOS), "a fresh limiter admits");
+        }
+        limiter
+    }
+
+    /// One check of one unit at `now`.
+    #[inline(always)]
+    pub fn check(&self, now: u64) -> bool {
+        hand_gcra(&self.word, now, self.t, self.tau)
+    }
 }
 
 /// A keyed table of 1,024 slots of `Gcra`s on `per_key`, filled to `percent`

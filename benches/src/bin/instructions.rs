@@ -19,7 +19,7 @@ use ratecore::{
     Denied, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, PackedGcra, Quota, RefillMode,
     SlidingWindow, TokenBucket, algorithms::GcraConfig, keyed::Plan, keyed::WhenFull, time::NANOS,
 };
-use ratecore_bench::at;
+use ratecore_bench::{at, hand_gcra};
 
 const NOW: u64 = ratecore_bench::NOW_NANOS;
 
@@ -37,21 +37,6 @@ fn admit_100_per_minute() -> Quota {
 /// Always denies once drained: 1 per hour, burst 1.
 fn deny_quota() -> Quota {
     Quota::per_hour(1)
-}
-
-/// A minimal hand-written GCRA on one word: the floor of a GCRA check.
-fn hand_gcra(word: &AtomicU64, now: u64, t: u64, tau: u64) -> bool {
-    let mut tat = word.load(Ordering::Relaxed);
-    loop {
-        let start = tat.max(now);
-        if start + t - now > tau {
-            return false;
-        }
-        match word.compare_exchange_weak(tat, start + t, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return true,
-            Err(actual) => tat = actual,
-        }
-    }
 }
 
 type Governor = governor::RateLimiter<
@@ -221,6 +206,7 @@ fn one_word(shape: &str, n: u64) {
 }
 
 const SHAPES: &[&str] = &[
+    "harness",
     "fetch_add",
     "hand_gcra",
     "governor_admit",
@@ -263,6 +249,17 @@ fn main() {
         std::process::exit(2);
     };
     match shape.as_str() {
+        "harness" => {
+            // The loop of the limiter shapes with no check in it: an opaque
+            // reference and an opaque instant in, a `bool` out, as
+            // `gcra_admit` has them. Subtracted from a shape, it leaves
+            // about what the check itself costs.
+            let word = AtomicU64::new(0);
+            for _ in 0..n {
+                let address = core::ptr::from_ref(black_box(&word)).addr() as u64;
+                black_box(address != black_box(at(NOW)).as_ticks());
+            }
+        }
         "fetch_add" => {
             let word = AtomicU64::new(0);
             for _ in 0..n {
