@@ -13,31 +13,15 @@
 
 #![cfg(loom)]
 
+#[path = "loom_support/keyed.rs"]
+mod keyed;
 mod loom_support;
 
+use keyed::{GROUP, PLAN, first_group, inserted_alone, once, table};
 use loom::sync::Arc;
 use loom::thread;
-use ratecore::keyed::{Plan, SavedSlot, WhenFull};
-use ratecore::{Duration, Gcra, KeyedLimiter, Quota};
+use ratecore::keyed::SavedSlot;
 use ratecore_testkit::at;
-
-const HZ: u64 = 1_000;
-
-/// Three groups of 16 slots: each key's window is two of them.
-const N: usize = 48;
-
-/// Slots per group (the crate's; a window is two groups).
-const GROUP: usize = 16;
-
-type Table = KeyedLimiter<Gcra<HZ>, HZ, N>;
-
-const PLAN: Plan<1> = Plan::FIRST;
-
-/// A fresh table: one unit per second, burst 2.
-fn table() -> Table {
-    let gcra = Gcra::new(Quota::with_period(1, Duration::<HZ>::from_ticks(1_000)).burst(2));
-    KeyedLimiter::new([gcra.unwrap()], [0x9e37, 0x79b9], WhenFull::Deny)
-}
 
 /// The keys of the race: `key`, inserted by both threads, and `busy`, held
 /// busy beforehand in the first slot of `key`'s first group; the slot
@@ -50,18 +34,6 @@ struct Arrangement {
     key_tag: u64,
 }
 
-/// The slot `key` takes when checked alone at 0 in `table`.
-fn inserted_alone(table: &Table, key: u32) -> SavedSlot {
-    let before: Vec<u64> = table.saved_slots().map(|slot| slot.index).collect();
-    assert!(table.check_at(&key, PLAN, at(0)).is_ok());
-    let mut new = table
-        .saved_slots()
-        .filter(|slot| !before.contains(&slot.index));
-    let slot = new.next().expect("the key took a slot");
-    assert!(new.next().is_none(), "one slot for one key");
-    slot
-}
-
 /// Finds the keys, deterministically under the fixed seed, from what the
 /// public API shows of where keys go (`saved_slots`): a key inserted into an
 /// empty table takes the first slot of its first group; `busy` is the first
@@ -70,7 +42,6 @@ fn inserted_alone(table: &Table, key: u32) -> SavedSlot {
 /// `busy`'s) sees 15 free slots against the other group's 16, and moves.
 fn arrangement() -> Arrangement {
     let key = 7u32;
-    let first_group = |candidate: u32| inserted_alone(&table(), candidate).index / GROUP as u64;
     let home = first_group(key);
     let busy = (0u32..)
         .filter(|&other| other != key)
@@ -97,19 +68,6 @@ fn arrangement() -> Arrangement {
     }
 }
 
-/// [`arrangement`], found once: loom's types work only inside a model, so
-/// it runs as a model of one thread (one execution, whose many steps are
-/// no spin: their bound is raised).
-fn arranged() -> Arrangement {
-    let found = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let out = std::sync::Arc::clone(&found);
-    let mut model = loom::model::Builder::new();
-    model.max_branches = 100_000;
-    model.check(move || *out.lock().unwrap() = Some(arrangement()));
-    let arrangement = found.lock().unwrap().take();
-    arrangement.expect("the model ran once")
-}
-
 /// Both threads miss `key` and insert it at 0, its first group holding one
 /// busy key and its second group empty: an early claim in the first group
 /// is moved to the second. Whatever the interleaving (one thread's claim
@@ -119,7 +77,7 @@ fn arranged() -> Arrangement {
 /// all the key admits, and `busy` keeps its own slot and charge.
 #[test]
 fn one_key_moved_to_its_second_group_by_two_threads_lives_once() {
-    let arrangement = arranged();
+    let arrangement = once(arrangement);
     // One preemption already reaches the races of the move: the other
     // thread meets the early claim, helps it live where it is, and its
     // inserter then moves it (two copies, were the moved claim not
