@@ -20,8 +20,14 @@
 //!   `DashMap` shard's read lock, a hash-map look-up (SipHash-1-3 under std's
 //!   `RandomState`), and the cell's GCRA compare-and-swap.
 //! - `ratecore::Gcra`: one direct check, the floor a keyed check adds to.
+//! - `SipHash-1-3 of the next key alone`: the other floor, what every keyed
+//!   check pays before it looks at a slot (std's `RandomState`, whose
+//!   hasher is SipHash-1-3 as both tables' are), with the same cycling
+//!   through the keys.
 
 use std::cell::Cell;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,6 +113,18 @@ fn contenders() -> Vec<Box<dyn Contender>> {
             Shape::ALL,
             |_| AtomicU64::new(0),
             |a, _| black_box(a.fetch_add(1, Ordering::Relaxed)) < u64::MAX,
+        ),
+        // What a keyed check cannot avoid: taking the next key and hashing
+        // it with SipHash-1-3 (std's `RandomState`, the function both
+        // tables use), nothing else.
+        floor(
+            "SipHash-1-3 of the next key alone",
+            Shape::ALL,
+            |s| Keys {
+                table: RandomState::new(),
+                keys: ratecore_bench::filled_table(per_key(s), SHARES[0]).1,
+            },
+            |k, _| black_box(k.table.hash_one(k.next())) != 0,
         ),
         limiter(
             "ratecore::Gcra (direct)",
