@@ -229,6 +229,8 @@ const SHAPES: &[&str] = &[
     "fixed_window_deny",
     "sliding_window_admit",
     "sliding_window_deny",
+    "tiers_admit",
+    "tiers_admit_100_per_minute",
     "keyed_hit_25",
     "keyed_hit_50",
     "keyed_hit_75",
@@ -326,6 +328,25 @@ fn main() {
         | "fixed_window_deny"
         | "sliding_window_admit"
         | "sliding_window_deny" => one_word(shape, n),
+        "tiers_admit" | "tiers_admit_100_per_minute" => {
+            let quota = if shape == "tiers_admit" {
+                admit_quota()
+            } else {
+                admit_100_per_minute()
+            };
+            let (first, second) = (gcra(quota), gcra(quota));
+            let tiers = ratecore::Tiers::new([
+                ratecore::compose::Tier::new("first", &first),
+                ratecore::compose::Tier::new("second", &second),
+            ]);
+            for _ in 0..n {
+                black_box(
+                    black_box(&tiers)
+                        .check_tiered_n_at(1, black_box(at(NOW)))
+                        .is_ok(),
+                );
+            }
+        }
         "keyed_hit_25" => keyed_hits(25, n),
         "keyed_hit_50" => keyed_hits(50, n),
         "keyed_hit_75" => keyed_hits(75, n),
