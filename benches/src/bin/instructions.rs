@@ -217,6 +217,7 @@ const SHAPES: &[&str] = &[
     "hand_gcra",
     "governor_admit",
     "governor_deny",
+    "governor_deny_answer",
     "gcra_admit",
     "gcra_admit_whole",
     "gcra_admit_100_per_minute",
@@ -224,6 +225,7 @@ const SHAPES: &[&str] = &[
     "gcra_admit_call",
     "gcra_deny",
     "gcra_deny_whole",
+    "gcra_deny_answer",
     "wordref_admit",
     "hand_gcra_deny",
     "packed_gcra_admit",
@@ -278,7 +280,7 @@ fn main() {
                 hand_gcra(black_box(&word), black_box(NOW), 1, u64::MAX / 2)
             });
         }
-        "governor_admit" | "governor_deny" => {
+        "governor_admit" | "governor_deny" | "governor_deny_answer" => {
             let limiter = if shape == "governor_admit" {
                 governor(1_000_000_000, Duration::from_secs(1), u32::MAX)
             } else {
@@ -286,7 +288,11 @@ fn main() {
                 assert!(l.check().is_ok());
                 l
             };
-            repeat(n, || black_box(&limiter).check().is_ok());
+            if shape == "governor_deny_answer" {
+                repeat(n, || black_box(black_box(&limiter).check()).is_ok());
+            } else {
+                repeat(n, || black_box(&limiter).check().is_ok());
+            }
         }
         "gcra_admit" | "gcra_admit_100_per_minute" | "gcra_deny" => {
             let limiter = gcra_in(shape.as_str());
@@ -294,6 +300,12 @@ fn main() {
                 black_box(&limiter)
                     .check_n_at(1, black_box(at(NOW)))
                     .is_ok()
+            });
+        }
+        "gcra_deny_answer" => {
+            let limiter = gcra_in("gcra_deny");
+            repeat(n, || {
+                black_box(black_box(&limiter).check_n_at(1, black_box(at(NOW)))).is_ok()
             });
         }
         "gcra_admit_whole" | "gcra_admit_100_per_minute_whole" | "gcra_deny_whole" => {
