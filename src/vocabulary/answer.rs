@@ -19,11 +19,12 @@ pub struct Status<const HZ: u64> {
     limit: u32,
     /// Free capacity, in `1 / unit` of a unit.
     room: u64,
-    /// What one unit costs in `room`'s scale (at least 1).
+    /// What one unit costs in `room`'s scale; `0` is read as 1 (see
+    /// [`Status::scaled`]).
     unit: u64,
     /// Time until full, in `1 / scale` of a tick.
     until_full: u64,
-    /// Parts of a tick `until_full` is counted in (at least 1).
+    /// Parts of a tick `until_full` is counted in; `0` is read as 1.
     scale: u64,
 }
 
@@ -42,9 +43,11 @@ impl<const HZ: u64> Status<HZ> {
         Self {
             limit,
             room,
-            unit: if unit == 0 { 1 } else { unit },
+            // Stored as given, and a zero read as 1 by the readers: the
+            // check that builds the answer pays no compare for it.
+            unit,
             until_full,
-            scale: if scale == 0 { 1 } else { scale },
+            scale,
         }
     }
 
@@ -57,7 +60,7 @@ impl<const HZ: u64> Status<HZ> {
     /// instant.
     #[inline]
     pub const fn remaining(&self) -> u32 {
-        let units = div(self.room, self.unit);
+        let units = div(self.room, at_least_one(self.unit));
         if units > u32::MAX as u64 {
             u32::MAX
         } else {
@@ -68,8 +71,13 @@ impl<const HZ: u64> Status<HZ> {
     /// Time until the limiter is full again (zero if it is full now).
     #[inline]
     pub const fn reset_after(&self) -> Duration<HZ> {
-        Duration::<HZ>::from_ticks(div_ceil(self.until_full, self.scale))
+        Duration::<HZ>::from_ticks(div_ceil(self.until_full, at_least_one(self.scale)))
     }
+}
+
+/// A divisor as [`Status::scaled`] reads it: `0` as 1.
+const fn at_least_one(divisor: u64) -> u64 {
+    if divisor == 0 { 1 } else { divisor }
 }
 
 impl<const HZ: u64> PartialEq for Status<HZ> {
@@ -163,7 +171,7 @@ impl<const HZ: u64> RateLimited<HZ> {
     /// very end of the time line) is reported as `u64::MAX` ticks.
     #[inline]
     pub const fn retry_after(&self) -> Duration<HZ> {
-        let ticks = div_ceil(self.short, self.status.scale);
+        let ticks = div_ceil(self.short, at_least_one(self.status.scale));
         Duration::<HZ>::from_ticks(if ticks == 0 { 1 } else { ticks })
     }
 
