@@ -128,30 +128,68 @@ proptest! {
         prop_assert_eq!(table.full_count(), 0);
     }
 
-    /// Checks and changes at any instants, stale ones included, with the
-    /// rules that never forgive (`InUse`, `Scaled`): over every span
-    /// `[t0, t1]` a key is admitted at most the largest burst plus the
-    /// fastest rate times the span, rounded up.
+    /// Checks and any number of `Carry::InUse` changes at any instants,
+    /// stale ones included: over every span `[t0, t1]` a key is admitted at
+    /// most the largest burst plus the fastest rate times the span, rounded
+    /// up. (`Carry::Scaled` keeps that bound for one change, as
+    /// `reconfigure_props` tests, not for a chain: scaled down to a smaller
+    /// burst and back up, the units in use shrink and stay shrunk, and 3 + 4
+    /// units pass at one instant against a largest burst of 6.)
+    ///
+    /// Each admitted check counts at the latest instant its key's state has
+    /// been decided or carried at, as `reconfigure_props` counts a single
+    /// `Reconfigurable`'s (a stale check is decided no looser than there).
+    /// A check is decided at the later of its instant and the table's floor
+    /// ("Stale readings"); a change carries the plan's keys at the latest of
+    /// its instant, the latest instant any check was made at, and the floor
+    /// (`reconfigure_at`'s "Stale instants"), and raises the floor there.
+    /// (Counted at its own instant, a stale check of a busy key decided at
+    /// the floor another key's reclaim raised seems to exceed the bound: 9
+    /// units in 200 ms against 8, for a check at 3,228 decided at 3,728.
+    /// Before a change raised the floor, a stale check after one was decided
+    /// before the instant its key's state had been carried at, and did
+    /// exceed it: 7 units at one instant against a burst of 6.)
     #[test]
     fn no_span_admits_more_than_the_loosest_configuration(
         steps in prop::collection::vec(
-            (op(prop_oneof![Just(Carry::InUse), Just(Carry::Scaled)]), 0u64..6_000),
+            (op(Just(Carry::InUse)), 0u64..6_000),
             1..120,
         ),
     ) {
         let table = table();
         let mut admitted: HashMap<(u8, usize), Vec<(u64, u32)>> = HashMap::new();
+        // Per key and plan, the latest instant its state was decided or
+        // carried at; and the latest instant of any check.
+        let mut latest: HashMap<(u8, usize), u64> = HashMap::new();
+        let mut checked = 0;
         for (op, t) in steps {
+            let floor = table.floor().as_ticks();
             match op {
                 Op::Check(key, plan, n) => {
-                    if let Ok(Admitted::Limited(_)) =
-                        table.check_n_at(&key, Plan::new(plan).unwrap(), n, at(t))
-                    {
-                        admitted.entry((key, plan)).or_default().push((t, n));
+                    checked = checked.max(t);
+                    // A reclaim by this very check raises the floor to the
+                    // instant it decides at, which the floor before it gives.
+                    let decided = t.max(floor);
+                    let answer = table.check_n_at(&key, Plan::new(plan).unwrap(), n, at(t));
+                    // (A check of no units stores nothing: nothing to count.)
+                    if n > 0 && matches!(answer, Ok(Admitted::Limited(_))) {
+                        let latest = latest.entry((key, plan)).or_default();
+                        *latest = (*latest).max(decided);
+                        admitted.entry((key, plan)).or_default().push((*latest, n));
                     }
                 }
                 Op::Reconfigure(plan, config, carry) => {
-                    table.reconfigure_at(Plan::new(plan).unwrap(), config, carry, at(t)).unwrap();
+                    let previous = table
+                        .reconfigure_at(Plan::new(plan).unwrap(), config, carry, at(t))
+                        .unwrap();
+                    if previous != config {
+                        let carried = t.max(checked).max(floor);
+                        // The change raised the floor to where it carried.
+                        prop_assert_eq!(table.floor().as_ticks(), carried);
+                        for latest in latest.iter_mut().filter(|((_, p), _)| *p == plan) {
+                            *latest.1 = (*latest.1).max(carried);
+                        }
+                    }
                 }
             }
         }
@@ -178,6 +216,38 @@ proptest! {
             }
         }
     }
+}
+
+/// A check at an instant older than a change is decided at the change's
+/// instant, the instant its key's state was carried at: it answers as the
+/// same check made then. (Decided at its own instant, the 7 units found by
+/// the span test above: 6 at 3,895, then 1 more on a state carried at
+/// 4,395 that counted 5 of them drained.)
+#[test]
+fn a_check_older_than_a_change_is_decided_at_the_change() {
+    let plan = Plan::<P>::FIRST;
+    let run = |last: u64| {
+        let table = table();
+        table
+            .reconfigure_at(plan, 1, Carry::InUse, at(3_895))
+            .unwrap();
+        for _ in 0..2 {
+            assert!(table.check_n_at(&11u8, plan, 3, at(3_895)).is_ok());
+        }
+        table
+            .reconfigure_at(plan, 0, Carry::InUse, at(4_395))
+            .unwrap();
+        assert_eq!(table.floor(), at(4_395));
+        (
+            table.check_n_at(&11u8, plan, 1, at(last)),
+            table.snapshot_at(&11u8, plan, at(4_395)),
+        )
+    };
+    // 1 unit of 6 in use at 4,395 carried to 1 per second, burst 3: 2 left.
+    let fresh = run(4_395);
+    assert_eq!(fresh.1.remaining(), 1);
+    assert_eq!(run(0), fresh);
+    assert_eq!(run(3_895), fresh);
 }
 
 /// "Standard: 100 requests per minute with a burst of 120, per API key;

@@ -202,13 +202,17 @@ use slot::Id;
 /// stricter. A table adds a way to be looser: a key reclaimed by a check at a
 /// later instant `r` lost a state that was idle at `r` but maybe not at the
 /// stale `now`, and a fresh state decided at `now` would grant that
-/// difference again. So the table keeps the latest instant at which it
-/// reclaimed a key, its *floor*, and decides every check at the floor when
-/// that is later than `now`. The floor is an instant some caller already
-/// read from the clock, so a decision there is never more lenient than a
-/// caller reading the clock afresh; and it never exceeds the latest `now`
-/// seen, so while instants do not go backwards, every decision is made at
-/// exactly `now`.
+/// difference again. A change of plan ([`reconfigure_at`](Self::reconfigure_at))
+/// is the same: it carries each state to the new configuration counted at
+/// an instant `c`, and a check at an older `now` decided on that state would
+/// count again what drained before `c`. So the table keeps the latest
+/// instant at which it reclaimed a key or carried a plan's keys, its
+/// *floor* ([`floor`](Self::floor)), and decides every check at the floor
+/// when that is later than `now`. The floor is an instant some caller
+/// already read from the clock, so a decision there is never more lenient
+/// than a caller reading the clock afresh; and it never exceeds the latest
+/// instant given to the table, so while instants do not go backwards, every
+/// decision is made at exactly `now`.
 pub struct KeyedLimiter<
     A,
     const HZ: u64,
@@ -219,7 +223,8 @@ pub struct KeyedLimiter<
     plans: [A; P],
     seed: [u64; 2],
     when_full: WhenFull,
-    /// The latest instant (ticks) at which a key was reclaimed.
+    /// The latest instant (ticks) at which a key was reclaimed or a plan's
+    /// keys were carried: see "Stale readings".
     floor: AtomicU64,
     /// Checks answered by the `when_full` policy.
     full: AtomicU64,
@@ -338,6 +343,31 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
         self.full.load(Ordering::Relaxed)
     }
 
+    /// The table's floor: the latest instant at which a check reclaimed an
+    /// idle key's slot or a change of plan carried its keys (tick 0 before
+    /// any). A check at an earlier instant is decided at the floor instead
+    /// (see "Stale readings"), so the instant a check is decided at is the
+    /// later of its own and the floor it found.
+    ///
+    /// ```
+    /// use ratecore::keyed::{Plan, WhenFull};
+    /// use ratecore::{Gcra, Instant, KeyedLimiter, Quota};
+    ///
+    /// // One slot, one request per second: a key is idle a second after it.
+    /// let table: KeyedLimiter<Gcra<1_000>, 1_000, 1> =
+    ///     KeyedLimiter::new([Gcra::new(Quota::per_second(1)).unwrap()], [1, 2], WhenFull::Deny);
+    /// let at = Instant::<1_000>::from_ticks;
+    /// assert!(table.check_at("a", Plan::FIRST, at(0)).is_ok());
+    /// assert_eq!(table.floor(), at(0));
+    /// // "b" takes the slot "a" left idle, at 5 s.
+    /// assert!(table.check_at("b", Plan::FIRST, at(5_000)).is_ok());
+    /// assert_eq!(table.floor(), at(5_000));
+    /// ```
+    pub fn floor(&self) -> Instant<HZ> {
+        // Relaxed: a reading for the caller; it orders nothing.
+        Instant::<HZ>::from_ticks(self.floor.load(Ordering::Relaxed))
+    }
+
     /// Whether the table's operations are lock-free on this machine (a native
     /// 128-bit compare-and-swap), rather than going through portable-atomic's
     /// fallback.
@@ -351,7 +381,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
         key_hash::locate::<K, N>(self.seed, key, plan.byte())
     }
 
-    /// The instant a decision is made at: `now`, or the reclaim floor if that
+    /// The instant a decision is made at: `now`, or the floor if that
     /// is later. Load it after the look-up whose result the decision uses.
     fn at(&self, now: Instant<HZ>) -> Instant<HZ> {
         // Relaxed: ordered by the acquire (or SeqCst) loads of the look-up
@@ -454,7 +484,8 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     /// and such a reclaim raises the table's floor past the charge's instant:
     /// an undo that finds the floor past its charge's instant restores
     /// nothing exactly, so that it cannot give back units of a copy made
-    /// since.
+    /// since. A change of plan raises the floor too: a charge made before
+    /// one is kept (stricter).
     pub fn undo(&self, receipt: KeyedReceipt<'_>) -> bool {
         let Some(slot) = receipt.slot else {
             return true;

@@ -106,7 +106,10 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     ///   more than one configuration keeps the latest instant any check has
     ///   been made at (`seen`, one relaxed load per check, and a `fetch_max`
     ///   when a check's instant is the newest), and carries at the latest of
-    ///   the change's instant, that instant and the reclaim floor. A check
+    ///   the change's instant, that instant and the floor; a change raises
+    ///   the floor to that instant first, so that a later check at an older
+    ///   instant is decided there, not before the instant its state was
+    ///   counted at (see "Stale readings" in the table's docs). A check
     ///   raises `seen` before its store, and the store is a release that the
     ///   walk's load acquires, so the walk sees every instant the state it
     ///   carries was decided at. A table of one plan keeps no instant and pays
@@ -144,6 +147,16 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
                 plan: config,
                 plans: P,
             });
+        }
+        if plan.index() ^ usize::from(route.load(Ordering::Relaxed)) != config {
+            // The carries below count at this instant or later: raise the
+            // floor to it first, so that a check at an older instant is
+            // decided there (as after a reclaim) rather than on a state
+            // carried past its instant. Relaxed: the release of each carry's
+            // compare-and-swap below, and of the route's swap, orders it for
+            // the checks that see them (see `at`).
+            self.floor
+                .fetch_max(self.carry_instant(now).as_ticks(), Ordering::Relaxed);
         }
         // SeqCst: the store of the store-buffering pattern with the walk's
         // loads below against an inserter's reservation and route load.
@@ -184,7 +197,7 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     }
 
     /// The instant a carry counts at: `now`, or the latest instant a check
-    /// was made at, or the reclaim floor, whichever is latest.
+    /// was made at, or the floor, whichever is latest.
     fn carry_instant(&self, now: Instant<HZ>) -> Instant<HZ> {
         // Relaxed: ordered by the acquire load of the word carried (see
         // `reconfigure_at`).
