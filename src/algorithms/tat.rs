@@ -88,8 +88,12 @@ impl Refill for Continuous {
     #[inline(always)]
     fn wait(&self, target: u64, _now: u64, v: u64) -> u64 {
         // `ceil(target / scale) - now == ceil((target - v) / scale)` since
-        // `v = now * scale`: the wait stays a numerator until read.
-        target.saturating_sub(v)
+        // `v = now * scale`: the wait stays a numerator until read. Every
+        // caller passes `target >= v` (the trait's rule: a state's drain
+        // time `max(tat, v)`, a stored `max(tat, v) + need`, or a denied
+        // check's fit time, `> v`), so the subtraction does not wrap; a
+        // saturating one cost a compare and a move on every answer.
+        target.wrapping_sub(v)
     }
 
     #[inline(always)]
