@@ -114,12 +114,17 @@ pub fn config(cases: u32) -> proptest::test_runner::Config {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(cases);
+    let default = Config::default();
     Config {
         cases,
+        // Inputs a test rejects (a quota the crate refuses, say) are a share
+        // of the cases: the default limit of 1,024 rejects a long run
+        // (`PROPTEST_CASES=20000`) would exceed, aborting a passing test.
+        max_global_rejects: default.max_global_rejects.max(cases),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         ))),
-        ..Config::default()
+        ..default
     }
 }
 
