@@ -257,6 +257,14 @@ where
     Entry::boxed(name, Kind::Floor(shapes), make, check)
 }
 
+/// A limiter placed at the start of a 64-byte cache line. Every contender
+/// of every sample starts there, so which of its fields share a line with
+/// its state word (the line two threads take from each other) is the same
+/// in every run and every build: on the stack, where it fell depended on
+/// the frame's layout, which any change to the bench could move.
+#[repr(align(64))]
+struct CacheLine<L>(L);
+
 /// Attempts at a multi-thread sample whose threads did not run together.
 const ATTEMPTS: usize = 8;
 
@@ -446,18 +454,19 @@ where
     /// One sample: `iters` checks on each of `threads` threads, released
     /// together, on a fresh limiter; panics if a check took the wrong path.
     fn sample(&self, shape: Shape, threads: usize, iters: u64) -> Vec<Run> {
-        let limiter = (self.make)(shape);
+        let line = CacheLine((self.make)(shape));
+        let limiter = &line.0;
         if shape == Shape::Deny {
             // Drain the burst of 1 (a no-op for crates built empty).
-            let _ = (self.check)(&limiter, NOW_NANOS);
+            let _ = (self.check)(limiter, NOW_NANOS);
         }
         let runs: Vec<Run> = if threads == 1 {
-            vec![timed_loop(&limiter, &self.check, iters)]
+            vec![timed_loop(limiter, &self.check, iters)]
         } else {
             // A spinning start: every thread is on a CPU when they go, so the
             // runs begin together (a blocking barrier would wake them one by one).
             let arrived = AtomicUsize::new(0);
-            let (limiter, check, arrived) = (&limiter, &self.check, &arrived);
+            let (check, arrived) = (&self.check, &arrived);
             thread::scope(|scope| {
                 let handles: Vec<_> = (0..threads)
                     .map(|index| {
