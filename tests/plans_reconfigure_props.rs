@@ -250,6 +250,31 @@ fn a_check_older_than_a_change_is_decided_at_the_change() {
     assert_eq!(run(3_895), fresh);
 }
 
+/// A change of plan raises the floor, so an undo of a charge made before
+/// a later change keeps the charge (stricter, as after a reclaim), while a
+/// charge made at the change's own instant is still given back.
+#[test]
+fn an_undo_keeps_a_charge_made_before_a_later_change() {
+    let (standard, other) = (Plan::<P>::FIRST, Plan::<P>::new(1).unwrap());
+    let table = table();
+    // Configuration 0: 1 per second, burst 3.
+    let (_, receipt) = table.charge_n_at("k", standard, 2, at(1_000)).unwrap();
+    table
+        .reconfigure_at(other, 2, Carry::InUse, at(1_000))
+        .unwrap();
+    assert_eq!(table.floor(), at(1_000));
+    assert!(table.undo(receipt));
+    assert_eq!(table.snapshot_at("k", standard, at(1_000)).remaining(), 3);
+
+    let (_, receipt) = table.charge_n_at("k", standard, 2, at(1_000)).unwrap();
+    table
+        .reconfigure_at(other, 0, Carry::InUse, at(1_500))
+        .unwrap();
+    assert_eq!(table.floor(), at(1_500));
+    assert!(!table.undo(receipt));
+    assert_eq!(table.snapshot_at("k", standard, at(1_000)).remaining(), 1);
+}
+
 /// "Standard: 100 requests per minute with a burst of 120, per API key;
 /// Premium ten times that", and Premium doubled while the table runs: every
 /// Premium key keeps the units it has in use, Standard keys are untouched,
