@@ -28,7 +28,13 @@ pub enum Carry {
     InUse,
     /// Scale the units in use by the ratio of the bursts, new over old
     /// (rounded up, at most the new burst): a limiter 60 % used stays 60 %
-    /// used.
+    /// used. Each change keeps the span bound of its two plans, but a chain
+    /// of changes over three plans need not: scaled down to a smaller
+    /// burst, the units in use shrink, and a later change to a larger plan
+    /// does not bring them back (3 of a burst of 3, scaled to 1 of 1, then
+    /// kept by `InUse` as 1 of 6, leaves 5 more at once, 8 in all against a
+    /// largest burst of 6). For a bound over any number of changes, use
+    /// `InUse`.
     Scaled,
 }
 
