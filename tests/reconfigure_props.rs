@@ -285,6 +285,21 @@ fn a_stale_switch_counts_at_the_latest_instant() {
     assert!(limiter.check_at(at(10_000)).is_err());
 }
 
+/// `Carry::Scaled`'s documented limit: each change keeps its two plans'
+/// bound, a chain over three plans need not. 3 of a burst of 3, scaled to
+/// 1 of 1, then kept by `InUse` as 1 of 6: 5 more pass at the same instant.
+#[test]
+fn a_scaled_chain_over_three_plans_can_forgive() {
+    let plan = |burst| GcraConfig::<MS>::new(Quota::per_hour(1).burst(burst)).unwrap();
+    let limiter = Reconfigurable::new([plan(3), plan(1), plan(6)]);
+    limiter.check_n_at(3, at(10_000)).unwrap();
+    limiter.switch_at(1, Carry::Scaled, at(10_000)).unwrap();
+    assert_eq!(limiter.snapshot_at(at(10_000)).remaining(), 0);
+    limiter.switch_at(2, Carry::InUse, at(10_000)).unwrap();
+    assert_eq!(limiter.snapshot_at(at(10_000)).remaining(), 5);
+    assert!(limiter.check_n_at(5, at(10_000)).is_ok());
+}
+
 #[test]
 fn no_such_plan_changes_nothing() {
     let plan = GcraConfig::<MS>::new(Quota::per_second(10)).unwrap();
