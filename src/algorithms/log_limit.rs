@@ -2,7 +2,7 @@
 //! and the number suppressed, reported once when the next interval opens.
 
 use crate::algorithms::grid::{bits, mask, shl, shr, window_ticks};
-use crate::kernel::cas::update;
+use crate::kernel::cas::{Next, update};
 use crate::kernel::sync::Ordering;
 use crate::kernel::{WordLimiter, WordRef, fingerprint};
 use crate::macros::const_fn;
@@ -365,7 +365,11 @@ impl<'w, const HZ: u64> WordRef<'w, LogLimitConfig<HZ>> {
         // (as a rate limiter's, see `kernel::cas::update`).
         update(self.word(), Ordering::Relaxed, |state| {
             let (verdict, next) = config.step(state, now);
-            (verdict, if next == state { None } else { Some(next) })
+            if next == state {
+                Next::Keep(verdict)
+            } else {
+                Next::Store(next, verdict)
+            }
         })
         .0
     }

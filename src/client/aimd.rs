@@ -1,7 +1,7 @@
 //! Adaptive pacing: additive increase, multiplicative decrease.
 
 use crate::answer::{Decision, Denied};
-use crate::kernel::cas::update;
+use crate::kernel::cas::{Next, update};
 use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::time::{Duration, Instant, NANOS};
@@ -308,9 +308,9 @@ impl<const HZ: u64> AimdPacer<HZ> {
         // took, which we decide again on.
         update(&self.next, Ordering::Relaxed, |next| {
             if now < next {
-                (Err(Instant::<HZ>::from_ticks(next)), None)
+                Next::Keep(Err(Instant::<HZ>::from_ticks(next)))
             } else {
-                (Ok(()), Some(now.saturating_add(interval)))
+                Next::Store(now.saturating_add(interval), Ok(()))
             }
         })
         .0
@@ -324,7 +324,7 @@ impl<const HZ: u64> AimdPacer<HZ> {
         // Relaxed: as in `try_acquire_at`.
         let (slot, _, _) = update(&self.next, Ordering::Relaxed, |next| {
             let slot = if next > now { next } else { now };
-            (slot, Some(slot.saturating_add(interval)))
+            Next::Store(slot.saturating_add(interval), slot)
         });
         Instant::<HZ>::from_ticks(slot)
     }
@@ -370,7 +370,7 @@ impl<const HZ: u64> AimdPacer<HZ> {
         // Relaxed: the rate word is independent of every other datum (see the
         // type's docs); the kernel's compare-and-swap loop orders its updates.
         let _ = update(&self.rate, Ordering::Relaxed, |rate| {
-            ((), Some(change(rate)))
+            Next::Store(change(rate), ())
         });
     }
 }

@@ -3,7 +3,7 @@
 use super::breaker_state::{
     Admission, BreakerRejected, BreakerState, CLOSED, MAX_FAILURES, MAX_WINDOW, admit, report,
 };
-use crate::kernel::cas::update;
+use crate::kernel::cas::{Next, update};
 use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::macros::const_fn;
 use crate::time::{Clock, Duration, Instant, NANOS};
@@ -231,7 +231,8 @@ impl<const HZ: u64> CircuitBreaker<HZ> {
         // and a failed exchange decides again on the word that won (this is
         // what keeps concurrent probes to at most `m`).
         update(&self.word, Ordering::Relaxed, |word| {
-            admit(&self.config, word, now)
+            let (answer, next) = admit(&self.config, word, now);
+            Next::new(answer, next)
         })
         .0
     }
@@ -260,7 +261,7 @@ impl<const HZ: u64> CircuitBreaker<HZ> {
         // Relaxed: as in `try_acquire_at`; the kernel's loop stores nothing
         // when the report changes nothing.
         let _ = update(&self.word, Ordering::Relaxed, |word| {
-            ((), report(&self.config, word, failed, now))
+            Next::new((), report(&self.config, word, failed, now))
         });
     }
 

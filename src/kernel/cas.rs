@@ -9,8 +9,34 @@
 
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
-/// Applies `step` to the state in `word` until the state it returns is
-/// stored (or it returns none), storing with the ordering `stored`.
+/// What one step of a loop asks for: store a new word and answer `R` once
+/// the exchange succeeds, or answer `R` and store nothing.
+///
+/// An enum rather than `(R, Option<W>)`: through a tuple, the answer and the
+/// `Option` went through the stack on every attempt of a loop whose step
+/// builds a whole answer (19 instructions of each `Charge::charge_n_at`
+/// of a `Gcra`).
+pub(crate) enum Next<W, R> {
+    /// Store the word, then answer.
+    Store(W, R),
+    /// Answer; the word stays as it is.
+    Keep(R),
+}
+
+impl<W, R> Next<W, R> {
+    /// From an answer and the word to store, if any.
+    #[inline(always)]
+    pub(crate) fn new(answer: R, store: Option<W>) -> Self {
+        match store {
+            Some(word) => Self::Store(word, answer),
+            None => Self::Keep(answer),
+        }
+    }
+}
+
+/// Applies `step` to the state in `word` until the state it asks to store
+/// ([`Next::Store`]) is stored, or it answers without one ([`Next::Keep`]),
+/// storing with the ordering `stored`.
 ///
 /// Returns `step`'s result and the states before and after it (equal when
 /// nothing was stored). Lock-free where the target has a native 64-bit
@@ -26,15 +52,15 @@ use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 pub(crate) fn update<R>(
     word: &AtomicU64,
     stored: Ordering,
-    mut step: impl FnMut(u64) -> (R, Option<u64>),
+    mut step: impl FnMut(u64) -> Next<u64, R>,
 ) -> (R, u64, u64) {
     // Relaxed: a first guess; only the successful compare-exchange below
     // takes part in any synchronization (with the ordering `stored`).
     let mut state = word.load(Ordering::Relaxed);
     loop {
-        let (result, next) = step(state);
-        let Some(next) = next else {
-            return (result, state, state);
+        let (result, next) = match step(state) {
+            Next::Store(next, result) => (result, next),
+            Next::Keep(result) => return (result, state, state),
         };
         // `stored` on success (see above); Relaxed on failure: a failure
         // hands back the state that won, and we decide again on it.
@@ -56,12 +82,12 @@ pub(crate) fn update_wide<R>(
     mut state: u128,
     stored: Ordering,
     reread: Ordering,
-    mut step: impl FnMut(u128) -> (R, Option<u128>),
+    mut step: impl FnMut(u128) -> Next<u128, R>,
 ) -> (R, u128, u128) {
     loop {
-        let (result, next) = step(state);
-        let Some(next) = next else {
-            return (result, state, state);
+        let (result, next) = match step(state) {
+            Next::Store(next, result) => (result, next),
+            Next::Keep(result) => return (result, state, state),
         };
         match word.compare_exchange_weak(state, next, stored, reread) {
             Ok(_) => return (result, state, next),

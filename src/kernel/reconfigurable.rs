@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::answer::{Decision, Denied, ExceedsBurst, Status};
-use crate::kernel::cas::update_wide;
+use crate::kernel::cas::{Next, update_wide};
 use crate::kernel::sync::{AtomicU128, Ordering};
 use crate::kernel::{Algorithm, Charge, Limiter, Receipt, Refund, Step, WordLimiter};
 use crate::macros::const_fn;
@@ -308,10 +308,7 @@ impl<A, const N: usize> Reconfigurable<A, N> {
     /// One compare-and-swap loop of `step` over the word (see
     /// [`update_wide`]), with the store ordering of the plans' algorithm:
     /// the answer, the word before and the word after.
-    fn update<const HZ: u64, T>(
-        &self,
-        step: impl FnMut(u128) -> (T, Option<u128>),
-    ) -> (T, u128, u128)
+    fn update<const HZ: u64, T>(&self, step: impl FnMut(u128) -> Next<u128, T>) -> (T, u128, u128)
     where
         A: Algorithm<HZ>,
     {
@@ -347,10 +344,10 @@ impl<A, const N: usize> Reconfigurable<A, N> {
         let (previous, _, _) = self.update::<HZ, _>(|word| {
             let (tag, state) = split(word);
             if tag.plan == plan {
-                return (tag.plan, None);
+                return Next::Keep(tag.plan);
             }
             let Some(old) = self.plan_at(tag.plan) else {
-                return (tag.plan, None);
+                return Next::Keep(tag.plan);
             };
             let latest = tag.latest::<HZ>();
             let at = if latest > now.as_ticks() {
@@ -363,7 +360,7 @@ impl<A, const N: usize> Reconfigurable<A, N> {
             // seen it.
             let before = tag.plan;
             let tag = Tag { plan, ..tag }.saw(at);
-            (before, Some(join(tag, state)))
+            Next::Store(join(tag, state), before)
         });
         Ok(previous)
     }
@@ -388,19 +385,19 @@ impl<A, const N: usize> Reconfigurable<A, N> {
         word: u128,
         n: u32,
         now: Instant<HZ>,
-    ) -> (Decision<HZ>, Option<u128>)
+    ) -> Next<u128, Decision<HZ>>
     where
         A: Algorithm<HZ>,
     {
         let (tag, state) = split(word);
         let Some(plan) = self.plan_at(tag.plan) else {
             // Never: every stored index is a plan's.
-            return (Err(Denied::ExceedsBurst(ExceedsBurst::new(n, 0))), None);
+            return Next::Keep(Err(Denied::ExceedsBurst(ExceedsBurst::new(n, 0))));
         };
         match plan.decide(state, n, now) {
-            Step::Store(next, status) => (Ok(status), Some(join(tag.saw(now), next))),
-            Step::Keep(status) => (Ok(status), None),
-            Step::Deny(denied) => (Err(denied), None),
+            Step::Store(next, status) => Next::Store(join(tag.saw(now), next), Ok(status)),
+            Step::Keep(status) => Next::Keep(Ok(status)),
+            Step::Deny(denied) => Next::Keep(Err(denied)),
         }
     }
 
@@ -433,8 +430,8 @@ impl<const HZ: u64, A: Algorithm<HZ>, const N: usize> Refund<HZ> for Reconfigura
         let (_, _, after) = self.update::<HZ, _>(|word| {
             let (tag, state) = split(word);
             match self.plan_at(tag.plan) {
-                Some(plan) => ((), Some(join(tag, plan.refund(state, n, now)))),
-                None => ((), None),
+                Some(plan) => Next::Store(join(tag, plan.refund(state, n, now)), ()),
+                None => Next::Keep(()),
             }
         });
         self.status_of(after, now)
@@ -487,16 +484,16 @@ impl<const HZ: u64, A: Algorithm<HZ>, const N: usize> Charge<HZ> for Reconfigura
             given_back = false;
             if word == charged {
                 given_back = true;
-                return ((), Some(join(tag, receipt.before())));
+                return Next::Store(join(tag, receipt.before()), ());
             }
             if tag.plan != charged_tag.plan {
-                return ((), None);
+                return Next::Keep(());
             }
             let taken = self
                 .plan_at(tag.plan)
                 .and_then(|plan| plan.take_back(state, receipt.units(), at));
             given_back = taken.is_some();
-            ((), taken.map(|next| join(tag, next)))
+            Next::new((), taken.map(|next| join(tag, next)))
         });
         given_back
     }

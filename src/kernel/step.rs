@@ -69,6 +69,18 @@ impl<const HZ: u64, T> Step<HZ, T> {
         }
     }
 
+    /// The step as the compare-and-swap loop takes it: the answer, and the
+    /// state to store if any.
+    #[inline(always)]
+    pub(crate) fn next(self) -> crate::kernel::cas::Next<u64, Result<T, Denied<HZ>>> {
+        use crate::kernel::cas::Next;
+        match self {
+            Self::Store(state, answer) => Next::Store(state, Ok(answer)),
+            Self::Keep(answer) => Next::Keep(Ok(answer)),
+            Self::Deny(denied) => Next::Keep(Err(denied)),
+        }
+    }
+
     /// An admission that stores `next` unless it equals `state` (then it
     /// keeps the state).
     #[inline(always)]

@@ -4,7 +4,7 @@
 use crate::answer::{Decision, Denied, Status};
 use crate::kernel::Algorithm;
 use crate::kernel::Reservation;
-use crate::kernel::cas::update;
+use crate::kernel::cas::{Next, update};
 use crate::kernel::sync::{AtomicU64, Ordering};
 use crate::kernel::{Charge, Receipt};
 use crate::kernel::{Limiter, Refund};
@@ -110,7 +110,7 @@ impl<'w, A> WordRef<'w, A> {
         let algorithm = self.algorithm;
         let (decision, before, after) =
             update(self.word, charge_ordering(A::GUARDS_MEMORY), |state| {
-                algorithm.decide(state, n, now).split()
+                algorithm.decide(state, n, now).next()
             });
         decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
     }
@@ -134,7 +134,7 @@ impl<'w, A> WordRef<'w, A> {
     {
         let algorithm = self.algorithm;
         let (booking, before, after) = update(self.word, charge_ordering(A::GUARDS_MEMORY), |s| {
-            algorithm.reserve(s, n, now, max_wait).split()
+            algorithm.reserve(s, n, now, max_wait).next()
         });
         let ready = booking?;
         let receipt = Receipt::new(before, after, n, ready.as_ticks());
@@ -152,7 +152,7 @@ impl<const HZ: u64, A: Algorithm<HZ>> Limiter<HZ> for WordRef<'_, A> {
             self.word,
             charge_ordering(A::GUARDS_MEMORY),
             #[inline(always)]
-            |state| algorithm.decide(state, n, now).split(),
+            |state| algorithm.decide(state, n, now).next(),
         )
         .0
     }
@@ -169,7 +169,7 @@ impl<const HZ: u64, A: Algorithm<HZ>> Refund<HZ> for WordRef<'_, A> {
     fn refund_n_at(&self, n: u32, now: Instant<HZ>) -> Status<HZ> {
         let algorithm = self.algorithm;
         let (_, _, after) = update(self.word, give_back_ordering(A::GUARDS_MEMORY), |state| {
-            ((), Some(algorithm.refund(state, n, now)))
+            Next::Store(algorithm.refund(state, n, now), ())
         });
         algorithm.status(after, now)
     }

@@ -20,6 +20,7 @@ use core::fmt;
 use core::hash::Hash;
 
 use crate::answer::{Denied, Status};
+use crate::kernel::cas::Next;
 use crate::kernel::sync::{AtomicU8, AtomicU64, AtomicU128, Ordering};
 use crate::kernel::{Algorithm, Step};
 use crate::macros::const_fn;
@@ -600,10 +601,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             Some(algorithm) => {
                 let step = algorithm.decide(state, n, at);
                 let next = step.stored();
-                ((step, config, state), next)
+                Next::new((step, config, state), next)
             }
             // Never: a slot names one of the table's configurations.
-            None => ((Step::Keep(unknown_plan()), config, state), None),
+            None => Next::Keep((Step::Keep(unknown_plan()), config, state)),
         };
         let (step, config, before) = probe::update(slot, word, id, stored, decide)?;
         let (decision, after) = step.split();
@@ -780,9 +781,9 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                     let refund = |config: usize, state: u64| match self.plans.get(config) {
                         Some(algorithm) => {
                             let next = algorithm.refund(state, n, now);
-                            (algorithm.status(next, now), (next != state).then_some(next))
+                            Next::new(algorithm.status(next, now), (next != state).then_some(next))
                         }
-                        None => (unknown_plan(), None),
+                        None => Next::Keep(unknown_plan()),
                     };
                     // Relaxed: a refund raises no instant (see `saw`).
                     if let Some(status) = probe::update(slot, word, id, Ordering::Relaxed, refund) {

@@ -109,6 +109,7 @@
 //!   before it answers. So a stale hint costs a scan, never a wrong answer,
 //!   a duplicate, or progress.
 
+use crate::kernel::cas::Next;
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
@@ -699,13 +700,15 @@ pub(crate) fn update<T>(
     word: u128,
     id: Id,
     stored: Ordering,
-    step: impl Fn(usize, u64) -> (T, Option<u64>),
+    step: impl Fn(usize, u64) -> Next<u64, T>,
 ) -> Option<T> {
     // The loop of `kernel::cas::update_wide`, written out: through its
     // closure the step's answer and the `Option<u128>` to store went through
-    // the stack (about 15 instructions of a keyed hit). The key is the
-    // caller's `id`, not read back from `word`: the first attempt checks
-    // `word` against it like every later one.
+    // the stack (about 15 instructions of a keyed hit). The step returns a
+    // `Next` for the same reason: as `(T, Option<u64>)` its answer went
+    // through the stack here too (35 instructions of a keyed hit). The key
+    // is the caller's `id`, not read back from `word`: the first attempt
+    // checks `word` against it like every later one.
     let mut word = word;
     loop {
         if !is_live(word, id) {
@@ -713,9 +716,9 @@ pub(crate) fn update<T>(
             return None;
         }
         let config = config(word);
-        let (answer, next) = step(config, state(word));
-        let Some(next) = next else {
-            return Some(answer);
+        let (answer, next) = match step(config, state(word)) {
+            Next::Store(next, answer) => (answer, next),
+            Next::Keep(answer) => return Some(answer),
         };
         // `stored` on success: Release when the table has several
         // configurations, paired with the acquire of the walk's loads in
