@@ -43,8 +43,9 @@ impl<const HZ: u64> Status<HZ> {
         Self {
             limit,
             room,
-            // Stored as given, and a zero read as 1 by the readers: the
-            // check that builds the answer pays no compare for it.
+            // Stored as given, and a zero read as 1 by the readers (`div`
+            // and `div_ceil` skip a divisor of 0 or 1 alike): the check that
+            // builds the answer pays no compare for it.
             unit,
             until_full,
             scale,
@@ -60,7 +61,7 @@ impl<const HZ: u64> Status<HZ> {
     /// instant.
     #[inline]
     pub const fn remaining(&self) -> u32 {
-        let units = div(self.room, at_least_one(self.unit));
+        let units = div(self.room, self.unit);
         if units > u32::MAX as u64 {
             u32::MAX
         } else {
@@ -71,13 +72,8 @@ impl<const HZ: u64> Status<HZ> {
     /// Time until the limiter is full again (zero if it is full now).
     #[inline]
     pub const fn reset_after(&self) -> Duration<HZ> {
-        Duration::<HZ>::from_ticks(div_ceil(self.until_full, at_least_one(self.scale)))
+        Duration::<HZ>::from_ticks(div_ceil(self.until_full, self.scale))
     }
-}
-
-/// A divisor as [`Status::scaled`] reads it: `0` as 1.
-const fn at_least_one(divisor: u64) -> u64 {
-    if divisor == 0 { 1 } else { divisor }
 }
 
 impl<const HZ: u64> PartialEq for Status<HZ> {
@@ -171,7 +167,7 @@ impl<const HZ: u64> RateLimited<HZ> {
     /// very end of the time line) is reported as `u64::MAX` ticks.
     #[inline]
     pub const fn retry_after(&self) -> Duration<HZ> {
-        let ticks = div_ceil(self.short, at_least_one(self.status.scale));
+        let ticks = div_ceil(self.short, self.status.scale);
         Duration::<HZ>::from_ticks(if ticks == 0 { 1 } else { ticks })
     }
 
