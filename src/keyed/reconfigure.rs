@@ -148,19 +148,20 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
                 plans: P,
             });
         }
-        if plan.index() ^ usize::from(route.load(Ordering::Relaxed)) != config {
-            // The carries below count at this instant or later: raise the
-            // floor to it first, so that a check at an older instant is
-            // decided there (as after a reclaim) rather than on a state
-            // carried past its instant. Relaxed: the release of each carry's
-            // compare-and-swap below, and of the route's swap, orders it for
-            // the checks that see them (see `at`).
-            self.floor
-                .fetch_max(self.carry_instant(now).as_ticks(), Ordering::Relaxed);
-        }
         // SeqCst: the store of the store-buffering pattern with the walk's
         // loads below against an inserter's reservation and route load.
         let previous = plan.index() ^ usize::from(route.swap(offset, Ordering::SeqCst));
+        if previous != config {
+            // The carries below count at this instant or later: raise the
+            // floor to it before any of them, so that a check at an older
+            // instant is decided there (as after a reclaim) rather than on a
+            // state carried past its instant. Relaxed: the release of each
+            // carry's compare-and-swap below orders it for the checks that
+            // see the carried word (see `at`); a check that sees only the new
+            // route decides a fresh state, which no instant makes looser.
+            self.floor
+                .fetch_max(self.carry_instant(now).as_ticks(), Ordering::Relaxed);
+        }
         for word in self.slots.words().words {
             // SeqCst: the walk's loads (see above); their acquire also pairs
             // with the release of the check that stored the word, after it
