@@ -3,7 +3,7 @@
 use ratecore_testkit::{limited, model, strategy};
 
 use proptest::prelude::*;
-use ratecore::{Denied, Gcra, Limiter, Quota, Refund};
+use ratecore::{Denied, Duration, Gcra, Limiter, Quota, Refund};
 
 use model::harness::run_gcra;
 use model::spec::QuotaSpec;
@@ -33,8 +33,8 @@ proptest! {
 }
 
 ratecore_testkit::at_three_rates!(
-    /// Instants up to 2^32 seconds from tick 0, less the burst's duration,
-    /// are evaluated as themselves.
+    /// Instants up to 2^32 seconds from tick 0, less the burst's duration
+    /// and one tick, are evaluated as themselves.
     fn horizon_is_at_least_136_years_less_the_burst: 96 => horizon
 );
 
@@ -45,13 +45,38 @@ fn horizon<const HZ: u64>(spec: &QuotaSpec) -> Result<(), TestCaseError> {
     let (units, scale) = limiter.emission_interval();
     let burst_ticks = (u128::from(limiter.burst()) * u128::from(units)).div_ceil(u128::from(scale));
     let span = (u128::from(HZ) << 32).min(u128::from(u64::MAX));
-    let floor = span.saturating_sub(burst_ticks);
+    // One tick less: the virtual line ends at `u64::MAX = 2^64 - 1`, so
+    // where the burst's virtual units divide by the scale, the last tick
+    // of the span is one too far (`horizon_can_be_one_tick_short` below).
+    let floor = span.saturating_sub(burst_ticks).saturating_sub(1);
     prop_assert!(
         u128::from(limiter.horizon().as_ticks()) >= floor,
         "horizon {} < {floor} for {spec:?} at {HZ} Hz",
         limiter.horizon().as_ticks()
     );
     Ok(())
+}
+
+/// The one tick of the documented range: 490 units per 922,284,192,925 ns
+/// with a burst of 959,855,456, at 32,768 Hz, has the finest scale
+/// (2^32 / 32,768 = 2^17) and a capacity that the scale divides, so the
+/// span's last tick, 2^47 less the burst's ticks, would need a virtual
+/// time of 2^64. The horizon is the tick before it (worked out by hand:
+/// cost `ceil(922,284,192,925 * 32,768 * 2^17 / (10^9 * 490))` =
+/// 8,084,041,728, and `floor((2^64 - 1 - 959,855,456 * cost) / 2^17)`).
+#[test]
+fn horizon_can_be_one_tick_short() {
+    let limiter = Gcra::<32_768>::new(
+        Quota::with_period(490, Duration::<1_000_000_000>::from_ticks(922_284_192_925))
+            .burst(959_855_456),
+    )
+    .unwrap();
+    assert_eq!(limiter.emission_interval(), (8_084_041_728, 1 << 17));
+    let burst_ticks = 959_855_456 * 8_084_041_728u128 / (1 << 17);
+    assert_eq!(
+        u128::from(limiter.horizon().as_ticks()),
+        (1u128 << 47) - burst_ticks - 1
+    );
 }
 
 /// 100 per minute with a burst of 120, in milliseconds: T = 60,000 / 100 = 600 ms.

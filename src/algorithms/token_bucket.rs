@@ -49,7 +49,8 @@ pub enum RefillMode {
 /// is lock-free where the target has a 64-bit compare-and-swap. The horizon
 /// of greedy refill is `Gcra`'s. Interval refill counts `count` tokens a
 /// period on its 64-bit line, so its horizon is as far as `Gcra`'s (2^32
-/// seconds from tick 0, less the time the burst takes to refill) for a rate
+/// seconds from tick 0, less the time the burst takes to refill and one
+/// tick) for a rate
 /// of at most 2^32 tokens a second (the period rounded up to whole ticks),
 /// and about `2^64 / count` periods for a faster one: 4,000,000,000 tokens
 /// a millisecond at 1 kHz reach it after 53 days.
