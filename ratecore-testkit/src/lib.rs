@@ -121,6 +121,10 @@ pub fn config(cases: u32) -> proptest::test_runner::Config {
         // of the cases: the default limit of 1,024 rejects a long run
         // (`PROPTEST_CASES=20000`) would exceed, aborting a passing test.
         max_global_rejects: default.max_global_rejects.max(cases),
+        // Likewise a strategy's own filter (`prop_filter`): the AIMD
+        // configurations reject about two draws per case, past the default
+        // 65,536 in a run of 30,000 cases.
+        max_local_rejects: default.max_local_rejects.max(cases.saturating_mul(16)),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         ))),
