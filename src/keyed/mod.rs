@@ -657,6 +657,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         return (self.refuse(&window), KeyedReceipt::NOTHING);
                     };
                     let (fresh, next) = algorithm.decide(0, n, at).split();
+                    let decided = (config, at);
                     if next.is_none() {
                         if !seen.scanned() {
                             // An absence guessed from the hints: answered
@@ -712,11 +713,18 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         // the reservation (SeqCst: see `reconfigure_at`).
                         let at = self.at(now);
                         let config = self.route(plan, Ordering::SeqCst);
-                        let Some(algorithm) = self.plans.get(config) else {
-                            probe::withdraw(slot, reservation);
-                            return (self.refuse(&window), KeyedReceipt::NOTHING);
+                        let (decision, next) = if (config, at) == decided {
+                            // The same configuration at the same instant:
+                            // the same step (`decide` MUST be pure, see
+                            // `Algorithm`), so not decided twice.
+                            (fresh, next)
+                        } else {
+                            let Some(algorithm) = self.plans.get(config) else {
+                                probe::withdraw(slot, reservation);
+                                return (self.refuse(&window), KeyedReceipt::NOTHING);
+                            };
+                            algorithm.decide(0, n, at).split()
                         };
-                        let (decision, next) = algorithm.decide(0, n, at).split();
                         let Some(charged) = next else {
                             probe::withdraw(slot, reservation);
                             return (decision.map(Admitted::Limited), KeyedReceipt::NOTHING);
