@@ -3,9 +3,7 @@
 //! Every update of a shared state word in the crate goes through
 //! [`update`] (64-bit words: the one-word limiters, the circuit breaker, the
 //! AIMD pacer) or [`update_wide`] (128-bit words: a `Reconfigurable`'s plan
-//! and state), so loom checks each loop once. The one exception is the keyed
-//! table's check of a live key, which writes `update_wide`'s loop out in
-//! `keyed/probe.rs` (`update`; ARCHITECTURE.md says why).
+//! and state, a keyed table's slot), so loom checks each loop once.
 
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 

@@ -109,7 +109,7 @@
 //!   before it answers. So a stale hint costs a scan, never a wrong answer,
 //!   a duplicate, or progress.
 
-use crate::kernel::cas::Next;
+use crate::kernel::cas::{Next, update_wide};
 use crate::kernel::sync::{AtomicU64, AtomicU128, Ordering};
 
 use super::probe_window::{MAX_WINDOW, Window};
@@ -702,43 +702,30 @@ pub(crate) fn update<T>(
     stored: Ordering,
     step: impl Fn(usize, u64) -> Next<u64, T>,
 ) -> Option<T> {
-    // The loop of `kernel::cas::update_wide`, written out: through its
-    // closure the step's answer and the `Option<u128>` to store went through
-    // the stack (about 15 instructions of a keyed hit). The step returns a
-    // `Next` for the same reason: as `(T, Option<u64>)` its answer went
-    // through the stack here too (35 instructions of a keyed hit). The key
-    // is the caller's `id`, not read back from `word`: the first attempt
-    // checks `word` against it like every later one.
-    let mut word = word;
-    loop {
+    // The key is the caller's `id`, not read back from `word`: the first
+    // attempt checks `word` against it like every later one.
+    //
+    // `stored` on success: Release when the table has several
+    // configurations, paired with the acquire of the walk's loads in
+    // `reconfigure_at` (after this check raised `seen`), else Relaxed; see
+    // `KeyedLimiter::saw`. Relaxed reads otherwise: the word is the key and
+    // its whole state, so the answer depends on nothing else, and the
+    // compare-and-swap orders all updates of it by itself. It is a
+    // read-modify-write, so it continues the release sequence of the claim
+    // (in `reserve`) or promotion (in `promote`) that made the key live,
+    // which `find`'s acquire loads pair with.
+    let (answer, _, _) = update_wide(slot, word, stored, Ordering::Relaxed, |word| {
         if !is_live(word, id) {
             // Reclaimed while idle: the caller looks the key up again.
-            return None;
+            return Next::Keep(None);
         }
         let config = config(word);
-        let (answer, next) = match step(config, state(word)) {
-            Next::Store(next, answer) => (answer, next),
-            Next::Keep(answer) => return Some(answer),
-        };
-        // `stored` on success: Release when the table has several
-        // configurations, paired with the acquire of the walk's loads in
-        // `reconfigure_at` (after this check raised `seen`), else Relaxed;
-        // see `KeyedLimiter::saw`. Relaxed reads otherwise:
-        // the word is the key and its whole state, so the answer depends on
-        // nothing else, and the compare-and-swap orders all updates of it by
-        // itself. It is a read-modify-write, so it continues the release
-        // sequence of the claim (in `reserve`) or promotion (in `promote`)
-        // that made the key live, which `find`'s acquire loads pair with.
-        match slot.compare_exchange_weak(
-            word,
-            with_state(word, config, next),
-            stored,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => return Some(answer),
-            Err(actual) => word = actual,
+        match step(config, state(word)) {
+            Next::Store(next, answer) => Next::Store(with_state(word, config, next), Some(answer)),
+            Next::Keep(answer) => Next::Keep(Some(answer)),
         }
-    }
+    });
+    answer
 }
 
 #[cfg(all(test, not(loom)))]
