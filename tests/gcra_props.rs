@@ -61,7 +61,8 @@ fn horizon<const HZ: u64>(spec: &QuotaSpec) -> Result<(), TestCaseError> {
 /// with a burst of 959,855,456, at 32,768 Hz, has the finest scale
 /// (2^32 / 32,768 = 2^17) and a capacity that the scale divides, so the
 /// span's last tick, 2^47 less the burst's ticks, would need a virtual
-/// time of 2^64. The horizon is the tick before it (worked out by hand:
+/// time of 2^64. The horizon is the tick before it (worked out apart from
+/// the code, from the formulas:
 /// cost `ceil(922,284,192,925 * 32,768 * 2^17 / (10^9 * 490))` =
 /// 8,084,041,728, and `floor((2^64 - 1 - 959,855,456 * cost) / 2^17)`).
 #[test]

@@ -54,9 +54,9 @@ proptest! {
 
 ratecore_testkit::at_three_rates!(
     /// Instants up to 2^32 seconds from tick 0, less the time the burst takes
-    /// to refill and one tick (see `gcra_props`), are evaluated as themselves (for an interval bucket, one
-    /// of at most 2^32 tokens a second; a faster one's, up to about
-    /// `2^64 / count` periods).
+    /// to refill and one tick (see `gcra_props`), are evaluated as
+    /// themselves (for an interval bucket, one of at most 2^32 tokens a
+    /// second; a faster one's, up to about `2^64 / count` periods).
     fn horizon_is_at_least_136_years_less_the_burst: 64 => horizon
 );
 

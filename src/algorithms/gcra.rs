@@ -44,12 +44,12 @@ use crate::time::{Duration, Instant, NANOS};
 /// # Range
 ///
 /// Instants after [`horizon`](Gcra::horizon) (at least 2^32 seconds, 136 years,
-/// from tick 0 minus the burst's duration and one tick, for clock rates up to 2^32 Hz;
-/// faster clocks' whole `u64` line is shorter than that) are evaluated as
-/// the horizon: decisions there only get stricter, and `retry_after` is no
-/// longer exact. Earlier instants than the state has seen (a stale reading, or
-/// a clock that went backwards) are evaluated as they are, which can only
-/// lower what is admitted.
+/// from tick 0 minus the burst's duration and one tick, for clock rates up
+/// to 2^32 Hz; faster clocks' whole `u64` line is shorter than that) are
+/// evaluated as the horizon: decisions there only get stricter, and
+/// `retry_after` is no longer exact. Earlier instants than the state has
+/// seen (a stale reading, or a clock that went backwards) are evaluated as
+/// they are, which can only lower what is admitted.
 ///
 /// # Progress
 ///

@@ -50,8 +50,8 @@ pub enum RefillMode {
 /// of greedy refill is `Gcra`'s. Interval refill counts `count` tokens a
 /// period on its 64-bit line, so its horizon is as far as `Gcra`'s (2^32
 /// seconds from tick 0, less the time the burst takes to refill and one
-/// tick) for a rate
-/// of at most 2^32 tokens a second (the period rounded up to whole ticks),
+/// tick) for a rate of at most 2^32 tokens a second (the period rounded up
+/// to whole ticks),
 /// and about `2^64 / count` periods for a faster one: 4,000,000,000 tokens
 /// a millisecond at 1 kHz reach it after 53 days.
 pub type TokenBucket<const HZ: u64 = NANOS> = WordLimiter<TokenBucketConfig<HZ>>;
