@@ -60,7 +60,9 @@ use ratecore::{
     Clock, FixedWindow, Gcra, Limiter, Quota, RefillMode, SlidingWindow, Tiers, TokenBucket,
     algorithms::SharedSlidingLog, compose::Tier, time::NANOS,
 };
-use ratecore_bench::{Contender, HandGcra, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
+use ratecore_bench::{
+    Contender, HandGcra, NOW_NANOS, Shape, at, bench_matrix, floor, limiter, limiter_in,
+};
 
 /// The shape's quota in ratecore's terms.
 fn quota(shape: Shape) -> Quota {
@@ -99,10 +101,7 @@ impl ratelimit::Clock for FixedClock {
 }
 
 fn ratelimit_with<C: ratelimit::Clock>(shape: Shape, clock: C) -> ratelimit::Ratelimiter<C> {
-    let initial = match shape {
-        Shape::Admit => shape.burst(),
-        Shape::Deny => 0,
-    };
+    let initial = if shape.admits() { shape.burst() } else { 0 };
     ratelimit::Builder::with_clock(u64::from(shape.count()), clock)
         .period(shape.period())
         .max_tokens(u64::from(shape.burst()))
@@ -112,10 +111,7 @@ fn ratelimit_with<C: ratelimit::Clock>(shape: Shape, clock: C) -> ratelimit::Rat
 }
 
 fn better_bucket(shape: Shape) -> better_bucket::BucketCore {
-    let initial = match shape {
-        Shape::Admit => shape.burst(),
-        Shape::Deny => 0,
-    };
+    let initial = if shape.admits() { shape.burst() } else { 0 };
     let config =
         better_bucket::BucketConfig::new(shape.burst(), shape.count(), shape.period(), initial)
             .expect("valid better-bucket configuration");
@@ -127,9 +123,10 @@ fn better_bucket(shape: Shape) -> better_bucket::BucketCore {
 /// grows to tens of millions of checks) reaches, and the deny shape is the
 /// same 1 per hour.
 fn window_quota(shape: Shape, admit: Quota) -> Quota {
-    match shape {
-        Shape::Admit => admit,
-        Shape::Deny => Quota::per_hour(1),
+    if shape.admits() {
+        admit
+    } else {
+        Quota::per_hour(1)
     }
 }
 
@@ -146,9 +143,10 @@ struct Log {
 }
 
 fn log(shape: Shape) -> Log {
-    let (quota, step) = match shape {
-        Shape::Admit => (Quota::per_second(1_000), 2_000_000),
-        Shape::Deny => (Quota::per_hour(1), 0),
+    let (quota, step) = if shape.admits() {
+        (Quota::per_second(1_000), 2_000_000)
+    } else {
+        (Quota::per_hour(1), 0)
     };
     let log = SharedSlidingLog::new(quota).unwrap();
     Log {
@@ -192,9 +190,9 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         limiter("ratecore::PaddedWordLimiter<GcraConfig> (word on its own cache line)", |s| PaddedWordLimiter::from_algorithm(GcraConfig::<NANOS>::new(quota(s)).unwrap()), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket greedy", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Greedy).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket interval", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Interval).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
-        limiter("ratecore::FixedWindow", |s| FixedWindow::<NANOS>::new(window_quota(s, Quota::per_hour(u32::MAX))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
-        limiter("ratecore::SlidingWindow", |s| SlidingWindow::<NANOS>::new(window_quota(s, sliding_admit())).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
-        limiter("ratecore::algorithms::SharedSlidingLog (N = 1,024)", log, log_check),
+        limiter_in("ratecore::FixedWindow", Shape::ADMIT_DENY, |s| FixedWindow::<NANOS>::new(window_quota(s, Quota::per_hour(u32::MAX))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter_in("ratecore::SlidingWindow", Shape::ADMIT_DENY, |s| SlidingWindow::<NANOS>::new(window_quota(s, sliding_admit())).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
+        limiter_in("ratecore::algorithms::SharedSlidingLog (N = 1,024)", Shape::ADMIT_DENY, log, log_check),
         limiter("ratecore::Tiers (2 x Gcra)", two_tiers, |l, now| black_box(l.check_tiered_n_at(1, at(now))).is_ok()),
         limiter("governor", governor, |l, _| black_box(l.check()).is_ok()),
         limiter("governor +StateInformation", |s| governor(s).with_middleware::<governor::middleware::StateInformationMiddleware>(), |l, _| black_box(l.check()).is_ok()),

@@ -152,17 +152,36 @@ pub enum Shape {
     /// check is denied (the read-only path, for the crates that write nothing
     /// on a denial).
     Deny,
+    /// [`Admit`](Shape::Admit) at 100 units per minute (a burst of
+    /// `u32::MAX`, starting full): the same path, at a quota whose interval
+    /// is not one tick, as an API's is. A limiter that divides by its
+    /// interval on the way to its answer pays for it here, and not in
+    /// [`Admit`](Shape::Admit), where the interval is 1 ns.
+    AdmitPerMinute,
 }
 
 impl Shape {
-    /// Both shapes.
-    pub const ALL: &'static [Shape] = &[Shape::Admit, Shape::Deny];
+    /// Every shape.
+    pub const ALL: &'static [Shape] = &[Shape::Admit, Shape::Deny, Shape::AdmitPerMinute];
+
+    /// Admitted and denied at the first quotas: the shapes of a contender
+    /// whose quota is its own ([`limiter_in`]), such as a window's.
+    pub const ADMIT_DENY: &'static [Shape] = &[Shape::Admit, Shape::Deny];
+
+    /// Whether every check in this shape is admitted.
+    pub const fn admits(self) -> bool {
+        match self {
+            Shape::Admit | Shape::AdmitPerMinute => true,
+            Shape::Deny => false,
+        }
+    }
 
     /// Units per [`period`](Shape::period).
     pub const fn count(self) -> u32 {
         match self {
             Shape::Admit => 1_000_000_000,
             Shape::Deny => 1,
+            Shape::AdmitPerMinute => 100,
         }
     }
 
@@ -171,13 +190,14 @@ impl Shape {
         match self {
             Shape::Admit => Duration::from_secs(1),
             Shape::Deny => Duration::from_secs(3_600),
+            Shape::AdmitPerMinute => Duration::from_secs(60),
         }
     }
 
     /// The most units admitted at one instant.
     pub const fn burst(self) -> u32 {
         match self {
-            Shape::Admit => u32::MAX,
+            Shape::Admit | Shape::AdmitPerMinute => u32::MAX,
             Shape::Deny => 1,
         }
     }
@@ -193,6 +213,7 @@ impl Shape {
         match self {
             Shape::Admit => "admit",
             Shape::Deny => "deny",
+            Shape::AdmitPerMinute => "admit_100_per_minute",
         }
     }
 }
@@ -216,9 +237,10 @@ pub trait Contender {
 /// What is checked about the answers of a contender.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    /// A rate limiter: in [`Shape::Admit`] every check must be admitted, in
+    /// A rate limiter, run only in these shapes: in a shape that
+    /// [`admits`](Shape::admits) every check must be admitted, in
     /// [`Shape::Deny`] every one denied.
-    Limiter,
+    Limiter(&'static [Shape]),
     /// A reference operation with no decision, run only in these shapes.
     Floor(&'static [Shape]),
 }
@@ -231,14 +253,31 @@ struct Entry<L, M, C> {
     limiter: PhantomData<fn() -> L>,
 }
 
-/// A rate limiter built by `make` and checked by `check`; see the crate docs.
+/// A rate limiter built by `make` and checked by `check`, in every shape;
+/// see the crate docs.
 pub fn limiter<L, M, C>(name: &'static str, make: M, check: C) -> Box<dyn Contender>
 where
     L: Sync + 'static,
     M: Fn(Shape) -> L + 'static,
     C: Fn(&L, u64) -> bool + Sync + 'static,
 {
-    Entry::boxed(name, Kind::Limiter, make, check)
+    limiter_in(name, Shape::ALL, make, check)
+}
+
+/// [`limiter`] in `shapes` only: for a limiter whose quota in a shape is
+/// its own (a window cannot admit `u32::MAX` at 100 per minute).
+pub fn limiter_in<L, M, C>(
+    name: &'static str,
+    shapes: &'static [Shape],
+    make: M,
+    check: C,
+) -> Box<dyn Contender>
+where
+    L: Sync + 'static,
+    M: Fn(Shape) -> L + 'static,
+    C: Fn(&L, u64) -> bool + Sync + 'static,
+{
+    Entry::boxed(name, Kind::Limiter(shapes), make, check)
 }
 
 /// A reference operation (a bare atomic, a clock read), benchmarked in
@@ -400,8 +439,7 @@ where
 
     fn applies(&self, shape: Shape) -> bool {
         match self.kind {
-            Kind::Limiter => true,
-            Kind::Floor(shapes) => shapes.contains(&shape),
+            Kind::Limiter(shapes) | Kind::Floor(shapes) => shapes.contains(&shape),
         }
     }
 
@@ -487,11 +525,12 @@ where
                     .collect()
             })
         };
-        if let Kind::Limiter = self.kind {
+        if let Kind::Limiter(_) = self.kind {
             let admitted: u64 = runs.iter().map(|run| run.admitted).sum();
-            let expected = match shape {
-                Shape::Admit => iters * threads as u64,
-                Shape::Deny => 0,
+            let expected = if shape.admits() {
+                iters * threads as u64
+            } else {
+                0
             };
             assert_eq!(
                 admitted,
