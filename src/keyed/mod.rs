@@ -888,6 +888,8 @@ mod tests {
     use super::*;
     use crate::{Gcra, Quota};
 
+    extern crate std;
+
     const HZ: u64 = 1_000;
 
     /// A reservation left by a stalled inserter, met by a check with a stale
@@ -1007,5 +1009,81 @@ mod tests {
         assert_eq!(table.snapshot_at(&"x", Plan::FIRST, t(0)).remaining(), 2);
         let word = slots.words[index].load(Ordering::Relaxed);
         assert_eq!(slot::holder(word), slot::Holder::Live(id));
+    }
+
+    /// A `GcraConfig` whose idleness test first raises the floor of the
+    /// table in [`RAISED`] to 2,000 ms: a reclaim by another thread, landing
+    /// while an insertion's scans judge the words they load.
+    #[derive(Debug)]
+    struct RaisesFloor(crate::algorithms::GcraConfig<HZ>);
+
+    /// The table whose floor [`RaisesFloor`] raises, once set.
+    static RAISED: std::sync::OnceLock<&'static KeyedLimiter<RaisesFloor, HZ, 2>> =
+        std::sync::OnceLock::new();
+
+    impl Algorithm<HZ> for RaisesFloor {
+        const NAME: &'static str = "raises-floor";
+
+        fn fingerprint(&self) -> u64 {
+            self.0.fingerprint()
+        }
+
+        fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
+            self.0.decide(state, n, now)
+        }
+
+        fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
+            self.0.status(state, now)
+        }
+
+        fn refund(&self, state: u64, n: u32, now: Instant<HZ>) -> u64 {
+            self.0.refund(state, n, now)
+        }
+
+        fn idle_after(&self, state: u64, now: Instant<HZ>) -> Option<crate::Duration<HZ>> {
+            if let Some(table) = RAISED.get() {
+                table.floor.fetch_max(2_000, Ordering::Relaxed);
+            }
+            self.0.idle_after(state, now)
+        }
+    }
+
+    /// An insertion decides its key's fresh state before it reserves a slot,
+    /// and reuses that step for the promotion only if the configuration and
+    /// the instant it decides at after the settling scan are the same. Here
+    /// only the instant moves: the floor is raised (by the stand-in for a
+    /// concurrent reclaim) while the early claim judges the other key's
+    /// word, so the state stored must be decided at 2,000, not at the
+    /// check's 1,000. (Reusing the step whenever the configuration is
+    /// unchanged fails here.)
+    #[test]
+    fn an_insertion_decides_again_when_only_the_floor_moved() {
+        let gcra = crate::algorithms::GcraConfig::<HZ>::new(Quota::per_second(1).burst(2));
+        let table: &'static KeyedLimiter<RaisesFloor, HZ, 2> =
+            std::boxed::Box::leak(std::boxed::Box::new(KeyedLimiter::new(
+                [RaisesFloor(gcra.unwrap())],
+                [1, 2],
+                WhenFull::Deny,
+            )));
+        let t = Instant::<HZ>::from_ticks;
+        // "z" takes the first slot with two units at 0: busy until 2,000.
+        assert!(table.check_n_at(&"z", Plan::FIRST, 2, t(0)).is_ok());
+        assert!(RAISED.set(table).is_ok());
+        assert_eq!(table.floor.load(Ordering::Relaxed), 0);
+        // "x" is new at 1,000: first decided at 1,000 (the floor is 0); its
+        // early claim judges "z"'s word (the floor goes to 2,000), takes the
+        // vacant slot, and settles.
+        assert!(table.check_at(&"x", Plan::FIRST, t(1_000)).is_ok());
+        assert_eq!(table.floor.load(Ordering::Relaxed), 2_000);
+        // Charged at 2,000, one of its two units is out there; charged at
+        // 1,000, it would be back by 2,000.
+        assert_eq!(
+            table.snapshot_at(&"x", Plan::FIRST, t(2_000)).remaining(),
+            1
+        );
+        assert_eq!(
+            table.snapshot_at(&"x", Plan::FIRST, t(3_000)).remaining(),
+            2
+        );
     }
 }
