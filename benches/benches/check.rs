@@ -61,7 +61,7 @@ use ratecore::{
     algorithms::SharedSlidingLog, compose::Tier, time::NANOS,
 };
 use ratecore_bench::{
-    Contender, HandGcra, NOW_NANOS, Shape, at, bench_matrix, floor, limiter, limiter_in,
+    Contender, HandGcra, NOW_NANOS, Shape, at, bench_matrix, floor, limiter, only,
 };
 
 /// The shape's quota in ratecore's terms.
@@ -190,9 +190,9 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         limiter("ratecore::PaddedWordLimiter<GcraConfig> (word on its own cache line)", |s| PaddedWordLimiter::from_algorithm(GcraConfig::<NANOS>::new(quota(s)).unwrap()), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket greedy", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Greedy).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket interval", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Interval).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
-        limiter_in("ratecore::FixedWindow", Shape::ADMIT_DENY, |s| FixedWindow::<NANOS>::new(window_quota(s, Quota::per_hour(u32::MAX))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
-        limiter_in("ratecore::SlidingWindow", Shape::ADMIT_DENY, |s| SlidingWindow::<NANOS>::new(window_quota(s, sliding_admit())).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
-        limiter_in("ratecore::algorithms::SharedSlidingLog (N = 1,024)", Shape::ADMIT_DENY, log, log_check),
+        only(Shape::ADMIT_DENY, limiter("ratecore::FixedWindow", |s| FixedWindow::<NANOS>::new(window_quota(s, Quota::per_hour(u32::MAX))).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok())),
+        only(Shape::ADMIT_DENY, limiter("ratecore::SlidingWindow", |s| SlidingWindow::<NANOS>::new(window_quota(s, sliding_admit())).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok())),
+        only(Shape::ADMIT_DENY, limiter("ratecore::algorithms::SharedSlidingLog (N = 1,024)", log, log_check)),
         limiter("ratecore::Tiers (2 x Gcra)", two_tiers, |l, now| black_box(l.check_tiered_n_at(1, at(now))).is_ok()),
         limiter("governor", governor, |l, _| black_box(l.check()).is_ok()),
         limiter("governor +StateInformation", |s| governor(s).with_middleware::<governor::middleware::StateInformationMiddleware>(), |l, _| black_box(l.check()).is_ok()),

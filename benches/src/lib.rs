@@ -165,7 +165,7 @@ impl Shape {
     pub const ALL: &'static [Shape] = &[Shape::Admit, Shape::Deny, Shape::AdmitPerMinute];
 
     /// Admitted and denied at the first quotas: the shapes of a contender
-    /// whose quota is its own ([`limiter_in`]), such as a window's.
+    /// whose quota is its own ([`only`]), such as a window's.
     pub const ADMIT_DENY: &'static [Shape] = &[Shape::Admit, Shape::Deny];
 
     /// Whether every check in this shape is admitted.
@@ -237,10 +237,9 @@ pub trait Contender {
 /// What is checked about the answers of a contender.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    /// A rate limiter, run only in these shapes: in a shape that
-    /// [`admits`](Shape::admits) every check must be admitted, in
-    /// [`Shape::Deny`] every one denied.
-    Limiter(&'static [Shape]),
+    /// A rate limiter: in a shape that [`admits`](Shape::admits) every
+    /// check must be admitted, in [`Shape::Deny`] every one denied.
+    Limiter,
     /// A reference operation with no decision, run only in these shapes.
     Floor(&'static [Shape]),
 }
@@ -253,31 +252,40 @@ struct Entry<L, M, C> {
     limiter: PhantomData<fn() -> L>,
 }
 
-/// A rate limiter built by `make` and checked by `check`, in every shape;
-/// see the crate docs.
+/// A rate limiter built by `make` and checked by `check`; see the crate docs.
 pub fn limiter<L, M, C>(name: &'static str, make: M, check: C) -> Box<dyn Contender>
 where
     L: Sync + 'static,
     M: Fn(Shape) -> L + 'static,
     C: Fn(&L, u64) -> bool + Sync + 'static,
 {
-    limiter_in(name, Shape::ALL, make, check)
+    Entry::boxed(name, Kind::Limiter, make, check)
 }
 
-/// [`limiter`] in `shapes` only: for a limiter whose quota in a shape is
-/// its own (a window cannot admit `u32::MAX` at 100 per minute).
-pub fn limiter_in<L, M, C>(
-    name: &'static str,
+/// `contender` in `shapes` only: for a limiter whose quota in a shape is its
+/// own (a window cannot admit `u32::MAX` at 100 per minute).
+pub fn only(shapes: &'static [Shape], contender: Box<dyn Contender>) -> Box<dyn Contender> {
+    Box::new(Only { shapes, contender })
+}
+
+/// What [`only`] makes.
+struct Only {
     shapes: &'static [Shape],
-    make: M,
-    check: C,
-) -> Box<dyn Contender>
-where
-    L: Sync + 'static,
-    M: Fn(Shape) -> L + 'static,
-    C: Fn(&L, u64) -> bool + Sync + 'static,
-{
-    Entry::boxed(name, Kind::Limiter(shapes), make, check)
+    contender: Box<dyn Contender>,
+}
+
+impl Contender for Only {
+    fn name(&self) -> &str {
+        self.contender.name()
+    }
+
+    fn applies(&self, shape: Shape) -> bool {
+        self.shapes.contains(&shape) && self.contender.applies(shape)
+    }
+
+    fn run(&self, shape: Shape, threads: usize, iters: u64) -> (Duration, f64) {
+        self.contender.run(shape, threads, iters)
+    }
 }
 
 /// A reference operation (a bare atomic, a clock read), benchmarked in
@@ -439,7 +447,8 @@ where
 
     fn applies(&self, shape: Shape) -> bool {
         match self.kind {
-            Kind::Limiter(shapes) | Kind::Floor(shapes) => shapes.contains(&shape),
+            Kind::Limiter => true,
+            Kind::Floor(shapes) => shapes.contains(&shape),
         }
     }
 
@@ -525,7 +534,7 @@ where
                     .collect()
             })
         };
-        if let Kind::Limiter(_) = self.kind {
+        if let Kind::Limiter = self.kind {
             let admitted: u64 = runs.iter().map(|run| run.admitted).sum();
             let expected = if shape.admits() {
                 iters * threads as u64
