@@ -187,6 +187,12 @@ use slot::Id;
 /// portable-atomic's fallback, as 64-bit words do on 32-bit targets (see the
 /// crate's progress table).
 ///
+/// On x86_64, a build that assumes `cmpxchg16b` (`-C
+/// target-cpu=x86-64-v2` or later, or `-C target-feature=+cmpxchg16b`)
+/// makes each 128-bit load and compare-and-swap an inline instruction
+/// rather than a call through portable-atomic's run-time check: about 17
+/// instructions and 1 to 3 ns less per check in the README's benches.
+///
 /// Why one 128-bit word rather than a key word and a state word: with two
 /// words, a check that read the key word may compare-and-swap the state word
 /// after the slot has passed to another key, charging the wrong key. Keeping
