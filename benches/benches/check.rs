@@ -101,20 +101,22 @@ impl ratelimit::Clock for FixedClock {
 }
 
 fn ratelimit_with<C: ratelimit::Clock>(shape: Shape, clock: C) -> ratelimit::Ratelimiter<C> {
-    let initial = if shape.admits() { shape.burst() } else { 0 };
     ratelimit::Builder::with_clock(u64::from(shape.count()), clock)
         .period(shape.period())
         .max_tokens(u64::from(shape.burst()))
-        .initial_available(u64::from(initial))
+        .initial_available(u64::from(shape.initial()))
         .build()
         .expect("valid ratelimit configuration")
 }
 
 fn better_bucket(shape: Shape) -> better_bucket::BucketCore {
-    let initial = if shape.admits() { shape.burst() } else { 0 };
-    let config =
-        better_bucket::BucketConfig::new(shape.burst(), shape.count(), shape.period(), initial)
-            .expect("valid better-bucket configuration");
+    let config = better_bucket::BucketConfig::new(
+        shape.burst(),
+        shape.count(),
+        shape.period(),
+        shape.initial(),
+    )
+    .expect("valid better-bucket configuration");
     better_bucket::BucketCore::new(config, Duration::ZERO)
 }
 

@@ -202,6 +202,13 @@ impl Shape {
         }
     }
 
+    /// The units a limiter starts with, for a crate that takes them: its
+    /// whole burst where every check is admitted, none where every one is
+    /// denied (a limiter that starts full is drained by one check instead).
+    pub const fn initial(self) -> u32 {
+        if self.admits() { self.burst() } else { 0 }
+    }
+
     /// The shape's quota in ratecore's terms.
     pub fn quota(self) -> ratecore::Quota {
         let period = ratecore::Duration::<NANOS>::from_ticks(self.period().as_nanos() as u64);
