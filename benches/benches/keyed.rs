@@ -24,6 +24,19 @@
 //!   check pays before it looks at a slot (std's `RandomState`, whose
 //!   hasher is SipHash-1-3 as both tables' are), with the same cycling
 //!   through the keys.
+//!
+//! A second group, `keyed_insert`, times a check that brings a key the table
+//! has never held, on one thread, beside a hit in the same run (the ratio
+//! issue 13 sets a goal for: an insertion at most 3 hits):
+//!
+//! - `ratecore::KeyedLimiter insert`: the table has been filled by checking
+//!   the keys 0 to 1,023 once each at a quota of one unit per 2 ns (a burst
+//!   of 1), so every key it holds is idle 2 ns later; each check brings the
+//!   next new key of its thread, 2 ns after the one before, and takes a slot
+//!   an idle key leaves (the `keyed_insert` shape of `.ci/instructions`).
+//! - `governor keyed insert`: the same new keys into governor's `DashMap`,
+//!   which grows by one entry per check (it evicts only when its owner calls
+//!   `retain_recent`), so the figure includes the map's amortized growth.
 
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
@@ -34,7 +47,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ratecore::{Gcra, KeyedLimiter, Limiter, keyed::Plan, time::NANOS};
+use ratecore::{
+    Gcra, KeyedLimiter, Limiter,
+    keyed::{Plan, WhenFull},
+    time::NANOS,
+};
 use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
 
 /// The shares of the table the keyed contenders are benchmarked at.
@@ -49,6 +66,24 @@ struct Keys<T> {
 thread_local! {
     /// Each bench thread's position in the key list.
     static NEXT_KEY: Cell<usize> = const { Cell::new(0) };
+    /// How many new keys this thread has brought (see [`fresh_key`]).
+    static FRESH: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The first key an insertion brings: far above the keys a table is filled
+/// with, so that each is new to it.
+const FRESH_BASE: u64 = 1 << 40;
+
+/// The next new key of this thread, and the instant it is checked at: 2 ns
+/// after the one before, when the key before has gone idle. It never
+/// repeats, even across samples, so every check of a sample inserts.
+fn fresh_key(now: u64) -> (u64, u64) {
+    let count = FRESH.with(|fresh| {
+        let count = fresh.get() + 1;
+        fresh.set(count);
+        count
+    });
+    (FRESH_BASE + count, now + 2 * count)
 }
 
 impl<T> Keys<T> {
@@ -80,14 +115,7 @@ fn ratecore_keyed(shape: Shape, percent: usize) -> RatecoreKeyed {
     Keys { table, keys }
 }
 
-type GovernorKeyed = Keys<
-    governor::RateLimiter<
-        u64,
-        governor::state::keyed::DashMapStateStore<u64>,
-        governor::clock::FakeRelativeClock,
-        governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
-    >,
->;
+type GovernorKeyed = Keys<GovernorMap>;
 
 /// governor's keyed limiter on the keys of ratecore's table at `percent`,
 /// each checked once at [`NOW_NANOS`] (so drained in the deny shape).
@@ -106,6 +134,66 @@ fn governor_keyed(shape: Shape, percent: usize) -> GovernorKeyed {
         assert!(table.check_key(key).is_ok(), "governor takes key {key}");
     }
     Keys { table, keys }
+}
+
+/// A table of 1,024 slots filled by the keys 0 to 1,023, each checked once
+/// at [`NOW_NANOS`] at one unit per 2 ns (a key whose window was full is left
+/// out), so that every key it holds is idle 2 ns later. As the
+/// `keyed_insert` shape of `.ci/instructions` builds it.
+fn idle_table() -> Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>> {
+    let quota = ratecore::Quota::with_period(1, ratecore::Duration::<NANOS>::from_ticks(2));
+    let table = Box::new(KeyedLimiter::new(
+        [Gcra::new(quota).unwrap()],
+        [0x1234, 0x5678],
+        WhenFull::Deny,
+    ));
+    for key in 0..1_024u64 {
+        let _ = table.check_at(&key, Plan::FIRST, at(NOW_NANOS));
+    }
+    table
+}
+
+type GovernorMap = governor::RateLimiter<
+    u64,
+    governor::state::keyed::DashMapStateStore<u64>,
+    governor::clock::FakeRelativeClock,
+    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
+>;
+
+/// Checks that bring a new key, beside a hit (see the crate docs).
+fn insert_contenders() -> Vec<Box<dyn Contender>> {
+    vec![
+        limiter(
+            "ratecore::KeyedLimiter hit 75% full",
+            |s| ratecore_keyed(s, 75),
+            |k, now| black_box(k.table.check_at(k.next(), Plan::FIRST, at(now))).is_ok(),
+        ),
+        limiter(
+            "ratecore::KeyedLimiter insert",
+            |_| idle_table(),
+            |table, now| {
+                let (key, now) = fresh_key(now);
+                black_box(table.check_at(&key, Plan::FIRST, at(now))).is_ok()
+            },
+        ),
+        limiter(
+            "governor keyed (DashMap) hit 75% full",
+            |s| governor_keyed(s, 75),
+            |k, _| black_box(k.table.check_key(k.next())).is_ok(),
+        ),
+        limiter(
+            "governor keyed (DashMap) insert",
+            |_| {
+                let clock = governor::clock::FakeRelativeClock::default();
+                clock.advance(Duration::from_nanos(NOW_NANOS));
+                GovernorMap::dashmap_with_clock(governor::Quota::per_second(NonZeroU32::MIN), clock)
+            },
+            |table, now| {
+                let (key, _) = fresh_key(now);
+                black_box(table.check_key(&key)).is_ok()
+            },
+        ),
+    ]
 }
 
 fn contenders() -> Vec<Box<dyn Contender>> {
@@ -164,6 +252,15 @@ fn benches(c: &mut Criterion) {
     // The keyed quota is its own (`per_key`): the per-minute shape would
     // repeat the admitted one.
     bench_matrix(c, "keyed", Shape::ADMIT_DENY, &[1, 2], &contenders());
+    // One thread: the threads' new keys would race for the same idle slots
+    // at instants of their own, which is not the shape measured.
+    bench_matrix(
+        c,
+        "keyed_insert",
+        &[Shape::Admit],
+        &[1],
+        &insert_contenders(),
+    );
 }
 
 criterion_group!(keyed, benches);
