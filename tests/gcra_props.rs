@@ -3,7 +3,9 @@
 use ratecore_testkit::{limited, model, strategy};
 
 use proptest::prelude::*;
-use ratecore::{Denied, Duration, Gcra, Limiter, Quota, Refund};
+use ratecore::algorithms::GcraConfig;
+use ratecore::kernel::Algorithm;
+use ratecore::{Denied, Duration, Gcra, Instant, Limiter, Quota, Refund};
 
 use model::harness::run_gcra;
 use model::spec::QuotaSpec;
@@ -249,4 +251,59 @@ fn finest_scale_at_1_hz() {
     // One tick (a second) later 2^32 units have come back, capped at the
     // burst.
     assert!(limiter.check_n_at(1 << 31, at(1)).is_ok());
+}
+
+proptest! {
+    #![proptest_config(ratecore_testkit::config(96))]
+
+    /// A check builds its decision before it loads its word
+    /// (`Algorithm::decider`, which `Gcra` overrides to read its
+    /// configuration first): that decision is `decide`'s, answer included,
+    /// for states a limiter reaches (`held` units charged at `at`, or any
+    /// word), any count up to past the burst, and instants before, at and
+    /// far past `at` (past the horizon too), at three clock rates.
+    #[test]
+    fn decider_decides_as_decide(
+        spec in strategy::quota_spec(),
+        held in 0u32..400,
+        at in any::<u64>(),
+        later in prop_oneof![0u64..1_000, any::<u64>()],
+        n in 0u32..400,
+        word in prop::option::of(any::<u64>()),
+    ) {
+        decides_as_decide::<1_000>(&spec, held, at, later, n, word)?;
+        decides_as_decide::<32_768>(&spec, held, at, later, n, word)?;
+        decides_as_decide::<1_000_000_000>(&spec, held, at, later, n, word)?;
+    }
+}
+
+fn decides_as_decide<const HZ: u64>(
+    spec: &QuotaSpec,
+    held: u32,
+    at: u64,
+    later: u64,
+    n: u32,
+    word: Option<u64>,
+) -> Result<(), TestCaseError> {
+    let Ok(config) = GcraConfig::<HZ>::new(spec.quota()) else {
+        return Ok(());
+    };
+    let charged_at = Instant::<HZ>::from_ticks(at);
+    // A state a limiter reaches: `held` units charged at `at` (or none, if
+    // they do not fit), unless a raw word is given.
+    let state = word.unwrap_or_else(|| config.decide(0, held, charged_at).stored().unwrap_or(0));
+    for now in [at.saturating_sub(later), at, at.saturating_add(later)] {
+        let now = Instant::<HZ>::from_ticks(now);
+        prop_assert_eq!(
+            config.decider(n, now)(state),
+            config.decide(state, n, now),
+            "state {} n {} now {:?} for {:?} at {} Hz",
+            state,
+            n,
+            now,
+            spec,
+            HZ
+        );
+    }
+    Ok(())
 }

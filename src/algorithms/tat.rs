@@ -321,6 +321,22 @@ impl<R: Refill> Schedule<R> {
         self.decide_with(tat, n, || self.virtual_now(now))
     }
 
+    /// [`decide`](Schedule::decide) as a function of `tat`, with the
+    /// evaluated instant and its virtual time computed first (see
+    /// `Algorithm::decider`).
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    pub(crate) fn decider<const HZ: u64>(&self, n: u32, now: u64) -> impl Fn(u64) -> Step<HZ> + '_ {
+        let clamped = self.virtual_now(now);
+        // A compiler fence, no instruction: it keeps the loads of the
+        // horizon and the scale above before the state word's load in
+        // `kernel::cas::update`, which the compiler would otherwise sink
+        // below it, next to their use. It orders no memory between threads.
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Acquire);
+        #[inline(always)]
+        move |tat| self.decide_with(tat, n, || clamped)
+    }
+
     /// [`decide`](Schedule::decide) with the evaluated tick (at most the
     /// horizon) and its virtual time from `clamp`, called once a check fits
     /// the burst: a configuration that clamps `now` in its own way

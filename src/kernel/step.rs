@@ -139,6 +139,25 @@ pub trait Algorithm<const HZ: u64> {
     /// Decides `n` units at `now` from `state`.
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ>;
 
+    /// [`decide`](Algorithm::decide) for `n` units at `now`, as a function of
+    /// the state alone, built before the state word is loaded: a check
+    /// calls this, then loads its word and applies the function (again on
+    /// each retry of its compare-and-swap).
+    ///
+    /// Overriding it MUST NOT change a decision: `decider(n, now)(state)`
+    /// MUST equal `decide(state, n, now)`. What it may change is when the
+    /// configuration is read. Where the word shares a cache line with the
+    /// configuration and threads contend for it, an implementation that
+    /// reads its configuration here (and computes what depends on it and
+    /// `now` alone) leaves fewer loads between the word's load and the
+    /// compare-and-swap that must find it unchanged. The default reads
+    /// everything inside [`decide`](Algorithm::decide), after the word.
+    #[inline(always)]
+    fn decider(&self, n: u32, now: Instant<HZ>) -> impl Fn(u64) -> Step<HZ> {
+        #[inline(always)]
+        move |state| self.decide(state, n, now)
+    }
+
     /// The status at `now` of a limiter in `state`, changing nothing.
     fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ>;
 

@@ -107,10 +107,10 @@ impl<'w, A> WordRef<'w, A> {
     where
         A: Algorithm<HZ>,
     {
-        let algorithm = self.algorithm;
+        let decide = self.algorithm.decider(n, now);
         let (decision, before, after) =
             update(self.word, charge_ordering(A::GUARDS_MEMORY), |state| {
-                algorithm.decide(state, n, now).next()
+                decide(state).next()
             });
         decision.map(|status| (status, Receipt::new(before, after, n, now.as_ticks())))
     }
@@ -145,14 +145,14 @@ impl<'w, A> WordRef<'w, A> {
 impl<const HZ: u64, A: Algorithm<HZ>> Limiter<HZ> for WordRef<'_, A> {
     #[inline(always)]
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
-        let algorithm = self.algorithm;
+        let decide = self.algorithm.decider(n, now);
         // The closure is inlined too: out of line, it returned the whole
         // answer through memory on every call, and the benches showed it.
         update(
             self.word,
             charge_ordering(A::GUARDS_MEMORY),
             #[inline(always)]
-            |state| algorithm.decide(state, n, now).next(),
+            |state| decide(state).next(),
         )
         .0
     }
