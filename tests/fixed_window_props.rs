@@ -189,3 +189,40 @@ fn is_idle_means_fresh() {
     assert!(fw.is_idle(later, at(25)));
     assert!(!fw.is_idle(later, at(15)));
 }
+
+proptest! {
+    #![proptest_config(ratecore_testkit::config(256))]
+
+    /// A check builds its decision before it loads its word
+    /// (`Algorithm::decider`, which the fixed window overrides to find the
+    /// window holding `now` first): that decision is `decide`'s, answer
+    /// included, for states a limiter reaches (`held` units charged at `at`,
+    /// or any word), counts up to past the limit, and instants before, at
+    /// and after `at` (past the horizon too).
+    #[test]
+    fn decider_decides_as_decide(
+        limit in limits(50),
+        width in widths(),
+        epoch in epochs(),
+        held in 0u32..60,
+        at_tick in any::<u64>(),
+        later in prop_oneof![0u64..100, any::<u64>()],
+        n in 0u32..60,
+        word in prop::option::of(any::<u64>()),
+    ) {
+        let Ok(fw) = Fw::with_epoch(quota(limit, width), at(epoch)) else {
+            return Ok(());
+        };
+        let config = fw.algorithm();
+        let state = word.unwrap_or_else(|| {
+            config.decide(0, held, at(at_tick)).stored().unwrap_or(0)
+        });
+        for now in [at_tick.saturating_sub(later), at_tick, at_tick.saturating_add(later)] {
+            prop_assert_eq!(
+                config.decider(n, at(now))(state),
+                config.decide(state, n, at(now)),
+                "state {} n {} now {}", state, n, now
+            );
+        }
+    }
+}

@@ -113,12 +113,49 @@ impl<const HZ: u64> FixedWindowConfig<HZ> {
     /// The window a check at `now` counts in, and what that window has used:
     /// the window of `now`, or the state's if that is later (a stale `now`).
     const fn current(&self, state: u64, now: u64) -> Word {
+        self.current_in(state, self.windows.grid.locate(now).0)
+    }
+
+    /// [`current`](Self::current) when the window holding the instant is
+    /// known already.
+    const fn current_in(&self, state: u64, window: u64) -> Word {
         let stored = self.unpack(state);
-        let (window, _) = self.windows.grid.locate(now);
         if window > stored.window {
             Word { window, count: 0 }
         } else {
             stored
+        }
+    }
+
+    /// The decision for `n` units at `now` from `state`, where `window` is
+    /// the window holding `now` (found before the word is loaded, or here).
+    #[inline(always)]
+    fn decide_in(&self, state: u64, n: u32, now: u64, window: u64) -> Step<HZ> {
+        let current = self.current_in(state, window);
+        // `count <= limit` for states written here; saturating otherwise.
+        let after = current.count.saturating_add(n as u64);
+        if after <= self.windows.limit as u64 {
+            let status = self.status_of(after, current.window, now);
+            if n == 0 {
+                Step::Keep(status)
+            } else {
+                let next = self.pack(Word {
+                    window: current.window,
+                    count: after,
+                });
+                Step::admit(state, next, status)
+            }
+        } else {
+            // `used > 0` here (`used + n > limit >= n`), so the window must end first.
+            let to_end = wait_until(self.windows.grid.end(current.window), now);
+            // At the next boundary the count restarts and `n <= limit` fits.
+            let limited = RateLimited::new(
+                self.windows.limit,
+                (self.windows.limit as u64).saturating_sub(current.count) as u32,
+                Duration::<HZ>::from_ticks(to_end),
+                Duration::<HZ>::from_ticks(to_end),
+            );
+            Step::Deny(Denied::RateLimited(limited))
         }
     }
 
@@ -155,34 +192,23 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
             return never;
         }
         let now = now.as_ticks();
-        let current = self.current(state, now);
-        // `count <= limit` for states written here; saturating otherwise.
-        let after = current.count.saturating_add(n as u64);
-        if after <= self.windows.limit as u64 {
-            let status = self.status_of(after, current.window, now);
-            if n == 0 {
-                Step::Keep(status)
-            } else {
-                let next = self.pack(Word {
-                    window: current.window,
-                    count: after,
-                });
-                Step::admit(state, next, status)
-            }
-        } else {
-            // `used > 0` here (`used + n > limit >= n`), so the window must end first.
-            let to_end = wait_until(self.windows.grid.end(current.window), now);
-            // At the next boundary the count restarts and `n <= limit` fits.
-            let limited = RateLimited::new(
-                self.windows.limit,
-                (self.windows.limit as u64).saturating_sub(current.count) as u32,
-                Duration::<HZ>::from_ticks(to_end),
-                Duration::<HZ>::from_ticks(to_end),
-            );
-            Step::Deny(Denied::RateLimited(limited))
-        }
+        self.decide_in(state, n, now, self.windows.grid.locate(now).0)
     }
 
+    /// As `Gcra`'s: the window holding `now` is found before the word is
+    /// loaded (see `GcraConfig`'s `decider`); not on bare metal.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    fn decider(&self, n: u32, now: Instant<HZ>) -> impl Fn(u64) -> Step<HZ> {
+        let (window, _) = self.windows.grid.locate(now.as_ticks());
+        // A compiler fence, no instruction: see `Schedule::decider`.
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Acquire);
+        #[inline(always)]
+        move |state| match self.windows.exceeds(n) {
+            Some(never) => never,
+            None => self.decide_in(state, n, now.as_ticks(), window),
+        }
+    }
     fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
         let now = now.as_ticks();
         let current = self.current(state, now);
