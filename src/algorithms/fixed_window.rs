@@ -209,6 +209,7 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
             None => self.decide_in(state, n, now.as_ticks(), window),
         }
     }
+
     fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
         let now = now.as_ticks();
         let current = self.current(state, now);

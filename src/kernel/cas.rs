@@ -83,7 +83,7 @@ pub(crate) fn update<R>(
 /// one-word checks, none more for any (`.ci/instructions`), the same bytes
 /// on Cortex-M. Out of line (`#[inline(never)]`) the call stayed where the
 /// compiler could not prove it empty, and a check out of line then saved
-/// five registers on every call. Not in [`update_wide`]: there it added 1
+/// five registers on every call. Not in [`update_wide`]: there it added up
 /// to 3 instructions to a keyed hit and 36 to an insertion.
 #[cold]
 #[inline(always)]
