@@ -131,6 +131,9 @@ impl<const HZ: u64> FixedWindowConfig<HZ> {
     /// the window holding `now` (found before the word is loaded, or here).
     #[inline(always)]
     fn decide_in(&self, state: u64, n: u32, now: u64, window: u64) -> Step<HZ> {
+        if let Some(never) = self.windows.exceeds(n) {
+            return never;
+        }
         let current = self.current_in(state, window);
         // `count <= limit` for states written here; saturating otherwise.
         let after = current.count.saturating_add(n as u64);
@@ -188,9 +191,6 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
 
     #[inline(always)]
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
-        if let Some(never) = self.windows.exceeds(n) {
-            return never;
-        }
         let now = now.as_ticks();
         self.decide_in(state, n, now, self.windows.grid.locate(now).0)
     }
@@ -201,13 +201,9 @@ impl<const HZ: u64> Algorithm<HZ> for FixedWindowConfig<HZ> {
     #[inline(always)]
     fn decider(&self, n: u32, now: Instant<HZ>) -> impl Fn(u64) -> Step<HZ> {
         let (window, _) = self.windows.grid.locate(now.as_ticks());
-        // A compiler fence, no instruction: see `Schedule::decider`.
-        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Acquire);
+        crate::kernel::sync::config_before_word();
         #[inline(always)]
-        move |state| match self.windows.exceeds(n) {
-            Some(never) => never,
-            None => self.decide_in(state, n, now.as_ticks(), window),
-        }
+        move |state| self.decide_in(state, n, now.as_ticks(), window)
     }
 
     fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {

@@ -328,11 +328,7 @@ impl<R: Refill> Schedule<R> {
     #[inline(always)]
     pub(crate) fn decider<const HZ: u64>(&self, n: u32, now: u64) -> impl Fn(u64) -> Step<HZ> + '_ {
         let clamped = self.virtual_now(now);
-        // A compiler fence, no instruction: it keeps the loads of the
-        // horizon and the scale above before the state word's load in
-        // `kernel::cas::update`, which the compiler would otherwise sink
-        // below it, next to their use. It orders no memory between threads.
-        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Acquire);
+        crate::kernel::sync::config_before_word();
         #[inline(always)]
         move |tat| self.decide_with(tat, n, || clamped)
     }

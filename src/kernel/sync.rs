@@ -18,6 +18,23 @@ pub use portable_atomic::{AtomicU64, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
+/// Keeps every load before it ahead of the loads after it, for the compiler
+/// only: no instruction, and no order between threads. A one-word check
+/// that reads its configuration before its state word (see
+/// `Algorithm::decider`) calls it between the two: without it the compiler
+/// sinks the configuration's loads next to their use, after the word's.
+/// (Not on bare metal, where no check reads its configuration first.)
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+pub(crate) fn config_before_word() {
+    #[cfg(not(loom))]
+    use portable_atomic::compiler_fence;
+    // loom models threads, not the compiler: core's fence serves.
+    #[cfg(loom)]
+    use core::sync::atomic::compiler_fence;
+    compiler_fence(Ordering::Acquire);
+}
+
 /// 128-bit words, for keyed tables: a slot's key tag and its state change
 /// together in one compare-and-swap. portable-atomic uses the native
 /// instruction where there is one (x86_64's `cmpxchg16b`, detected at run time
