@@ -47,12 +47,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ratecore::{
-    Gcra, KeyedLimiter, Limiter,
-    keyed::{Plan, WhenFull},
-    time::NANOS,
-};
-use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, limiter};
+use ratecore::{Gcra, KeyedLimiter, Limiter, keyed::Plan, time::NANOS};
+use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, idle_table, limiter};
 
 /// The shares of the table the keyed contenders are benchmarked at.
 const SHARES: [usize; 3] = [25, 50, 75];
@@ -127,30 +123,11 @@ fn governor_keyed(shape: Shape, percent: usize) -> GovernorKeyed {
     } else {
         governor::Quota::per_hour(NonZeroU32::MIN)
     };
-    let clock = governor::clock::FakeRelativeClock::default();
-    let table = governor::RateLimiter::dashmap_with_clock(quota, clock.clone());
-    clock.advance(Duration::from_nanos(NOW_NANOS));
+    let table = governor_map(quota);
     for key in &keys {
         assert!(table.check_key(key).is_ok(), "governor takes key {key}");
     }
     Keys { table, keys }
-}
-
-/// A table of 1,024 slots filled by the keys 0 to 1,023, each checked once
-/// at [`NOW_NANOS`] at one unit per 2 ns (a key whose window was full is left
-/// out), so that every key it holds is idle 2 ns later. As the
-/// `keyed_insert` shape of `.ci/instructions` builds it.
-fn idle_table() -> Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>> {
-    let quota = ratecore::Quota::with_period(1, ratecore::Duration::<NANOS>::from_ticks(2));
-    let table = Box::new(KeyedLimiter::new(
-        [Gcra::new(quota).unwrap()],
-        [0x1234, 0x5678],
-        WhenFull::Deny,
-    ));
-    for key in 0..1_024u64 {
-        let _ = table.check_at(&key, Plan::FIRST, at(NOW_NANOS));
-    }
-    table
 }
 
 type GovernorMap = governor::RateLimiter<
@@ -159,6 +136,15 @@ type GovernorMap = governor::RateLimiter<
     governor::clock::FakeRelativeClock,
     governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
 >;
+
+/// governor's keyed limiter on `quota`, empty, its fake clock at
+/// [`NOW_NANOS`].
+fn governor_map(quota: governor::Quota) -> GovernorMap {
+    let clock = governor::clock::FakeRelativeClock::default();
+    let table = GovernorMap::dashmap_with_clock(quota, clock.clone());
+    clock.advance(Duration::from_nanos(NOW_NANOS));
+    table
+}
 
 /// Checks that bring a new key, beside a hit (see the crate docs).
 fn insert_contenders() -> Vec<Box<dyn Contender>> {
@@ -183,11 +169,7 @@ fn insert_contenders() -> Vec<Box<dyn Contender>> {
         ),
         limiter(
             "governor keyed (DashMap) insert",
-            |_| {
-                let clock = governor::clock::FakeRelativeClock::default();
-                clock.advance(Duration::from_nanos(NOW_NANOS));
-                GovernorMap::dashmap_with_clock(governor::Quota::per_second(NonZeroU32::MIN), clock)
-            },
+            |_| governor_map(governor::Quota::per_second(NonZeroU32::MIN)),
             |table, now| {
                 let (key, _) = fresh_key(now);
                 black_box(table.check_key(&key)).is_ok()

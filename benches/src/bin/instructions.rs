@@ -17,9 +17,9 @@ use std::time::Duration;
 use ratecore::kernel::WordRef;
 use ratecore::{
     Denied, FixedWindow, Gcra, Instant, KeyedLimiter, Limiter, PackedGcra, Quota, RefillMode,
-    SlidingWindow, TokenBucket, algorithms::GcraConfig, keyed::Plan, keyed::WhenFull, time::NANOS,
+    SlidingWindow, TokenBucket, algorithms::GcraConfig, keyed::Plan, time::NANOS,
 };
-use ratecore_bench::{at, hand_gcra};
+use ratecore_bench::{at, hand_gcra, idle_table};
 
 const NOW: u64 = ratecore_bench::NOW_NANOS;
 
@@ -105,28 +105,12 @@ fn keyed_hits(percent: usize, n: u64) {
     });
 }
 
-/// Every check inserts: the table is first filled at one instant with as
-/// many keys as it takes (1,024 tries), all of which are idle 2 ticks later
-/// (1 unit per 2 ticks, burst 1); then each check's key is new, at instants
-/// 2 ticks apart, and takes a slot an idle key leaves. A table full of idle
-/// keys, where each new one reclaims a slot: the many-clients case of an
-/// API keyed by address, and the most a check that inserts reads.
+/// Every check inserts: each check's key is new, at instants 2 ticks apart,
+/// and takes a slot an idle key of [`idle_table`] leaves.
 fn keyed_inserts(n: u64) {
-    let table = Box::new(KeyedLimiter::<Gcra<NANOS>, NANOS, 1_024>::new(
-        [gcra(Quota::with_period(
-            1,
-            ratecore::Duration::<NANOS>::from_ticks(2),
-        ))],
-        [0x1234, 0x5678],
-        WhenFull::Deny,
-    ));
-    const FILL: u64 = 1_024;
-    for key in 0..FILL {
-        // A window that is already full refuses its key: that is all the
-        // filling needs to know.
-        let _ = table.check_at(&key, Plan::FIRST, at(NOW));
-    }
-    let (mut key, mut now) = (FILL, NOW);
+    let table = idle_table();
+    // Past every key the filling tried.
+    let (mut key, mut now) = (1_024u64, NOW);
     repeat(n, || {
         key += 1;
         now += 2;
