@@ -1,6 +1,6 @@
 //! `Gcra` against its reference model and the architecture's invariants.
 
-use ratecore_testkit::{limited, model, strategy};
+use ratecore_testkit::{limited, model, rules, strategy};
 
 use proptest::prelude::*;
 use ratecore::algorithms::GcraConfig;
@@ -293,17 +293,7 @@ fn decides_as_decide<const HZ: u64>(
     // they do not fit), unless a raw word is given.
     let state = word.unwrap_or_else(|| config.decide(0, held, charged_at).stored().unwrap_or(0));
     for now in [at.saturating_sub(later), at, at.saturating_add(later)] {
-        let now = Instant::<HZ>::from_ticks(now);
-        prop_assert_eq!(
-            config.decider(n, now)(state),
-            config.decide(state, n, now),
-            "state {} n {} now {:?} for {:?} at {} Hz",
-            state,
-            n,
-            now,
-            spec,
-            HZ
-        );
+        rules::decider(&config, state, n, Instant::<HZ>::from_ticks(now));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use ratecore_testkit::model::harness::run_gcra_beside;
 use ratecore_testkit::model::spec::QuotaSpec;
 use ratecore_testkit::model::subject::Subject;
 use ratecore_testkit::model::trace::Op;
-use ratecore_testkit::strategy;
+use ratecore_testkit::{rules, strategy};
 
 /// `spec` refused by both or by neither, and, accepted, a `PackedGcra` and
 /// its configuration through the `Algorithm` trait held to the model beside
@@ -163,6 +163,7 @@ fn word_for_word<const HZ: u64>(
         match act {
             Act::Decide(raw) => {
                 let n = units(raw, burst);
+                rules::decider(&packed, state, n, now);
                 let step = gcra.decide(state, n, now);
                 prop_assert_eq!(
                     step,

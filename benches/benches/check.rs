@@ -18,6 +18,8 @@
 //!   `reset_after` (and `retry_after` on a denial), which costs integer
 //!   divisions; the `(is_ok only)` variant drops the answer and lets the
 //!   compiler remove what is not used, to show what those fields cost.
+//! - `ratecore::PackedGcra`: `Gcra`'s decisions from a 16-byte
+//!   configuration (24 bytes with its word), unpacked on every check.
 //! - `ratecore::PaddedWordLimiter`: the same `Gcra` check with the state
 //!   word alone on its cache line (opt-in, 256 bytes), so that two threads'
 //!   compare-and-swaps do not take the configuration's line from each other.
@@ -54,7 +56,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratecore::clock::MonotonicClock;
 
-use ratecore::algorithms::GcraConfig;
+use ratecore::algorithms::{GcraConfig, PackedGcra};
 use ratecore::kernel::PaddedWordLimiter;
 use ratecore::{
     Clock, FixedWindow, Gcra, Limiter, Quota, RefillMode, SlidingWindow, Tiers, TokenBucket,
@@ -189,6 +191,7 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         limiter("hand-written GCRA", HandGcra::new, |l, now| black_box(l.check(now))),
         limiter("ratecore::Gcra", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::Gcra (is_ok only)", |s| Gcra::<NANOS>::new(quota(s)).unwrap(), |l, now| l.check_n_at(1, at(now)).is_ok()),
+        limiter("ratecore::PackedGcra", |s| PackedGcra::<NANOS>::new(quota(s)).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::PaddedWordLimiter<GcraConfig> (word on its own cache line)", |s| PaddedWordLimiter::from_algorithm(GcraConfig::<NANOS>::new(quota(s)).unwrap()), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket greedy", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Greedy).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),
         limiter("ratecore::TokenBucket interval", |s| TokenBucket::<NANOS>::new(quota(s), RefillMode::Interval).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok()),

@@ -6,7 +6,9 @@
 //! - a stale instant is never looser: whatever a check admits at `t`, it
 //!   admits at any later instant too;
 //! - `idle_after` is never early: from then on the state decides, and
-//!   reports, as state 0.
+//!   reports, as state 0;
+//! - the decision a check builds before it loads its word (`decider`) is
+//!   `decide`'s, answer included.
 //!
 //! Each panics with the rule's name when it is broken.
 
@@ -23,8 +25,19 @@ pub fn fresh<const HZ: u64, A: Algorithm<HZ>>(alg: &A, now: Instant<HZ>) {
     );
 }
 
+/// `decider(n, now)` applied to `state` is `decide(state, n, now)`, answer
+/// included: an override computes ahead of the word, never differently.
+pub fn decider<const HZ: u64, A: Algorithm<HZ>>(alg: &A, state: u64, n: u32, now: Instant<HZ>) {
+    assert_eq!(
+        alg.decider(n, now)(state),
+        alg.decide(state, n, now),
+        "the decider differs from decide: state {state}, {n} units at {now:?}"
+    );
+}
+
 /// The rules of one step: `decide(state, n, now)` and what it implies.
 pub fn step<const HZ: u64, A: Algorithm<HZ>>(alg: &A, state: u64, n: u32, now: Instant<HZ>) {
+    decider(alg, state, n, now);
     let (answer, next) = alg.decide(state, n, now).split();
     if n == 0 {
         assert_eq!(next, None, "a check of 0 units stored a state");
@@ -121,7 +134,7 @@ pub fn idle_decides_as_fresh<const HZ: u64, A: Algorithm<HZ>>(
 /// Any word, however foreign, at any instant, with any count: every
 /// `Algorithm` function answers (none panics).
 pub fn any_word<const HZ: u64, A: Algorithm<HZ>>(alg: &A, word: u64, n: u32, now: Instant<HZ>) {
-    let _ = alg.decide(word, n, now).split();
+    decider(alg, word, n, now);
     let _ = alg.status(word, now);
     let _ = alg.refund(word, n, now);
     let _ = alg.is_idle(word, now);

@@ -148,6 +148,26 @@ impl<const HZ: u64> PackedGcraConfig<HZ> {
         }
     }
 
+    /// The horizon's clamp without its division: the horizon is `(u64::MAX -
+    /// capacity) / scale`, rounded down, so for a whole `now`, `now >
+    /// horizon` holds exactly when `now * scale > u64::MAX - capacity`, that
+    /// is when `now * scale + capacity` does not fit 64 bits; and `now *
+    /// scale` is the virtual time the decision needs anyway. The evaluated
+    /// tick and its virtual time.
+    #[inline(always)]
+    fn clamp(&self, now: u64) -> (u64, u64) {
+        // `now < 2^64` and `scale <= 2^32`: the product is below 2^96 and
+        // the sum below 2^97, neither wraps.
+        let product = u128::from(now).wrapping_mul(u128::from(self.scale()));
+        let end = product.wrapping_add(u128::from(self.capacity()));
+        if end >> 64 == 0 {
+            // At most `u64::MAX - capacity`: the virtual time, exactly.
+            (now, product as u64)
+        } else {
+            self.past_horizon()
+        }
+    }
+
     /// The tick a check past the horizon is evaluated at, the horizon, and
     /// its virtual time: a division, out of the check's way.
     #[cold]
@@ -168,26 +188,22 @@ impl<const HZ: u64> Algorithm<HZ> for PackedGcraConfig<HZ> {
         fingerprint(b"packed_gcra", &[HZ, a, b, c, d, e])
     }
 
-    /// The horizon's clamp without its division: the horizon is `(u64::MAX -
-    /// capacity) / scale`, rounded down, so for a whole `now`, `now >
-    /// horizon` holds exactly when `now * scale > u64::MAX - capacity`, that
-    /// is when `now * scale + capacity` does not fit 64 bits; and `now *
-    /// scale` is the virtual time the decision needs anyway.
     #[inline(always)]
     fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
-        let now = now.as_ticks();
-        self.schedule().decide_with(state, n, || {
-            // `now < 2^64` and `scale <= 2^32`: the product is below 2^96 and
-            // the sum below 2^97, neither wraps.
-            let product = u128::from(now).wrapping_mul(u128::from(self.scale()));
-            let end = product.wrapping_add(u128::from(self.capacity()));
-            if end >> 64 == 0 {
-                // At most `u64::MAX - capacity`: the virtual time, exactly.
-                (now, product as u64)
-            } else {
-                self.past_horizon()
-            }
-        })
+        self.schedule()
+            .decide_with(state, n, || self.clamp(now.as_ticks()))
+    }
+
+    /// Clamps `now` and computes its virtual time before the word is
+    /// loaded, as [`Gcra`](crate::Gcra)'s check does (and not on bare-metal
+    /// targets, for the same reason).
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    fn decider(&self, n: u32, now: Instant<HZ>) -> impl Fn(u64) -> Step<HZ> {
+        let clamped = self.clamp(now.as_ticks());
+        crate::kernel::sync::config_before_word();
+        #[inline(always)]
+        move |state| self.schedule().decide_with(state, n, || clamped)
     }
 
     #[inline]
