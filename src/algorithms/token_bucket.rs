@@ -148,6 +148,23 @@ impl<const HZ: u64> Algorithm<HZ> for TokenBucketConfig<HZ> {
         with_schedule!(&self.schedule, |s| s.decide(state, n, now.as_ticks()))
     }
 
+    /// Clamps `now` and computes its virtual time (for interval refill, the
+    /// period that holds it) before the word is loaded, as
+    /// [`Gcra`](crate::Gcra)'s check does. The refill mode is then matched
+    /// twice, before the word and after it (2 instructions more for a
+    /// greedy check); with two threads on one bucket a check took about
+    /// 0.94 times governor's time instead of about 1.07 (greedy), and about
+    /// 1.55 instead of about 1.95 (interval). Not on bare-metal targets, as
+    /// for `Gcra`.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    fn decider(&self, n: u32, now: Instant<HZ>) -> impl Fn(u64) -> Step<HZ> {
+        let clamped = with_schedule!(&self.schedule, |s| s.virtual_now(now.as_ticks()));
+        crate::kernel::sync::config_before_word();
+        #[inline(always)]
+        move |state| with_schedule!(&self.schedule, |s| s.decide_with(state, n, || clamped))
+    }
+
     #[inline]
     fn status(&self, state: u64, now: Instant<HZ>) -> Status<HZ> {
         with_schedule!(&self.schedule, |s| s.status(state, now.as_ticks()))
