@@ -9,9 +9,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use ratecore::{
-    Decision, Duration, FixedWindow, Instant, Limiter, Quota, SlidingWindow, kernel::Algorithm,
-};
+use ratecore::{Decision, Duration, FixedWindow, Limiter, Quota, SlidingWindow, kernel::Algorithm};
 use ratecore_testkit::at;
 
 fn quota(limit: u32, width: u64) -> Quota {
