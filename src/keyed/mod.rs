@@ -369,6 +369,9 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
     /// // "b" takes the slot "a" left idle, at 5 s.
     /// assert!(table.check_at("b", Plan::FIRST, at(5_000)).is_ok());
     /// assert_eq!(table.floor(), at(5_000));
+    /// // Every reclaim raises it: "c" takes the slot "b" left, at 9 s.
+    /// assert!(table.check_at("c", Plan::FIRST, at(9_000)).is_ok());
+    /// assert_eq!(table.floor(), at(9_000));
     /// ```
     pub fn floor(&self) -> Instant<HZ> {
         // Relaxed: a reading for the caller; it orders nothing.
