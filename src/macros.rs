@@ -195,7 +195,8 @@ pub(crate) use forward_window_config;
 
 /// Implements `Algorithm<HZ>` for a type that stands for an algorithm (a
 /// reference to one, a limiter holding one), forwarding every method, the
-/// provided ones included (an algorithm's own `is_idle` or `reserve` is kept),
+/// provided ones included (an algorithm's own `decider`, `is_idle` or
+/// `reserve` is kept; `tests/forwarding.rs` checks `decider`),
 /// to the algorithm `$inner` reaches from `$this` (the `self` of each method).
 /// `A` is the algorithm's type (`A: ?Sized` relaxes its bound).
 macro_rules! forward_algorithm {
@@ -224,6 +225,12 @@ macro_rules! forward_algorithm {
                 fn decide(&self, state: u64, n: u32, now: Instant<HZ>) -> Step<HZ> {
                     let $this = self;
                     $inner.decide(state, n, now)
+                }
+
+                #[inline(always)]
+                fn decider(&self, n: u32, now: Instant<HZ>) -> impl Fn(u64) -> Step<HZ> {
+                    let $this = self;
+                    $inner.decider(n, now)
                 }
 
                 #[inline(always)]
