@@ -51,47 +51,74 @@ fn op(n: usize) -> impl Strategy<Value = Op> {
 /// What every tier reports at a few instants from `now`: equal before and
 /// after an operation means the operation left the states alone (together
 /// with the model comparisons that follow, which would catch any change).
-fn probe(limiters: &[Boxed], now: u64) -> Vec<Answer> {
+fn probe<const N: usize, C: Charge<HZ> + ?Sized>(
+    tiers: &Tiers<'_, HZ, N, C>,
+    now: u64,
+) -> Vec<Answer> {
     let mut out = Vec::new();
-    for l in limiters {
+    for tier in tiers.tiers() {
         for later in [0, 1, 999, 60_000, 10_000_000] {
-            out.push(from_status(&l.snapshot_at(at(now + later))));
+            out.push(from_status(&tier.limiter().snapshot_at(at(now + later))));
         }
     }
     out
 }
 
+const NAMES: [&str; 8] = ["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"];
+
+/// Tiers of any algorithms, each behind `dyn Charge` (`Tier::new`).
 fn run<const N: usize>(specs: [Spec; N], ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let (limiters, mut models): (Vec<Boxed>, Vec<Model>) = specs.iter().map(|&s| build(s)).unzip();
-    let names = ["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7"];
+    let (limiters, models): (Vec<Boxed>, Vec<Model>) = specs.iter().map(|&s| build(s)).unzip();
     let tiers: Tiers<'_, HZ, N> =
-        Tiers::new(core::array::from_fn(|i| Tier::new(names[i], &*limiters[i])));
+        Tiers::new(core::array::from_fn(|i| Tier::new(NAMES[i], &*limiters[i])));
+    run_on(&tiers, models, ops)
+}
+
+/// Tiers of one type, `Gcra` (`Tier::of`): the same checks inlined, the
+/// same answers.
+fn run_typed<const N: usize>(specs: [Spec; N], ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let limiters: Vec<Gcra<HZ>> = specs
+        .iter()
+        .map(|spec| Gcra::<HZ>::new(spec.quota::<HZ>()).unwrap())
+        .collect();
+    let models = specs.iter().map(|spec| spec.model()).collect();
+    let tiers: Tiers<'_, HZ, N, Gcra<HZ>> =
+        Tiers::new(core::array::from_fn(|i| Tier::of(NAMES[i], &limiters[i])));
+    run_on(&tiers, models, ops)
+}
+
+fn run_on<const N: usize, C: Charge<HZ> + ?Sized>(
+    tiers: &Tiers<'_, HZ, N, C>,
+    mut models: Vec<Model>,
+    ops: Vec<Op>,
+) -> Result<(), TestCaseError> {
+    let limiter = |i: usize| tiers.tiers()[i].limiter();
     let mut now = 0u64;
     for op in ops {
         match op {
             Op::Advance(dt) => now += dt,
             Op::Tiered(costs) => {
                 let costs: [u32; N] = costs.try_into().unwrap();
-                let before = probe(&limiters, now);
+                let before = probe(tiers, now);
                 let got = tiers.check_costs_at(costs, at(now));
                 let want = check_tiers(&mut models, &costs, now);
                 prop_assert_eq!(from_tiers(&got), want, "costs {:?} at {}", costs, now);
                 if let Err(denied) = &got {
-                    prop_assert_eq!(denied.name, names[denied.tier]);
+                    prop_assert_eq!(denied.name, NAMES[denied.tier]);
                     prop_assert_eq!(
-                        probe(&limiters, now),
+                        probe(tiers, now),
                         before,
                         "a denied tiered check changed a tier"
                     );
                 }
             }
             Op::Direct(i, n) => {
-                let got = limiters[i].check_n_at(n, at(now));
+                let got = limiter(i).check_n_at(n, at(now));
                 prop_assert_eq!(from_decision(&got), models[i].check(n, now));
             }
         }
-        for (l, m) in limiters.iter().zip(&models) {
-            prop_assert_eq!(from_status(&l.snapshot_at(at(now))), m.status(now));
+        for (i, m) in models.iter().enumerate() {
+            prop_assert_eq!(from_status(&limiter(i).snapshot_at(at(now))), m.status(now));
         }
         // The set's own status is its binding tier's.
         let binding = tiers.snapshot_tiered_at(at(now));
@@ -99,9 +126,13 @@ fn run<const N: usize>(specs: [Spec; N], ops: Vec<Op>) -> Result<(), TestCaseErr
             from_status(&binding.answer),
             models[binding.tier].status(now)
         );
-        prop_assert_eq!(Limiter::snapshot_at(&tiers, at(now)), binding.answer);
+        prop_assert_eq!(Limiter::snapshot_at(tiers, at(now)), binding.answer);
     }
     Ok(())
+}
+
+fn gcra_spec() -> impl Strategy<Value = Spec> {
+    ratecore_testkit::strategy::tier_spec(&[Kind::Gcra], 8)
 }
 
 proptest! {
@@ -115,6 +146,16 @@ proptest! {
     #[test]
     fn three_tiers_match_the_model(specs in [spec(), spec(), spec()], ops in prop::collection::vec(op(3), 1..60)) {
         run(specs, ops)?;
+    }
+
+    #[test]
+    fn two_typed_tiers_match_the_model(specs in [gcra_spec(), gcra_spec()], ops in prop::collection::vec(op(2), 1..60)) {
+        run_typed(specs, ops)?;
+    }
+
+    #[test]
+    fn three_typed_tiers_match_the_model(specs in [gcra_spec(), gcra_spec(), gcra_spec()], ops in prop::collection::vec(op(3), 1..60)) {
+        run_typed(specs, ops)?;
     }
 }
 

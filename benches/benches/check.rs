@@ -181,6 +181,13 @@ fn two_tiers(shape: Shape) -> Tiers<'static, NANOS, 2> {
     Tiers::new([Tier::new("first", first), Tier::new("second", second)])
 }
 
+/// The same two tiers, of one type (`Tier::of`): no call through `dyn Charge`.
+fn two_typed_tiers(shape: Shape) -> Tiers<'static, NANOS, 2, Gcra<NANOS>> {
+    let first: &'static Gcra<NANOS> = Box::leak(Box::new(Gcra::new(quota(shape)).unwrap()));
+    let second: &'static Gcra<NANOS> = Box::leak(Box::new(Gcra::new(quota(shape)).unwrap()));
+    Tiers::new([Tier::of("first", first), Tier::of("second", second)])
+}
+
 /// Time as an argument (or the cheapest clock a crate allows).
 #[rustfmt::skip] // one contender per line: a table, kept readable
 fn clock_free() -> Vec<Box<dyn Contender>> {
@@ -199,6 +206,7 @@ fn clock_free() -> Vec<Box<dyn Contender>> {
         only(Shape::ADMIT_DENY, limiter("ratecore::SlidingWindow", |s| SlidingWindow::<NANOS>::new(window_quota(s, sliding_admit())).unwrap(), |l, now| black_box(l.check_n_at(1, at(now))).is_ok())),
         only(Shape::ADMIT_DENY, limiter("ratecore::algorithms::SharedSlidingLog (N = 1,024)", log, log_check)),
         limiter("ratecore::Tiers (2 x Gcra)", two_tiers, |l, now| black_box(l.check_tiered_n_at(1, at(now))).is_ok()),
+        limiter("ratecore::Tiers (2 x Gcra, one type)", two_typed_tiers, |l, now| black_box(l.check_tiered_n_at(1, at(now))).is_ok()),
         limiter("governor", governor, |l, _| black_box(l.check()).is_ok()),
         limiter("governor +StateInformation", |s| governor(s).with_middleware::<governor::middleware::StateInformationMiddleware>(), |l, _| black_box(l.check()).is_ok()),
         limiter("ratelimit", |s| ratelimit_with(s, FixedClock), |l, _| black_box(l.try_wait()).is_ok()),

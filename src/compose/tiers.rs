@@ -9,31 +9,67 @@ use crate::kernel::Limiter;
 use crate::kernel::{Charge, Receipt};
 use crate::time::Instant;
 
-/// One member of a set of [`Tiers`]: a named limiter of any algorithm.
-#[derive(Clone, Copy)]
-pub struct Tier<'a, const HZ: u64> {
+/// One member of a set of [`Tiers`]: a named limiter.
+///
+/// `C` is the limiter's type: by default any algorithm behind a `&dyn
+/// Charge<HZ>` ([`Tier::new`]), so that one set mixes algorithms; or one
+/// concrete type for every tier of a set ([`Tier::of`]), whose checks the
+/// compiler then inlines (two `Gcra` tiers: see the README's "Instructions
+/// per check").
+pub struct Tier<'a, const HZ: u64, C: ?Sized + 'a = dyn Charge<HZ> + Sync + 'a> {
     name: &'static str,
-    limiter: &'a (dyn Charge<HZ> + Sync),
+    limiter: &'a C,
 }
 
 impl<'a, const HZ: u64> Tier<'a, HZ> {
-    /// The tier `name` (as in a `RateLimit-Policy` header: "burst", "daily").
+    /// The tier `name` (as in a `RateLimit-Policy` header: "burst", "daily"),
+    /// a limiter of any algorithm.
     pub const fn new(name: &'static str, limiter: &'a (dyn Charge<HZ> + Sync)) -> Self {
         Self { name, limiter }
     }
+}
 
+impl<'a, const HZ: u64, C: Charge<HZ>> Tier<'a, HZ, C> {
+    /// The tier `name`, a limiter of the type `C` that every tier of its set
+    /// shares: checked without a call through a `dyn` pointer.
+    ///
+    /// ```
+    /// use ratecore::{Gcra, Instant, Quota, compose::Tier, Tiers};
+    ///
+    /// static MINUTE: Gcra<1_000> = ratecore::const_unwrap!(Gcra::new(Quota::per_minute(100).burst(120)));
+    /// static DAY: Gcra<1_000> = ratecore::const_unwrap!(Gcra::new(Quota::per_day(10_000)));
+    /// static PLAN: Tiers<'static, 1_000, 2, Gcra<1_000>> =
+    ///     Tiers::new([Tier::of("burst", &MINUTE), Tier::of("daily", &DAY)]);
+    ///
+    /// let admitted = PLAN.check_tiered_n_at(1, Instant::from_ticks(0)).unwrap();
+    /// assert_eq!((admitted.name, admitted.answer.remaining()), ("burst", 119));
+    /// ```
+    pub const fn of(name: &'static str, limiter: &'a C) -> Self {
+        Self { name, limiter }
+    }
+}
+
+impl<'a, const HZ: u64, C: ?Sized> Tier<'a, HZ, C> {
     /// The tier's name.
     pub const fn name(&self) -> &'static str {
         self.name
     }
 
     /// The tier's limiter.
-    pub const fn limiter(&self) -> &'a (dyn Charge<HZ> + Sync) {
+    pub const fn limiter(&self) -> &'a C {
         self.limiter
     }
 }
 
-impl<const HZ: u64> fmt::Debug for Tier<'_, HZ> {
+impl<const HZ: u64, C: ?Sized> Clone for Tier<'_, HZ, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<const HZ: u64, C: ?Sized> Copy for Tier<'_, HZ, C> {}
+
+impl<const HZ: u64, C: ?Sized> fmt::Debug for Tier<'_, HZ, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tier")
             .field("name", &self.name)
@@ -100,10 +136,13 @@ impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
 /// assert_eq!(PLAN.snapshot_all_at(now)[1].remaining(), 10_000 - 120);
 /// ```
 ///
-/// Each tier is a `&dyn Charge<HZ>`: tiers mix algorithms ([`Gcra`](crate::Gcra),
+/// Each tier is a `&dyn Charge<HZ>` by default ([`Tier::new`]): tiers mix
+/// algorithms ([`Gcra`](crate::Gcra),
 /// [`TokenBucket`](crate::TokenBucket), [`ConcurrencyLimit`](crate::ConcurrencyLimit),
 /// a [`Capped`](crate::compose::Capped) or [`Toggle`](crate::compose::Toggle) limiter, ...), and
-/// the set lives in an array: no allocation. `N` is at least 1 (checked at
+/// the set lives in an array: no allocation. Tiers of one type `C`
+/// ([`Tier::of`], a set `Tiers<'a, HZ, N, C>`) decide alike without those
+/// calls through a `dyn` pointer, which the compiler cannot inline. `N` is at least 1 (checked at
 /// compile time); plans typically have 2 to 8 tiers. A check can charge each
 /// tier its own cost ([`check_costs_at`](Tiers::check_costs_at): one request
 /// and 4,000 tokens).
@@ -156,14 +195,27 @@ impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
 ///   at most `n` units, which it refills at its own rate (`n` emission
 ///   intervals). This errs on the strict side on purpose: giving the units
 ///   back would let the tier admit up to `n` units more than its quota.
-#[derive(Debug, Clone, Copy)]
-pub struct Tiers<'a, const HZ: u64, const N: usize> {
-    tiers: [Tier<'a, HZ>; N],
+pub struct Tiers<'a, const HZ: u64, const N: usize, C: ?Sized + 'a = dyn Charge<HZ> + Sync + 'a> {
+    tiers: [Tier<'a, HZ, C>; N],
 }
 
-impl<'a, const HZ: u64, const N: usize> Tiers<'a, HZ, N> {
+impl<const HZ: u64, const N: usize, C: ?Sized> Clone for Tiers<'_, HZ, N, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<const HZ: u64, const N: usize, C: ?Sized> Copy for Tiers<'_, HZ, N, C> {}
+
+impl<const HZ: u64, const N: usize, C: ?Sized> fmt::Debug for Tiers<'_, HZ, N, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tiers").field("tiers", &self.tiers).finish()
+    }
+}
+
+impl<'a, const HZ: u64, const N: usize, C: Charge<HZ> + ?Sized> Tiers<'a, HZ, N, C> {
     /// The set of `tiers`, in the order their positions are reported.
-    pub const fn new(tiers: [Tier<'a, HZ>; N]) -> Self {
+    pub const fn new(tiers: [Tier<'a, HZ, C>; N]) -> Self {
         const {
             assert!(N >= 1, "a set of tiers needs at least one tier");
         }
@@ -171,7 +223,7 @@ impl<'a, const HZ: u64, const N: usize> Tiers<'a, HZ, N> {
     }
 
     /// The tiers.
-    pub const fn tiers(&self) -> &[Tier<'a, HZ>; N] {
+    pub const fn tiers(&self) -> &[Tier<'a, HZ, C>; N] {
         &self.tiers
     }
 
@@ -250,7 +302,7 @@ impl<'a, const HZ: u64, const N: usize> Tiers<'a, HZ, N> {
 /// A set of tiers is itself a limiter (`n` units to every tier), for generic
 /// code; the answers are those of [`check_tiered_n_at`](Tiers::check_tiered_n_at)
 /// and [`snapshot_tiered_at`](Tiers::snapshot_tiered_at) without the tier.
-impl<const HZ: u64, const N: usize> Limiter<HZ> for Tiers<'_, HZ, N> {
+impl<const HZ: u64, const N: usize, C: Charge<HZ> + ?Sized> Limiter<HZ> for Tiers<'_, HZ, N, C> {
     fn check_n_at(&self, n: u32, now: Instant<HZ>) -> Decision<HZ> {
         match self.check_tiered_n_at(n, now) {
             Ok(admitted) => Ok(admitted.answer),
@@ -279,30 +331,44 @@ pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
     let named = |position: usize| (position, name(position));
     // Phase 1: peek. Any denial is the answer, and nothing is written.
     let mut order = [(0u32, 0usize); N];
-    let mut denied: Option<TierAnswer<Denied<HZ>>> = None;
+    // The most restrictive denial so far, by position: named once, at the
+    // end, as the binding status below.
+    let mut denied: Option<(usize, Denied<HZ>)> = None;
     for (position, slot) in order.iter_mut().enumerate() {
         match peek(position) {
             Ok(status) => *slot = (status.remaining(), position),
             Err(refusal) => {
-                denied = Some(more_restrictive(denied, tagged(named(position), refusal)));
+                denied = Some(match denied {
+                    Some(current) if severity(&current.1) >= severity(&refusal) => current,
+                    _ => (position, refusal),
+                });
             }
         }
     }
-    if let Some(denied) = denied {
-        return Err(denied);
+    if let Some((position, denied)) = denied {
+        return Err(tagged(named(position), denied));
     }
 
     // Phase 2: charge, scarcest first; roll back on a lost race.
     order.sort_unstable();
     let mut receipts = [nothing; N];
-    let mut binding: Option<TierAnswer<Status<HZ>>> = None;
+    // The tightest so far, by position: named once, at the end (a name
+    // carried through every comparison made each one move 64 bytes).
+    let mut binding: Option<(usize, Status<HZ>)> = None;
     for (charged, &(_, position)) in order.iter().enumerate() {
         match charge(position) {
             Ok((status, receipt)) => {
                 if let Some(slot) = receipts.get_mut(charged) {
                     *slot = receipt;
                 }
-                binding = Some(tighter(binding, tagged(named(position), status)));
+                binding = Some(match binding {
+                    Some(current)
+                        if !tighter_than((position, &status), (current.0, &current.1)) =>
+                    {
+                        current
+                    }
+                    _ => (position, status),
+                });
             }
             Err(refusal) => {
                 let done = order.iter().zip(receipts.iter()).take(charged).rev();
@@ -313,7 +379,7 @@ pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
             }
         }
     }
-    Ok(binding)
+    Ok(binding.map(|(position, status)| tagged(named(position), status)))
 }
 
 const fn tagged<T>((position, name): (usize, &'static str), value: T) -> TierAnswer<T> {
@@ -324,7 +390,11 @@ const fn tagged<T>((position, name): (usize, &'static str), value: T) -> TierAns
     }
 }
 
-const fn answer<const HZ: u64, T>(position: usize, tier: &Tier<'_, HZ>, value: T) -> TierAnswer<T> {
+const fn answer<const HZ: u64, C: ?Sized, T>(
+    position: usize,
+    tier: &Tier<'_, HZ, C>,
+    value: T,
+) -> TierAnswer<T> {
     TierAnswer {
         tier: position,
         name: tier.name,
@@ -332,7 +402,8 @@ const fn answer<const HZ: u64, T>(position: usize, tier: &Tier<'_, HZ>, value: T
     }
 }
 
-/// How restrictive a denial is; larger is more restrictive.
+/// How restrictive a denial is; larger is more restrictive (the earlier
+/// tier keeps a tie).
 fn severity<const HZ: u64>(denied: &Denied<HZ>) -> (u8, u64, u32) {
     let never = matches!(
         denied,
@@ -352,44 +423,46 @@ fn severity<const HZ: u64>(denied: &Denied<HZ>) -> (u8, u64, u32) {
     }
 }
 
-/// The more restrictive of two denials; the earlier one on a tie.
-pub(crate) fn more_restrictive<const HZ: u64>(
-    current: Option<TierAnswer<Denied<HZ>>>,
-    candidate: TierAnswer<Denied<HZ>>,
-) -> TierAnswer<Denied<HZ>> {
-    match current {
-        Some(current) if severity(&current.answer) >= severity(&candidate.answer) => current,
-        _ => candidate,
-    }
-}
-
 /// The tighter of two statuses (fewer units left, then longer to full); the
 /// one at the lower position on a tie.
 pub(crate) fn tighter<const HZ: u64>(
     current: Option<TierAnswer<Status<HZ>>>,
     candidate: TierAnswer<Status<HZ>>,
 ) -> TierAnswer<Status<HZ>> {
-    let key = |a: &TierAnswer<Status<HZ>>| {
-        (
-            u32::MAX.saturating_sub(a.answer.remaining()),
-            a.answer.reset_after().as_ticks(),
-            usize::MAX.saturating_sub(a.tier),
-        )
-    };
     match current {
-        Some(current) if key(&current) >= key(&candidate) => current,
+        Some(current)
+            if !tighter_than(
+                (candidate.tier, &candidate.answer),
+                (current.tier, &current.answer),
+            ) =>
+        {
+            current
+        }
         _ => candidate,
     }
 }
 
+/// Whether the status at position `a.0` is tighter than the one at `b.0`
+/// (see [`tighter`]).
+fn tighter_than<const HZ: u64>(a: (usize, &Status<HZ>), b: (usize, &Status<HZ>)) -> bool {
+    let key = |(position, status): (usize, &Status<HZ>)| {
+        (
+            u32::MAX.saturating_sub(status.remaining()),
+            status.reset_after().as_ticks(),
+            usize::MAX.saturating_sub(position),
+        )
+    };
+    key(a) > key(b)
+}
+
 crate::macros::defmt_format!(
-    impl[const HZ: u64] for Tier<'_, HZ> => |tier|
+    impl[const HZ: u64, C: ?Sized] for Tier<'_, HZ, C> => |tier|
         "Tier {{ name: {=str} }}",
         tier.name,
 );
 
 crate::macros::defmt_format!(
-    impl[const HZ: u64, const N: usize] for Tiers<'_, HZ, N> => |tiers|
+    impl[const HZ: u64, const N: usize, C: ?Sized] for Tiers<'_, HZ, N, C> => |tiers|
         "Tiers {{ tiers: {=[?]} }}",
         tiers.tiers.as_slice(),
 );

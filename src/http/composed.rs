@@ -3,6 +3,7 @@
 use super::{Policy, ServiceLimit};
 use crate::answer::{Denied, Status};
 use crate::compose::{TierDecision, Tiers};
+use crate::kernel::Charge;
 use crate::keyed::{Admitted, KeyedDecision};
 use crate::time::{Duration, Instant};
 
@@ -36,9 +37,9 @@ impl<'a> ServiceLimit<'a> {
     /// A refusal other than [`Denied::RateLimited`] (a request cap, a
     /// concurrency limit, `n` over a burst), as
     /// [`from_decision`](ServiceLimit::from_decision) returns it.
-    pub fn for_tiers<const HZ: u64, const N: usize>(
+    pub fn for_tiers<const HZ: u64, const N: usize, C: Charge<HZ> + ?Sized>(
         policies: [Policy<'a>; N],
-        tiers: &Tiers<'_, HZ, N>,
+        tiers: &Tiers<'_, HZ, N, C>,
         decision: &TierDecision<HZ>,
         now: Instant<HZ>,
         unix_now: Instant<HZ>,

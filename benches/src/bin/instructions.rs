@@ -223,6 +223,10 @@ const SHAPES: &[&str] = &[
     "sliding_window_deny",
     "tiers_admit",
     "tiers_admit_100_per_minute",
+    "tiers_deny",
+    "typed_tiers_admit",
+    "typed_tiers_admit_100_per_minute",
+    "typed_tiers_deny",
     "keyed_hit_25",
     "keyed_hit_50",
     "keyed_hit_75",
@@ -322,22 +326,38 @@ fn main() {
         | "fixed_window_deny"
         | "sliding_window_admit"
         | "sliding_window_deny" => one_word(shape, n),
-        "tiers_admit" | "tiers_admit_100_per_minute" => {
-            let quota = if shape == "tiers_admit" {
-                admit_quota()
+        "tiers_admit"
+        | "tiers_admit_100_per_minute"
+        | "tiers_deny"
+        | "typed_tiers_admit"
+        | "typed_tiers_admit_100_per_minute"
+        | "typed_tiers_deny" => {
+            // Two `Gcra` tiers of the shape's quota (drained before timing
+            // for a denial, both of them), behind `dyn Charge` or (typed)
+            // of one type, with no call through a pointer.
+            let base = shape.trim_start_matches("typed_").replace("tiers", "gcra");
+            let (first, second) = (gcra_in(&base), gcra_in(&base));
+            if shape.starts_with("typed_") {
+                let tiers = ratecore::Tiers::new([
+                    ratecore::compose::Tier::of("first", &first),
+                    ratecore::compose::Tier::of("second", &second),
+                ]);
+                repeat(n, || {
+                    black_box(&tiers)
+                        .check_tiered_n_at(1, black_box(at(NOW)))
+                        .is_ok()
+                });
             } else {
-                admit_100_per_minute()
-            };
-            let (first, second) = (gcra(quota), gcra(quota));
-            let tiers = ratecore::Tiers::new([
-                ratecore::compose::Tier::new("first", &first),
-                ratecore::compose::Tier::new("second", &second),
-            ]);
-            repeat(n, || {
-                black_box(&tiers)
-                    .check_tiered_n_at(1, black_box(at(NOW)))
-                    .is_ok()
-            });
+                let tiers = ratecore::Tiers::new([
+                    ratecore::compose::Tier::new("first", &first),
+                    ratecore::compose::Tier::new("second", &second),
+                ]);
+                repeat(n, || {
+                    black_box(&tiers)
+                        .check_tiered_n_at(1, black_box(at(NOW)))
+                        .is_ok()
+                });
+            }
         }
         "keyed_hit_25" => keyed_hits(25, n),
         "keyed_hit_50" => keyed_hits(50, n),
