@@ -120,6 +120,18 @@ fn keyed_inserts(n: u64) {
     });
 }
 
+/// Checks `tiers` `n` times at one instant, asking only `is_ok()`.
+fn tiers_is_ok<C: ratecore::kernel::Charge<NANOS> + ?Sized>(
+    tiers: &ratecore::Tiers<'_, NANOS, 2, C>,
+    n: u64,
+) {
+    repeat(n, || {
+        black_box(tiers)
+            .check_tiered_n_at(1, black_box(at(NOW)))
+            .is_ok()
+    });
+}
+
 /// A check out of line: the same check as `gcra_admit` plus a call, and a
 /// function to read in the disassembly (`objdump -d target/release/instructions`).
 #[inline(never)]
@@ -338,25 +350,21 @@ fn main() {
             let base = shape.trim_start_matches("typed_").replace("tiers", "gcra");
             let (first, second) = (gcra_in(&base), gcra_in(&base));
             if shape.starts_with("typed_") {
-                let tiers = ratecore::Tiers::new([
-                    ratecore::compose::Tier::of("first", &first),
-                    ratecore::compose::Tier::of("second", &second),
-                ]);
-                repeat(n, || {
-                    black_box(&tiers)
-                        .check_tiered_n_at(1, black_box(at(NOW)))
-                        .is_ok()
-                });
+                tiers_is_ok(
+                    &ratecore::Tiers::new([
+                        ratecore::compose::Tier::of("first", &first),
+                        ratecore::compose::Tier::of("second", &second),
+                    ]),
+                    n,
+                );
             } else {
-                let tiers = ratecore::Tiers::new([
-                    ratecore::compose::Tier::new("first", &first),
-                    ratecore::compose::Tier::new("second", &second),
-                ]);
-                repeat(n, || {
-                    black_box(&tiers)
-                        .check_tiered_n_at(1, black_box(at(NOW)))
-                        .is_ok()
-                });
+                tiers_is_ok(
+                    &ratecore::Tiers::new([
+                        ratecore::compose::Tier::new("first", &first),
+                        ratecore::compose::Tier::new("second", &second),
+                    ]),
+                    n,
+                );
             }
         }
         "keyed_hit_25" => keyed_hits(25, n),
