@@ -1,7 +1,7 @@
 //! The sliding-window counter: a fixed window's count, smoothed by the
 //! previous window's.
 
-use crate::algorithms::grid::{Grid, Windows, mask, shl, shr, wait_until, window_ticks};
+use crate::algorithms::grid::{Grid, Windows, mask, wait_until, window_ticks};
 use crate::answer::{Denied, RateLimited, Status};
 use crate::kernel::{Algorithm, Step, WordLimiter};
 use crate::quota::{Quota, QuotaError};
@@ -186,19 +186,23 @@ impl<const HZ: u64> SlidingWindowConfig<HZ> {
         Err(QuotaError::LimitTooLarge)
     }
 
+    // A count takes `count_bits` bits, `1..=32` (`Windows::count_mask`):
+    // each shift by it is under 64, so the plain (wrapping) shifts are
+    // exact, and the window index, two counts up, is shifted twice (32 and
+    // 32 make the whole word, where one shift by 64 would need a guard).
     const fn unpack(&self, state: u64) -> Word {
-        let field = mask(self.windows.count_bits);
+        let (bits, field) = (self.windows.count_bits, self.windows.count_mask());
+        let above_curr = state.wrapping_shr(bits);
         Word {
-            window: shr(state, self.windows.count_bits.saturating_mul(2)),
-            prev: shr(state, self.windows.count_bits) & field,
+            window: above_curr.wrapping_shr(bits),
+            prev: above_curr & field,
             curr: state & field,
         }
     }
 
     const fn pack(&self, word: Word) -> u64 {
-        let field = mask(self.windows.count_bits);
-        shl(word.window, self.windows.count_bits.saturating_mul(2))
-            | shl(word.prev & field, self.windows.count_bits)
+        let (bits, field) = (self.windows.count_bits, self.windows.count_mask());
+        (word.window.wrapping_shl(bits) | (word.prev & field)).wrapping_shl(bits)
             | (word.curr & field)
     }
 
