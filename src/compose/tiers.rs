@@ -274,10 +274,11 @@ impl<'a, const HZ: u64, const N: usize, C: Charge<HZ> + ?Sized> Tiers<'a, HZ, N,
             .iter()
             .enumerate()
             .fold(None, |binding, (position, tier)| {
-                Some(tighter(
-                    binding,
-                    answer(position, tier, tier.limiter.snapshot_at(now)),
-                ))
+                Some(tighter(binding, (position, tier.limiter.snapshot_at(now))))
+            })
+            .and_then(|(position, status)| {
+                let tier = self.tiers.get(position)?;
+                Some(answer(position, tier, status))
             })
             .unwrap_or_else(|| self.fallback())
     }
@@ -361,14 +362,7 @@ pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
                 if let Some(slot) = receipts.get_mut(charged) {
                     *slot = receipt;
                 }
-                binding = Some(match binding {
-                    Some(current)
-                        if !tighter_than((position, &status), (current.0, &current.1)) =>
-                    {
-                        current
-                    }
-                    _ => (position, status),
-                });
+                binding = Some(tighter(binding, (position, status)));
             }
             Err(refusal) => {
                 let done = order.iter().zip(receipts.iter()).take(charged).rev();
@@ -423,19 +417,15 @@ fn severity<const HZ: u64>(denied: &Denied<HZ>) -> (u8, u64, u32) {
     }
 }
 
-/// The tighter of two statuses (fewer units left, then longer to full); the
-/// one at the lower position on a tie.
-pub(crate) fn tighter<const HZ: u64>(
-    current: Option<TierAnswer<Status<HZ>>>,
-    candidate: TierAnswer<Status<HZ>>,
-) -> TierAnswer<Status<HZ>> {
+/// The tighter of two statuses, each with its tier's position (fewer units
+/// left, then longer to full); the one at the lower position on a tie. By
+/// position, not by name: the name is looked up once, for the winner.
+fn tighter<const HZ: u64>(
+    current: Option<(usize, Status<HZ>)>,
+    candidate: (usize, Status<HZ>),
+) -> (usize, Status<HZ>) {
     match current {
-        Some(current)
-            if !tighter_than(
-                (candidate.tier, &candidate.answer),
-                (current.tier, &current.answer),
-            ) =>
-        {
+        Some(current) if !tighter_than((candidate.0, &candidate.1), (current.0, &current.1)) => {
             current
         }
         _ => candidate,
