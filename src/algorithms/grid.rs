@@ -73,7 +73,7 @@ impl Windows {
     /// A mask of one count's bits. A count takes the bits of a `u32` limit,
     /// `1..=32`, so shifts by `count_bits` are under 64 and the plain
     /// (wrapping) shifts are exact, without the compare and conditional
-    /// move of [`shl`] and [`shr`], which allow a whole-word shift.
+    /// move of [`shl`], which allows a whole-word shift.
     #[inline(always)]
     pub(crate) const fn count_mask(&self) -> u64 {
         1u64.wrapping_shl(self.count_bits).wrapping_sub(1)
@@ -181,14 +181,6 @@ pub(crate) const fn mask(bits: u32) -> u64 {
 /// `value << shift`, zero when the shift is the whole word (the field is empty).
 pub(crate) const fn shl(value: u64, shift: u32) -> u64 {
     match value.checked_shl(shift) {
-        Some(v) => v,
-        None => 0,
-    }
-}
-
-/// `value >> shift`, zero when the shift is the whole word.
-pub(crate) const fn shr(value: u64, shift: u32) -> u64 {
-    match value.checked_shr(shift) {
         Some(v) => v,
         None => 0,
     }

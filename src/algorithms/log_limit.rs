@@ -1,7 +1,7 @@
 //! Log limiting, the Linux kernel's way: at most `burst` events per interval,
 //! and the number suppressed, reported once when the next interval opens.
 
-use crate::algorithms::grid::{bits, mask, shl, shr, window_ticks};
+use crate::algorithms::grid::{bits, mask, shl, window_ticks};
 use crate::kernel::cas::{Next, update};
 use crate::kernel::sync::Ordering;
 use crate::kernel::{WordLimiter, WordRef, fingerprint};
@@ -283,24 +283,36 @@ impl<const HZ: u64> LogLimitConfig<HZ> {
         )
     }
 
+    // The word's shifts are plain (wrapping) shifts: the emitted count takes
+    // the bits of a burst of at most `MAX_LOG_BURST`, 1 to 16, and the
+    // suppressed count 16 above it, so no shift reaches 64 and none needs
+    // the compare and conditional move of `shl` and `shr`, which allow a
+    // whole-word shift. The same for the grain: `grain_shift` is at most 63
+    // (`from_interval`).
+
+    /// A mask of the emitted count's bits.
+    const fn emitted_mask(&self) -> u64 {
+        1u64.wrapping_shl(self.count_bits).wrapping_sub(1)
+    }
+
     const fn unpack(&self, state: u64) -> Word {
+        let above_emitted = state.wrapping_shr(self.count_bits);
         Word {
-            emitted: state & mask(self.count_bits),
-            suppressed: shr(state, self.count_bits) & mask(SUPPRESSED_BITS),
-            start: shr(state, self.count_bits.saturating_add(SUPPRESSED_BITS)),
+            emitted: state & self.emitted_mask(),
+            suppressed: above_emitted & mask(SUPPRESSED_BITS),
+            start: above_emitted.wrapping_shr(SUPPRESSED_BITS),
         }
     }
 
     const fn pack(&self, word: Word) -> u64 {
-        shl(word.start, self.count_bits.saturating_add(SUPPRESSED_BITS))
-            | shl(word.suppressed, self.count_bits)
+        (word.start.wrapping_shl(SUPPRESSED_BITS) | word.suppressed).wrapping_shl(self.count_bits)
             | word.emitted
     }
 
     /// The window start, in grains, of a window opened at `now` (rounded up).
     const fn grain_of(&self, now: u64) -> u64 {
-        let down = shr(now, self.grain_shift);
-        if shl(down, self.grain_shift) == now {
+        let down = now.wrapping_shr(self.grain_shift);
+        if down.wrapping_shl(self.grain_shift) == now {
             down
         } else {
             down.saturating_add(1)
@@ -323,7 +335,7 @@ impl<const HZ: u64> LogLimitConfig<HZ> {
             // The kernel's `if (!rs->begin) rs->begin = jiffies;`.
             word.start = self.grain_of(now).saturating_add(1);
         } else {
-            let start = shl(word.start.saturating_sub(1), self.grain_shift);
+            let start = word.start.saturating_sub(1).wrapping_shl(self.grain_shift);
             // Opens the next window iff `now > start + interval`.
             if now.saturating_sub(start) > self.interval {
                 reported = word.suppressed;

@@ -146,6 +146,25 @@ fn checks<L: Limiter<NANOS>>(limiter: &L, n: u64) {
     });
 }
 
+/// A log limiter (the kernel's `___ratelimit`) checked at instants 100 µs
+/// apart, with windows of 5 s: each window opens once in about 50,000
+/// checks, so nearly every check is one inside a window. With a burst of
+/// 65,535 (`log_limit_emit`) every check is emitted; with a burst of 1
+/// (`log_limit_suppress`) every check but a window's first is suppressed
+/// and counted (fewer than 65,535 a window: the count never saturates, so
+/// every check stores).
+fn log_limits(shape: &str, n: u64) {
+    let burst = if shape == "log_limit_emit" { 65_535 } else { 1 };
+    let interval = ratecore::Duration::<NANOS>::from_ticks(5 * NANOS);
+    let limiter =
+        ratecore::algorithms::LogLimiter::<NANOS>::from_interval(interval, burst).unwrap();
+    let mut now = NOW;
+    repeat(n, || {
+        now += 100_000;
+        black_box(&limiter).check_at(black_box(at(now))).is_emit()
+    });
+}
+
 /// Runs `op` `n` times, its answer through `black_box`.
 ///
 /// Out of line, and one copy per shape (each closure is a type of its own),
@@ -239,6 +258,8 @@ const SHAPES: &[&str] = &[
     "typed_tiers_admit",
     "typed_tiers_admit_100_per_minute",
     "typed_tiers_deny",
+    "log_limit_emit",
+    "log_limit_suppress",
     "keyed_hit_25",
     "keyed_hit_50",
     "keyed_hit_75",
@@ -367,6 +388,7 @@ fn main() {
                 );
             }
         }
+        "log_limit_emit" | "log_limit_suppress" => log_limits(shape, n),
         "keyed_hit_25" => keyed_hits(25, n),
         "keyed_hit_50" => keyed_hits(50, n),
         "keyed_hit_75" => keyed_hits(75, n),
