@@ -43,6 +43,11 @@ use probe::{Found, Reserved, Seen, Settled};
 use probe_window::{MAX_WINDOW, Window};
 use slot::Id;
 
+/// What a peek's look-up found, for the charge that follows it
+/// ([`KeyedLimiter::charge_looked_up`]): the key's identity and window, and
+/// its slot and word if it was live.
+pub(crate) type LookedUp<'a> = ((Id, Window), Option<(&'a AtomicU128, u128)>);
+
 /// A limiter per key, for up to `N` keys at once, in a fixed table with no
 /// allocation: per API key, per organization, per IP address.
 ///
@@ -483,6 +488,32 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         decision.map(|admitted| (admitted, receipt))
     }
 
+    /// [`charge_n_at`](Self::charge_n_at) of the key a
+    /// [`peek_looked_up`](Self::peek_looked_up) just looked up: no second
+    /// hash and no second look-up. Its slot and word as the peek found
+    /// them are a hit's: a word changed since fails the compare-and-swap,
+    /// which decides again on the word it finds (as a hit that lost a race
+    /// does), and a key the peek did not find live, or that was reclaimed
+    /// since, takes the full path (a look-up or an insertion).
+    #[inline(always)]
+    pub(crate) fn charge_looked_up<'a>(
+        &'a self,
+        looked_up: LookedUp<'a>,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> Result<(Admitted<HZ>, KeyedReceipt<'a>), Denied<HZ>> {
+        let ((id, window), live) = looked_up;
+        let stored = self.saw(now);
+        if let Some((slot, word)) = live {
+            if let Some((decision, receipt)) = self.apply(slot, word, id, stored, n, now) {
+                return decision.map(|admitted| (admitted, receipt));
+            }
+        }
+        let (decision, receipt) = self.charge_by_scan(id, window, plan, (n, now), stored);
+        decision.map(|admitted| (admitted, receipt))
+    }
+
     /// Takes back the units of `receipt`'s charge: the state the charge
     /// replaced is restored if the key's slot still holds the state the
     /// charge stored; otherwise the units are taken back only as far as the
@@ -555,13 +586,33 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         n: u32,
         now: Instant<HZ>,
     ) -> Result<Status<HZ>, Denied<HZ>> {
+        self.peek_looked_up(key, plan, n, now).0
+    }
+
+    /// [`peek_n_at`](Self::peek_n_at), and the look-up it made, for the
+    /// charge that may follow ([`charge_looked_up`](Self::charge_looked_up)):
+    /// the all-or-nothing check of [`KeyedTiers`] hashes and looks up a key
+    /// once per table.
+    #[inline(always)]
+    pub(crate) fn peek_looked_up<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> (Result<Status<HZ>, Denied<HZ>>, LookedUp<'_>) {
         let (id, window) = self.locate(key, plan);
         let found = probe::find(self.slots.words(), &window, id, &mut Seen::new());
         let at = self.at(now);
-        match self.state_of(&found, plan) {
+        let decision = match self.state_of(&found, plan) {
             (Some(algorithm), state) => algorithm.decide(state, n, at).answer(),
             (None, _) => Ok(unknown_plan()),
-        }
+        };
+        let live = match found {
+            Found::Live { slot, word } => Some((slot, word)),
+            Found::Absent => None,
+        };
+        (decision, ((id, window), live))
     }
 
     /// The check, and what it changed.
@@ -934,6 +985,56 @@ mod tests {
             2
         );
         assert_eq!(table.occupancy_at(t(1_500)), 1);
+    }
+
+    /// The charge of a tier per key uses its peek's look-up: if another
+    /// check charged the key in between, the charge decides on the word it
+    /// finds, not on the one the peek saw.
+    #[test]
+    fn a_charge_after_its_peek_decides_on_the_word_it_finds() {
+        let gcra = Gcra::<HZ>::new(Quota::per_second(1).burst(5)).unwrap();
+        let table = KeyedLimiter::<_, HZ, 64>::new([gcra], [7, 8], WhenFull::Deny);
+        let t = Instant::<HZ>::from_ticks(0);
+        assert!(table.check_at(&"k", Plan::FIRST, t).is_ok());
+        let (peeked, looked_up) = table.peek_looked_up(&"k", Plan::FIRST, 2, t);
+        assert_eq!(peeked.map(|status| status.remaining()), Ok(2));
+        assert!(looked_up.1.is_some(), "the peek found the key live");
+        // Another check between the peek and the charge.
+        assert!(table.check_at(&"k", Plan::FIRST, t).is_ok());
+        let (admitted, _) = table
+            .charge_looked_up(looked_up, Plan::FIRST, 2, t)
+            .unwrap();
+        // 5 - 1 - 1 - 2: the second check counted.
+        assert_eq!(admitted.status().map(|status| status.remaining()), Some(1));
+        assert_eq!(table.snapshot_at(&"k", Plan::FIRST, t).remaining(), 1);
+    }
+
+    /// If the key a peek found was reclaimed before its charge, the charge
+    /// looks the key up again (here: no room for it), and leaves the key
+    /// that took the slot alone.
+    #[test]
+    fn a_charge_after_its_peek_finds_the_key_reclaimed() {
+        // One window of two slots; burst 1, one unit per second.
+        let gcra = Gcra::<HZ>::new(Quota::per_second(1)).unwrap();
+        let table = KeyedLimiter::<_, HZ, 2>::new([gcra], [7, 8], WhenFull::Deny);
+        let t = Instant::<HZ>::from_ticks;
+        assert!(table.check_at(&"a", Plan::FIRST, t(0)).is_ok());
+        // Idle at 1,000 ms, but still in its slot for the peek.
+        let (peeked, looked_up) = table.peek_looked_up(&"a", Plan::FIRST, 1, t(1_000));
+        assert!(peeked.is_ok() && looked_up.1.is_some());
+        // Two new keys fill the window: one of them takes the idle key's slot.
+        assert!(table.check_at(&"b", Plan::FIRST, t(1_000)).is_ok());
+        assert!(table.check_at(&"c", Plan::FIRST, t(1_000)).is_ok());
+        let charged = table.charge_looked_up(looked_up, Plan::FIRST, 1, t(1_000));
+        assert!(matches!(charged, Err(Denied::TableFull(_))), "{charged:?}");
+        for key in ["b", "c"] {
+            assert_eq!(
+                table.snapshot_at(&key, Plan::FIRST, t(1_000)).remaining(),
+                0,
+                "{key} keeps its charge"
+            );
+        }
+        assert_eq!(table.occupancy_at(t(1_000)), 2);
     }
 
     /// A key whose hint no longer names it (a stale hint) is missed by a

@@ -105,6 +105,24 @@ fn keyed_hits(percent: usize, n: u64) {
     });
 }
 
+/// Two keyed tables as [`keyed`] fills them (the same keys in each), as
+/// the two tiers of a `KeyedTiers`: every check a hit in both, admitted.
+fn keyed_tiers_hits(percent: usize, n: u64) {
+    use ratecore::keyed::{KeyedTier, KeyedTiers};
+    let ((minute, keys), (day, _)) = (keyed(percent), keyed(percent));
+    let tiers = KeyedTiers::new([
+        KeyedTier::new("minute", &*minute),
+        KeyedTier::new("day", &*day),
+    ]);
+    let mut i = 0;
+    repeat(n, || {
+        i = if i + 1 == keys.len() { 0 } else { i + 1 };
+        black_box(&tiers)
+            .check_at(&keys[i], Plan::FIRST, black_box(at(NOW)))
+            .is_ok()
+    });
+}
+
 /// Every check inserts: each check's key is new, at instants 2 ticks apart,
 /// and takes a slot an idle key of [`idle_table`] leaves.
 fn keyed_inserts(n: u64) {
@@ -264,6 +282,7 @@ const SHAPES: &[&str] = &[
     "keyed_hit_50",
     "keyed_hit_75",
     "keyed_insert",
+    "keyed_tiers_hit_25",
 ];
 
 fn main() {
@@ -393,6 +412,7 @@ fn main() {
         "keyed_hit_50" => keyed_hits(50, n),
         "keyed_hit_75" => keyed_hits(75, n),
         "keyed_insert" => keyed_inserts(n),
+        "keyed_tiers_hit_25" => keyed_tiers_hits(25, n),
         _ => {
             eprintln!("unknown shape {shape}; `instructions list` prints them");
             std::process::exit(2);
