@@ -1,12 +1,17 @@
-//! loom model of tiers per key: two threads check one key against two keyed
-//! tables, all or nothing, while their charges and undos race.
+//! loom models of tiers per key: two threads check one key against two keyed
+//! tables, all or nothing, while their charges and undos race; and a tiered
+//! check whose key is reclaimed in one table by another key's check, which
+//! may land between the tier's peek and the charge that starts from the
+//! peek's look-up.
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test --release --test loom_keyed_tiers`
 //!
 //! For every interleaving: no tier admits more than its burst at one
 //! instant, and every tier holds at least the units of the checks that were
 //! admitted (an undo that lost a race keeps its charge: stricter, never
-//! looser), and at most those plus the units of the denied checks.
+//! looser), and at most those plus the units of the denied checks; a slot
+//! taken by another key is never charged for the tiered key, and a refused
+//! tiered check leaves no charge behind when nothing raced its undo.
 
 #![cfg(loom)]
 
@@ -15,7 +20,7 @@ mod loom_support;
 use loom::sync::Arc;
 use loom::thread;
 use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
-use ratecore::{Duration, Gcra, KeyedLimiter, Quota};
+use ratecore::{Denied, Duration, Gcra, KeyedLimiter, Quota};
 use ratecore_testkit::at;
 
 const HZ: u64 = 1_000;
@@ -57,5 +62,60 @@ fn racing_tiers_charge_all_or_nothing() {
         assert!(!(a && b), "both admitted: 4 units of a tier of 3");
         assert!(first_used >= want[0][0] + want[1][0] && first_used <= 3);
         assert!(second_used >= want[0][1] + want[1][1] && second_used <= 3);
+    });
+}
+
+/// A table of one slot, whose key 1 was charged one unit at 0.
+fn one_slot(burst: u32) -> KeyedLimiter<Gcra<HZ>, HZ, 1> {
+    let gcra = Gcra::new(Quota::with_period(1, Duration::<HZ>::from_ticks(1_000)).burst(burst));
+    let table = KeyedLimiter::new([gcra.unwrap()], [7, 8], WhenFull::Deny);
+    assert!(table.check_at(&1u8, Plan::FIRST, at(0)).is_ok());
+    table
+}
+
+/// A tiered check of key 1 at 1,000, when key 1 has just gone idle in both
+/// tables, races key 2's check of the first table, which may reclaim key
+/// 1's slot there (each table has one slot). The second table has less room
+/// left for key 1, so it is charged first. Either the first table's charge
+/// lands on key 1 before the reclaim (key 1 admitted in both tables, key 2
+/// refused), or key 2 takes the slot first: before the peek, between the
+/// peek and the charge (the charge then finds the peek's word gone), or
+/// during the charge. Then key 1 is refused with `TableFull`, the second
+/// table's charge is undone exactly, and key 2 keeps its unit.
+#[test]
+fn a_tiered_check_racing_a_reclaim_of_its_slot() {
+    loom_support::explore(3, || {
+        let (roomy, scarce) = (Arc::new(one_slot(2)), Arc::new(one_slot(1)));
+        let other = Arc::clone(&roomy);
+        let racer = thread::spawn(move || other.check_at(&2u8, Plan::FIRST, at(1_000)).is_ok());
+        let tiers = KeyedTiers::new([
+            KeyedTier::new("roomy", &*roomy),
+            KeyedTier::new("scarce", &*scarce),
+        ]);
+        let mine = tiers.check_at(&1u8, Plan::FIRST, at(1_000));
+        let theirs = racer.join().unwrap();
+        let left = |table: &KeyedLimiter<Gcra<HZ>, HZ, 1>, key: u8| {
+            table.snapshot_at(&key, Plan::FIRST, at(1_000)).remaining()
+        };
+        match (&mine, theirs) {
+            (Ok(_), false) => {
+                assert_eq!(
+                    (left(&roomy, 1), left(&scarce, 1)),
+                    (1, 0),
+                    "key 1 charged once in each"
+                );
+            }
+            (Err(refused), true) => {
+                assert_eq!(refused.name, "roomy");
+                assert!(
+                    matches!(refused.answer, Denied::TableFull(_)),
+                    "{refused:?}"
+                );
+                assert_eq!(left(&scarce, 1), 1, "the scarce table's charge undone");
+                assert_eq!(left(&roomy, 2), 1, "key 2 keeps its unit");
+            }
+            other => panic!("expected exactly one of the two admitted: {other:?}"),
+        }
+        assert_eq!(roomy.occupancy_at(at(1_000)), 1);
     });
 }
