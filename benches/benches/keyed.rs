@@ -20,6 +20,9 @@
 //!   `DashMap` shard's read lock, a hash-map look-up (SipHash-1-3 under std's
 //!   `RandomState`), and the cell's GCRA compare-and-swap.
 //! - `ratecore::Gcra`: one direct check, the floor a keyed check adds to.
+//! - `ratecore::KeyedTiers`: two such tables (the same keys in each) as the
+//!   two tiers of a `KeyedTiers`, `check_at(&key, Plan::FIRST, now)`: a peek
+//!   and a charge in each table, all or nothing.
 //! - `SipHash-1-3 of the next key alone`: the other floor, what every keyed
 //!   check pays before it looks at a slot (std's `RandomState`, whose
 //!   hasher is SipHash-1-3 as both tables' are), with the same cycling
@@ -47,7 +50,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ratecore::{Gcra, KeyedLimiter, Limiter, keyed::Plan, time::NANOS};
+use ratecore::keyed::{KeyedTier, KeyedTiers, Plan};
+use ratecore::{Gcra, KeyedLimiter, Limiter, time::NANOS};
 use ratecore_bench::{Contender, NOW_NANOS, Shape, at, bench_matrix, floor, idle_table, limiter};
 
 /// The shares of the table the keyed contenders are benchmarked at.
@@ -109,6 +113,24 @@ type RatecoreKeyed = Keys<Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>>>;
 fn ratecore_keyed(shape: Shape, percent: usize) -> RatecoreKeyed {
     let (table, keys) = ratecore_bench::filled_table(per_key(shape), percent);
     Keys { table, keys }
+}
+
+type RatecoreKeyedTiers = Keys<KeyedTiers<'static, Gcra<NANOS>, NANOS, 1_024, 1, 2>>;
+
+/// Two tables as [`ratecore_keyed`] fills them, the tiers of a `KeyedTiers`
+/// (leaked: a tier borrows its table, and the contender outlives the
+/// sample).
+fn ratecore_keyed_tiers(shape: Shape, percent: usize) -> RatecoreKeyedTiers {
+    let (first, keys) = ratecore_bench::filled_table(per_key(shape), percent);
+    let (second, _) = ratecore_bench::filled_table(per_key(shape), percent);
+    let (first, second) = (&*Box::leak(first), &*Box::leak(second));
+    Keys {
+        table: KeyedTiers::new([
+            KeyedTier::new("first", first),
+            KeyedTier::new("second", second),
+        ]),
+        keys,
+    }
 }
 
 type GovernorKeyed = Keys<GovernorMap>;
@@ -202,6 +224,11 @@ fn contenders() -> Vec<Box<dyn Contender>> {
             "ratecore::Gcra (direct)",
             |s| Gcra::<NANOS>::new(s.quota()).unwrap(),
             |l, now| black_box(l.check_n_at(1, at(now))).is_ok(),
+        ),
+        limiter(
+            "ratecore::KeyedTiers, 2 tables 25% full",
+            |s| ratecore_keyed_tiers(s, SHARES[0]),
+            |k, now| black_box(k.table.check_at(k.next(), Plan::FIRST, at(now))).is_ok(),
         ),
     ];
     // The names of a benchmark id are `&'static str`: one per share.

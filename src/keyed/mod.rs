@@ -43,10 +43,10 @@ use probe::{Found, Reserved, Seen, Settled};
 use probe_window::{MAX_WINDOW, Window};
 use slot::Id;
 
-/// What a peek's look-up found, for the charge that follows it
-/// ([`KeyedLimiter::charge_looked_up`]): the key's identity and window, and
-/// its slot and word if it was live.
-pub(crate) type LookedUp<'a> = ((Id, Window), Option<(&'a AtomicU128, u128)>);
+/// Where a peek found its key live, for the charge that follows it
+/// ([`KeyedLimiter::charge_looked_up`]): the key's identity, its slot, and
+/// the slot's word as the peek loaded it.
+pub(crate) type LookedUp<'a> = (Id, &'a AtomicU128, u128);
 
 /// A limiter per key, for up to `N` keys at once, in a fixed table with no
 /// allocation: per API key, per organization, per IP address.
@@ -488,30 +488,30 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         decision.map(|admitted| (admitted, receipt))
     }
 
-    /// [`charge_n_at`](Self::charge_n_at) of the key a
-    /// [`peek_looked_up`](Self::peek_looked_up) just looked up: no second
-    /// hash and no second look-up. Its slot and word as the peek found
-    /// them are a hit's: a word changed since fails the compare-and-swap,
-    /// which decides again on the word it finds (as a hit that lost a race
-    /// does), and a key the peek did not find live, or that was reclaimed
-    /// since, takes the full path (a look-up or an insertion).
+    /// [`charge_n_at`](Self::charge_n_at) of `key`, which a
+    /// [`peek_looked_up`](Self::peek_looked_up) just found `live` (or did
+    /// not): no second hash and no second look-up for a key it found. Its
+    /// slot and word are a hit's: a word changed since fails the
+    /// compare-and-swap, which decides again on the word it finds (as a hit
+    /// that lost a race does). A key the peek did not find live, or that
+    /// was reclaimed since, takes the whole check (a look-up, or an
+    /// insertion, which costs far more than the hash it repeats).
     #[inline(always)]
-    pub(crate) fn charge_looked_up<'a>(
+    pub(crate) fn charge_looked_up<'a, K: Hash + ?Sized>(
         &'a self,
-        looked_up: LookedUp<'a>,
+        key: &K,
+        live: Option<LookedUp<'a>>,
         plan: Plan<P>,
         n: u32,
         now: Instant<HZ>,
     ) -> Result<(Admitted<HZ>, KeyedReceipt<'a>), Denied<HZ>> {
-        let ((id, window), live) = looked_up;
-        let stored = self.saw(now);
-        if let Some((slot, word)) = live {
+        if let Some((id, slot, word)) = live {
+            let stored = self.saw(now);
             if let Some((decision, receipt)) = self.apply(slot, word, id, stored, n, now) {
                 return decision.map(|admitted| (admitted, receipt));
             }
         }
-        let (decision, receipt) = self.charge_by_scan(id, window, plan, (n, now), stored);
-        decision.map(|admitted| (admitted, receipt))
+        self.charge_n_at(key, plan, n, now)
     }
 
     /// Takes back the units of `receipt`'s charge: the state the charge
@@ -589,10 +589,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         self.peek_looked_up(key, plan, n, now).0
     }
 
-    /// [`peek_n_at`](Self::peek_n_at), and the look-up it made, for the
-    /// charge that may follow ([`charge_looked_up`](Self::charge_looked_up)):
+    /// [`peek_n_at`](Self::peek_n_at), and where it found the key live, for
+    /// the charge that may follow ([`charge_looked_up`](Self::charge_looked_up)):
     /// the all-or-nothing check of [`KeyedTiers`] hashes and looks up a key
-    /// once per table.
+    /// it holds once per table.
     #[inline(always)]
     pub(crate) fn peek_looked_up<K: Hash + ?Sized>(
         &self,
@@ -600,7 +600,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         plan: Plan<P>,
         n: u32,
         now: Instant<HZ>,
-    ) -> (Result<Status<HZ>, Denied<HZ>>, LookedUp<'_>) {
+    ) -> (Result<Status<HZ>, Denied<HZ>>, Option<LookedUp<'_>>) {
         let (id, window) = self.locate(key, plan);
         let found = probe::find(self.slots.words(), &window, id, &mut Seen::new());
         let at = self.at(now);
@@ -609,10 +609,10 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
             (None, _) => Ok(unknown_plan()),
         };
         let live = match found {
-            Found::Live { slot, word } => Some((slot, word)),
+            Found::Live { slot, word } => Some((id, slot, word)),
             Found::Absent => None,
         };
-        (decision, ((id, window), live))
+        (decision, live)
     }
 
     /// The check, and what it changed.
@@ -998,11 +998,11 @@ mod tests {
         assert!(table.check_at(&"k", Plan::FIRST, t).is_ok());
         let (peeked, looked_up) = table.peek_looked_up(&"k", Plan::FIRST, 2, t);
         assert_eq!(peeked.map(|status| status.remaining()), Ok(2));
-        assert!(looked_up.1.is_some(), "the peek found the key live");
+        assert!(looked_up.is_some(), "the peek found the key live");
         // Another check between the peek and the charge.
         assert!(table.check_at(&"k", Plan::FIRST, t).is_ok());
         let (admitted, _) = table
-            .charge_looked_up(looked_up, Plan::FIRST, 2, t)
+            .charge_looked_up(&"k", looked_up, Plan::FIRST, 2, t)
             .unwrap();
         // 5 - 1 - 1 - 2: the second check counted.
         assert_eq!(admitted.status().map(|status| status.remaining()), Some(1));
@@ -1021,11 +1021,11 @@ mod tests {
         assert!(table.check_at(&"a", Plan::FIRST, t(0)).is_ok());
         // Idle at 1,000 ms, but still in its slot for the peek.
         let (peeked, looked_up) = table.peek_looked_up(&"a", Plan::FIRST, 1, t(1_000));
-        assert!(peeked.is_ok() && looked_up.1.is_some());
+        assert!(peeked.is_ok() && looked_up.is_some());
         // Two new keys fill the window: one of them takes the idle key's slot.
         assert!(table.check_at(&"b", Plan::FIRST, t(1_000)).is_ok());
         assert!(table.check_at(&"c", Plan::FIRST, t(1_000)).is_ok());
-        let charged = table.charge_looked_up(looked_up, Plan::FIRST, 1, t(1_000));
+        let charged = table.charge_looked_up(&"a", looked_up, Plan::FIRST, 1, t(1_000));
         assert!(matches!(charged, Err(Denied::TableFull(_))), "{charged:?}");
         for key in ["b", "c"] {
             assert_eq!(

@@ -172,31 +172,31 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: u
     ) -> TierDecision<HZ> {
         let tier = |position: usize| self.tiers.get(position).map(|tier| tier.table);
         let cost = |position: usize| costs.get(position).copied().unwrap_or(0);
-        // Each peek's look-up, for its tier's charge: a key is hashed and
-        // looked up once per table (SipHash-1-3 of a key alone takes about
-        // as long as a whole one-word check).
+        // Where each peek found the key live, for its tier's charge: a key
+        // is hashed and looked up once per table (SipHash-1-3 of a key alone
+        // takes about as long as a whole one-word check).
         let looked_up: [Cell<Option<LookedUp<'_>>>; T] = [const { Cell::new(None) }; T];
         let binding = all_or_nothing::<HZ, T, _>(
             |position| self.tiers.get(position).map_or("", |tier| tier.name),
             KeyedReceipt::NOTHING,
             |position| match tier(position) {
                 Some(table) => {
-                    let (decision, found) = table.peek_looked_up(key, plan, cost(position), now);
+                    let (decision, live) = table.peek_looked_up(key, plan, cost(position), now);
                     if let Some(cell) = looked_up.get(position) {
-                        cell.set(Some(found));
+                        cell.set(live);
                     }
                     decision
                 }
                 None => Ok(Unlimited::status()),
             },
-            |position| match (tier(position), looked_up.get(position).and_then(Cell::get)) {
-                (Some(table), found) => match found {
-                    Some(found) => table.charge_looked_up(found, plan, cost(position), now),
-                    // Never: every tier is peeked before any is charged.
-                    None => table.charge_n_at(key, plan, cost(position), now),
+            |position| match tier(position) {
+                Some(table) => {
+                    let live = looked_up.get(position).and_then(Cell::get);
+                    table
+                        .charge_looked_up(key, live, plan, cost(position), now)
+                        .map(|(admitted, receipt)| (status_of(admitted), receipt))
                 }
-                .map(|(admitted, receipt)| (status_of(admitted), receipt)),
-                (None, _) => Ok((Unlimited::status(), KeyedReceipt::NOTHING)),
+                None => Ok((Unlimited::status(), KeyedReceipt::NOTHING)),
             },
             |position, receipt| {
                 if let Some(table) = tier(position) {

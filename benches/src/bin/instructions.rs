@@ -106,10 +106,19 @@ fn keyed_hits(percent: usize, n: u64) {
 }
 
 /// Two keyed tables as [`keyed`] fills them (the same keys in each), as
-/// the two tiers of a `KeyedTiers`: every check a hit in both, admitted.
-fn keyed_tiers_hits(percent: usize, n: u64) {
+/// the two tiers of a `KeyedTiers`: every check a hit in both, admitted;
+/// or (`deny`) with a quota of one per hour, which the filling drained:
+/// every check denied by both.
+fn keyed_tiers_hits(percent: usize, deny: bool, n: u64) {
     use ratecore::keyed::{KeyedTier, KeyedTiers};
-    let ((minute, keys), (day, _)) = (keyed(percent), keyed(percent));
+    let table = || {
+        if deny {
+            ratecore_bench::filled_table(deny_quota(), percent)
+        } else {
+            keyed(percent)
+        }
+    };
+    let ((minute, keys), (day, _)) = (table(), table());
     let tiers = KeyedTiers::new([
         KeyedTier::new("minute", &*minute),
         KeyedTier::new("day", &*day),
@@ -283,6 +292,7 @@ const SHAPES: &[&str] = &[
     "keyed_hit_75",
     "keyed_insert",
     "keyed_tiers_hit_25",
+    "keyed_tiers_deny_25",
 ];
 
 fn main() {
@@ -412,7 +422,8 @@ fn main() {
         "keyed_hit_50" => keyed_hits(50, n),
         "keyed_hit_75" => keyed_hits(75, n),
         "keyed_insert" => keyed_inserts(n),
-        "keyed_tiers_hit_25" => keyed_tiers_hits(25, n),
+        "keyed_tiers_hit_25" => keyed_tiers_hits(25, false, n),
+        "keyed_tiers_deny_25" => keyed_tiers_hits(25, true, n),
         _ => {
             eprintln!("unknown shape {shape}; `instructions list` prints them");
             std::process::exit(2);
