@@ -278,7 +278,7 @@ impl<'a, const HZ: u64, const N: usize, C: Charge<HZ> + ?Sized> Tiers<'a, HZ, N,
             })
             .and_then(|(position, status)| {
                 let tier = self.tiers.get(position)?;
-                Some(answer(position, tier, status))
+                Some(TierAnswer::new(position, tier.name, status))
             })
             .unwrap_or_else(|| self.fallback())
     }
@@ -329,7 +329,6 @@ pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
     charge: impl Fn(usize) -> Result<(Status<HZ>, R), Denied<HZ>>,
     undo: impl Fn(usize, R),
 ) -> Result<Option<TierAnswer<Status<HZ>>>, TierAnswer<Denied<HZ>>> {
-    let named = |position: usize| (position, name(position));
     // Phase 1: peek. Any denial is the answer, and nothing is written.
     let mut order = [(0u32, 0usize); N];
     // The most restrictive denial so far: its position (named once, at the
@@ -355,7 +354,7 @@ pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
         }
     }
     if let Some(position) = denied {
-        return Err(tagged(named(position), worst));
+        return Err(TierAnswer::new(position, name(position), worst));
     }
 
     // Phase 2: charge, scarcest first; roll back on a lost race.
@@ -377,31 +376,11 @@ pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
                 for (&(_, position), &receipt) in done {
                     undo(position, receipt);
                 }
-                return Err(tagged(named(position), refusal));
+                return Err(TierAnswer::new(position, name(position), refusal));
             }
         }
     }
-    Ok(binding.map(|(position, status)| tagged(named(position), status)))
-}
-
-const fn tagged<T>((position, name): (usize, &'static str), value: T) -> TierAnswer<T> {
-    TierAnswer {
-        tier: position,
-        name,
-        answer: value,
-    }
-}
-
-const fn answer<const HZ: u64, C: ?Sized, T>(
-    position: usize,
-    tier: &Tier<'_, HZ, C>,
-    value: T,
-) -> TierAnswer<T> {
-    TierAnswer {
-        tier: position,
-        name: tier.name,
-        answer: value,
-    }
+    Ok(binding.map(|(position, status)| TierAnswer::new(position, name(position), status)))
 }
 
 /// How restrictive a denial is; larger is more restrictive (the earlier
