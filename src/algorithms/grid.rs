@@ -76,7 +76,7 @@ impl Windows {
     /// move of [`shl`], which allows a whole-word shift.
     #[inline(always)]
     pub(crate) const fn count_mask(&self) -> u64 {
-        1u64.wrapping_shl(self.count_bits).wrapping_sub(1)
+        field_mask(self.count_bits)
     }
 
     /// The refusal of a check of more units than a window ever admits, if
@@ -176,6 +176,13 @@ pub(crate) const fn mask(bits: u32) -> u64 {
         Some(bit) => bit.wrapping_sub(1),
         None => u64::MAX,
     }
+}
+
+/// A mask of the low `bits` bits, for `bits < 64`: a field of a state word
+/// that never takes the whole word, so the plain (wrapping) shift is exact,
+/// without the compare and conditional move of [`mask`].
+pub(crate) const fn field_mask(bits: u32) -> u64 {
+    1u64.wrapping_shl(bits).wrapping_sub(1)
 }
 
 /// `value << shift`, zero when the shift is the whole word (the field is empty).

@@ -1,7 +1,7 @@
 //! Log limiting, the Linux kernel's way: at most `burst` events per interval,
 //! and the number suppressed, reported once when the next interval opens.
 
-use crate::algorithms::grid::{bits, mask, shl, window_ticks};
+use crate::algorithms::grid::{bits, field_mask, mask, shl, window_ticks};
 use crate::kernel::cas::{Next, update};
 use crate::kernel::sync::Ordering;
 use crate::kernel::{WordLimiter, WordRef, fingerprint};
@@ -290,15 +290,10 @@ impl<const HZ: u64> LogLimitConfig<HZ> {
     // whole-word shift. The same for the grain: `grain_shift` is at most 63
     // (`from_interval`).
 
-    /// A mask of the emitted count's bits.
-    const fn emitted_mask(&self) -> u64 {
-        1u64.wrapping_shl(self.count_bits).wrapping_sub(1)
-    }
-
     const fn unpack(&self, state: u64) -> Word {
         let above_emitted = state.wrapping_shr(self.count_bits);
         Word {
-            emitted: state & self.emitted_mask(),
+            emitted: state & field_mask(self.count_bits),
             suppressed: above_emitted & mask(SUPPRESSED_BITS),
             start: above_emitted.wrapping_shr(SUPPRESSED_BITS),
         }
