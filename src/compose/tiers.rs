@@ -8,6 +8,7 @@ use crate::compose::Unlimited;
 use crate::kernel::Limiter;
 use crate::kernel::{Charge, Receipt};
 use crate::time::Instant;
+use crate::vocabulary::arith::Fraction;
 
 /// One member of a set of [`Tiers`]: a named limiter.
 ///
@@ -166,8 +167,10 @@ impl<const HZ: u64> core::error::Error for TierAnswer<Denied<HZ>> {}
 /// any tier would deny, that is the answer and **nothing was written
 /// anywhere**: this is the path of every denial that is not a race, and it
 /// has no window at all. Otherwise it charges the tiers one by one, the one
-/// with the fewest units left first (so callers racing for the scarcest
-/// tier are refused there, before they have charged anything), each with
+/// with the fewest units left after its charge first, fractions of a unit
+/// counted (so callers racing for the scarcest tier are refused there,
+/// before they have charged anything; compared as exact fractions, the
+/// order costs no division), the lower position first on a tie, each with
 /// the tier's own compare-and-swap. If a tier now denies because a
 /// concurrent caller took its capacity after the peek, the tiers already
 /// charged are rolled back with [`Charge::undo`](crate::kernel::Charge::undo), in reverse order.
@@ -330,7 +333,9 @@ pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
     undo: impl Fn(usize, R),
 ) -> Result<Option<TierAnswer<Status<HZ>>>, TierAnswer<Denied<HZ>>> {
     // Phase 1: peek. Any denial is the answer, and nothing is written.
-    let mut order = [(0u32, 0usize); N];
+    // Each tier's units left, as an exact fraction: ordered by cross
+    // products, not by `remaining()`, which divides at a cost other than 1.
+    let mut order = [(Fraction::new(0, 1), 0usize); N];
     // The most restrictive denial so far: its position (named once, at the
     // end, as the binding status below) and, apart, the denial itself. An
     // `Option` of the pair would keep its `None` in the denial's own tag
@@ -344,7 +349,7 @@ pub(crate) fn all_or_nothing<const HZ: u64, const N: usize, R: Copy>(
     let mut worst = Denied::TableFull(TableFull::new(0));
     for (position, slot) in order.iter_mut().enumerate() {
         match peek(position) {
-            Ok(status) => *slot = (status.remaining(), position),
+            Ok(status) => *slot = (status.units_left(), position),
             Err(refusal) => {
                 if denied.is_none() || severity(&worst) < severity(&refusal) {
                     denied = Some(position);

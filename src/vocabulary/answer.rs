@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::time::Duration;
-use crate::vocabulary::arith::{div, div_ceil};
+use crate::vocabulary::arith::{Fraction, div, div_ceil};
 
 /// The limiter's state as an HTTP server reports it: on an admitted check, and
 /// from a side-effect-free [`snapshot_at`](crate::Limiter::snapshot_at).
@@ -73,6 +73,14 @@ impl<const HZ: u64> Status<HZ> {
     #[inline]
     pub const fn reset_after(&self) -> Duration<HZ> {
         Duration::<HZ>::from_ticks(div_ceil(self.until_full, self.scale))
+    }
+
+    /// The units left as the exact fraction [`remaining`](Status::remaining)
+    /// rounds down (before it saturates at `u32::MAX`), to order statuses
+    /// by without a division.
+    #[inline]
+    pub(crate) const fn units_left(&self) -> Fraction {
+        Fraction::new(self.room, self.unit)
     }
 }
 

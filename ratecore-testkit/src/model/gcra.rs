@@ -122,6 +122,16 @@ impl Gcra {
         }
     }
 
+    /// The units left after an admitted check of `n` units at `t`, as the
+    /// exact fraction `(numerator, denominator)` of which `remaining` is
+    /// the floor; `None` if the check is not admitted.
+    pub fn units_left_after(&self, n: u32, t: u64) -> Option<(i128, i128)> {
+        let now = self.now(t);
+        let new_tat = self.tat.max(now) + i128::from(n) * self.cost;
+        let room = self.tau() - (new_tat - now);
+        (n <= self.burst && room >= 0).then_some((room, self.cost))
+    }
+
     pub fn check(&mut self, n: u32, t: u64) -> Answer {
         let (answer, tat) = self.decide(n, t);
         if let Some(tat) = tat {

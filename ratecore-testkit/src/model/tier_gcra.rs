@@ -69,6 +69,11 @@ impl Gcra {
     pub fn status(&self, now: u64) -> Answer {
         self.decide(0, now).0
     }
+
+    /// See [`super::gcra::Gcra::units_left_after`].
+    pub fn units_left_after(&self, n: u32, now: u64) -> Option<(i128, i128)> {
+        self.0.units_left_after(n, now)
+    }
 }
 
 impl From<super::Answer> for Answer {
@@ -176,6 +181,14 @@ impl IntervalBucket {
     pub fn status(&self, now: u64) -> Answer {
         self.decide(0, now).0
     }
+
+    /// The tokens left after an admitted check of `n` at `now` (whole
+    /// tokens: the fraction `(tokens, 1)`), `None` if it is not admitted.
+    pub fn units_left_after(&self, n: u32, now: u64) -> Option<(i128, i128)> {
+        let (tokens, _) = self.refilled(now);
+        let left = tokens.checked_sub(u64::from(n))?;
+        (n <= self.burst).then_some((i128::from(left), 1))
+    }
 }
 
 impl Answer {
@@ -274,6 +287,16 @@ impl Model {
         match self {
             Model::Gcra(m) => m.burst(),
             Model::Interval(m) => m.burst,
+        }
+    }
+
+    /// The units left after an admitted check of `n` at `now`, as an exact
+    /// fraction `(numerator, denominator)`, fractions of a unit counted;
+    /// `None` if the check is not admitted.
+    pub fn units_left_after(&self, n: u32, now: u64) -> Option<(i128, i128)> {
+        match self {
+            Model::Gcra(m) => m.units_left_after(n, now),
+            Model::Interval(m) => m.units_left_after(n, now),
         }
     }
 }
@@ -381,7 +404,8 @@ impl Model {
 
 /// The tier protocol documented on `Tiers`, with concurrent callers: peek
 /// every tier; if all admit, charge them scarcest first (fewest units left
-/// after the charge, then lowest position), and just before tier `race`'s
+/// after the charge, fractions of a unit counted, then lowest position),
+/// and just before tier `race`'s
 /// charge let `interference` (direct checks `(tier, n)`) act, as concurrent
 /// callers would. If a charge is then denied, every tier charged so far is
 /// rolled back, latest first: restored to its state before our charge if
@@ -408,15 +432,14 @@ pub fn check_tiers_racing(
         // Nothing is charged, nothing races: the plain answer.
         return (check_tiers(models, costs, now), kept, admitted);
     }
-    let mut order: Vec<(u32, usize)> = peeks
+    let mut order: Vec<((i128, i128), usize)> = models
         .iter()
+        .zip(costs)
         .enumerate()
-        .map(|(i, a)| match a {
-            Answer::Admit { remaining, .. } => (*remaining, i),
-            _ => unreachable!(),
-        })
+        .map(|(i, (m, &c))| (m.units_left_after(c, now).expect("admitted by its peek"), i))
         .collect();
-    order.sort();
+    // By the fractions' values (cross products), then by position.
+    order.sort_by(|((a, b), i), ((c, d), j)| (a * d).cmp(&(c * b)).then(i.cmp(j)));
     // (tier, state before our charge, state after it)
     let mut charged: Vec<(usize, Model, Model)> = Vec::new();
     let mut binding: Option<(usize, Answer)> = None;
