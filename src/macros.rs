@@ -258,6 +258,12 @@ macro_rules! forward_algorithm {
                 }
 
                 #[inline(always)]
+                fn idleness(&self, now: Instant<HZ>) -> impl Fn(u64) -> bool {
+                    let $this = self;
+                    $inner.idleness(now)
+                }
+
+                #[inline(always)]
                 fn reserve(
                     &self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>,
                 ) -> Booking<HZ> {

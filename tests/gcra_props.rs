@@ -294,6 +294,15 @@ fn decides_as_decide<const HZ: u64>(
     let state = word.unwrap_or_else(|| config.decide(0, held, charged_at).stored().unwrap_or(0));
     for now in [at.saturating_sub(later), at, at.saturating_add(later)] {
         rules::decider(&config, state, n, Instant::<HZ>::from_ticks(now));
+        rules::idleness(&config, state, Instant::<HZ>::from_ticks(now));
+    }
+    // The idleness's edge: the tick before the state is idle, and the tick
+    // it is.
+    if let Some(wait) = config.idle_after(state, charged_at) {
+        let idle_at = at.saturating_add(wait.as_ticks());
+        for now in [idle_at.saturating_sub(1), idle_at] {
+            rules::idleness(&config, state, Instant::<HZ>::from_ticks(now));
+        }
     }
     Ok(())
 }

@@ -8,7 +8,8 @@
 //! - `idle_after` is never early: from then on the state decides, and
 //!   reports, as state 0;
 //! - the decision a check builds before it loads its word (`decider`) is
-//!   `decide`'s, answer included.
+//!   `decide`'s, answer included;
+//! - the idleness built once for many states (`idleness`) is `is_idle`'s.
 //!
 //! Each panics with the rule's name when it is broken.
 
@@ -35,9 +36,20 @@ pub fn decider<const HZ: u64, A: Algorithm<HZ>>(alg: &A, state: u64, n: u32, now
     );
 }
 
+/// `idleness(now)` applied to `state` is `is_idle(state, now)`: an override
+/// computes ahead of the states, never differently.
+pub fn idleness<const HZ: u64, A: Algorithm<HZ>>(alg: &A, state: u64, now: Instant<HZ>) {
+    assert_eq!(
+        alg.idleness(now)(state),
+        alg.is_idle(state, now),
+        "the idleness differs from is_idle: state {state} at {now:?}"
+    );
+}
+
 /// The rules of one step: `decide(state, n, now)` and what it implies.
 pub fn step<const HZ: u64, A: Algorithm<HZ>>(alg: &A, state: u64, n: u32, now: Instant<HZ>) {
     decider(alg, state, n, now);
+    idleness(alg, state, now);
     let (answer, next) = alg.decide(state, n, now).split();
     if n == 0 {
         assert_eq!(next, None, "a check of 0 units stored a state");
@@ -135,6 +147,7 @@ pub fn idle_decides_as_fresh<const HZ: u64, A: Algorithm<HZ>>(
 /// `Algorithm` function answers (none panics).
 pub fn any_word<const HZ: u64, A: Algorithm<HZ>>(alg: &A, word: u64, n: u32, now: Instant<HZ>) {
     decider(alg, word, n, now);
+    idleness(alg, word, now);
     let _ = alg.status(word, now);
     let _ = alg.refund(word, n, now);
     let _ = alg.is_idle(word, now);

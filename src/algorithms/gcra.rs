@@ -155,6 +155,13 @@ impl<const HZ: u64> Algorithm<HZ> for GcraConfig<HZ> {
             .map(Duration::<HZ>::from_ticks)
     }
 
+    /// The instant's virtual time, computed once: each state is then one
+    /// compare (a keyed insertion's scan of a window).
+    #[inline(always)]
+    fn idleness(&self, now: Instant<HZ>) -> impl Fn(u64) -> bool {
+        self.schedule.idleness(now.as_ticks())
+    }
+
     #[inline]
     fn reserve(&self, state: u64, n: u32, now: Instant<HZ>, max_wait: Duration<HZ>) -> Booking<HZ> {
         self.schedule

@@ -434,6 +434,14 @@ impl<R: Refill> Schedule<R> {
         tat.saturating_sub((n as u64).saturating_mul(self.cost))
     }
 
+    /// `idle_after(tat, now) == Some(0)` as a function of `tat` alone: full
+    /// at `now`'s virtual time, as `idle_after`'s first test.
+    #[inline(always)]
+    pub(crate) fn idleness(&self, now: u64) -> impl Fn(u64) -> bool + use<R> {
+        let (_, v) = self.virtual_now(now);
+        move |tat| tat <= v
+    }
+
     /// Ticks from `now` until `tat` is full (so idle: from a full state every
     /// decision depends on `v` alone, exactly as from `0`, and virtual time
     /// never decreases as `now` grows); `None` if that lies past the horizon,

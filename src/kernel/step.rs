@@ -178,6 +178,21 @@ pub trait Algorithm<const HZ: u64> {
         matches!(self.idle_after(state, now), Some(wait) if wait.as_ticks() == 0)
     }
 
+    /// [`is_idle`](Algorithm::is_idle) at `now` as a function of the state
+    /// alone, built once for many states: a keyed table's insertion asks
+    /// it of every slot of a window it scans.
+    ///
+    /// Overriding it MUST NOT change an answer: `idleness(now)(state)` MUST
+    /// equal `is_idle(state, now)`. What it may change is what is computed
+    /// per state: an implementation that computes what depends on `now`
+    /// alone here (`Gcra`: the instant's virtual time) leaves one compare
+    /// per state. The default calls `is_idle` for each state.
+    #[inline(always)]
+    fn idleness(&self, now: Instant<HZ>) -> impl Fn(u64) -> bool {
+        #[inline(always)]
+        move |state| self.is_idle(state, now)
+    }
+
     /// Books `n` units at `now` for the first instant at which they fit, if
     /// that is at most `max_wait` after `now` (shaping instead of rejecting).
     ///

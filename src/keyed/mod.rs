@@ -727,10 +727,22 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                         // Nothing to store (a denial, `n = 0`): no slot needed.
                         return (fresh.map(Admitted::Limited), KeyedReceipt::NOTHING);
                     }
+                    // The routed plan's idleness, built once: the scans
+                    // below test every word they load, nearly all under
+                    // that plan (`Gcra`: one compare each, where `is_idle`
+                    // computed the instant's virtual time per word).
+                    let idle = algorithm.idleness(at);
                     let is_idle = |word| {
-                        self.plans
-                            .get(slot::config(word))
-                            .is_some_and(|plan| plan.is_idle(slot::state(word), at))
+                        let (under, state) = (slot::config(word), slot::state(word));
+                        // One plan: every word is under it (a word's
+                        // configuration is always below `P`).
+                        if P == 1 || under == config {
+                            idle(state)
+                        } else {
+                            self.plans
+                                .get(under)
+                                .is_some_and(|plan| plan.is_idle(state, at))
+                        }
                     };
                     let reserved = probe::reserve(
                         self.slots.words(),
