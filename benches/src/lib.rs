@@ -355,7 +355,7 @@ const MIN_OVERLAP: f64 = 0.9;
 
 /// The CPU time the calling thread has used.
 #[cfg(unix)]
-fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -372,7 +372,7 @@ fn thread_cpu_time() -> Duration {
 
 /// Wall time since the first call, where no per-thread CPU clock is known.
 #[cfg(not(unix))]
-fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     ORIGIN.get_or_init(Instant::now).elapsed()
 }

@@ -5,6 +5,18 @@
 //!
 //! Usage: `instructions SHAPE N`; `instructions list` prints the shapes.
 //!
+//! The same shapes, timed: `instructions ratios ROUNDS N REFERENCE SHAPE...`
+//! runs every shape `N` times in each of `ROUNDS` rounds, interleaved (the
+//! order rotates from round to round), each run timed with the thread's CPU
+//! clock, and prints per shape the median time per operation and the
+//! median, lower and upper quartile of its ratio to `REFERENCE`'s time in
+//! the same round. A drift of the machine's speed (frequency, a neighbour
+//! on the host) moves both runs of a round alike, so the ratios hold still
+//! where the times of separate benchmark runs do not. Set-up (building the
+//! limiter, filling a table) is inside each timed run: choose `N` large
+//! enough for it not to count (a million checks take milliseconds; filling
+//! a keyed table takes about a hundred microseconds).
+//!
 //! Each iteration passes the limiter and the instant through `black_box`, so
 //! that nothing is hoisted out of the loop; the answer is used only as far as
 //! the shape's name says (`is_ok`, or every field of the answer).
@@ -295,20 +307,91 @@ const SHAPES: &[&str] = &[
     "keyed_tiers_deny_25",
 ];
 
+const USAGE: &str = "usage: instructions SHAPE N | list | ratios ROUNDS N REFERENCE SHAPE...";
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("list") {
-        for shape in SHAPES {
-            println!("{shape}");
+    match args.get(1).map(String::as_str) {
+        Some("list") => {
+            for shape in SHAPES {
+                println!("{shape}");
+            }
         }
-        return;
+        Some("ratios") => ratios(args.get(2..).unwrap_or_default()),
+        _ => {
+            let (Some(shape), Some(n)) =
+                (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
+            else {
+                exit_with(USAGE);
+            };
+            run(shape, n);
+        }
     }
-    let (Some(shape), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
-    else {
-        eprintln!("usage: instructions SHAPE N | list");
-        std::process::exit(2);
+}
+
+fn exit_with(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(2);
+}
+
+/// `instructions ratios ROUNDS N REFERENCE SHAPE...` (see the crate docs).
+fn ratios(args: &[String]) {
+    let number = |i: usize| args.get(i).and_then(|v| v.parse::<u64>().ok());
+    let (Some(rounds), Some(n), Some(reference)) = (number(0), number(1), args.get(2)) else {
+        exit_with(USAGE);
     };
-    match shape.as_str() {
+    if rounds == 0 || n == 0 {
+        exit_with("ROUNDS and N must be at least 1");
+    }
+    let shapes: Vec<&str> = std::iter::once(reference.as_str())
+        .chain(args.iter().skip(3).map(String::as_str))
+        .collect();
+    for shape in &shapes {
+        if !SHAPES.contains(shape) {
+            exit_with(&format!(
+                "unknown shape {shape}; `instructions list` prints them"
+            ));
+        }
+    }
+    // Per shape, its time per operation (ns) in each round.
+    let mut times = vec![Vec::new(); shapes.len()];
+    for round in 0..rounds {
+        let first = usize::try_from(round).unwrap_or(0) % shapes.len();
+        for k in 0..shapes.len() {
+            let i = (first + k) % shapes.len();
+            let start = ratecore_bench::thread_cpu_time();
+            run(shapes[i], n);
+            let spent = ratecore_bench::thread_cpu_time().saturating_sub(start);
+            times[i].push(spent.as_secs_f64() * 1e9 / n as f64);
+        }
+    }
+    println!(
+        "shape                                ns/op   ratio to {reference}: median [quartiles]"
+    );
+    for (shape, own) in shapes.iter().zip(&times) {
+        let ratios: Vec<f64> = own.iter().zip(&times[0]).map(|(a, b)| a / b).collect();
+        let [low, median, high] = quartiles(ratios);
+        let [_, ns, _] = quartiles(own.clone());
+        println!("{shape:<36} {ns:6.2}   {median:.3} [{low:.3}, {high:.3}]");
+    }
+}
+
+/// The lower quartile, the median and the upper quartile of `values`
+/// (nearest rank).
+fn quartiles(mut values: Vec<f64>) -> [f64; 3] {
+    values.sort_by(f64::total_cmp);
+    let at = |q: usize| {
+        values
+            .get((values.len().saturating_sub(1)) * q / 4)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    [at(1), at(2), at(3)]
+}
+
+/// Runs `shape` `n` times.
+fn run(shape: &str, n: u64) {
+    match shape {
         "harness" => {
             // The loop of the limiter shapes with no check in it: an opaque
             // reference and an opaque instant in, a `bool` out, as
@@ -345,7 +428,7 @@ fn main() {
             }
         }
         "gcra_admit" | "gcra_admit_100_per_minute" | "gcra_deny" => {
-            let limiter = gcra_in(shape.as_str());
+            let limiter = gcra_in(shape);
             repeat(n, || {
                 black_box(&limiter)
                     .check_n_at(1, black_box(at(NOW)))
@@ -424,9 +507,8 @@ fn main() {
         "keyed_insert" => keyed_inserts(n),
         "keyed_tiers_hit_25" => keyed_tiers_hits(25, false, n),
         "keyed_tiers_deny_25" => keyed_tiers_hits(25, true, n),
-        _ => {
-            eprintln!("unknown shape {shape}; `instructions list` prints them");
-            std::process::exit(2);
-        }
+        _ => exit_with(&format!(
+            "unknown shape {shape}; `instructions list` prints them"
+        )),
     }
 }
