@@ -897,6 +897,8 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
     /// that matters for room. Scans the whole table; under concurrent checks
     /// the count is approximate.
     pub fn occupancy_at(&self, now: Instant<HZ>) -> usize {
+        // Each plan's idleness at `now`, built once for the whole table.
+        let idle = self.plans.each_ref().map(|plan| plan.idleness(now));
         self.slots
             .words()
             .iter()
@@ -904,10 +906,9 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
                 // Relaxed: a statistic over independent words.
                 let word = slot.load(Ordering::Relaxed);
                 match slot::holder(word) {
-                    slot::Holder::Live(_) => self
-                        .plans
+                    slot::Holder::Live(_) => idle
                         .get(slot::config(word))
-                        .is_some_and(|plan| !plan.is_idle(slot::state(word), now)),
+                        .is_some_and(|idle| !idle(slot::state(word))),
                     slot::Holder::Inserting(_) => true,
                     slot::Holder::Vacant => false,
                 }
