@@ -11,8 +11,9 @@
 //! clock, and prints per shape the median time per operation and the
 //! median, lower and upper quartile of its ratio to `REFERENCE`'s time in
 //! the same round. A drift of the machine's speed (frequency, a neighbour
-//! on the host) moves both runs of a round alike, so the ratios hold still
-//! where the times of separate benchmark runs do not. Set-up (building the
+//! on the host) moves both runs of a round alike, so the ratios hold
+//! steadier than the times of separate benchmark runs (not still: a noisy
+//! machine spreads the rounds, and the quartiles show it). Set-up (building the
 //! limiter, filling a table) is inside each timed run: choose `N` large
 //! enough for it not to count (a million checks take milliseconds; filling
 //! a keyed table takes about a hundred microseconds).
