@@ -435,7 +435,7 @@ impl<R: Refill> Schedule<R> {
     }
 
     /// `idle_after(tat, now) == Some(0)` as a function of `tat` alone: full
-    /// at `now`'s virtual time, as `idle_after`'s first test.
+    /// at `now`'s virtual time (`idle_after`'s first test is this one).
     #[inline(always)]
     pub(crate) fn idleness(&self, now: u64) -> impl Fn(u64) -> bool + use<R> {
         let (_, v) = self.virtual_now(now);
@@ -448,8 +448,7 @@ impl<R: Refill> Schedule<R> {
     /// where virtual time stops.
     #[inline]
     pub(crate) fn idle_after(&self, tat: u64, now: u64) -> Option<u64> {
-        let (_, v) = self.virtual_now(now);
-        if tat <= v {
+        if self.idleness(now)(tat) {
             return Some(0);
         }
         let (_, v_end) = self.virtual_now(self.horizon);
