@@ -587,9 +587,12 @@ fn settle_with(
         let Some(group) = slots.words.get(group) else {
             continue;
         };
+        // The first group uncapped (`None`, not `usize::MAX`: a count
+        // compared with `usize::MAX` is a compare and a branch on every
+        // slot, as the compiler cannot see the count stays below it).
         let enough = match index {
-            0 => usize::MAX,
-            _ => cap(rooms[0]),
+            0 => None,
+            _ => Some(cap(rooms[0])),
         };
         let mut free = 0usize;
         for slot in group {
@@ -618,7 +621,7 @@ fn settle_with(
                     }
                 }
             }
-            if free < enough && is_free(word) {
+            if enough.is_none_or(|enough| free < enough) && is_free(word) {
                 free = free.wrapping_add(1);
             }
         }
