@@ -1,7 +1,9 @@
 //! Tiers per key: `KeyedTiers` over keyed tables decides, key by key,
-//! exactly as `Tiers` over each key's own limiters (whose all-or-nothing
-//! decisions `tiers_props` checks against a model), and a keyed charge is
-//! undone exactly.
+//! exactly as the kit's independent model of tiers per (key, plan)
+//! (`ratecore_testkit::keyed_tiers`, which the `keyed_tiers` fuzz target
+//! also runs), and exactly as `Tiers` over each key's own limiters (whose
+//! all-or-nothing decisions `tiers_props` checks against a model); and a
+//! keyed charge is undone exactly.
 
 use std::collections::HashMap;
 
@@ -11,6 +13,7 @@ use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
 use ratecore::{Duration, Gcra, KeyedLimiter, Limiter, Quota};
 use ratecore_testkit::at;
 use ratecore_testkit::gcra_table;
+use ratecore_testkit::keyed_tiers::{Op, PLANS, TIERS, run, spec};
 
 const MS: u64 = 1_000;
 
@@ -20,8 +23,34 @@ fn quota(count: u32, period: u64, burst: u32) -> Quota {
 
 type Table = KeyedLimiter<Gcra<MS>, MS, 64, 2>;
 
+/// A step of a script for the kit's runner: checks and peeks of six keys
+/// under two plans, the clock forwards and (in a stale run) backwards.
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (any::<u8>(), any::<bool>(), any::<[u8; TIERS]>())
+            .prop_map(|(key, pro, costs)| Op::Check { key, pro, costs }),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(key, pro)| Op::Peek { key, pro }),
+        2 => any::<u16>().prop_map(Op::Forward),
+        1 => any::<u16>().prop_map(Op::Back),
+    ]
+}
+
 proptest! {
     #![proptest_config(ratecore_testkit::config(256))]
+
+    /// Against the kit's model: the same answers, the same tier named, the
+    /// same statuses and idleness with the clock moving forwards; with
+    /// stale instants, every tier within its span bound and no denial
+    /// charging a tier (see the runner's docs).
+    #[test]
+    fn keyed_tiers_follow_the_model(
+        plans in any::<[[(u8, u16, u8); PLANS]; TIERS]>(),
+        seed in any::<[u64; 2]>(),
+        stale in any::<bool>(),
+        ops in prop::collection::vec(op(), 1..200),
+    ) {
+        run(plans.map(|tier| tier.map(spec)), seed, stale, &ops);
+    }
 
     #[test]
     fn keyed_tiers_are_tiers_per_key(
