@@ -114,6 +114,9 @@ impl HandGcra {
 /// A keyed table of 1,024 slots of `Gcra`s on `per_key`, filled to `percent`
 /// % with keys 0, 1, 2, ... (a key that finds its window full is skipped) by
 /// one check each at [`NOW_NANOS`], and the keys it took.
+///
+/// Every table it fills has the same seed (so the same keys): the tiers of
+/// a `KeyedTiers` built from two of them hash a key once per check.
 pub fn filled_table(
     per_key: ratecore::Quota,
     percent: usize,
@@ -121,10 +124,22 @@ pub fn filled_table(
     Box<ratecore::KeyedLimiter<ratecore::Gcra<NANOS>, NANOS, 1_024>>,
     Vec<u64>,
 ) {
+    filled_table_seeded(per_key, percent, [0x1234, 0x5678])
+}
+
+/// [`filled_table`] under the secret `seed`.
+pub fn filled_table_seeded(
+    per_key: ratecore::Quota,
+    percent: usize,
+    seed: [u64; 2],
+) -> (
+    Box<ratecore::KeyedLimiter<ratecore::Gcra<NANOS>, NANOS, 1_024>>,
+    Vec<u64>,
+) {
     use ratecore::keyed::{Plan, WhenFull};
     let table = Box::new(ratecore::KeyedLimiter::new(
         [ratecore::Gcra::new(per_key).unwrap()],
-        [0x1234, 0x5678],
+        seed,
         WhenFull::Deny,
     ));
     let now = at(NOW_NANOS);

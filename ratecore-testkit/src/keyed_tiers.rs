@@ -87,11 +87,19 @@ fn within_bounds(spent: &Spent, plans: &[[Spec; PLANS]; TIERS], latest: u64) {
 /// with the clock moving forwards only (`stale` false), also through the
 /// model, and demands the same answers, the same tier named, the same
 /// statuses, and idleness exactly when every tier is full. With `stale`,
-/// see the module's documentation.
-pub fn run(plans: [[Spec; PLANS]; TIERS], seed: [u64; 2], stale: bool, ops: &[Op]) {
+/// see the module's documentation. With `alike`, every table is seeded
+/// with `seed` (a check then hashes its key once for all of them), else
+/// each with a seed of its own.
+pub fn run(
+    plans: [[Spec; PLANS]; TIERS],
+    seed: [u64; 2],
+    (stale, alike): (bool, bool),
+    ops: &[Op],
+) {
     let gcra = |s: &Spec| Gcra::<MS>::new(s.quota::<MS>()).expect("a valid plan");
     let tables: [Table; TIERS] = std::array::from_fn(|tier| {
-        let seed = [seed[0], seed[1].wrapping_add(tier as u64)];
+        let apart = if alike { 0 } else { tier as u64 };
+        let seed = [seed[0], seed[1].wrapping_add(apart)];
         Table::new(plans[tier].each_ref().map(gcra), seed, WhenFull::Deny)
     });
     let keyed = KeyedTiers::new(std::array::from_fn(|tier| {

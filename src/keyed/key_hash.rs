@@ -27,6 +27,14 @@ use super::slot::Id;
 /// 32-bit-halves split of [`Window::new`]); `2`: this module's.
 pub(crate) const LAYOUT: u64 = 2;
 
+/// A key's keyed hash, before it is split into an identity and a window
+/// ([`place`]): the 64-bit output (and 0) for a table that
+/// [`Window::fits_spare`], else the 128-bit output's two halves. Tables of
+/// one `N` under one seed hash every key alike, so one hash serves them all
+/// (see `KeyedTiers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KeyHash([u64; 2]);
+
 /// The identity of `key` under `plan` and its window in a table of `N`
 /// slots, hashed under `seed`.
 // Inlined: returned through registers, not a 40-byte value in memory.
@@ -36,23 +44,41 @@ pub(crate) fn locate<K: Hash + ?Sized, const N: usize>(
     key: &K,
     plan: u8,
 ) -> (Id, Window) {
+    place::<N>(hash::<K, N>(seed, key), plan)
+}
+
+/// The keyed hash of `key` under `seed` for a table of `N` slots.
+#[inline(always)]
+pub(crate) fn hash<K: Hash + ?Sized, const N: usize>(seed: [u64; 2], key: &K) -> KeyHash {
     let [k0, k1] = seed;
     if const { Window::fits_spare(N) } {
-        // SipHash-1-3 with 64-bit output, as std's `HashMap`: the low 46
-        // bits are the fingerprint (`Id::new` keeps only those), the high
-        // 18 the window; disjoint, so independent.
+        // SipHash-1-3 with 64-bit output, as std's `HashMap`.
         let mut hasher = SipHasher13::new_with_keys(k0, k1);
         key.hash(&mut hasher);
-        let hash = hasher.finish();
-        (
-            Id::new(hash, plan),
-            Window::from_spare(N, hash >> (u64::BITS - SPARE_BITS)),
-        )
+        KeyHash([hasher.finish(), 0])
     } else {
         let mut hasher = SipHasher13Wide::new_with_keys(k0, k1);
         key.hash(&mut hasher);
         let hash = hasher.finish128();
-        (Id::new(hash.h1, plan), Window::new(N, hash.h2))
+        KeyHash([hash.h1, hash.h2])
+    }
+}
+
+/// The identity under `plan` and the window in a table of `N` slots of the
+/// key whose [`hash`] is `hash`.
+// Inlined where the window is used: computed there, its groups' bounds are
+// known to the compiler, which then unrolls the scan of a group's hints.
+#[inline(always)]
+pub(crate) fn place<const N: usize>(KeyHash([low, high]): KeyHash, plan: u8) -> (Id, Window) {
+    if const { Window::fits_spare(N) } {
+        // The low 46 bits are the fingerprint (`Id::new` keeps only
+        // those), the high 18 the window; disjoint, so independent.
+        (
+            Id::new(low, plan),
+            Window::from_spare(N, low >> (u64::BITS - SPARE_BITS)),
+        )
+    } else {
+        (Id::new(low, plan), Window::new(N, high))
     }
 }
 

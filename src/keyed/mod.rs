@@ -39,6 +39,7 @@ pub use storage::BoxedSlots;
 pub use storage::{InlineSlots, SlotStorage};
 pub use tiers::{KeyedReceipt, KeyedTier, KeyedTiers};
 
+use key_hash::KeyHash;
 use probe::{Found, Reserved, Seen, Settled};
 use probe_window::{MAX_WINDOW, Window};
 use slot::Id;
@@ -135,6 +136,8 @@ pub(crate) type LookedUp<'a> = (Id, &'a AtomicU128, u128);
 /// Generate it once per deployment (a build-time random constant for a
 /// `static`), or build the table at start-up from the operating system's
 /// randomness. A fixed public seed, as in these examples, is for tests.
+/// The tables of one [`KeyedTiers`] may share a seed, and should: a check
+/// then hashes its key once for all of them.
 ///
 /// A key is stored as 46 bits of its hash plus its plan, not as itself: two
 /// keys that share a slot of their windows and whose fingerprints are equal
@@ -396,6 +399,20 @@ impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
         key_hash::locate::<K, N>(self.seed, key, plan.byte())
     }
 
+    /// The keyed hash of `key` in this table, before [`locate`](Self::locate)
+    /// splits it.
+    #[inline(always)]
+    pub(crate) fn hash<K: Hash + ?Sized>(&self, key: &K) -> KeyHash {
+        key_hash::hash::<K, N>(self.seed, key)
+    }
+
+    /// Whether `other` hashes every key as this table does: the same seed
+    /// (and, by its type, the same `N`), so that one [`hash`](Self::hash)
+    /// serves both (see [`KeyedTiers`]).
+    pub(crate) fn hashes_as(&self, other: &Self) -> bool {
+        self.seed == other.seed
+    }
+
     /// The instant a decision is made at: `now`, or the floor if that
     /// is later. Load it after the look-up whose result the decision uses.
     fn at(&self, now: Instant<HZ>) -> Instant<HZ> {
@@ -601,7 +618,21 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, S: SlotSto
         n: u32,
         now: Instant<HZ>,
     ) -> (Result<Status<HZ>, Denied<HZ>>, Option<LookedUp<'_>>) {
-        let (id, window) = self.locate(key, plan);
+        self.peek_hashed(self.hash(key), plan, n, now)
+    }
+
+    /// [`peek_looked_up`](Self::peek_looked_up) of the key whose
+    /// [`hash`](Self::hash) in this table (or in one that
+    /// [`hashes_as`](Self::hashes_as) this one) is `hash`.
+    #[inline(always)]
+    pub(crate) fn peek_hashed(
+        &self,
+        hash: KeyHash,
+        plan: Plan<P>,
+        n: u32,
+        now: Instant<HZ>,
+    ) -> (Result<Status<HZ>, Denied<HZ>>, Option<LookedUp<'_>>) {
+        let (id, window) = key_hash::place::<N>(hash, plan.byte());
         let found = probe::find(self.slots.words(), &window, id, &mut Seen::new());
         let at = self.at(now);
         let decision = match self.state_of(&found, plan) {

@@ -96,15 +96,24 @@ impl<'t, A, const HZ: u64, const N: usize, const P: usize> KeyedTier<'t, A, HZ, 
 /// each up when that tier's state is idle: the key is idle, and holds no
 /// slot, once all its tiers are ([`is_idle_at`](KeyedTiers::is_idle_at)).
 ///
+/// Give the tables of one `KeyedTiers` the same seed: a check then hashes
+/// its key once for all of them (SipHash-1-3 of a key takes about as long
+/// as a whole one-word check), where tables seeded apart hash it once each.
+/// The seed stays the secret it was (see [`KeyedLimiter`]'s "Keys and the
+/// seed"): tables that share it place a key in the same window of each, and
+/// that tells nobody more than one table does.
+///
 /// ```
 /// use ratecore::keyed::{KeyedTier, KeyedTiers, Plan, WhenFull};
 /// use ratecore::{Gcra, Instant, KeyedLimiter, Quota, const_unwrap};
 ///
 /// const STANDARD: Plan<1> = Plan::FIRST;
+/// // One seed for both tables: a check hashes its key once.
+/// const SEED: [u64; 2] = [1, 2];
 /// static MINUTE: KeyedLimiter<Gcra<1_000>, 1_000, 256> = KeyedLimiter::new(
-///     [const_unwrap!(Gcra::new(Quota::per_minute(100).burst(120)))], [1, 2], WhenFull::Deny);
+///     [const_unwrap!(Gcra::new(Quota::per_minute(100).burst(120)))], SEED, WhenFull::Deny);
 /// static DAY: KeyedLimiter<Gcra<1_000>, 1_000, 256> = KeyedLimiter::new(
-///     [const_unwrap!(Gcra::new(Quota::per_day(10_000)))], [3, 4], WhenFull::Deny);
+///     [const_unwrap!(Gcra::new(Quota::per_day(10_000)))], SEED, WhenFull::Deny);
 /// static PER_KEY: KeyedTiers<'static, Gcra<1_000>, 1_000, 256, 1, 2> =
 ///     KeyedTiers::new([KeyedTier::new("minute", &MINUTE), KeyedTier::new("daily", &DAY)]);
 ///
@@ -173,15 +182,28 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: u
         let tier = |position: usize| self.tiers.get(position).map(|tier| tier.table);
         let cost = |position: usize| costs.get(position).copied().unwrap_or(0);
         // Where each peek found the key live, for its tier's charge: a key
-        // is hashed and looked up once per table (SipHash-1-3 of a key alone
-        // takes about as long as a whole one-word check).
+        // is looked up once per table, and hashed at most once per table
+        // (SipHash-1-3 of a key alone takes about as long as a whole
+        // one-word check).
         let looked_up: [Cell<Option<LookedUp<'_>>>; T] = [const { Cell::new(None) }; T];
+        // Tables seeded alike hash a key alike: it is hashed once for all
+        // of them, else once per table. (The hash, not the window: split
+        // where it is used, the window's bounds stay known to the compiler.)
+        let first = self
+            .tiers
+            .first()
+            .map(|tier| (tier.table, tier.table.hash(key)));
+        let hash = |table: &KeyedLimiter<A, HZ, N, P>| match first {
+            Some((first, hash)) if table.hashes_as(first) => hash,
+            _ => table.hash(key),
+        };
         let binding = all_or_nothing::<HZ, T, _>(
             |position| self.tiers.get(position).map_or("", |tier| tier.name),
             KeyedReceipt::NOTHING,
             |position| match tier(position) {
                 Some(table) => {
-                    let (decision, live) = table.peek_looked_up(key, plan, cost(position), now);
+                    let (decision, live) =
+                        table.peek_hashed(hash(table), plan, cost(position), now);
                     if let Some(cell) = looked_up.get(position) {
                         cell.set(live);
                     }

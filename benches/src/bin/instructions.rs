@@ -121,17 +121,23 @@ fn keyed_hits(percent: usize, n: u64) {
 /// Two keyed tables as [`keyed`] fills them (the same keys in each), as
 /// the two tiers of a `KeyedTiers`: every check a hit in both, admitted;
 /// or (`deny`) with a quota of one per hour, which the filling drained:
-/// every check denied by both.
-fn keyed_tiers_hits(percent: usize, deny: bool, n: u64) {
+/// every check denied by both. The tables share a seed, so a check hashes
+/// its key once; with `apart`, the second has a seed of its own, and a
+/// check hashes its key once per table.
+fn keyed_tiers_hits(percent: usize, deny: bool, apart: bool, n: u64) {
     use ratecore::keyed::{KeyedTier, KeyedTiers};
-    let table = || {
-        if deny {
-            ratecore_bench::filled_table(deny_quota(), percent)
-        } else {
-            keyed(percent)
-        }
+    let quota = if deny {
+        deny_quota()
+    } else {
+        Quota::per_second(1).burst(1_000_000)
     };
-    let ((minute, keys), (day, _)) = (table(), table());
+    let (minute, keys) = ratecore_bench::filled_table(quota, percent);
+    let (day, day_keys) = if apart {
+        ratecore_bench::filled_table_seeded(quota, percent, [0x9abc, 0xdef0])
+    } else {
+        ratecore_bench::filled_table(quota, percent)
+    };
+    assert_eq!(keys, day_keys, "both tables hold the same keys");
     let tiers = KeyedTiers::new([
         KeyedTier::new("minute", &*minute),
         KeyedTier::new("day", &*day),
@@ -306,6 +312,8 @@ const SHAPES: &[&str] = &[
     "keyed_insert",
     "keyed_tiers_hit_25",
     "keyed_tiers_deny_25",
+    "keyed_tiers_hit_25_seeds_apart",
+    "keyed_tiers_deny_25_seeds_apart",
 ];
 
 const USAGE: &str = "usage: instructions SHAPE N | list | ratios ROUNDS N REFERENCE SHAPE...";
@@ -506,8 +514,10 @@ fn run(shape: &str, n: u64) {
         "keyed_hit_50" => keyed_hits(50, n),
         "keyed_hit_75" => keyed_hits(75, n),
         "keyed_insert" => keyed_inserts(n),
-        "keyed_tiers_hit_25" => keyed_tiers_hits(25, false, n),
-        "keyed_tiers_deny_25" => keyed_tiers_hits(25, true, n),
+        "keyed_tiers_hit_25" => keyed_tiers_hits(25, false, false, n),
+        "keyed_tiers_deny_25" => keyed_tiers_hits(25, true, false, n),
+        "keyed_tiers_hit_25_seeds_apart" => keyed_tiers_hits(25, false, true, n),
+        "keyed_tiers_deny_25_seeds_apart" => keyed_tiers_hits(25, true, true, n),
         _ => exit_with(&format!(
             "unknown shape {shape}; `instructions list` prints them"
         )),
