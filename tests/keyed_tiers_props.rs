@@ -144,3 +144,53 @@ fn a_denied_tier_charges_no_tier_per_key() {
     assert!(!plan.is_idle_at("alice", free, at(60_000)));
     assert!(plan.is_idle_at("alice", free, at(5 * 864_000)));
 }
+
+/// Tables of more than 8,192 slots take SipHash-1-3's 128-bit output, its
+/// halves the identity and the window: seeded alike, one such hash serves
+/// both tiers. Where a key is placed changes no decision while no window
+/// fills, so tiers seeded alike answer every check as tiers seeded apart
+/// (each table its own hash) do; a shared hash that lost its window half
+/// would put every key in one window, and fill it.
+#[test]
+fn wide_tables_seeded_alike_decide_as_tables_seeded_apart() {
+    type Wide = KeyedLimiter<Gcra<MS>, MS, 16_384>;
+    const MINUTE: Quota = Quota::per_minute(1).burst(2);
+    const DAY: Quota = Quota::per_day(1_000).burst(6);
+    const fn table(quota: Quota, seed: [u64; 2]) -> Wide {
+        match Gcra::new(quota) {
+            Ok(gcra) => KeyedLimiter::new([gcra], seed, WhenFull::Deny),
+            Err(_) => panic!("a valid quota"),
+        }
+    }
+    static MINUTE_ALIKE: Wide = table(MINUTE, [1, 2]);
+    static DAY_ALIKE: Wide = table(DAY, [1, 2]);
+    static MINUTE_APART: Wide = table(MINUTE, [5, 6]);
+    static DAY_APART: Wide = table(DAY, [7, 8]);
+    let alike = KeyedTiers::new([
+        KeyedTier::new("minute", &MINUTE_ALIKE),
+        KeyedTier::new("day", &DAY_ALIKE),
+    ]);
+    let apart = KeyedTiers::new([
+        KeyedTier::new("minute", &MINUTE_APART),
+        KeyedTier::new("day", &DAY_APART),
+    ]);
+    let mut denied = HashMap::<&str, u32>::new();
+    for step in 0..6_000u64 {
+        // 500 keys, each checked every 500 steps (18.5 s): all live at once.
+        let key = step * 7_919 % 500;
+        let costs = [(step % 3) as u32, (step % 2) as u32];
+        let now = at(step * 37);
+        let want = apart.check_costs_at(&key, Plan::FIRST, costs, now);
+        let got = alike.check_costs_at(&key, Plan::FIRST, costs, now);
+        assert_eq!(got, want, "key {key} costs {costs:?} at step {step}");
+        if let Err(refusal) = got {
+            *denied.entry(refusal.name).or_default() += 1;
+        }
+    }
+    // Both tiers refused some checks (the comparison is not of admissions
+    // alone), and the tables never filled.
+    assert!(denied.get("minute").is_some_and(|&n| n > 0), "{denied:?}");
+    assert!(denied.get("day").is_some_and(|&n| n > 0), "{denied:?}");
+    assert_eq!(MINUTE_ALIKE.full_count(), 0);
+    assert_eq!(DAY_ALIKE.full_count(), 0);
+}
