@@ -110,3 +110,68 @@ fn random_seeds_differ_and_key_a_working_table() {
     assert!(table.check_at("k", Plan::FIRST, now).is_err());
     assert!(table.check_at("other", Plan::FIRST, now).is_ok());
 }
+
+/// Boxed tables as the tiers of a `KeyedTiers` (per API key, a minute and a
+/// day, tables of 65,536 slots on the heap): every answer, status and
+/// idleness as the same tiers over inline tables of the same size, seeds
+/// and plans give (whose decisions `keyed_tiers_props` checks against the
+/// kit's model).
+#[test]
+fn boxed_tables_are_tiers_as_inline_tables_are() {
+    use ratecore::keyed::{KeyedTier, KeyedTiers};
+    let minute = || Gcra::<HZ>::new(Quota::per_minute(3).burst(2)).unwrap();
+    let day = || Gcra::<HZ>::new(Quota::per_day(20).burst(4)).unwrap();
+    let seed = random_seed();
+    let boxed: [BoxedKeyedLimiter<Gcra<HZ>, HZ, SLOTS>; 2] = [
+        KeyedLimiter::new_boxed([minute()], seed, WhenFull::Deny),
+        KeyedLimiter::new_boxed([day()], seed, WhenFull::Deny),
+    ];
+    // Inline tables of 65,536 slots: on the heap too, built on a thread
+    // whose stack holds them.
+    let inline = thread::Builder::new()
+        .stack_size(8 * size_of::<KeyedLimiter<Gcra<HZ>, HZ, SLOTS>>())
+        .spawn(move || {
+            let table = |gcra| {
+                Box::new(KeyedLimiter::<_, HZ, SLOTS>::new(
+                    [gcra],
+                    seed,
+                    WhenFull::Deny,
+                ))
+            };
+            [table(minute()), table(day())]
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let boxed_tiers = KeyedTiers::new([
+        KeyedTier::new("minute", &boxed[0]),
+        KeyedTier::new("daily", &boxed[1]),
+    ]);
+    let inline_tiers = KeyedTiers::new([
+        KeyedTier::new("minute", &*inline[0]),
+        KeyedTier::new("daily", &*inline[1]),
+    ]);
+    let mut refused = HashMap::<&str, u32>::new();
+    for step in 0..2_000u64 {
+        let key = format!("key-{}", step * 31 % 40);
+        let now = Instant::<HZ>::from_ticks(step * 450);
+        let costs = [(step % 3) as u32, (step % 2) as u32];
+        let want = inline_tiers.check_costs_at(&key, Plan::FIRST, costs, now);
+        let got = boxed_tiers.check_costs_at(&key, Plan::FIRST, costs, now);
+        assert_eq!(got, want, "{key} costs {costs:?} at step {step}");
+        if let Err(refusal) = got {
+            *refused.entry(refusal.name).or_default() += 1;
+        }
+        assert_eq!(
+            boxed_tiers.snapshot_all_at(&key, Plan::FIRST, now),
+            inline_tiers.snapshot_all_at(&key, Plan::FIRST, now)
+        );
+        assert_eq!(
+            boxed_tiers.is_idle_at(&key, Plan::FIRST, now),
+            inline_tiers.is_idle_at(&key, Plan::FIRST, now)
+        );
+    }
+    // Both tiers refused checks: the comparison is not of admissions alone.
+    assert!(refused.get("minute").is_some_and(|&n| n > 0), "{refused:?}");
+    assert!(refused.get("daily").is_some_and(|&n| n > 0), "{refused:?}");
+}

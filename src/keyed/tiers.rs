@@ -1,6 +1,7 @@
 //! Tiers per key: several keyed tables checked with one key, all or nothing.
 
 use core::cell::Cell;
+use core::fmt;
 use core::hash::Hash;
 
 use crate::answer::Status;
@@ -8,7 +9,7 @@ use crate::compose::{TierAnswer, TierDecision, Unlimited, all_or_nothing};
 use crate::kernel::sync::AtomicU128;
 use crate::kernel::{Algorithm, Receipt};
 use crate::keyed::slot::Id;
-use crate::keyed::{Admitted, KeyedLimiter, LookedUp, Plan};
+use crate::keyed::{Admitted, InlineSlots, KeyedLimiter, LookedUp, Plan, SlotStorage};
 use crate::time::{Clock, Instant};
 
 /// What one [`KeyedLimiter::charge_n_at`] changed, for
@@ -53,25 +54,52 @@ impl<'a> KeyedReceipt<'a> {
 }
 
 /// One named tier of [`KeyedTiers`]: a keyed table and the plan's name.
-#[derive(Debug)]
-pub struct KeyedTier<'t, A, const HZ: u64, const N: usize, const P: usize> {
+/// The table's slots may be inline or (with the `alloc` feature) on the
+/// heap, as a [`BoxedKeyedLimiter`](crate::keyed::BoxedKeyedLimiter)'s are:
+/// `S`, its [`SlotStorage`].
+pub struct KeyedTier<
+    't,
+    A,
+    const HZ: u64,
+    const N: usize,
+    const P: usize,
+    S: SlotStorage<N> = InlineSlots<N>,
+> {
     /// The tier's name, for the answer ("minute", "daily").
     pub name: &'static str,
     /// The tier's table.
-    pub table: &'t KeyedLimiter<A, HZ, N, P>,
+    pub table: &'t KeyedLimiter<A, HZ, N, P, S>,
 }
 
-impl<A, const HZ: u64, const N: usize, const P: usize> Clone for KeyedTier<'_, A, HZ, N, P> {
+impl<A: fmt::Debug, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>> fmt::Debug
+    for KeyedTier<'_, A, HZ, N, P, S>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedTier")
+            .field("name", &self.name)
+            .field("table", self.table)
+            .finish()
+    }
+}
+
+impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>> Clone
+    for KeyedTier<'_, A, HZ, N, P, S>
+{
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<A, const HZ: u64, const N: usize, const P: usize> Copy for KeyedTier<'_, A, HZ, N, P> {}
+impl<A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>> Copy
+    for KeyedTier<'_, A, HZ, N, P, S>
+{
+}
 
-impl<'t, A, const HZ: u64, const N: usize, const P: usize> KeyedTier<'t, A, HZ, N, P> {
+impl<'t, A, const HZ: u64, const N: usize, const P: usize, S: SlotStorage<N>>
+    KeyedTier<'t, A, HZ, N, P, S>
+{
     /// The tier `name` over `table`.
-    pub const fn new(name: &'static str, table: &'t KeyedLimiter<A, HZ, N, P>) -> Self {
+    pub const fn new(name: &'static str, table: &'t KeyedLimiter<A, HZ, N, P, S>) -> Self {
         Self { name, table }
     }
 }
@@ -125,23 +153,46 @@ impl<'t, A, const HZ: u64, const N: usize, const P: usize> KeyedTier<'t, A, HZ, 
 /// // The denial charged no tier: the day still has 9,880.
 /// assert_eq!(PER_KEY.snapshot_all_at("key_1", STANDARD, now)[1].remaining(), 9_880);
 /// ```
-#[derive(Debug)]
-pub struct KeyedTiers<'t, A, const HZ: u64, const N: usize, const P: usize, const T: usize> {
-    tiers: [KeyedTier<'t, A, HZ, N, P>; T],
+pub struct KeyedTiers<
+    't,
+    A,
+    const HZ: u64,
+    const N: usize,
+    const P: usize,
+    const T: usize,
+    S: SlotStorage<N> = InlineSlots<N>,
+> {
+    tiers: [KeyedTier<'t, A, HZ, N, P, S>; T],
 }
 
-impl<'t, A, const HZ: u64, const N: usize, const P: usize, const T: usize>
-    KeyedTiers<'t, A, HZ, N, P, T>
+impl<
+    A: fmt::Debug,
+    const HZ: u64,
+    const N: usize,
+    const P: usize,
+    const T: usize,
+    S: SlotStorage<N>,
+> fmt::Debug for KeyedTiers<'_, A, HZ, N, P, T, S>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedTiers")
+            .field("tiers", &self.tiers)
+            .finish()
+    }
+}
+
+impl<'t, A, const HZ: u64, const N: usize, const P: usize, const T: usize, S: SlotStorage<N>>
+    KeyedTiers<'t, A, HZ, N, P, T, S>
 {
     /// All of `tiers`, in order. There must be at least one: none is a
     /// compile-time error.
-    pub const fn new(tiers: [KeyedTier<'t, A, HZ, N, P>; T]) -> Self {
+    pub const fn new(tiers: [KeyedTier<'t, A, HZ, N, P, S>; T]) -> Self {
         const { assert!(T > 0, "KeyedTiers needs at least one tier") };
         Self { tiers }
     }
 
     /// The tiers, in order.
-    pub const fn tiers(&self) -> &[KeyedTier<'t, A, HZ, N, P>; T] {
+    pub const fn tiers(&self) -> &[KeyedTier<'t, A, HZ, N, P, S>; T] {
         &self.tiers
     }
 }
@@ -150,8 +201,14 @@ fn status_of<const HZ: u64>(admitted: Admitted<HZ>) -> Status<HZ> {
     admitted.status().unwrap_or_else(Unlimited::status)
 }
 
-impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: usize>
-    KeyedTiers<'_, A, HZ, N, P, T>
+impl<
+    A: Algorithm<HZ>,
+    const HZ: u64,
+    const N: usize,
+    const P: usize,
+    const T: usize,
+    S: SlotStorage<N>,
+> KeyedTiers<'_, A, HZ, N, P, T, S>
 {
     super::checks::keyed_checks! {
         /// Checks `n` units of every tier: see [`check_costs_at`](Self::check_costs_at).
@@ -193,7 +250,7 @@ impl<A: Algorithm<HZ>, const HZ: u64, const N: usize, const P: usize, const T: u
             .tiers
             .first()
             .map(|tier| (tier.table, tier.table.hash(key)));
-        let hash = |table: &KeyedLimiter<A, HZ, N, P>| match first {
+        let hash = |table: &KeyedLimiter<A, HZ, N, P, S>| match first {
             Some((first, hash)) if table.hashes_as(first) => hash,
             _ => table.hash(key),
         };
