@@ -100,10 +100,16 @@ fn whole<const HZ: u64>(answer: Result<ratecore::Status<HZ>, Denied<HZ>>) -> u64
     }
 }
 
+/// The keyed shapes' quota per key: one per second with a burst that no
+/// run of checks drains, so every hit is admitted.
+fn keyed_quota() -> Quota {
+    Quota::per_second(1).burst(1_000_000)
+}
+
 /// A keyed table of 1,024 slots filled to `percent` % (as in the criterion
 /// bench), and its keys.
 fn keyed(percent: usize) -> (Box<KeyedLimiter<Gcra<NANOS>, NANOS, 1_024>>, Vec<u64>) {
-    ratecore_bench::filled_table(Quota::per_second(1).burst(1_000_000), percent)
+    ratecore_bench::filled_table(keyed_quota(), percent)
 }
 
 fn keyed_hits(percent: usize, n: u64) {
@@ -126,11 +132,7 @@ fn keyed_hits(percent: usize, n: u64) {
 /// check hashes its key once per table.
 fn keyed_tiers_hits(percent: usize, deny: bool, apart: bool, n: u64) {
     use ratecore::keyed::{KeyedTier, KeyedTiers};
-    let quota = if deny {
-        deny_quota()
-    } else {
-        Quota::per_second(1).burst(1_000_000)
-    };
+    let quota = if deny { deny_quota() } else { keyed_quota() };
     let (minute, keys) = ratecore_bench::filled_table(quota, percent);
     let (day, day_keys) = if apart {
         ratecore_bench::filled_table_seeded(quota, percent, [0x9abc, 0xdef0])
