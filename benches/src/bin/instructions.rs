@@ -124,6 +124,25 @@ fn keyed_hits(percent: usize, n: u64) {
     });
 }
 
+/// The floor of a keyed check: the next key of [`keyed_hits`]' cycle
+/// hashed as a table of 1,024 slots hashes it (SipHash-1-3, 64-bit output,
+/// under a secret seed; the same crate as ratecore's), and nothing else.
+/// Every keyed check pays this before it looks at a slot, then a check of
+/// the slot's state.
+fn key_hashes(n: u64) {
+    use std::hash::{Hash, Hasher};
+    let (_, keys) = keyed(25);
+    let seed = [0x0123_4567_89ab_cdef_u64, 0xfedc_ba98_7654_3210];
+    let mut i = 0;
+    repeat(n, || {
+        i = if i + 1 == keys.len() { 0 } else { i + 1 };
+        let [k0, k1] = *black_box(&seed);
+        let mut hasher = siphasher::sip::SipHasher13::new_with_keys(k0, k1);
+        keys[i].hash(&mut hasher);
+        hasher.finish()
+    });
+}
+
 /// Two keyed tables as [`keyed`] fills them (the same keys in each), as
 /// the two tiers of a `KeyedTiers`: every check a hit in both, admitted;
 /// or (`deny`) with a quota of one per hour, which the filling drained:
@@ -312,6 +331,7 @@ const SHAPES: &[&str] = &[
     "keyed_hit_50",
     "keyed_hit_75",
     "keyed_insert",
+    "key_hash_alone",
     "keyed_tiers_hit_25",
     "keyed_tiers_deny_25",
     "keyed_tiers_hit_25_seeds_apart",
@@ -516,6 +536,7 @@ fn run(shape: &str, n: u64) {
         "keyed_hit_50" => keyed_hits(50, n),
         "keyed_hit_75" => keyed_hits(75, n),
         "keyed_insert" => keyed_inserts(n),
+        "key_hash_alone" => key_hashes(n),
         "keyed_tiers_hit_25" => keyed_tiers_hits(25, false, false, n),
         "keyed_tiers_deny_25" => keyed_tiers_hits(25, true, false, n),
         "keyed_tiers_hit_25_seeds_apart" => keyed_tiers_hits(25, false, true, n),
