@@ -110,7 +110,10 @@ impl Builder {
         /// [`Event::Refused`] with `dry_run: true`, goes through, and charges
         /// nothing, as a refusal would. One over the per-request cap carries
         /// no rate-limit headers (the cap is decided before the rates, and
-        /// its `413` would have carried none).
+        /// its `413` would have carried none); nor, with the Redis store,
+        /// does one over the concurrency limit (that store decides the
+        /// concurrency limit first and does not read the rates of a request
+        /// it refuses; the in-memory store reports them).
         dry_run(bool) => dry_run;
         /// Also write the legacy `X-RateLimit-Limit`, `-Remaining`, `-Reset`.
         legacy_headers(bool) => headers.legacy;

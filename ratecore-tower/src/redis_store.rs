@@ -53,7 +53,10 @@
 //!   are admitted beside those: the over-admission is at most the requests
 //!   still running past the lease (see [`RedisConcurrency`]). A request
 //!   with a concurrency limit costs two round trips (the place, then the
-//!   rate limits) and a third, after the response, for the release.
+//!   rate limits) and a third, after the response, for the release. One
+//!   refused for want of a place costs one: its answer carries no rate
+//!   limit's state (the in-memory store's carries them all), so in the
+//!   layer's dry-run mode it goes through without rate-limit headers.
 //!
 //! # Failures
 //!

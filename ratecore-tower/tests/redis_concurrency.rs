@@ -243,3 +243,68 @@ async fn with_redis_down_the_layers_policy_answers() {
     assert_eq!(admitted.status, 200);
     assert_eq!(admitted.header("ratelimit"), None);
 }
+
+/// A server whose layer is in dry-run mode, on Redis (`redis`) or on the
+/// in-memory store, its handler behind `handler`'s gate.
+async fn serve_dry_run(redis_server: Option<&RedisServer>, handler: &Handler) -> SocketAddr {
+    let (plans, id) = plans();
+    let builder = RateLimitLayer::builder(plans.clone(), GlobalKey(id)).dry_run(true);
+    let handler = handler.clone();
+    let app = Router::new().route("/", get(move || handler.clone().handle()));
+    let app = match redis_server {
+        Some(server) => {
+            let store = RedisPlanStore::new(&plans, redis(server), config());
+            app.layer(builder.build_with_store(store).unwrap())
+        }
+        None => app.layer(builder.build().unwrap()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// In dry run, `CAP` requests held in the handler and one more: the one
+/// more is over the concurrency cap and goes through anyway. Returns the
+/// `RateLimit` header of a request within the cap and of the one over it.
+async fn dry_run_over_the_cap(redis_server: Option<&RedisServer>) -> [Option<String>; 2] {
+    let handler = Handler::default();
+    let addr = serve_dry_run(redis_server, &handler).await;
+    let get = move || tokio::spawn(async move { request(addr, "GET", "/", &[], "").await });
+    let within: Vec<_> = (0..CAP).map(|_| get()).collect();
+    eventually("the cap's requests in the handler", async || {
+        handler.in_flight.load(Ordering::SeqCst) == CAP
+    })
+    .await;
+    let over = get();
+    eventually("the request over the cap in the handler too", async || {
+        handler.in_flight.load(Ordering::SeqCst) == CAP + 1
+    })
+    .await;
+    handler.gate.add_permits(CAP as usize + 1);
+    let mut replies = Vec::new();
+    for task in within.into_iter().chain([over]) {
+        replies.push(task.await.unwrap());
+    }
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "dry run refuses nothing: {reply:?}");
+    }
+    let header = |i: usize| replies[i].header("ratelimit").map(str::to_owned);
+    [header(0), header(CAP as usize)]
+}
+
+/// What the dry-run docs say of the two stores: over the concurrency cap,
+/// the in-memory store reports the rate limits' states (the request goes
+/// through with its `RateLimit` header), the Redis store reports none
+/// (it does not read the rates for a request the cap refuses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_dry_run_over_the_cap_only_the_in_memory_store_reports_the_rates() {
+    let [within, over] = dry_run_over_the_cap(None).await;
+    assert!(within.is_some(), "in memory, within the cap");
+    assert!(over.is_some(), "in memory, over the cap: the rates' states");
+
+    let server = RedisServer::start();
+    let [within, over] = dry_run_over_the_cap(Some(&server)).await;
+    assert!(within.is_some(), "on Redis, within the cap");
+    assert_eq!(over, None, "on Redis, over the cap: no rate state read");
+}
