@@ -242,13 +242,16 @@ proptest! {
     fn fields_parse_back(
         specs in prop::collection::vec(
             (
-                "[ -~]{1,12}",
+                // Up to 60 characters and a key of up to 40 bytes: an item
+                // that does not fit the 96 bytes a value is made in on the
+                // stack is written piece by piece, and must read the same.
+                "[ -~]{1,60}",
                 0_u64..=999_999_999_999_999,
                 1_u64..=999_999_999_999_999,
                 any::<u32>(),
                 0_u64..=10_000_000,
                 prop::option::of(0_u64..=10_000_000),
-                prop::option::of(prop::collection::vec(any::<u8>(), 0..10)),
+                prop::option::of(prop::collection::vec(any::<u8>(), 0..40)),
             ),
             1..4,
         ),

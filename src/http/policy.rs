@@ -207,6 +207,12 @@ impl<'a> Policy<'a> {
 
 impl fmt::Display for Policy<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        sf::write_at_once(f, self)
+    }
+}
+
+impl sf::Pieces for Policy<'_> {
+    fn write_pieces<W: fmt::Write>(&self, f: &mut W) -> fmt::Result {
         // Parameter order as in the draft's examples: q, qu, w, pk.
         sf::write_string(f, self.name)?;
         f.write_str(";q=")?;

@@ -226,6 +226,12 @@ impl<'a> ServiceLimit<'a> {
 
 impl fmt::Display for ServiceLimit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        sf::write_at_once(f, self)
+    }
+}
+
+impl sf::Pieces for ServiceLimit<'_> {
+    fn write_pieces<W: fmt::Write>(&self, f: &mut W) -> fmt::Result {
         sf::write_string(f, self.policy.name())?;
         f.write_str(";r=")?;
         sf::write_integer(f, u64::from(self.remaining))?;
