@@ -251,7 +251,7 @@ proptest! {
                 any::<u32>(),
                 0_u64..=10_000_000,
                 prop::option::of(0_u64..=10_000_000),
-                prop::option::of(prop::collection::vec(any::<u8>(), 0..40)),
+                prop::option::of(prop::collection::vec(any::<u8>(), 0..=40)),
             ),
             1..4,
         ),

@@ -54,7 +54,7 @@
 //!   still running past the lease (see [`RedisConcurrency`]). A request
 //!   with a concurrency limit costs two round trips (the place, then the
 //!   rate limits) and a third, after the response, for the release. One
-//!   refused for want of a place costs one: its answer carries no rate
+//!   refused for want of a place costs one round trip: its answer carries no rate
 //!   limit's state (the in-memory store's carries them all), so in the
 //!   layer's dry-run mode it goes through without rate-limit headers.
 //!

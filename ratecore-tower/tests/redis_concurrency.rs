@@ -1,9 +1,10 @@
 //! The concurrency cap on Redis: one count per key for every server on the
 //! same Redis, held for the life of the response, given back by a
-//! panicking handler, freed by the lease when its holder crashed, and the
-//! layer's store-error policy when Redis is down. Two axum servers on
-//! 127.0.0.1 (each its own store and connection, as two processes would
-//! be) and a real redis-server started by the test kit.
+//! panicking handler, freed by the lease when its holder crashed, the
+//! layer's store-error policy when Redis is down, and what a request over
+//! the cap carries in dry-run mode (beside the in-memory store). Two axum
+//! servers on 127.0.0.1 (each its own store and connection, as two
+//! processes would be) and a real redis-server started by the test kit.
 #![cfg(feature = "redis")]
 
 use std::net::SocketAddr;
@@ -15,7 +16,9 @@ use axum::Router;
 use axum::routing::get;
 use ratecore_testkit::redis_server::RedisServer;
 use ratecore_tower::redis_store::{Acquired, Config, RedisConcurrency, RedisPlanStore, RedisStore};
-use ratecore_tower::{GlobalKey, OnStoreError, Plan, PlanId, Plans, Quota, RateLimitLayer};
+use ratecore_tower::{
+    Event, GlobalKey, Metrics, OnStoreError, Plan, PlanId, Plans, Quota, RateLimitLayer,
+};
 use tokio::sync::Semaphore;
 
 mod common;
@@ -244,11 +247,32 @@ async fn with_redis_down_the_layers_policy_answers() {
     assert_eq!(admitted.header("ratelimit"), None);
 }
 
+/// The refusals reported to the metrics hook: `(limit, dry_run)`.
+#[derive(Default)]
+struct Refusals(std::sync::Mutex<Vec<(String, bool)>>);
+
+impl Metrics for Refusals {
+    fn record(&self, event: &Event<'_>) {
+        if let Event::Refused { limit, dry_run, .. } = event {
+            self.0.lock().unwrap().push((limit.to_string(), *dry_run));
+        }
+    }
+}
+
 /// A server whose layer is in dry-run mode, on Redis (`redis`) or on the
-/// in-memory store, its handler behind `handler`'s gate.
-async fn serve_dry_run(redis_server: Option<&RedisServer>, handler: &Handler) -> SocketAddr {
+/// in-memory store, its handler behind `handler`'s gate, its refusals
+/// reported to `refusals`. A store error is refused (`503`), so that a
+/// request let through was decided by the store.
+async fn serve_dry_run(
+    redis_server: Option<&RedisServer>,
+    handler: &Handler,
+    refusals: Arc<Refusals>,
+) -> SocketAddr {
     let (plans, id) = plans();
-    let builder = RateLimitLayer::builder(plans.clone(), GlobalKey(id)).dry_run(true);
+    let builder = RateLimitLayer::builder(plans.clone(), GlobalKey(id))
+        .dry_run(true)
+        .on_store_error(OnStoreError::Refuse)
+        .metrics(refusals);
     let handler = handler.clone();
     let app = Router::new().route("/", get(move || handler.clone().handle()));
     let app = match redis_server {
@@ -265,11 +289,13 @@ async fn serve_dry_run(redis_server: Option<&RedisServer>, handler: &Handler) ->
 }
 
 /// In dry run, `CAP` requests held in the handler and one more: the one
-/// more is over the concurrency cap and goes through anyway. Returns the
-/// `RateLimit` header of a request within the cap and of the one over it.
+/// more is over the concurrency cap, reported refused by it (and nothing
+/// else refused), and goes through anyway. Returns the `RateLimit` header
+/// of a request within the cap and of the one over it.
 async fn dry_run_over_the_cap(redis_server: Option<&RedisServer>) -> [Option<String>; 2] {
     let handler = Handler::default();
-    let addr = serve_dry_run(redis_server, &handler).await;
+    let refusals = Arc::new(Refusals::default());
+    let addr = serve_dry_run(redis_server, &handler, Arc::clone(&refusals)).await;
     let get = move || tokio::spawn(async move { request(addr, "GET", "/", &[], "").await });
     let within: Vec<_> = (0..CAP).map(|_| get()).collect();
     eventually("the cap's requests in the handler", async || {
@@ -289,6 +315,8 @@ async fn dry_run_over_the_cap(redis_server: Option<&RedisServer>) -> [Option<Str
     for reply in &replies {
         assert_eq!(reply.status, 200, "dry run refuses nothing: {reply:?}");
     }
+    let reported = std::mem::take(&mut *refusals.0.lock().unwrap());
+    assert_eq!(reported, [("concurrency".to_owned(), true)]);
     let header = |i: usize| replies[i].header("ratelimit").map(str::to_owned);
     [header(0), header(CAP as usize)]
 }

@@ -48,7 +48,8 @@ pub(crate) trait Pieces {
 }
 
 /// Writes `value`'s pieces into a stack buffer of [`AT_ONCE`] bytes, then
-/// to `f` in one write; or, if they do not fit there, to `f` piece by piece.
+/// to `f` in one write; or, if they do not fit there, to `f` piece by piece
+/// (the pieces then made twice).
 /// A header value's formatter hands each piece to the caller's buffer
 /// through `dyn Write`, about 50 instructions a piece in ratecore-tower's
 /// overhead bench, and a `RateLimit` item is six pieces or more.
@@ -60,9 +61,10 @@ pub(crate) fn write_at_once(f: &mut impl Write, value: &impl Pieces) -> fmt::Res
     value.write_pieces(f)
 }
 
-/// The stack buffer of [`write_at_once`]: a `RateLimit` item of a 40-byte
-/// name and two 15-digit numbers, or a partition key of 30 bytes beside a
-/// short name.
+/// The stack buffer of [`write_at_once`]: a `RateLimit-Policy` item of a
+/// 40-byte name with `q` and `w` of 15 digits each (90 bytes), or a
+/// `RateLimit` item of a 30-byte partition key (40 in base64) beside a
+/// 20-byte name.
 const AT_ONCE: usize = 96;
 
 /// Writes `value` as an sf-integer, clamped to [`SF_INTEGER_MAX`] so the field
@@ -71,7 +73,8 @@ pub(crate) fn write_integer(f: &mut impl Write, value: u64) -> fmt::Result {
     // The digits made here and written at once. Through `write!`, each
     // number also went through `core::fmt`'s arguments and its integer
     // formatting: about 50 instructions more a number, in ratecore-tower's
-    // overhead bench (its `RateLimit` value, two numbers, 848 to 749).
+    // overhead bench (the `RateLimit` item of its one limit, two numbers,
+    // 848 to 749).
     let mut digits = [0u8; DIGITS];
     let mut rest = if value > SF_INTEGER_MAX {
         SF_INTEGER_MAX
@@ -98,6 +101,7 @@ pub(crate) fn write_integer(f: &mut impl Write, value: u64) -> fmt::Result {
 
 /// The most digits of an sf-integer: those of [`SF_INTEGER_MAX`].
 const DIGITS: usize = 15;
+const _: () = assert!(SF_INTEGER_MAX < 10_u64.pow(DIGITS as u32));
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
