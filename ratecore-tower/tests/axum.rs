@@ -8,25 +8,11 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::routing::get;
-use common::{Reply, UNIX_MS, clocks, plans, request};
+use common::{Refusals, Reply, UNIX_MS, clocks, plans, request, serve_app};
 use ratecore_tower::{
-    ApiKeyHeader, Counters, Event, ForwardedIp, Key, KeyExtractorExt, Metrics, PlanId, Plans,
+    ApiKeyHeader, Counters, ForwardedIp, Key, KeyExtractorExt, Metrics, PlanId, Plans,
     RateLimitLayer,
 };
-
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    addr
-}
 
 fn keys(
     free: PlanId,
@@ -61,7 +47,7 @@ async fn exact_headers_on_200_and_429() {
         .legacy_headers(true)
         .build()
         .unwrap();
-    let addr = serve(app(layer)).await;
+    let addr = serve_app(app(layer)).await;
     let key = [("x-api-key", "k-free")];
     let policy = r#""free-minute";q=5;w=60, "free-day";q=100;w=86400"#;
 
@@ -163,7 +149,7 @@ async fn concurrent_load_never_exceeds_the_plan() {
         .clocks(clock, wall)
         .build()
         .unwrap();
-    let addr = serve(app(layer)).await;
+    let addr = serve_app(app(layer)).await;
     let tasks: Vec<_> = (0..40)
         .map(|_| {
             tokio::spawn(async move {
@@ -232,7 +218,7 @@ async fn serve_behind(trusted: &str) -> SocketAddr {
         .clocks(clock, wall)
         .build()
         .unwrap();
-    serve(app(layer)).await
+    serve_app(app(layer)).await
 }
 
 /// The statuses of one request per `X-Forwarded-For` value, in order.
@@ -264,7 +250,7 @@ async fn a_panicking_handler_releases_its_permit() {
         .route("/panic", get(boom))
         .layer(layer)
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
-    let addr = serve(app).await;
+    let addr = serve_app(app).await;
     for _ in 0..3 {
         assert_eq!(request(addr, "GET", "/panic", &[], "").await.status, 500);
         assert_eq!(request(addr, "GET", "/", &[], "").await.status, 200);
@@ -285,24 +271,6 @@ async fn dry_run_refuses_nothing_and_reports() {
     // 3 would have been refused; near 80 % at the 4th and 5th.
     let [admitted, refused, dry, near, _, _] = counters.snapshot();
     assert_eq!((admitted, refused, dry, near), (5, 0, 3, 2));
-}
-
-/// The refusals reported to the metrics hook: `(limit, dry_run)`.
-#[derive(Default)]
-struct Refusals(std::sync::Mutex<Vec<(String, bool)>>);
-
-impl Refusals {
-    fn take(&self) -> Vec<(String, bool)> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Metrics for Refusals {
-    fn record(&self, event: &Event<'_>) {
-        if let Event::Refused { limit, dry_run, .. } = event {
-            self.0.lock().unwrap().push((limit.to_string(), *dry_run));
-        }
-    }
 }
 
 /// Dry run decides the per-request cap too: a body over free's cap of
@@ -343,7 +311,7 @@ async fn serve_plans(dry_run: bool, metrics: impl Metrics) -> SocketAddr {
         .metrics(metrics)
         .build()
         .unwrap();
-    serve(app(layer)).await
+    serve_app(app(layer)).await
 }
 
 async fn boom() -> &'static str {

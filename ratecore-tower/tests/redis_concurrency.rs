@@ -16,13 +16,11 @@ use axum::Router;
 use axum::routing::get;
 use ratecore_testkit::redis_server::RedisServer;
 use ratecore_tower::redis_store::{Acquired, Config, RedisConcurrency, RedisPlanStore, RedisStore};
-use ratecore_tower::{
-    Event, GlobalKey, Metrics, OnStoreError, Plan, PlanId, Plans, Quota, RateLimitLayer,
-};
+use ratecore_tower::{GlobalKey, OnStoreError, Plan, PlanId, Plans, Quota, RateLimitLayer};
 use tokio::sync::Semaphore;
 
 mod common;
-use common::request;
+use common::{Refusals, request, serve_app};
 
 const CAP: u32 = 3;
 const PREFIX: &str = "tower-conc";
@@ -93,10 +91,7 @@ async fn serve(
         .route("/panic", get(boom))
         .layer(layer)
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    serve_app(app).await
 }
 
 async fn boom() -> &'static str {
@@ -247,18 +242,6 @@ async fn with_redis_down_the_layers_policy_answers() {
     assert_eq!(admitted.header("ratelimit"), None);
 }
 
-/// The refusals reported to the metrics hook: `(limit, dry_run)`.
-#[derive(Default)]
-struct Refusals(std::sync::Mutex<Vec<(String, bool)>>);
-
-impl Metrics for Refusals {
-    fn record(&self, event: &Event<'_>) {
-        if let Event::Refused { limit, dry_run, .. } = event {
-            self.0.lock().unwrap().push((limit.to_string(), *dry_run));
-        }
-    }
-}
-
 /// A server whose layer is in dry-run mode, on Redis (`redis`) or on the
 /// in-memory store, its handler behind `handler`'s gate, its refusals
 /// reported to `refusals`. A store error is refused (`503`), so that a
@@ -282,10 +265,7 @@ async fn serve_dry_run(
         }
         None => app.layer(builder.build().unwrap()),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    serve_app(app).await
 }
 
 /// In dry run, `CAP` requests held in the handler and one more: the one
@@ -315,8 +295,7 @@ async fn dry_run_over_the_cap(redis_server: Option<&RedisServer>) -> [Option<Str
     for reply in &replies {
         assert_eq!(reply.status, 200, "dry run refuses nothing: {reply:?}");
     }
-    let reported = std::mem::take(&mut *refusals.0.lock().unwrap());
-    assert_eq!(reported, [("concurrency".to_owned(), true)]);
+    assert_eq!(refusals.take(), [("concurrency".to_owned(), true)]);
     let header = |i: usize| replies[i].header("ratelimit").map(str::to_owned);
     [header(0), header(CAP as usize)]
 }

@@ -1,10 +1,11 @@
-//! A raw HTTP/1.1 client over 127.0.0.1 and shared plans for the tests.
+//! A raw HTTP/1.1 client over 127.0.0.1, an axum server on it, a metrics
+//! hook that keeps the refusals, and shared plans for the tests.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use ratecore_tower::{MS, ManualClock, Plan, PlanId, Plans, Quota, SharedClock};
+use ratecore_tower::{Event, MS, ManualClock, Metrics, Plan, PlanId, Plans, Quota, SharedClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -74,6 +75,41 @@ pub async fn request(
 
 pub async fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> Reply {
     request(addr, "GET", "/", headers, "").await
+}
+
+/// Serves `app` on a free port of 127.0.0.1 (with each connection's peer
+/// address, for the extractors that read it) until the test ends.
+pub async fn serve_app(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
+/// The refusals reported to the metrics hook: `(limit, dry_run)`.
+#[derive(Default)]
+pub struct Refusals(Mutex<Vec<(String, bool)>>);
+
+impl Refusals {
+    /// The refusals reported since the last call.
+    pub fn take(&self) -> Vec<(String, bool)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Metrics for Refusals {
+    fn record(&self, event: &Event<'_>) {
+        if let Event::Refused { limit, dry_run, .. } = event {
+            self.0.lock().unwrap().push((limit.to_string(), *dry_run));
+        }
+    }
 }
 
 /// Manual clocks: monotonic at 0, wall at `UNIX_MS`.
