@@ -81,12 +81,13 @@ pub(crate) fn write_integer(f: &mut impl Write, value: u64) -> fmt::Result {
     } else {
         value
     };
-    let mut start = DIGITS;
-    for digit in digits.iter_mut().rev() {
+    // Where the digits begin: the position of the last one made.
+    let mut start = 0;
+    for (at, digit) in digits.iter_mut().enumerate().rev() {
         // `rest % 10 < 10`: the cast keeps it, and its `or` with `b'0'`
         // (0x30) is its ASCII digit.
         *digit = b'0' | (rest % 10) as u8;
-        start = start.saturating_sub(1);
+        start = at;
         rest /= 10;
         if rest == 0 {
             break;
